@@ -1,0 +1,5 @@
+//! scim-bridge: a SCIM 2.0 service provider that forwards users to Genesys Cloud.
+//!
+//! Layers (imports point one way): `http`, `cli` -> `store` -> `scim`. See `docs/architecture.md`.
+
+pub mod scim;
