@@ -4,6 +4,7 @@
 //! Must not import: actix, diesel, reqwest, tokio, or any other part of this crate.
 
 pub mod error;
+pub mod list;
 pub mod projection;
 pub mod resource;
 pub mod schema;
