@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod list;
 pub mod projection;
 pub mod resource;
 pub mod schema;

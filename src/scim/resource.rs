@@ -1579,6 +1579,18 @@ mod tests {
                 Is(json!({"schemas": [USER_URN], "userName": "a", "name": {"givenName": "B"}})),
             ),
             (
+                "flattened extension sub-attribute merges with the object form",
+                Create(
+                    ResourceKind::User,
+                    json!({"userName": "a",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value": "9",
+                    ENT: {"manager": {"$ref": "../Users/9"}, "department": "x"}}),
+                ),
+                Is(
+                    json!({"schemas": [USER_URN, ENT], "userName": "a", ENT: {"department": "x", "manager": {"value": "9", "$ref": "../Users/9"}}}),
+                ),
+            ),
+            (
                 "absent schemas is accepted",
                 Create(ResourceKind::User, json!({"userName": "a"})),
                 Is(json!({"schemas": [USER_URN], "userName": "a"})),
@@ -1909,6 +1921,61 @@ mod tests {
         ];
         for (name, input, expected) in cases {
             check(name, input, expected);
+        }
+    }
+
+    /// A stored document with the `id` and `meta` the store would add, in canonical positions.
+    fn stored(doc: Map<String, serde_json::Value>) -> serde_json::Value {
+        let mut out = Map::new();
+        for (k, v) in doc {
+            out.insert(k.clone(), v);
+            if k == "schemas" {
+                out.insert("id".into(), json!("r-1"));
+            }
+        }
+        out.insert(
+            "meta".into(),
+            json!({"resourceType": "User", "version": "W/\"1\""}),
+        );
+        serde_json::Value::Object(out)
+    }
+
+    /// The canonical form is a fixed point: replacing or re-validating a stored document with
+    /// itself gives it back unchanged, so GET-then-PUT (Okta) writes nothing new.
+    #[test]
+    fn canonical_documents_are_fixed_points() {
+        let fixtures = [
+            (ResourceKind::User, rfc_full_user()),
+            (ResourceKind::User, rfc_enterprise_user()),
+            (ResourceKind::User, entra_create()),
+            // RFC 7643 §8.1, the minimal User.
+            (
+                ResourceKind::User,
+                json!({"schemas": [USER_URN], "id": "2819c223-7f76-453a-919d-413861904646", "userName": "bjensen@example.com", "meta": {"resourceType": "User", "created": "2010-01-23T04:56:22Z", "lastModified": "2011-05-13T04:42:34Z", "version": "W/\"3694e05e9dff590\"", "location": "https://example.com/v2/Users/2819c223-7f76-453a-919d-413861904646"}}),
+            ),
+            (ResourceKind::Group, rfc_group()),
+            (
+                ResourceKind::User,
+                json!({"userName": "a", "urn:example:acme:2.0:User": {"badge": "B-7"}, "extra": [1, 2]}),
+            ),
+        ];
+        for (kind, body) in fixtures {
+            let name = format!("fixed point of {body}");
+            let created = prepare_create(kind.resource_type(), body);
+            let Ok(created) = created else {
+                panic!("{name}: {created:?}");
+            };
+            let doc = stored(created.doc);
+            check(
+                &name,
+                Replace(kind, doc.clone(), doc.clone()),
+                Group(doc.clone(), None),
+            );
+            check(
+                &name,
+                Patched(kind, doc.clone(), doc.clone()),
+                Group(doc, None),
+            );
         }
     }
 

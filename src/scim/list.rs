@@ -1,0 +1,565 @@
+//! List queries: paging (RFC 7644 §3.4.2.4), sorting parameters (§3.4.2.3), the `ListResponse`
+//! body (§3.4.2) and the POST `.search` request body (§3.4.3).
+//!
+//! This module turns the raw values (query-string text, or JSON from a `.search` body) into
+//! [`ListParams`]; it does not parse the filter (see `filter`) nor check that `sortBy` names an
+//! attribute (the store knows which ones it can sort on).
+//!
+//! Decisions:
+//! * `startIndex` below 1 is taken as 1 (RFC 7644 §3.4.2.4: "A value less than 1 SHALL be
+//!   interpreted as 1").
+//! * `count` absent takes `default_count`; negative is taken as 0 (§3.4.2.4: "A negative value
+//!   SHALL be interpreted as 0"); above `max_results` it is capped (the response's `itemsPerPage`
+//!   shows the real page size). The parser therefore always returns `count: Some(_)`; `None` is
+//!   left for callers that build `ListParams` themselves and mean "no limit".
+//! * Empty parameters (`count=`) count as absent; non-integers are 400 `invalidValue`.
+//! * `sortOrder` is `ascending` or `descending` in any case, default ascending; anything else is
+//!   400 `invalidValue`.
+//!
+//! Must not import: actix, diesel, reqwest, tokio, or any module outside `scim`.
+
+use serde_json::{Value, json};
+
+use super::error::ScimError;
+use super::schema::{LIST_RESPONSE_URN, SEARCH_REQUEST_URN, get_ci};
+
+/// Validated paging, sorting and filter parameters of a list or search request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListParams {
+    /// 1-based index of the first result; at least 1.
+    pub start_index: u64,
+    /// Maximum number of results on this page; `Some` from the parser (see module docs).
+    pub count: Option<u64>,
+    /// The `sortBy` attribute path as sent (trimmed); the store resolves it.
+    pub sort_by: Option<String>,
+    pub sort_order: SortOrder,
+    /// The filter text as sent (trimmed); `filter` parses it.
+    pub filter: Option<String>,
+}
+
+/// RFC 7644 §3.4.2.3 `sortOrder`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    #[default]
+    Ascending,
+    Descending,
+}
+
+/// Build [`ListParams`] from the raw values as they arrive (query string, or a `.search` body
+/// normalised by [`parse_search_request`]).
+pub fn parse_list_params(
+    start_index: Option<&str>,
+    count: Option<&str>,
+    sort_by: Option<&str>,
+    sort_order: Option<&str>,
+    filter: Option<&str>,
+    default_count: u64,
+    max_results: u64,
+) -> Result<ListParams, ScimError> {
+    let start_index = match parse_integer("startIndex", start_index)? {
+        Some(n) if n > 1 => u64::try_from(n).unwrap_or(u64::MAX),
+        _ => 1,
+    };
+    let count = match parse_integer("count", count)? {
+        None => default_count,
+        Some(n) if n < 0 => 0,
+        Some(n) => u64::try_from(n).unwrap_or(u64::MAX),
+    }
+    .min(max_results);
+    let sort_order = match non_empty(sort_order) {
+        None => SortOrder::Ascending,
+        Some(s) if s.eq_ignore_ascii_case("ascending") => SortOrder::Ascending,
+        Some(s) if s.eq_ignore_ascii_case("descending") => SortOrder::Descending,
+        Some(s) => {
+            return Err(ScimError::invalid_value(format!(
+                "sortOrder must be \"ascending\" or \"descending\", got {}",
+                quoted(s)
+            )));
+        }
+    };
+    Ok(ListParams {
+        start_index,
+        count: Some(count),
+        sort_by: non_empty(sort_by).map(str::to_string),
+        sort_order,
+        filter: non_empty(filter).map(str::to_string),
+    })
+}
+
+/// The `ListResponse` body (RFC 7644 §3.4.2). `itemsPerPage` is the number of `Resources`;
+/// `Resources` is always present, possibly empty (Entra's Test Connection expects an empty list,
+/// idp-requests.md §4.1 item 14).
+pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE_URN],
+        "totalResults": total_results,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+/// The pieces of a POST `.search` body (RFC 7644 §3.4.3), normalised to the query-string form:
+/// numbers become their text, an `attributes` array becomes comma-separated text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchRequest {
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
+}
+
+impl SearchRequest {
+    /// The paging, sorting and filter parameters this request carries.
+    pub fn list_params(
+        &self,
+        default_count: u64,
+        max_results: u64,
+    ) -> Result<ListParams, ScimError> {
+        parse_list_params(
+            self.start_index.as_deref(),
+            self.count.as_deref(),
+            self.sort_by.as_deref(),
+            self.sort_order.as_deref(),
+            self.filter.as_deref(),
+            default_count,
+            max_results,
+        )
+    }
+}
+
+/// Read a `.search` body. Member names match in any case; nulls count as absent; unknown
+/// members are ignored. `schemas` may be absent (lenient, as for resources) but a list naming
+/// other standard SCIM URNs and not the SearchRequest one is refused. `attributes` and
+/// `excludedAttributes` may be arrays of strings (RFC form) or comma-separated strings.
+pub fn parse_search_request(body: &Value) -> Result<SearchRequest, ScimError> {
+    let Value::Object(obj) = body else {
+        return Err(ScimError::invalid_syntax(format!(
+            "the search request body must be a JSON object ({SEARCH_REQUEST_URN})"
+        )));
+    };
+    check_search_schemas(get_ci(obj, "schemas").map(|(_, v)| v))?;
+    let member = |name: &str| get_ci(obj, name).map(|(_, v)| v).filter(|v| !v.is_null());
+    Ok(SearchRequest {
+        attributes: member("attributes")
+            .map(|v| path_list("attributes", v))
+            .transpose()?,
+        excluded_attributes: member("excludedAttributes")
+            .map(|v| path_list("excludedAttributes", v))
+            .transpose()?,
+        filter: member("filter").map(|v| text("filter", v)).transpose()?,
+        sort_by: member("sortBy").map(|v| text("sortBy", v)).transpose()?,
+        sort_order: member("sortOrder")
+            .map(|v| text("sortOrder", v))
+            .transpose()?,
+        start_index: member("startIndex")
+            .map(|v| number_text("startIndex", v))
+            .transpose()?,
+        count: member("count")
+            .map(|v| number_text("count", v))
+            .transpose()?,
+    })
+}
+
+fn check_search_schemas(schemas: Option<&Value>) -> Result<(), ScimError> {
+    let urns: Vec<&str> = match schemas {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        Some(_) => {
+            return Err(ScimError::invalid_syntax(format!(
+                "schemas must be an array holding \"{SEARCH_REQUEST_URN}\""
+            )));
+        }
+    };
+    let ours = urns
+        .iter()
+        .any(|u| u.trim().eq_ignore_ascii_case(SEARCH_REQUEST_URN));
+    let foreign: Vec<&str> = urns
+        .into_iter()
+        .filter(|u| {
+            u.get(..21)
+                .is_some_and(|p| p.eq_ignore_ascii_case("urn:ietf:params:scim:"))
+        })
+        .collect();
+    if ours || foreign.is_empty() {
+        return Ok(());
+    }
+    Err(ScimError::invalid_value(format!(
+        "schemas lists {} but not {SEARCH_REQUEST_URN}: POST .search takes a SearchRequest",
+        foreign.join(", ")
+    )))
+}
+
+fn path_list(name: &str, v: &Value) -> Result<String, ScimError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Array(items) => {
+            let mut paths = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => paths.push(s.trim()),
+                    Value::Null => {}
+                    _ => {
+                        return Err(ScimError::invalid_value(format!(
+                            "{name} must be an array of attribute paths (strings), but it holds {}",
+                            kind_of(item)
+                        )));
+                    }
+                }
+            }
+            Ok(paths.join(","))
+        }
+        other => Err(ScimError::invalid_value(format!(
+            "{name} must be an array of attribute paths, got {}",
+            kind_of(other)
+        ))),
+    }
+}
+
+fn text(name: &str, v: &Value) -> Result<String, ScimError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(ScimError::invalid_value(format!(
+            "{name} must be a string, got {}",
+            kind_of(other)
+        ))),
+    }
+}
+
+/// A JSON number as its text (validated by `parse_list_params`); strings pass as they are.
+fn number_text(name: &str, v: &Value) -> Result<String, ScimError> {
+    match v {
+        Value::Number(n) => Ok(n.to_string()),
+        Value::String(s) => Ok(s.clone()),
+        other => Err(ScimError::invalid_value(format!(
+            "{name} must be an integer, got {}",
+            kind_of(other)
+        ))),
+    }
+}
+
+/// An integer parameter: `None` when absent or empty; saturates instead of overflowing, since
+/// the values are clamped anyway.
+fn parse_integer(name: &str, raw: Option<&str>) -> Result<Option<i128>, ScimError> {
+    let Some(s) = non_empty(raw) else {
+        return Ok(None);
+    };
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ScimError::invalid_value(format!(
+            "{name} must be an integer, got {}",
+            quoted(s)
+        )));
+    }
+    let magnitude = digits.parse::<i128>().unwrap_or(i128::MAX);
+    Ok(Some(if negative { -magnitude } else { magnitude }))
+}
+
+fn non_empty(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A short, quoted rendering of a parameter value for an error detail.
+fn quoted(s: &str) -> String {
+    if s.chars().count() <= 24 {
+        format!("\"{s}\"")
+    } else {
+        let head: String = s.chars().take(24).collect();
+        format!("\"{head}...\"")
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::ScimType;
+
+    /// Query values `(startIndex, count, sortBy, sortOrder, filter)` with default count 100 and
+    /// maximum 200.
+    type Query = (
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+
+    enum Input {
+        Query(Query),
+        Search(Value),
+        Response(u64, u64, Vec<Value>),
+    }
+
+    enum Expected {
+        /// `(start_index, count, sort_by, descending, filter)`.
+        Params(
+            u64,
+            Option<u64>,
+            Option<&'static str>,
+            bool,
+            Option<&'static str>,
+        ),
+        Search(SearchRequest),
+        Json(Value),
+        Error(ScimType, &'static str),
+    }
+
+    fn check(input: Input, expected: Expected) {
+        let label = match &input {
+            Input::Query(q) => format!("query {q:?}"),
+            Input::Search(v) => format!("search {v}"),
+            Input::Response(t, s, r) => format!("response {t} {s} {}", r.len()),
+        };
+        // Both sides rendered as text, so one comparison covers every kind of output.
+        let got: Result<String, ScimError> = match input {
+            Input::Query((s, c, b, o, f)) => parse_list_params(s, c, b, o, f, 100, 200).map(|p| {
+                let descending = p.sort_order == SortOrder::Descending;
+                params_text(
+                    p.start_index,
+                    p.count,
+                    p.sort_by.as_deref(),
+                    descending,
+                    p.filter.as_deref(),
+                )
+            }),
+            Input::Search(body) => parse_search_request(&body).map(|r| format!("{r:?}")),
+            Input::Response(t, s, r) => Ok(list_response(t, s, r).to_string()),
+        };
+        let want = match expected {
+            Expected::Params(s, c, b, d, f) => params_text(s, c, b, d, f),
+            Expected::Search(r) => format!("{r:?}"),
+            Expected::Json(v) => v.to_string(),
+            Expected::Error(scim_type, detail) => {
+                match got {
+                    Ok(got) => panic!("{label}: expected an error, got {got}"),
+                    Err(e) => {
+                        assert_eq!(
+                            (e.status, e.scim_type),
+                            (400, Some(scim_type)),
+                            "{label}: {e}"
+                        );
+                        assert!(
+                            e.detail.contains(detail),
+                            "{label}: {:?} lacks {detail:?}",
+                            e.detail
+                        );
+                    }
+                }
+                return;
+            }
+        };
+        match got {
+            Ok(got) => assert_eq!(got, want, "{label}"),
+            Err(e) => panic!("{label}: unexpected error {e}"),
+        }
+    }
+
+    fn params_text(s: u64, c: Option<u64>, b: Option<&str>, d: bool, f: Option<&str>) -> String {
+        format!("start={s} count={c:?} sortBy={b:?} descending={d} filter={f:?}")
+    }
+
+    #[test]
+    fn list_parameters() {
+        use Expected::{Error, Params};
+        use Input::Query;
+        let cases: Vec<(Input, Expected)> = vec![
+            (
+                Query((None, None, None, None, None)),
+                Params(1, Some(100), None, false, None),
+            ),
+            // Okta import pages (idp-requests.md §4.2 item 7).
+            (
+                Query((Some("101"), Some("100"), None, None, None)),
+                Params(101, Some(100), None, false, None),
+            ),
+            (
+                Query((Some("0"), Some("-5"), None, None, None)),
+                Params(1, Some(0), None, false, None),
+            ),
+            (
+                Query((Some("-3"), Some("0"), None, None, None)),
+                Params(1, Some(0), None, false, None),
+            ),
+            (
+                Query((Some(" 2 "), Some("+7"), None, None, None)),
+                Params(2, Some(7), None, false, None),
+            ),
+            (
+                Query((Some(""), Some(""), Some(""), Some(""), Some("  "))),
+                Params(1, Some(100), None, false, None),
+            ),
+            (
+                Query((None, Some("5000"), None, None, None)),
+                Params(1, Some(200), None, false, None),
+            ),
+            (
+                Query((
+                    Some("99999999999999999999999999999999999999999"),
+                    None,
+                    None,
+                    None,
+                    None,
+                )),
+                Params(u64::MAX, Some(100), None, false, None),
+            ),
+            (
+                Query((
+                    None,
+                    None,
+                    Some("meta.lastModified"),
+                    Some("DESCENDING"),
+                    Some("userName eq \"a\""),
+                )),
+                Params(
+                    1,
+                    Some(100),
+                    Some("meta.lastModified"),
+                    true,
+                    Some("userName eq \"a\""),
+                ),
+            ),
+            (
+                Query((None, None, Some("userName"), Some("Ascending"), None)),
+                Params(1, Some(100), Some("userName"), false, None),
+            ),
+            (
+                Query((Some("one"), None, None, None, None)),
+                Error(
+                    ScimType::InvalidValue,
+                    "startIndex must be an integer, got \"one\"",
+                ),
+            ),
+            (
+                Query((None, Some("10.5"), None, None, None)),
+                Error(ScimType::InvalidValue, "count must be an integer"),
+            ),
+            (
+                Query((None, Some("-"), None, None, None)),
+                Error(ScimType::InvalidValue, "count must be an integer"),
+            ),
+            (
+                Query((None, None, None, Some("up"), None)),
+                Error(
+                    ScimType::InvalidValue,
+                    "sortOrder must be \"ascending\" or \"descending\"",
+                ),
+            ),
+        ];
+        for (input, expected) in cases {
+            check(input, expected);
+        }
+    }
+
+    #[test]
+    fn search_bodies_and_responses() {
+        use Expected::{Error, Json, Search};
+        let search = |f: fn(&mut SearchRequest)| {
+            let mut r = SearchRequest::default();
+            f(&mut r);
+            r
+        };
+        let cases: Vec<(Input, Expected)> = vec![
+            // RFC 7644 §3.4.3, Figure 6.
+            (
+                Input::Search(serde_json::json!({
+                    "schemas": [SEARCH_REQUEST_URN],
+                    "attributes": ["displayName", "userName"],
+                    "filter": "displayName sw \"smith\"",
+                    "startIndex": 1,
+                    "count": 10
+                })),
+                Search(search(|r| {
+                    r.attributes = Some("displayName,userName".into());
+                    r.filter = Some("displayName sw \"smith\"".into());
+                    r.start_index = Some("1".into());
+                    r.count = Some("10".into());
+                })),
+            ),
+            (
+                Input::Search(serde_json::json!({
+                    "ExcludedAttributes": "members", "SORTBY": "displayName", "sortOrder": "descending",
+                    "startIndex": "3", "count": null, "unknown": true
+                })),
+                Search(search(|r| {
+                    r.excluded_attributes = Some("members".into());
+                    r.sort_by = Some("displayName".into());
+                    r.sort_order = Some("descending".into());
+                    r.start_index = Some("3".into());
+                })),
+            ),
+            (
+                Input::Search(serde_json::json!({"count": true})),
+                Error(ScimType::InvalidValue, "count must be an integer"),
+            ),
+            (
+                Input::Search(serde_json::json!({"attributes": [1]})),
+                Error(
+                    ScimType::InvalidValue,
+                    "attributes must be an array of attribute paths",
+                ),
+            ),
+            (
+                Input::Search(serde_json::json!({"filter": {"eq": 1}})),
+                Error(ScimType::InvalidValue, "filter must be a string"),
+            ),
+            (
+                Input::Search(serde_json::json!([])),
+                Error(ScimType::InvalidSyntax, "must be a JSON object"),
+            ),
+            (
+                Input::Search(
+                    serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}),
+                ),
+                Error(ScimType::InvalidValue, "POST .search takes a SearchRequest"),
+            ),
+            (
+                Input::Response(0, 1, vec![]),
+                Json(
+                    serde_json::json!({"schemas": [LIST_RESPONSE_URN], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []}),
+                ),
+            ),
+            (
+                Input::Response(
+                    250,
+                    101,
+                    vec![
+                        serde_json::json!({"id": "a"}),
+                        serde_json::json!({"id": "b"}),
+                    ],
+                ),
+                Json(
+                    serde_json::json!({"schemas": [LIST_RESPONSE_URN], "totalResults": 250, "startIndex": 101, "itemsPerPage": 2, "Resources": [{"id": "a"}, {"id": "b"}]}),
+                ),
+            ),
+        ];
+        for (input, expected) in cases {
+            check(input, expected);
+        }
+        // A `.search` body feeds the same parser: a JSON float count is refused there.
+        let r = parse_search_request(&serde_json::json!({"count": 2.5}))
+            .and_then(|r| r.list_params(100, 200));
+        assert_eq!(
+            r.err().map(|e| e.scim_type),
+            Some(Some(ScimType::InvalidValue))
+        );
+    }
+}
