@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod patch;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};
