@@ -439,14 +439,14 @@ fn entra_suffix(rest: &[Tok]) -> Option<(Tok, Tok, Option<Tok>, usize)> {
     Some((sub, op.clone(), Some(value.clone()), 5))
 }
 
-/// The index in `out` of the `[` that the next `]` closes.
+/// The index in `out` of the `[` that the next `]` closes. A value filter contains no brackets
+/// (RFC 7644 §3.4.2.2 `valFilter`), so the scan stops at an earlier `]`: each token is scanned
+/// at most once over the whole filter.
 fn matching_open(out: &[Tok]) -> Option<usize> {
-    let mut depth = 0usize;
     for (i, t) in out.iter().enumerate().rev() {
         match t.kind {
-            TokKind::RBracket => depth += 1,
-            TokKind::LBracket if depth == 0 => return Some(i),
-            TokKind::LBracket => depth -= 1,
+            TokKind::LBracket => return Some(i),
+            TokKind::RBracket => return None,
             _ => {}
         }
     }

@@ -8,6 +8,7 @@ pub mod filter;
 pub mod list;
 pub mod projection;
 pub mod resource;
+pub mod patch;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};
