@@ -2,4 +2,9 @@
 //!
 //! Layers (imports point one way): `http`, `cli` -> `store` -> `scim`. See `docs/architecture.md`.
 
+pub mod cli;
+pub mod config;
+pub mod http;
 pub mod scim;
+pub mod store;
+pub mod telemetry;

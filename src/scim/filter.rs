@@ -1379,8 +1379,9 @@ mod tests {
         };
         let m = json!({"value": "abc", "$ref": "https://x/Users/abc", "type": "User"});
         assert!(matches_element(members, &filter(r#"value eq "abc""#), &m));
-        // RFC 7643 §8.7.1 declares members.value and members.type caseExact false.
-        assert!(matches_element(members, &filter(r#"value eq "ABC""#), &m));
+        // members.value holds an id: our schema declares it caseExact (ids are, RFC 7643 §3.1),
+        // while members.type keeps RFC 7643 §8.7.1's caseExact false.
+        assert!(!matches_element(members, &filter(r#"value eq "ABC""#), &m));
         assert!(matches_element(members, &filter(r#"$ref ew "/abc""#), &m));
         assert!(matches_element(
             members,

@@ -1,0 +1,145 @@
+//! The `scim-bridge` command line: `serve`, `migrate`, `token create|list|revoke`.
+//!
+//! Must not import diesel: storage goes through `store`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, JwtConfig, Secret};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scim-bridge",
+    version,
+    about = "SCIM 2.0 bridge from your identity provider to Genesys Cloud"
+)]
+pub struct Cli {
+    /// Database: a SQLite file path (created on first start).
+    #[arg(
+        long = "database",
+        env = "SCIM_BRIDGE_DATABASE_URL",
+        default_value = "scim-bridge.db",
+        global = true
+    )]
+    pub database: String,
+    /// Log format: text or json.
+    #[arg(long, env = "SCIM_BRIDGE_LOG_FORMAT", default_value = "text", global = true, value_parser = ["text", "json"])]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the SCIM server.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage static bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCIM_BRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SCIM_BRIDGE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Externally visible SCIM base URL, e.g. https://scim.example.com/scim/v2 (default: from the request).
+    #[arg(long, env = "SCIM_BRIDGE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// HTTP worker threads (0 = one per core).
+    #[arg(long, env = "SCIM_BRIDGE_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+    /// HS256 secret for JWT bearer tokens.
+    #[arg(long, env = "SCIM_BRIDGE_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<Secret>,
+    /// PEM file with the RSA or EC public key for RS256/ES256 JWT bearer tokens.
+    #[arg(long, env = "SCIM_BRIDGE_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// Required JWT issuer (`iss`).
+    #[arg(long, env = "SCIM_BRIDGE_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required JWT audience (`aud`).
+    #[arg(long, env = "SCIM_BRIDGE_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (alone) on stdout. Only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List token names and creation times.
+    List,
+    /// Revoke the token called NAME.
+    Revoke { name: String },
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::telemetry::init(cli.log_format == "json");
+    match cli.command {
+        Command::Serve(args) => {
+            let bootstrap = std::env::var("SCIM_BRIDGE_BOOTSTRAP_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(Secret::new);
+            let config = Config {
+                listen: args.listen,
+                database_url: cli.database,
+                max_body_bytes: args.max_body_bytes,
+                bootstrap_token: bootstrap,
+                jwt: JwtConfig {
+                    hs256_secret: args.jwt_hs256_secret,
+                    public_key_file: args.jwt_public_key_file,
+                    issuer: args.jwt_issuer,
+                    audience: args.jwt_audience,
+                },
+                public_url: args.public_url,
+                workers: args.workers,
+            };
+            crate::http::serve_blocking(config)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let n = Store::migrate(&cli.database)
+                .with_context(|| format!("migrating {}", cli.database))?;
+            eprintln!("scim-bridge: {n} migration(s) applied to {}", cli.database);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(cmd) => {
+            let store =
+                Store::open(&cli.database).with_context(|| format!("opening {}", cli.database))?;
+            match cmd {
+                TokenCommand::Create { name } => {
+                    let token = store.create_token(&name)?;
+                    println!("{token}");
+                }
+                TokenCommand::List => {
+                    for t in store.list_tokens()? {
+                        println!("{}\t{}", t.name, crate::store::format_millis(t.created));
+                    }
+                }
+                TokenCommand::Revoke { name } => {
+                    if !store.revoke_token(&name)? {
+                        eprintln!("scim-bridge: no token named '{name}'");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    eprintln!("scim-bridge: token '{name}' revoked");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Bearer authentication: static tokens (compared by SHA-256 hash, in constant time) and JWTs
+//! (HS256 secret or RS256/ES256 public key, issuer and audience checked).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use subtle::ConstantTimeEq;
+
+use crate::config::JwtConfig;
+use crate::scim::ScimError;
+use crate::store::{Store, hash_token};
+
+/// Stored token hashes are re-read at least this often, so a revoked token stops working
+/// within this delay without a database read per request.
+pub const TOKEN_REFRESH: Duration = Duration::from_secs(1);
+
+struct Cache {
+    hashes: Vec<[u8; 32]>,
+}
+
+/// Decides whether a bearer token is good.
+pub struct Authenticator {
+    store: Arc<Store>,
+    bootstrap: Option<[u8; 32]>,
+    cache: RwLock<Cache>,
+    jwt: Option<(DecodingKey, Validation)>,
+}
+
+impl Authenticator {
+    pub fn new(
+        store: Arc<Store>,
+        bootstrap: Option<&str>,
+        jwt: &JwtConfig,
+    ) -> anyhow::Result<Self> {
+        let jwt = if jwt.enabled() {
+            Some(jwt_verifier(jwt)?)
+        } else {
+            None
+        };
+        let auth = Authenticator {
+            store,
+            bootstrap: bootstrap.map(hash_token),
+            cache: RwLock::new(Cache { hashes: Vec::new() }),
+            jwt,
+        };
+        auth.refresh()?;
+        Ok(auth)
+    }
+
+    /// Re-read the stored hashes (blocking: call from a blocking thread).
+    pub fn refresh(&self) -> anyhow::Result<()> {
+        let hashes = self
+            .store
+            .token_hashes()?
+            .into_iter()
+            .map(|(_, h)| h)
+            .collect();
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        *cache = Cache { hashes };
+        Ok(())
+    }
+
+    /// Whether any way to authenticate exists (a stored token, the bootstrap token, or JWT).
+    pub fn has_any_credential(&self) -> bool {
+        self.bootstrap.is_some()
+            || self.jwt.is_some()
+            || self
+                .cache
+                .read()
+                .map(|c| !c.hashes.is_empty())
+                .unwrap_or(false)
+    }
+
+    /// Check a static token against the bootstrap token and the cached hashes, comparing every
+    /// candidate in constant time.
+    pub fn check_static(&self, token: &str) -> bool {
+        let presented = hash_token(token);
+        let mut ok = subtle::Choice::from(0u8);
+        if let Some(b) = &self.bootstrap {
+            ok |= presented.ct_eq(b);
+        }
+        if let Ok(cache) = self.cache.read() {
+            for h in &cache.hashes {
+                ok |= presented.ct_eq(h);
+            }
+        }
+        ok.into()
+    }
+
+    /// Check a JWT, when JWT verification is configured.
+    pub fn check_jwt(&self, token: &str) -> Result<(), ScimError> {
+        let Some((key, validation)) = &self.jwt else {
+            return Err(ScimError::unauthorized("the bearer token is not valid"));
+        };
+        jsonwebtoken::decode::<serde_json::Value>(token, key, validation)
+            .map(|_| ())
+            .map_err(|e| {
+                ScimError::unauthorized(format!("the bearer JWT was refused: {}", jwt_reason(&e)))
+            })
+    }
+
+    pub fn jwt_enabled(&self) -> bool {
+        self.jwt.is_some()
+    }
+}
+
+fn jwt_reason(e: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind::*;
+    match e.kind() {
+        ExpiredSignature => "it has expired",
+        InvalidIssuer => "wrong issuer (iss)",
+        InvalidAudience => "wrong audience (aud)",
+        InvalidSignature => "bad signature",
+        InvalidAlgorithm => "unexpected algorithm",
+        ImmatureSignature => "not valid yet (nbf)",
+        MissingRequiredClaim(_) => "a required claim is missing",
+        _ => "malformed token",
+    }
+}
+
+fn jwt_verifier(cfg: &JwtConfig) -> anyhow::Result<(DecodingKey, Validation)> {
+    let (key, algs) = if let Some(path) = &cfg.public_key_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("cannot read JWT public key {}: {e}", path.display()))?;
+        match DecodingKey::from_rsa_pem(&pem) {
+            Ok(k) => (
+                k,
+                vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512],
+            ),
+            Err(_) => match DecodingKey::from_ec_pem(&pem) {
+                Ok(k) => (k, vec![Algorithm::ES256, Algorithm::ES384]),
+                Err(e) => anyhow::bail!(
+                    "{} holds neither an RSA nor an EC public key in PEM form ({e}); export the IdP's signing key as PEM",
+                    path.display()
+                ),
+            },
+        }
+    } else if let Some(secret) = &cfg.hs256_secret {
+        (
+            DecodingKey::from_secret(secret.expose().as_bytes()),
+            vec![Algorithm::HS256],
+        )
+    } else {
+        anyhow::bail!("JWT verification needs a secret or a public key");
+    };
+    let mut validation = Validation::new(algs[0]);
+    validation.algorithms = algs;
+    match &cfg.issuer {
+        Some(iss) => validation.set_issuer(&[iss]),
+        None => anyhow::bail!(
+            "JWT verification needs SCIM_BRIDGE_JWT_ISSUER: tokens of any issuer would be accepted"
+        ),
+    }
+    match &cfg.audience {
+        Some(aud) => validation.set_audience(&[aud]),
+        None => anyhow::bail!(
+            "JWT verification needs SCIM_BRIDGE_JWT_AUDIENCE: tokens meant for other services would be accepted"
+        ),
+    }
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    Ok((key, validation))
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+pub fn bearer(header: Option<&str>) -> Option<&str> {
+    let h = header?.trim();
+    let (scheme, token) = h.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer(Some("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(Some("bearer   abc ")), Some("abc"));
+        assert_eq!(bearer(Some("Basic abc")), None);
+        assert_eq!(bearer(Some("Bearer ")), None);
+        assert_eq!(bearer(None), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! HTTP: actix routes under `/scim/v2`, bearer auth, request ids, and SCIM error rendering.
+//!
+//! Handlers are thin: parse the request, call `store`/`scim`, render. Must not import diesel.
+
+mod auth;
+mod discovery;
+pub mod error;
+mod request;
+mod resources;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use tracing::Instrument;
+
+pub use auth::Authenticator;
+use error::error_response;
+
+use crate::config::Config;
+use crate::scim::ScimError;
+use crate::store::Store;
+
+/// Shared by every request.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub auth: Authenticator,
+    pub config: Config,
+}
+
+/// A started server: its bound address and a handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub server: Server,
+    /// The token printed at first start, when the database had none.
+    pub initial_token: Option<String>,
+}
+
+static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// One span per request, with an id echoed in `X-Request-Id`.
+async fn request_span(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = format!(
+        "{:x}-{:x}",
+        std::process::id(),
+        REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let span = tracing::info_span!("request", request.id = %id, http.method = %req.method(), http.path = %req.path());
+    let started = Instant::now();
+    async move {
+        let mut resp = next.call(req).await?;
+        let status = resp.status().as_u16();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::error!(http.status = status, duration_ms = ms, "request failed");
+        } else {
+            tracing::debug!(http.status = status, duration_ms = ms, "request");
+        }
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert(REQUEST_ID, v);
+        }
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Bearer authentication for everything under `/scim/v2`.
+async fn require_auth(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(req
+            .into_response(error_response(&ScimError::internal("no state")))
+            .map_into_right_body());
+    };
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    let verdict = match auth::bearer(header) {
+        None => Err(ScimError::unauthorized(
+            "missing bearer token: send 'Authorization: Bearer <token>' (create one with 'scim-bridge token create --name NAME')",
+        )),
+        Some(token) => {
+            if state.auth.check_static(token) {
+                Ok(())
+            } else if state.auth.jwt_enabled() && token.matches('.').count() == 2 {
+                state.auth.check_jwt(token)
+            } else {
+                // Perhaps a token created a moment ago by the CLI: re-read the (small) token
+                // table once. A refused request costs one indexed read, never more.
+                let s = state.clone();
+                let token = token.to_string();
+                let fresh =
+                    web::block(move || s.auth.refresh().is_ok() && s.auth.check_static(&token))
+                        .await
+                        .unwrap_or(false);
+                if fresh {
+                    Ok(())
+                } else {
+                    Err(ScimError::unauthorized("the bearer token is not valid"))
+                }
+            }
+        }
+    };
+    match verdict {
+        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
+        Err(e) => {
+            tracing::info!(http.status = 401, "authentication refused");
+            Ok(req.into_response(error_response(&e)).map_into_right_body())
+        }
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    error_response(&ScimError::not_found(
+        "no such endpoint; SCIM lives under /scim/v2 (see /scim/v2/ResourceTypes)",
+    ))
+}
+
+/// The routes, for `App::configure`.
+pub fn routes(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(state)
+            .route(
+                "/healthz",
+                web::get()
+                    .to(|| async { HttpResponse::Ok().content_type("text/plain").body("ok\n") }),
+            )
+            .service(
+                web::scope("/scim/v2")
+                    .wrap(from_fn(require_auth))
+                    .configure(discovery::routes)
+                    .configure(resources::routes),
+            )
+            .default_service(web::to(not_found));
+    }
+}
+
+/// Open the store, bind, and start serving (returns once listening).
+pub fn start(config: Config) -> anyhow::Result<Running> {
+    let store = Arc::new(
+        Store::open(&config.database_url)
+            .with_context(|| format!("opening database {}", config.database_url))?,
+    );
+    let auth = Authenticator::new(
+        store.clone(),
+        config.bootstrap_token.as_ref().map(|s| s.expose()),
+        &config.jwt,
+    )?;
+    let mut initial_token = None;
+    if !auth.has_any_credential() {
+        let token = store.create_token("initial")?;
+        auth.refresh()?;
+        initial_token = Some(token);
+    }
+    let listen = config.listen;
+    let workers = if config.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        config.workers
+    };
+    let state = web::Data::new(AppState {
+        store,
+        auth,
+        config,
+    });
+    let refresher = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(request_span))
+            .configure(routes(state.clone()))
+    })
+    .workers(workers)
+    .backlog(1024)
+    .disable_signals()
+    .bind(listen)
+    .with_context(|| format!("binding {listen}"))?;
+    let addr = server.addrs().first().copied().unwrap_or(listen);
+    let server = server.run();
+    // Revoked tokens stop working within TOKEN_REFRESH.
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(auth::TOKEN_REFRESH);
+        loop {
+            tick.tick().await;
+            let s = refresher.clone();
+            let _ = web::block(move || s.auth.refresh()).await;
+        }
+    });
+    Ok(Running {
+        addr,
+        server,
+        initial_token,
+    })
+}
+
+/// `scim-bridge serve`: run until SIGINT/SIGTERM.
+pub fn serve_blocking(config: Config) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let running = start(config)?;
+        if let Some(token) = &running.initial_token {
+            eprintln!(
+                "scim-bridge: no bearer token existed, so one was created (name 'initial'). It is shown once, here;\n\
+                 only its hash is stored. Give it to your identity provider, or revoke it with 'scim-bridge token revoke initial'."
+            );
+            println!("{token}");
+        }
+        tracing::info!(listen = %running.addr, "scim-bridge listening; SCIM base URL http://{}/scim/v2", running.addr);
+        let handle = running.server.handle();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests in flight");
+            handle.stop(true).await;
+        });
+        running.server.await.context("server")
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

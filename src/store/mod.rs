@@ -1,0 +1,149 @@
+//! Storage: diesel over SQLite (bundled), embedded migrations, one transaction per write.
+//!
+//! Owns the tables, the SQL that filters and sorts on indexed columns, and bearer-token hashes.
+//! Calls into `scim` for the protocol rules; must not import actix, reqwest, `http` or `cli`.
+//! Every function here blocks: callers on an async runtime run them on a blocking thread.
+
+mod query;
+mod resources;
+pub mod schema;
+mod tokens;
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::scim::ScimError;
+
+pub use resources::{GroupRef, MemberRow, Page, StoredResource, WriteOutcome};
+pub use tokens::{TokenInfo, hash_token};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Errors of the storage layer. `http::error` maps them to SCIM errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A protocol rule failed (bad PATCH, invalid value, uniqueness...): the caller's mistake.
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("database connection error: {0}")]
+    Connection(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("stored document is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<diesel::r2d2::PoolError> for StoreError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        StoreError::Connection(e.to_string())
+    }
+}
+
+/// Connection settings applied to every SQLite connection.
+#[derive(Debug)]
+struct Pragmas;
+
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; \
+     PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;";
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(PRAGMAS)
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// The database: a pool of reader connections and one writer connection.
+///
+/// SQLite admits one writer at a time; queueing writers on a mutex in the process is much
+/// cheaper than letting them collide on the database lock and back off in `busy_timeout`.
+/// The busy timeout still covers other processes (the CLI) writing at the same time.
+pub struct Store {
+    readers: Pool<ConnectionManager<SqliteConnection>>,
+    writer: Mutex<SqliteConnection>,
+}
+
+/// Normalise `sqlite://path` and `sqlite:path` to the path diesel expects.
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+impl Store {
+    /// Open (creating the file if needed) and bring the schema up to date.
+    pub fn open(url: &str) -> Result<Store, StoreError> {
+        let path = sqlite_path(url);
+        let mut writer = SqliteConnection::establish(path)
+            .map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
+        writer.batch_execute(PRAGMAS)?;
+        run_migrations(&mut writer)?;
+        let readers = Pool::builder()
+            .max_size(8)
+            .min_idle(Some(2))
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(Pragmas))
+            .build(ConnectionManager::<SqliteConnection>::new(path))?;
+        Ok(Store {
+            readers,
+            writer: Mutex::new(writer),
+        })
+    }
+
+    /// Apply pending migrations and report how many ran.
+    pub fn migrate(url: &str) -> Result<usize, StoreError> {
+        let path = sqlite_path(url);
+        let mut conn = SqliteConnection::establish(path)
+            .map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
+        conn.batch_execute(PRAGMAS)?;
+        run_migrations(&mut conn)
+    }
+
+    fn reader(&self) -> Result<PooledConnection<ConnectionManager<SqliteConnection>>, StoreError> {
+        Ok(self.readers.get()?)
+    }
+
+    fn writer(&self) -> MutexGuard<'_, SqliteConnection> {
+        // A panic while holding the lock cannot leave a transaction open (diesel rolls back on
+        // unwind), so a poisoned lock is still a usable connection.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A cheap query that proves the database answers (readiness).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.reader()?;
+        diesel::sql_query("SELECT 1").execute(&mut conn)?;
+        Ok(())
+    }
+}
+
+fn run_migrations(conn: &mut SqliteConnection) -> Result<usize, StoreError> {
+    let ran = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(ran.len())
+}
+
+/// Milliseconds since the Unix epoch, the unit of `created`/`last_modified`.
+pub fn now_millis() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// RFC 3339 rendering of a millisecond timestamp, as `meta.created`/`meta.lastModified` show it.
+pub fn format_millis(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt).unwrap_or_default()
+}

@@ -1,0 +1,1132 @@
+//! The repository of Users and Groups: one transaction per write, documents plus index columns.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::{Sqlite, SqliteConnection};
+use serde_json::{Map, Value, json};
+
+use super::query::{self, Bind, Cond};
+use super::schema::{group_members, page_counts, resource_values, resources};
+use super::{Store, StoreError, format_millis, now_millis};
+use crate::scim::ScimError;
+use crate::scim::filter::{self, Filter};
+use crate::scim::list::{ListParams, SortOrder};
+use crate::scim::patch::{self, MemberChange, PatchRequest};
+use crate::scim::resource::{self, Member, Prepared};
+use crate::scim::schema::{ResourceKind, ResourceType};
+
+/// Rows per page-count bucket (`seq >> BUCKET_BITS`).
+const BUCKET_BITS: u32 = 10;
+
+/// A stored resource: its document (without `id`/`meta`) and bookkeeping columns.
+#[derive(Debug, Clone)]
+pub struct StoredResource {
+    pub kind: ResourceKind,
+    pub seq: i64,
+    pub id: String,
+    pub created: i64,
+    pub last_modified: i64,
+    pub version: i64,
+    pub doc: Map<String, Value>,
+}
+
+impl StoredResource {
+    /// The weak ETag of this version (RFC 7644 §3.14); `meta.version` carries the same value.
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+
+    /// The document with `id` and `meta` (without `location`, which depends on the base URL).
+    pub fn full_document(&self) -> Map<String, Value> {
+        let mut out = Map::with_capacity(self.doc.len() + 2);
+        let mut rest = self.doc.clone();
+        if let Some(s) = rest.shift_remove("schemas") {
+            out.insert("schemas".into(), s);
+        }
+        out.insert("id".into(), Value::String(self.id.clone()));
+        out.extend(rest);
+        out.insert(
+            "meta".into(),
+            json!({
+                "resourceType": self.kind.as_str(),
+                "created": format_millis(self.created),
+                "lastModified": format_millis(self.last_modified),
+                "version": self.etag(),
+            }),
+        );
+        out
+    }
+}
+
+/// A member of a group as rendered: its id, `User` or `Group`, and its display name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    pub id: String,
+    pub kind: String,
+    pub display: Option<String>,
+}
+
+/// A group a user belongs to (the derived, read-only `groups` attribute).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRef {
+    pub id: String,
+    pub display: Option<String>,
+}
+
+/// One page of a list: the whole match count and the resources of the page.
+#[derive(Debug)]
+pub struct Page {
+    pub total: u64,
+    pub resources: Vec<StoredResource>,
+}
+
+/// What a write did: the resource as stored afterwards, and whether anything changed.
+#[derive(Debug)]
+pub struct WriteOutcome {
+    pub resource: StoredResource,
+    pub changed: bool,
+}
+
+#[derive(Debug, Queryable, QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = BigInt)]
+    created: i64,
+    #[diesel(sql_type = BigInt)]
+    last_modified: i64,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+    #[diesel(sql_type = Text)]
+    doc: String,
+}
+
+const ROW_COLUMNS: &str = "r.seq, r.kind, r.id, r.created, r.last_modified, r.version, r.doc";
+
+impl Row {
+    fn into_resource(self) -> Result<StoredResource, StoreError> {
+        let kind = match self.kind.as_str() {
+            "User" => ResourceKind::User,
+            "Group" => ResourceKind::Group,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown kind {other} for {}",
+                    self.id
+                )));
+            }
+        };
+        let doc = match serde_json::from_str::<Value>(&self.doc) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "document of {} is not a JSON object",
+                    self.id
+                )));
+            }
+        };
+        Ok(StoredResource {
+            kind,
+            seq: self.seq,
+            id: self.id,
+            created: self.created,
+            last_modified: self.last_modified,
+            version: self.version,
+            doc,
+        })
+    }
+}
+
+/// The index columns of a document.
+struct Columns {
+    user_name: Option<String>,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    active: Option<bool>,
+    values: Vec<(&'static str, String)>,
+}
+
+fn columns(kind: ResourceKind, doc: &Map<String, Value>) -> Columns {
+    let text = |k: &str| doc.get(k).and_then(Value::as_str);
+    let mut values = Vec::new();
+    if kind == ResourceKind::User {
+        for attr in ["emails", "phoneNumbers"] {
+            for el in doc
+                .get(attr)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(v) = el.get("value").and_then(Value::as_str) {
+                    let v = v.to_lowercase();
+                    if !values.iter().any(|(a, x)| *a == attr && *x == v) {
+                        values.push((attr, v));
+                    }
+                }
+            }
+        }
+    }
+    Columns {
+        user_name: (kind == ResourceKind::User)
+            .then(|| text("userName").map(str::to_lowercase))
+            .flatten(),
+        external_id: text("externalId").map(str::to_string),
+        display_name: text("displayName").map(str::to_lowercase),
+        active: doc.get("active").and_then(Value::as_bool),
+        values,
+    }
+}
+
+/// Strip what the store keeps in columns rather than in the document.
+fn storable(mut doc: Map<String, Value>) -> Map<String, Value> {
+    doc.shift_remove("id");
+    doc.shift_remove("meta");
+    doc.shift_remove("members");
+    doc.shift_remove("groups");
+    doc
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> StoreError {
+    StoreError::Scim(ScimError::not_found(format!(
+        "{} {id} not found",
+        kind.as_str()
+    )))
+}
+
+fn user_name_taken(doc: &Map<String, Value>) -> StoreError {
+    let name = doc
+        .get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    StoreError::Scim(ScimError::uniqueness(format!(
+        "userName '{name}' is already taken by another user (userName is unique, case-insensitively)"
+    )))
+}
+
+fn map_unique(e: diesel::result::Error, doc: &Map<String, Value>) -> StoreError {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => user_name_taken(doc),
+        other => other.into(),
+    }
+}
+
+/// Check `If-Match` (RFC 7644 §3.14): `*` matches anything; otherwise one of the listed tags.
+fn check_if_match(current: &StoredResource, if_match: Option<&str>) -> Result<(), StoreError> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
+    let etag = current.etag();
+    let strong = &etag[2..];
+    let ok = header
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == etag || t == strong);
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Scim(ScimError::precondition_failed(format!(
+            "If-Match {header} does not match the current version {etag} of {} {}; GET it again and retry",
+            current.kind.as_str(),
+            current.id
+        ))))
+    }
+}
+
+fn load_row(
+    conn: &mut SqliteConnection,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Option<StoredResource>, StoreError> {
+    let row = resources::table
+        .filter(resources::id.eq(id))
+        .filter(resources::kind.eq(kind.as_str()))
+        .select((
+            resources::seq,
+            resources::kind,
+            resources::id,
+            resources::created,
+            resources::last_modified,
+            resources::version,
+            resources::doc,
+        ))
+        .first::<Row>(conn)
+        .optional()?;
+    row.map(Row::into_resource).transpose()
+}
+
+fn bump_page_count(
+    conn: &mut SqliteConnection,
+    kind: ResourceKind,
+    seq: i64,
+    delta: i64,
+) -> Result<(), StoreError> {
+    let bucket = seq >> BUCKET_BITS;
+    diesel::insert_into(page_counts::table)
+        .values((
+            page_counts::kind.eq(kind.as_str()),
+            page_counts::bucket.eq(bucket),
+            page_counts::n.eq(delta),
+        ))
+        .on_conflict((page_counts::kind, page_counts::bucket))
+        .do_update()
+        .set(page_counts::n.eq(page_counts::n + delta))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn write_values(
+    conn: &mut SqliteConnection,
+    seq: i64,
+    values: &[(&'static str, String)],
+) -> Result<(), StoreError> {
+    diesel::delete(resource_values::table.filter(resource_values::seq.eq(seq))).execute(conn)?;
+    if !values.is_empty() {
+        let rows: Vec<_> = values
+            .iter()
+            .map(|(a, v)| {
+                (
+                    resource_values::seq.eq(seq),
+                    resource_values::attr.eq(*a),
+                    resource_values::value.eq(v),
+                )
+            })
+            .collect();
+        diesel::insert_into(resource_values::table)
+            .values(rows)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Resolve member ids to their kinds; an id that names no User or Group is the caller's mistake.
+fn resolve_members(
+    conn: &mut SqliteConnection,
+    members: &[Member],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut out = Vec::with_capacity(members.len());
+    for chunk in members.chunks(500) {
+        let ids: Vec<&str> = chunk.iter().map(|m| m.value.as_str()).collect();
+        let found: HashMap<String, String> = resources::table
+            .filter(resources::id.eq_any(&ids))
+            .select((resources::id, resources::kind))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect();
+        for m in chunk {
+            match found.get(&m.value) {
+                Some(kind) => out.push((m.value.clone(), kind.clone())),
+                None => {
+                    return Err(StoreError::Scim(ScimError::invalid_value(format!(
+                        "member '{}' is not the id of any User or Group here; create it first",
+                        m.value
+                    ))));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn add_members(
+    conn: &mut SqliteConnection,
+    group_seq: i64,
+    members: &[Member],
+) -> Result<usize, StoreError> {
+    let resolved = resolve_members(conn, members)?;
+    let mut n = 0;
+    for (id, kind) in resolved {
+        n += diesel::insert_or_ignore_into(group_members::table)
+            .values((
+                group_members::group_seq.eq(group_seq),
+                group_members::member_id.eq(id),
+                group_members::member_type.eq(kind),
+            ))
+            .execute(conn)?;
+    }
+    Ok(n)
+}
+
+fn member_from_value(v: &Value) -> Option<Member> {
+    let value = v.get("value").and_then(Value::as_str)?.to_string();
+    Some(Member {
+        value,
+        kind: v.get("type").and_then(Value::as_str).map(str::to_string),
+        display: None,
+    })
+}
+
+fn members_of_values(values: &[Value]) -> Result<Vec<Member>, StoreError> {
+    values
+        .iter()
+        .map(|v| {
+            member_from_value(v).ok_or_else(|| {
+                StoreError::Scim(ScimError::invalid_value(
+                    "each member needs a string 'value' holding a User or Group id",
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Apply one member change; returns whether rows changed.
+fn apply_member_change(
+    conn: &mut SqliteConnection,
+    rt: &ResourceType,
+    seq: i64,
+    change: &MemberChange,
+) -> Result<bool, StoreError> {
+    let in_group = group_members::table.filter(group_members::group_seq.eq(seq));
+    Ok(match change {
+        MemberChange::Add(values) => add_members(conn, seq, &members_of_values(values)?)? > 0,
+        MemberChange::RemoveAll => diesel::delete(in_group).execute(conn)? > 0,
+        MemberChange::RemoveValues(ids) => {
+            diesel::delete(in_group.filter(group_members::member_id.eq_any(ids))).execute(conn)? > 0
+        }
+        MemberChange::RemoveMatching(val_filter) => {
+            let parent = rt.core_attribute("members");
+            let rows: Vec<(String, String)> = in_group
+                .select((group_members::member_id, group_members::member_type))
+                .load(conn)?;
+            let doomed: Vec<String> = rows
+                .into_iter()
+                .filter(|(id, kind)| {
+                    filter::matches_element(parent, val_filter, &json!({"value": id, "type": kind}))
+                })
+                .map(|(id, _)| id)
+                .collect();
+            let mut n = 0;
+            for chunk in doomed.chunks(500) {
+                n += diesel::delete(
+                    group_members::table
+                        .filter(group_members::group_seq.eq(seq))
+                        .filter(group_members::member_id.eq_any(chunk)),
+                )
+                .execute(conn)?;
+            }
+            n > 0
+        }
+        MemberChange::ReplaceAll(values) => {
+            let members = members_of_values(values)?;
+            let removed = diesel::delete(in_group).execute(conn)?;
+            let added = add_members(conn, seq, &members)?;
+            removed > 0 || added > 0
+        }
+    })
+}
+
+/// Members of a group, as rendered: value, `$ref` is added by the caller, type, display.
+pub(crate) fn load_members(
+    conn: &mut SqliteConnection,
+    group_seq: i64,
+) -> Result<Vec<MemberRow>, StoreError> {
+    #[derive(QueryableByName)]
+    struct M {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        display: Option<String>,
+    }
+    let rows: Vec<M> = diesel::sql_query(
+        "SELECT m.member_id AS id, m.member_type AS kind, \
+         coalesce(json_extract(r.doc, '$.displayName'), json_extract(r.doc, '$.userName')) AS display \
+         FROM group_members m LEFT JOIN resources r ON r.id = m.member_id WHERE m.group_seq = ?",
+    )
+    .bind::<BigInt, _>(group_seq)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|m| MemberRow {
+            id: m.id,
+            kind: m.kind,
+            display: m.display,
+        })
+        .collect())
+}
+
+impl Store {
+    /// POST: store a new resource from a validated body.
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        prepared: Prepared,
+    ) -> Result<StoredResource, StoreError> {
+        let kind = rt.kind;
+        let doc = storable(prepared.doc);
+        let cols = columns(kind, &doc);
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_millis();
+        let text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.writer();
+        conn.transaction::<_, StoreError, _>(|conn| {
+            let seq: i64 = diesel::insert_into(resources::table)
+                .values((
+                    resources::kind.eq(kind.as_str()),
+                    resources::id.eq(&id),
+                    resources::user_name.eq(&cols.user_name),
+                    resources::external_id.eq(&cols.external_id),
+                    resources::display_name.eq(&cols.display_name),
+                    resources::active.eq(cols.active),
+                    resources::created.eq(now),
+                    resources::last_modified.eq(now),
+                    resources::version.eq(1i64),
+                    resources::doc.eq(&text),
+                ))
+                .returning(resources::seq)
+                .get_result(conn)
+                .map_err(|e| map_unique(e, &doc))?;
+            write_values(conn, seq, &cols.values)?;
+            if let Some(members) = &prepared.members {
+                add_members(conn, seq, members)?;
+            }
+            bump_page_count(conn, kind, seq, 1)?;
+            Ok(StoredResource {
+                kind,
+                seq,
+                id: id.clone(),
+                created: now,
+                last_modified: now,
+                version: 1,
+                doc: doc.clone(),
+            })
+        })
+    }
+
+    pub fn get(&self, kind: ResourceKind, id: &str) -> Result<StoredResource, StoreError> {
+        let mut conn = self.reader()?;
+        load_row(&mut conn, kind, id)?.ok_or_else(|| not_found(kind, id))
+    }
+
+    /// Rewrite a stored resource inside the writer's transaction: `change` receives the current
+    /// resource and returns the prepared new document and what to do with member rows.
+    fn rewrite(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        if_match: Option<&str>,
+        change: impl FnOnce(
+            &mut SqliteConnection,
+            &StoredResource,
+        ) -> Result<(Map<String, Value>, bool), StoreError>,
+    ) -> Result<WriteOutcome, StoreError> {
+        let kind = rt.kind;
+        let mut conn = self.writer();
+        conn.transaction::<_, StoreError, _>(|conn| {
+            let current = load_row(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+            check_if_match(&current, if_match)?;
+            let (doc, members_changed) = change(conn, &current)?;
+            let doc = storable(doc);
+            if doc == current.doc && !members_changed {
+                return Ok(WriteOutcome {
+                    resource: current,
+                    changed: false,
+                });
+            }
+            let cols = columns(kind, &doc);
+            let now = now_millis().max(current.last_modified);
+            let version = current.version + 1;
+            let text =
+                serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            diesel::update(resources::table.filter(resources::seq.eq(current.seq)))
+                .set((
+                    resources::user_name.eq(&cols.user_name),
+                    resources::external_id.eq(&cols.external_id),
+                    resources::display_name.eq(&cols.display_name),
+                    resources::active.eq(cols.active),
+                    resources::last_modified.eq(now),
+                    resources::version.eq(version),
+                    resources::doc.eq(&text),
+                ))
+                .execute(conn)
+                .map_err(|e| map_unique(e, &doc))?;
+            write_values(conn, current.seq, &cols.values)?;
+            Ok(WriteOutcome {
+                resource: StoredResource {
+                    last_modified: now,
+                    version,
+                    doc,
+                    ..current
+                },
+                changed: true,
+            })
+        })
+    }
+
+    /// PUT (RFC 7644 §3.5.1).
+    pub fn replace(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        if_match: Option<&str>,
+        body: Value,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.rewrite(rt, id, if_match, |conn, current| {
+            let prepared = resource::prepare_replace(rt, body, &current.full_document())?;
+            let mut members_changed = false;
+            if let Some(members) = &prepared.members {
+                let removed = diesel::delete(
+                    group_members::table.filter(group_members::group_seq.eq(current.seq)),
+                )
+                .execute(conn)?;
+                let added = add_members(conn, current.seq, members)?;
+                members_changed = removed > 0 || added > 0;
+            }
+            Ok((prepared.doc, members_changed))
+        })
+    }
+
+    /// PATCH (RFC 7644 §3.5.2): every operation applies or none does.
+    pub fn patch(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        if_match: Option<&str>,
+        req: &PatchRequest,
+    ) -> Result<WriteOutcome, StoreError> {
+        self.rewrite(rt, id, if_match, |conn, current| {
+            let full = current.full_document();
+            let mut doc = full.clone();
+            let outcome = patch::apply_patch(rt, &mut doc, req)?;
+            let prepared = resource::prepare_patched(rt, doc, &full)?;
+            let mut members_changed = false;
+            for change in &outcome.member_changes {
+                members_changed |= apply_member_change(conn, rt, current.seq, change)?;
+            }
+            Ok((prepared.doc, members_changed))
+        })
+    }
+
+    /// DELETE: the resource, its rows, and its memberships in groups (which get a new version).
+    pub fn delete(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        conn.transaction::<_, StoreError, _>(|conn| {
+            let current = load_row(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+            check_if_match(&current, if_match)?;
+            let now = now_millis();
+            let holders = group_members::table
+                .filter(group_members::member_id.eq(id))
+                .select(group_members::group_seq);
+            diesel::update(resources::table.filter(resources::seq.eq_any(holders)))
+                .set((
+                    resources::version.eq(resources::version + 1),
+                    resources::last_modified.eq(now),
+                ))
+                .execute(conn)?;
+            diesel::delete(group_members::table.filter(group_members::member_id.eq(id)))
+                .execute(conn)?;
+            diesel::delete(resources::table.filter(resources::seq.eq(current.seq)))
+                .execute(conn)?;
+            bump_page_count(conn, kind, current.seq, -1)?;
+            Ok(())
+        })
+    }
+
+    /// Members of a group: (id, type, display).
+    pub fn members(&self, group: &StoredResource) -> Result<Vec<MemberRow>, StoreError> {
+        let mut conn = self.reader()?;
+        load_members(&mut conn, group.seq)
+    }
+
+    /// The groups each of `user_ids` belongs to: user id -> [(group id, group displayName)].
+    pub fn groups_of(
+        &self,
+        user_ids: &[&str],
+    ) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
+        let mut conn = self.reader()?;
+        let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
+        for chunk in user_ids.chunks(500) {
+            let rows: Vec<(String, String, String)> = group_members::table
+                .inner_join(resources::table.on(resources::seq.eq(group_members::group_seq)))
+                .filter(group_members::member_id.eq_any(chunk))
+                .select((group_members::member_id, resources::id, resources::doc))
+                .load(&mut conn)?;
+            for (member, group_id, doc) in rows {
+                let display = serde_json::from_str::<Value>(&doc).ok().and_then(|d| {
+                    d.get("displayName")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+                out.entry(member).or_default().push(GroupRef {
+                    id: group_id,
+                    display,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A list query (RFC 7644 §3.4.2): filter, sort, page.
+    pub fn list(
+        &self,
+        rt: &ResourceType,
+        params: &ListParams,
+        filter: Option<&Filter>,
+    ) -> Result<Page, StoreError> {
+        let mut conn = self.reader()?;
+        conn.transaction::<_, StoreError, _>(|conn| list_in(conn, rt, params, filter))
+    }
+}
+
+fn list_in(
+    conn: &mut SqliteConnection,
+    rt: &ResourceType,
+    params: &ListParams,
+    filter: Option<&Filter>,
+) -> Result<Page, StoreError> {
+    let kind = rt.kind;
+    let offset = params.start_index.saturating_sub(1);
+    let limit = params.count;
+    let lowered = filter.map(|f| query::lower(rt, f));
+    let exact = lowered.as_ref().is_none_or(|l| l.exact);
+    let sql_sort = params.sort_by.as_deref().map(|s| query::sort_column(rt, s));
+    let sort_in_memory = matches!(sql_sort, Some(None));
+
+    // Fast path: the whole collection in storage order; the page counts find the start.
+    if filter.is_none() && params.sort_by.is_none() {
+        return page_by_counts(conn, kind, offset, limit);
+    }
+
+    let mut cond = Cond {
+        sql: "r.kind = ?".into(),
+        binds: vec![Bind::Text(kind.as_str().into())],
+    };
+    if let Some(c) = lowered.and_then(|l| l.cond) {
+        cond.sql = format!("{} AND {}", cond.sql, c.sql);
+        cond.binds.extend(c.binds);
+    }
+    let order = match sql_sort {
+        Some(Some(col)) => match params.sort_order {
+            SortOrder::Ascending => format!("({col} IS NULL), {col}, r.seq"),
+            SortOrder::Descending => format!("({col} IS NULL) DESC, {col} DESC, r.seq"),
+        },
+        _ => "r.seq".to_string(),
+    };
+
+    if exact && !sort_in_memory {
+        let total = count(conn, &cond)?;
+        let resources = if limit == Some(0) || offset >= total {
+            Vec::new()
+        } else {
+            let sql = format!(
+                "SELECT {ROW_COLUMNS} FROM resources r WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
+                cond.sql
+            );
+            let mut binds = cond.binds.clone();
+            binds.push(Bind::Int(limit.map_or(-1, |l| l as i64)));
+            binds.push(Bind::Int(offset as i64));
+            load_rows(conn, &sql, binds)?
+        };
+        return Ok(Page { total, resources });
+    }
+
+    // In memory: SQL narrows, `scim::filter` decides; sorting by an attribute without a column
+    // happens here too.
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM resources r WHERE {} ORDER BY {order}",
+        cond.sql
+    );
+    let candidates = load_rows(conn, &sql, cond.binds)?;
+    let needs_members =
+        kind == ResourceKind::Group && filter.is_some_and(|f| query::mentions(f, "members"));
+    let mut matched: Vec<(StoredResource, Map<String, Value>)> = Vec::new();
+    for res in candidates {
+        let mut full = res.full_document();
+        if needs_members {
+            let members = load_members(conn, res.seq)?;
+            full.insert(
+                "members".into(),
+                Value::Array(
+                    members
+                        .into_iter()
+                        .map(|m| json!({"value": m.id, "type": m.kind}))
+                        .collect(),
+                ),
+            );
+        }
+        if filter.is_none_or(|f| filter::matches(rt, f, &full)) {
+            matched.push((res, full));
+        }
+    }
+    if let (true, Some(sort_by)) = (sort_in_memory, params.sort_by.as_deref()) {
+        {
+            let def = rt.resolve_text(sort_by).and_then(|t| match t {
+                crate::scim::schema::Target::Attribute(r) => Some(r.leaf()),
+                crate::scim::schema::Target::Extension(_) => None,
+            });
+            matched.sort_by(|(ra, a), (rb, b)| {
+                let o = filter::compare_for_sort(
+                    def,
+                    filter::sort_key(rt, sort_by, a),
+                    filter::sort_key(rt, sort_by, b),
+                );
+                let o = match params.sort_order {
+                    SortOrder::Ascending => o,
+                    SortOrder::Descending => o.reverse(),
+                };
+                o.then(ra.seq.cmp(&rb.seq))
+            });
+        }
+    }
+    let total = matched.len() as u64;
+    let take = limit.map_or(usize::MAX, |l| l as usize);
+    let resources = matched
+        .into_iter()
+        .skip(offset as usize)
+        .take(take)
+        .map(|(r, _)| r)
+        .collect();
+    Ok(Page { total, resources })
+}
+
+fn count(conn: &mut SqliteConnection, cond: &Cond) -> Result<u64, StoreError> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let sql = format!("SELECT count(*) AS n FROM resources r WHERE {}", cond.sql);
+    let rows: Vec<N> = bound(diesel::sql_query(sql).into_boxed(), cond.binds.clone()).load(conn)?;
+    Ok(rows.first().map_or(0, |n| n.n.max(0) as u64))
+}
+
+fn bound<'q>(
+    mut q: diesel::query_builder::BoxedSqlQuery<'q, Sqlite, diesel::query_builder::SqlQuery>,
+    binds: Vec<Bind>,
+) -> diesel::query_builder::BoxedSqlQuery<'q, Sqlite, diesel::query_builder::SqlQuery> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind::<Text, _>(s),
+            Bind::Int(i) => q.bind::<BigInt, _>(i),
+        };
+    }
+    q
+}
+
+fn load_rows(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    binds: Vec<Bind>,
+) -> Result<Vec<StoredResource>, StoreError> {
+    let rows: Vec<Row> = bound(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
+    rows.into_iter().map(Row::into_resource).collect()
+}
+
+/// Unfiltered, unsorted paging: sum the per-bucket counts to find the bucket holding the
+/// first row of the page, then step at most one bucket's worth of rows. The cost does not grow
+/// with `startIndex`.
+fn page_by_counts(
+    conn: &mut SqliteConnection,
+    kind: ResourceKind,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<Page, StoreError> {
+    let buckets: Vec<(i64, i64)> = page_counts::table
+        .filter(page_counts::kind.eq(kind.as_str()))
+        .filter(page_counts::n.gt(0))
+        .order(page_counts::bucket)
+        .select((page_counts::bucket, page_counts::n))
+        .load(conn)?;
+    let total: u64 = buckets.iter().map(|(_, n)| (*n).max(0) as u64).sum();
+    if limit == Some(0) || offset >= total {
+        return Ok(Page {
+            total,
+            resources: Vec::new(),
+        });
+    }
+    let mut before = 0u64;
+    let mut start_seq = 0i64;
+    for (bucket, n) in &buckets {
+        let n = (*n).max(0) as u64;
+        if before + n > offset {
+            start_seq = bucket << BUCKET_BITS;
+            break;
+        }
+        before += n;
+    }
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM resources r WHERE r.kind = ? AND r.seq >= ? ORDER BY r.seq LIMIT ? OFFSET ?"
+    );
+    let binds = vec![
+        Bind::Text(kind.as_str().into()),
+        Bind::Int(start_seq),
+        Bind::Int(limit.map_or(-1, |l| l as i64)),
+        Bind::Int((offset - before) as i64),
+    ];
+    Ok(Page {
+        total,
+        resources: load_rows(conn, &sql, binds)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::scim::schema::registry;
+
+    fn store_with_users() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        let rt = &registry().user;
+        let titles = ["Engineer", "engineer", "Manager", ""];
+        for i in 0..60 {
+            let mut body = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": format!("{}user{i:02}@Example.{}", if i % 3 == 0 { "A" } else { "b" }, if i % 2 == 0 { "com" } else { "org" }),
+                "displayName": format!("User {i}"),
+                "active": i % 4 != 0,
+                "emails": [{"value": format!("u{i}@work.example.com"), "type": "work", "primary": true},
+                           {"value": format!("U{i}@Home.example.net"), "type": "home"}],
+                "phoneNumbers": [{"value": format!("+1415555{i:04}"), "type": if i % 5 == 0 { "eightbyeight" } else { "work" }}],
+            });
+            if i % 3 != 1 {
+                body["externalId"] = json!(format!("Ext-{i}"));
+            }
+            if !titles[i % 4].is_empty() {
+                body["title"] = json!(titles[i % 4]);
+            }
+            store
+                .create(rt, resource::prepare_create(rt, body).unwrap())
+                .unwrap();
+        }
+        (dir, store)
+    }
+
+    fn params(sort_by: Option<&str>, order: SortOrder) -> ListParams {
+        ListParams {
+            start_index: 1,
+            count: None,
+            sort_by: sort_by.map(str::to_string),
+            sort_order: order,
+            filter: None,
+        }
+    }
+
+    /// Every filter gives the same answer through SQL (exact or superset) as by evaluating it
+    /// in memory over every stored resource.
+    #[test]
+    fn sql_and_in_memory_filtering_agree() {
+        let (_dir, store) = store_with_users();
+        let rt = &registry().user;
+        let everything = store
+            .list(rt, &params(None, SortOrder::Ascending), None)
+            .unwrap();
+        assert_eq!(everything.total, 60);
+        let filters = [
+            r#"userName eq "auser00@example.com""#,
+            r#"userName eq "AUSER00@EXAMPLE.COM""#,
+            r#"userName ne "auser00@example.com""#,
+            r#"userName sw "A""#,
+            r#"userName ew ".ORG""#,
+            r#"userName co "user1""#,
+            r#"userName gt "buser30""#,
+            r#"userName le "auser30@example.com""#,
+            r#"userName sw """#,
+            r#"externalId eq "Ext-3""#,
+            r#"externalId eq "ext-3""#,
+            r#"externalId pr"#,
+            r#"not (externalId pr)"#,
+            r#"externalId ne "Ext-3""#,
+            r#"externalId co "t-1""#,
+            r#"displayName eq "user 7""#,
+            r#"displayName sw "User 1" and active eq true"#,
+            r#"active eq false"#,
+            r#"active ne true"#,
+            r#"active pr"#,
+            r#"emails.value eq "U3@WORK.example.com""#,
+            r#"emails eq "u3@work.example.com""#,
+            r#"emails co "home.example""#,
+            r#"emails[type eq "work"].value eq "u4@work.example.com""#,
+            r#"emails[type eq "home"].value eq "u4@work.example.com""#,
+            r#"emails[type eq "work" and value ew "5@work.example.com"]"#,
+            r#"emails[value sw "u1"]"#,
+            r#"emails.value pr"#,
+            r#"phoneNumbers.value eq "+14155550010""#,
+            r#"phoneNumbers[type eq "eightbyeight"]"#,
+            r#"phoneNumbers[type eq "eightbyeight" and value ew "5"]"#,
+            r#"title eq "engineer""#,
+            r#"title pr or externalId eq "Ext-0""#,
+            r#"not (title eq "manager") and userName sw "a""#,
+            r#"meta.lastModified gt "2000-01-01T00:00:00Z""#,
+            r#"meta.lastModified lt "2000-01-01T00:00:00.5Z""#,
+            r#"meta.created ge "2000-01-01T00:00:00+02:00""#,
+            r#"meta.resourceType eq "User""#,
+            r#"id pr and not (userName eq "buser01@example.org" or userName eq "buser02@example.com")"#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "b""#,
+            r#"name.givenName pr"#,
+        ];
+        let docs: Vec<(String, Map<String, Value>)> = everything
+            .resources
+            .iter()
+            .map(|r| (r.id.clone(), r.full_document()))
+            .collect();
+        for text in filters {
+            let f = filter::parse_filter(text).unwrap();
+            let expected: Vec<&str> = docs
+                .iter()
+                .filter(|(_, d)| filter::matches(rt, &f, d))
+                .map(|(id, _)| id.as_str())
+                .collect();
+            let page = store
+                .list(rt, &params(None, SortOrder::Ascending), Some(&f))
+                .unwrap();
+            let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(
+                got,
+                expected,
+                "filter {text}: SQL {:?}",
+                query::lower(rt, &f)
+            );
+            assert_eq!(page.total as usize, expected.len(), "{text}");
+        }
+    }
+
+    #[test]
+    fn sorting_in_sql_and_in_memory_agree() {
+        let (_dir, store) = store_with_users();
+        let rt = &registry().user;
+        for order in [SortOrder::Ascending, SortOrder::Descending] {
+            for sort_by in [
+                "userName",
+                "externalId",
+                "displayName",
+                "meta.lastModified",
+                "title",
+                "emails.value",
+            ] {
+                let page = store.list(rt, &params(Some(sort_by), order), None).unwrap();
+                let mut expected: Vec<(Map<String, Value>, i64, String)> = page
+                    .resources
+                    .iter()
+                    .map(|r| (r.full_document(), r.seq, r.id.clone()))
+                    .collect();
+                let def = match rt.resolve_text(sort_by) {
+                    Some(crate::scim::schema::Target::Attribute(r)) => Some(r.leaf()),
+                    _ => None,
+                };
+                expected.sort_by(|(a, sa, _), (b, sb, _)| {
+                    let o = filter::compare_for_sort(
+                        def,
+                        filter::sort_key(rt, sort_by, a),
+                        filter::sort_key(rt, sort_by, b),
+                    );
+                    let o = if matches!(order, SortOrder::Descending) {
+                        o.reverse()
+                    } else {
+                        o
+                    };
+                    o.then(sa.cmp(sb))
+                });
+                let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
+                let want: Vec<&str> = expected.iter().map(|(_, _, id)| id.as_str()).collect();
+                assert_eq!(got, want, "sortBy={sort_by}");
+            }
+        }
+    }
+
+    #[test]
+    fn paging_by_counts_matches_offset_paging() {
+        let (_dir, store) = store_with_users();
+        let rt = &registry().user;
+        let all: Vec<String> = store
+            .list(rt, &params(None, SortOrder::Ascending), None)
+            .unwrap()
+            .resources
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        // Delete a few to leave holes in the sequence.
+        for id in [&all[0], &all[7], &all[31]] {
+            store.delete(ResourceKind::User, id, None).unwrap();
+        }
+        let remaining: Vec<&String> = all
+            .iter()
+            .filter(|id| ![&all[0], &all[7], &all[31]].contains(id))
+            .collect();
+        for start in [1u64, 2, 7, 30, 56, 57, 58, 100] {
+            let p = ListParams {
+                start_index: start,
+                count: Some(5),
+                ..params(None, SortOrder::Ascending)
+            };
+            let page = store.list(rt, &p, None).unwrap();
+            assert_eq!(page.total, 57);
+            let got: Vec<&String> = page.resources.iter().map(|r| &r.id).collect();
+            let want: Vec<&String> = remaining
+                .iter()
+                .skip(start as usize - 1)
+                .take(5)
+                .copied()
+                .collect();
+            assert_eq!(got, want, "startIndex={start}");
+        }
+    }
+
+    /// The filters the issue names run in SQL alone, and SQLite answers them from an index.
+    #[test]
+    fn indexed_filters_are_exact_and_use_indexes() {
+        let (_dir, store) = store_with_users();
+        let rt = &registry().user;
+        let mut conn = store.reader().unwrap();
+        for text in [
+            r#"id eq "x""#,
+            r#"userName eq "x""#,
+            r#"externalId eq "x""#,
+            r#"displayName eq "x""#,
+            r#"emails.value eq "x""#,
+            r#"emails[type eq "work"].value eq "x""#,
+            r#"phoneNumbers.value eq "x""#,
+            r#"active eq true"#,
+            r#"meta.lastModified gt "2026-01-01T00:00:00Z""#,
+        ] {
+            let f = filter::parse_filter(text).unwrap();
+            let lowered = query::lower(rt, &f);
+            let cond = lowered.cond.clone().unwrap();
+            if !text.contains('[') {
+                assert!(lowered.exact, "{text} should be decided in SQL");
+            }
+            #[derive(QueryableByName)]
+            struct Plan {
+                #[diesel(sql_type = Text)]
+                detail: String,
+            }
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT r.seq FROM resources r WHERE r.kind = 'User' AND {}",
+                cond.sql
+            );
+            let plan: Vec<Plan> = bound(diesel::sql_query(sql).into_boxed(), cond.binds)
+                .load(&mut *conn)
+                .unwrap();
+            let plan: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
+            let outer = plan.first().cloned().unwrap_or_default();
+            let uses_index = plan
+                .iter()
+                .all(|d| !d.starts_with("SCAN") || d.contains("USING"));
+            assert!(uses_index, "{text}: {plan:?}");
+            assert!(
+                outer.contains("INDEX") || outer.contains("PRIMARY KEY") || outer.contains("rowid"),
+                "{text}: {plan:?}"
+            );
+            // A search on `kind` alone would visit every user.
+            assert!(
+                !plan.iter().any(|d| d.ends_with("(kind=?)")),
+                "{text}: {plan:?}"
+            );
+        }
+    }
+}

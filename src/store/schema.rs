@@ -1,0 +1,57 @@
+//! Diesel table definitions; they mirror `migrations/`.
+
+diesel::table! {
+    resources (seq) {
+        seq -> BigInt,
+        kind -> Text,
+        id -> Text,
+        user_name -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        active -> Nullable<Bool>,
+        created -> BigInt,
+        last_modified -> BigInt,
+        version -> BigInt,
+        doc -> Text,
+    }
+}
+
+diesel::table! {
+    resource_values (attr, value, seq) {
+        seq -> BigInt,
+        attr -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    group_members (group_seq, member_id) {
+        group_seq -> BigInt,
+        member_id -> Text,
+        member_type -> Text,
+    }
+}
+
+diesel::table! {
+    page_counts (kind, bucket) {
+        kind -> Text,
+        bucket -> BigInt,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    tokens (name) {
+        name -> Text,
+        hash -> Text,
+        created -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    resources,
+    resource_values,
+    group_members,
+    page_counts,
+    tokens
+);

@@ -1,0 +1,155 @@
+use serde_json::json;
+
+use crate::helpers::{TestApp, patch_body, q};
+
+#[tokio::test]
+async fn group_members_add_remove_and_derived_user_groups() {
+    let app = TestApp::spawn().await;
+    let alice = app.create_user("alice@example.com").await;
+    let bob = app.create_user("bob@example.com").await;
+    let carol = app.create_user("carol@example.com").await;
+    let gid = app.create_group("Sales", &[&alice]).await;
+
+    // Okta: remove by filter and add in one request.
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            patch_body(json!([
+                {"op": "remove", "path": format!("members[value eq \"{alice}\"]")},
+                {"op": "add", "path": "members", "value": [{"value": bob, "display": "bob@example.com"}, {"value": carol}]}
+            ])),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 204, "{}", r.body);
+    let g = app.get(&format!("/Groups/{gid}")).await;
+    let mut ids: Vec<&str> = g.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want = vec![bob.as_str(), carol.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(
+        g.body["members"][0]["$ref"]
+            .as_str()
+            .unwrap()
+            .contains("/Users/")
+    );
+    assert_eq!(g.body["members"][0]["type"], "User");
+
+    // Entra: Remove with a value list removes exactly those.
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            patch_body(json!([{"op": "Remove", "path": "members", "value": [{"value": bob}]}])),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let g = app
+        .get(&format!("/Groups/{gid}?excludedAttributes=members"))
+        .await;
+    assert!(g.body.get("members").is_none());
+    assert_eq!(g.body["displayName"], "Sales");
+    let g = app.get(&format!("/Groups/{gid}")).await;
+    assert_eq!(g.body["members"].as_array().unwrap().len(), 1);
+
+    // A user's groups are derived and read-only.
+    let u = app.get(&format!("/Users/{carol}")).await;
+    assert_eq!(u.body["groups"][0]["value"], gid.as_str());
+    assert_eq!(u.body["groups"][0]["display"], "Sales");
+    let r = app
+        .patch(
+            &format!("/Users/{carol}"),
+            patch_body(json!([{"op": "add", "path": "groups", "value": [{"value": gid}]}])),
+        )
+        .await;
+    r.assert_error(400, Some("mutability"));
+
+    // Deleting a user removes it from its groups.
+    let before = app.get(&format!("/Groups/{gid}")).await;
+    assert_eq!(app.delete(&format!("/Users/{carol}")).await.status, 204);
+    let g = app.get(&format!("/Groups/{gid}")).await;
+    assert!(
+        g.body
+            .get("members")
+            .is_none_or(|m| m.as_array().unwrap().is_empty()),
+        "{}",
+        g.body
+    );
+    assert_ne!(
+        before.header("etag"),
+        g.header("etag"),
+        "the group's version changes"
+    );
+
+    // Members filter in SQL.
+    app.patch(
+        &format!("/Groups/{gid}"),
+        patch_body(json!([{"op": "add", "path": "members", "value": [{"value": alice}]}])),
+    )
+    .await;
+    let found = app
+        .get(&format!(
+            "/Groups?filter={}&excludedAttributes=members",
+            q(&format!("members.value eq \"{alice}\""))
+        ))
+        .await;
+    assert_eq!(found.body["totalResults"], 1);
+    let found = app
+        .get(&format!("/Groups?filter={}", q("displayName eq \"sales\"")))
+        .await;
+    assert_eq!(found.body["totalResults"], 1);
+}
+
+#[tokio::test]
+async fn unknown_member_ids_are_refused() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": [{"value": "nope"}]}))
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+    let list = app.get("/Groups").await;
+    assert_eq!(
+        list.body["totalResults"], 0,
+        "the failed create left nothing behind"
+    );
+}
+
+#[tokio::test]
+async fn a_large_group_takes_one_more_member_without_listing_the_rest() {
+    let app = TestApp::spawn().await;
+    let gid = app.create_group("Big", &[]).await;
+    let store = scim_bridge::store::Store::open(&app.db_path()).unwrap();
+    let rt = scim_bridge::scim::schema::ResourceKind::User.resource_type();
+    let mut ids = Vec::new();
+    for i in 0..2000 {
+        let p = scim_bridge::scim::resource::prepare_create(
+            rt,
+            crate::helpers::user_body(&format!("m{i}@example.com")),
+        )
+        .unwrap();
+        ids.push(store.create(rt, p).unwrap().id);
+    }
+    let members: Vec<_> = ids.iter().map(|id| json!({"value": id})).collect();
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}?excludedAttributes=members"),
+            patch_body(json!([{"op": "add", "path": "members", "value": members}])),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let extra = app.create_user("extra@example.com").await;
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}?excludedAttributes=members"),
+            patch_body(json!([{"op": "add", "path": "members", "value": [{"value": extra}]}])),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert!(r.body.get("members").is_none());
+    let g = app.get(&format!("/Groups/{gid}")).await;
+    assert_eq!(g.body["members"].as_array().unwrap().len(), 2001);
+}

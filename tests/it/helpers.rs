@@ -1,0 +1,224 @@
+//! `TestApp::spawn()`: the real server on 127.0.0.1:0 with a fresh SQLite file.
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use scim_bridge::config::{Config, Secret};
+
+pub const TOKEN: &str = "test-bootstrap-token";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    handle: actix_web::dev::ServerHandle,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Assert a SCIM error with this status and scimType.
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(
+            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["status"],
+            Value::String(status.to_string()),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body.get("scimType").and_then(Value::as_str),
+            scim_type,
+            "body: {}",
+            self.body
+        );
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| d.len() > 10),
+            "detail should help: {}",
+            self.body
+        );
+        assert!(
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/scim+json"))
+        );
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        if std::env::var("TEST_LOG").is_ok() {
+            scim_bridge::telemetry::init(false);
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            database_url: dir.path().join("test.db").to_string_lossy().into_owned(),
+            bootstrap_token: Some(Secret::new(TOKEN)),
+            workers: 2,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let running = scim_bridge::http::start(config).expect("server starts");
+                tx.send((running.addr, running.server.handle()))
+                    .expect("send addr");
+                let _ = running.server.await;
+            });
+        });
+        let (addr, handle) = rx.recv().expect("server address");
+        TestApp {
+            addr,
+            base: format!("http://{addr}/scim/v2"),
+            client: reqwest::Client::new(),
+            dir,
+            handle,
+        }
+    }
+
+    pub fn db_path(&self) -> String {
+        self.dir
+            .path()
+            .join("test.db")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Any request, with the bootstrap token, a JSON body typed application/scim+json.
+    pub async fn req(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        };
+        let mut rb = self.client.request(method, url).bearer_auth(TOKEN);
+        if let Some(b) = body {
+            rb = rb
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let resp = rb.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.req(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.req(Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.req(Method::PUT, path, Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.req(Method::PATCH, path, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.req(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Create a user and return its id.
+    pub async fn create_user(&self, user_name: &str) -> String {
+        let r = self.post("/Users", user_body(user_name)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Create a group and return its id.
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        let r = self
+            .post(
+                "/Groups",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let h = self.handle.clone();
+        drop(h.stop(false));
+    }
+}
+
+pub fn user_body(user_name: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Given", "familyName": "Family"},
+        "displayName": format!("Display {user_name}"),
+        "emails": [{"value": user_name, "type": "work", "primary": true}],
+        "phoneNumbers": [{"value": "+14155550100", "type": "eightbyeight"}],
+        "active": true
+    })
+}
+
+pub fn patch_body(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+/// A query-string-safe filter.
+pub fn q(filter: &str) -> String {
+    let mut out = String::new();
+    for b in filter.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

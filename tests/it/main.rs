@@ -1,0 +1,12 @@
+//! The one integration test binary: the real server on loopback, real HTTP.
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod discovery;
+mod filters;
+mod groups;
+mod lists;
+mod patch;
+mod users;
