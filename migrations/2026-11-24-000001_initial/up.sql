@@ -30,11 +30,13 @@ CREATE TABLE resource_values (
 ) WITHOUT ROWID;
 CREATE INDEX resource_values_seq ON resource_values (seq);
 
--- Group members are rows, so one member added to a large group writes one row.
+-- Group members are rows, so one member added to a large group writes one row. A member id
+-- need not name a stored resource (IdPs may sequence memberships before users).
 CREATE TABLE group_members (
     group_seq BIGINT NOT NULL REFERENCES resources (seq) ON DELETE CASCADE,
     member_id TEXT NOT NULL,
     member_type TEXT NOT NULL,
+    display TEXT,
     PRIMARY KEY (group_seq, member_id)
 ) WITHOUT ROWID;
 CREATE INDEX group_members_member ON group_members (member_id);

@@ -13,19 +13,10 @@ use crate::config::{Config, JwtConfig, Secret};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "scim-bridge",
-    version,
-    about = "SCIM 2.0 bridge from your identity provider to Genesys Cloud"
-)]
+#[command(name = "scim-bridge", version, about = "SCIM 2.0 bridge from your identity provider to Genesys Cloud")]
 pub struct Cli {
     /// Database: a SQLite file path (created on first start).
-    #[arg(
-        long = "database",
-        env = "SCIM_BRIDGE_DATABASE_URL",
-        default_value = "scim-bridge.db",
-        global = true
-    )]
+    #[arg(long = "database", env = "SCIM_BRIDGE_DATABASE_URL", default_value = "scim-bridge.db", global = true)]
     pub database: String,
     /// Log format: text or json.
     #[arg(long, env = "SCIM_BRIDGE_LOG_FORMAT", default_value = "text", global = true, value_parser = ["text", "json"])]
@@ -91,10 +82,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(cli.log_format == "json");
     match cli.command {
         Command::Serve(args) => {
-            let bootstrap = std::env::var("SCIM_BRIDGE_BOOTSTRAP_TOKEN")
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-                .map(Secret::new);
+            let bootstrap =
+                std::env::var("SCIM_BRIDGE_BOOTSTRAP_TOKEN").ok().filter(|t| !t.trim().is_empty()).map(Secret::new);
             let config = Config {
                 listen: args.listen,
                 database_url: cli.database,
@@ -113,14 +102,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
-            let n = Store::migrate(&cli.database)
-                .with_context(|| format!("migrating {}", cli.database))?;
+            let n = Store::migrate(&cli.database).with_context(|| format!("migrating {}", cli.database))?;
             eprintln!("scim-bridge: {n} migration(s) applied to {}", cli.database);
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => {
-            let store =
-                Store::open(&cli.database).with_context(|| format!("opening {}", cli.database))?;
+            let store = Store::open(&cli.database).with_context(|| format!("opening {}", cli.database))?;
             match cmd {
                 TokenCommand::Create { name } => {
                     let token = store.create_token(&name)?;

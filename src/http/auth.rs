@@ -28,16 +28,8 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(
-        store: Arc<Store>,
-        bootstrap: Option<&str>,
-        jwt: &JwtConfig,
-    ) -> anyhow::Result<Self> {
-        let jwt = if jwt.enabled() {
-            Some(jwt_verifier(jwt)?)
-        } else {
-            None
-        };
+    pub fn new(store: Arc<Store>, bootstrap: Option<&str>, jwt: &JwtConfig) -> anyhow::Result<Self> {
+        let jwt = if jwt.enabled() { Some(jwt_verifier(jwt)?) } else { None };
         let auth = Authenticator {
             store,
             bootstrap: bootstrap.map(hash_token),
@@ -50,12 +42,7 @@ impl Authenticator {
 
     /// Re-read the stored hashes (blocking: call from a blocking thread).
     pub fn refresh(&self) -> anyhow::Result<()> {
-        let hashes = self
-            .store
-            .token_hashes()?
-            .into_iter()
-            .map(|(_, h)| h)
-            .collect();
+        let hashes = self.store.token_hashes()?.into_iter().map(|(_, h)| h).collect();
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         *cache = Cache { hashes };
         Ok(())
@@ -65,11 +52,7 @@ impl Authenticator {
     pub fn has_any_credential(&self) -> bool {
         self.bootstrap.is_some()
             || self.jwt.is_some()
-            || self
-                .cache
-                .read()
-                .map(|c| !c.hashes.is_empty())
-                .unwrap_or(false)
+            || self.cache.read().map(|c| !c.hashes.is_empty()).unwrap_or(false)
     }
 
     /// Check a static token against the bootstrap token and the cached hashes, comparing every
@@ -95,9 +78,7 @@ impl Authenticator {
         };
         jsonwebtoken::decode::<serde_json::Value>(token, key, validation)
             .map(|_| ())
-            .map_err(|e| {
-                ScimError::unauthorized(format!("the bearer JWT was refused: {}", jwt_reason(&e)))
-            })
+            .map_err(|e| ScimError::unauthorized(format!("the bearer JWT was refused: {}", jwt_reason(&e))))
     }
 
     pub fn jwt_enabled(&self) -> bool {
@@ -121,13 +102,10 @@ fn jwt_reason(e: &jsonwebtoken::errors::Error) -> &'static str {
 
 fn jwt_verifier(cfg: &JwtConfig) -> anyhow::Result<(DecodingKey, Validation)> {
     let (key, algs) = if let Some(path) = &cfg.public_key_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("cannot read JWT public key {}: {e}", path.display()))?;
+        let pem =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read JWT public key {}: {e}", path.display()))?;
         match DecodingKey::from_rsa_pem(&pem) {
-            Ok(k) => (
-                k,
-                vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512],
-            ),
+            Ok(k) => (k, vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]),
             Err(_) => match DecodingKey::from_ec_pem(&pem) {
                 Ok(k) => (k, vec![Algorithm::ES256, Algorithm::ES384]),
                 Err(e) => anyhow::bail!(
@@ -137,10 +115,7 @@ fn jwt_verifier(cfg: &JwtConfig) -> anyhow::Result<(DecodingKey, Validation)> {
             },
         }
     } else if let Some(secret) = &cfg.hs256_secret {
-        (
-            DecodingKey::from_secret(secret.expose().as_bytes()),
-            vec![Algorithm::HS256],
-        )
+        (DecodingKey::from_secret(secret.expose().as_bytes()), vec![Algorithm::HS256])
     } else {
         anyhow::bail!("JWT verification needs a secret or a public key");
     };
@@ -148,9 +123,7 @@ fn jwt_verifier(cfg: &JwtConfig) -> anyhow::Result<(DecodingKey, Validation)> {
     validation.algorithms = algs;
     match &cfg.issuer {
         Some(iss) => validation.set_issuer(&[iss]),
-        None => anyhow::bail!(
-            "JWT verification needs SCIM_BRIDGE_JWT_ISSUER: tokens of any issuer would be accepted"
-        ),
+        None => anyhow::bail!("JWT verification needs SCIM_BRIDGE_JWT_ISSUER: tokens of any issuer would be accepted"),
     }
     match &cfg.audience {
         Some(aud) => validation.set_audience(&[aud]),
@@ -166,10 +139,7 @@ fn jwt_verifier(cfg: &JwtConfig) -> anyhow::Result<(DecodingKey, Validation)> {
 pub fn bearer(header: Option<&str>) -> Option<&str> {
     let h = header?.trim();
     let (scheme, token) = h.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]

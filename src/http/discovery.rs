@@ -20,43 +20,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(service_provider_config))
             .default_service(web::to(read_only)),
     )
+    .service(web::resource("/ResourceTypes").route(web::get().to(resource_types)).default_service(web::to(read_only)))
     .service(
-        web::resource("/ResourceTypes")
-            .route(web::get().to(resource_types))
-            .default_service(web::to(read_only)),
+        web::resource("/ResourceTypes/{id}").route(web::get().to(resource_type)).default_service(web::to(read_only)),
     )
-    .service(
-        web::resource("/ResourceTypes/{id}")
-            .route(web::get().to(resource_type))
-            .default_service(web::to(read_only)),
-    )
-    .service(
-        web::resource("/Schemas")
-            .route(web::get().to(schemas))
-            .default_service(web::to(read_only)),
-    )
-    .service(
-        web::resource("/Schemas/{id}")
-            .route(web::get().to(schema_by_id))
-            .default_service(web::to(read_only)),
-    );
+    .service(web::resource("/Schemas").route(web::get().to(schemas)).default_service(web::to(read_only)))
+    .service(web::resource("/Schemas/{id}").route(web::get().to(schema_by_id)).default_service(web::to(read_only)));
 }
 
 async fn read_only() -> HttpResponse {
-    let mut resp = error_response(&ScimError::method_not_allowed(
-        "discovery endpoints are read-only: only GET is allowed",
-    ));
-    resp.headers_mut().insert(
-        actix_web::http::header::ALLOW,
-        actix_web::http::header::HeaderValue::from_static("GET"),
-    );
+    let mut resp =
+        error_response(&ScimError::method_not_allowed("discovery endpoints are read-only: only GET is allowed"));
+    resp.headers_mut().insert(actix_web::http::header::ALLOW, actix_web::http::header::HeaderValue::from_static("GET"));
     resp
 }
 
 fn ok(body: Value) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(SCIM_CONTENT_TYPE)
-        .body(body.to_string())
+    HttpResponse::Ok().content_type(SCIM_CONTENT_TYPE).body(body.to_string())
 }
 
 /// RFC 7643 §5.
@@ -89,11 +69,8 @@ async fn service_provider_config(state: State, req: HttpRequest) -> HttpResponse
 }
 
 fn resource_type_json(rt: &ResourceType, base: &str) -> Value {
-    let extensions: Vec<Value> = rt
-        .extensions
-        .iter()
-        .map(|e| json!({"schema": e.schema.id, "required": e.required}))
-        .collect();
+    let extensions: Vec<Value> =
+        rt.extensions.iter().map(|e| json!({"schema": e.schema.id, "required": e.required})).collect();
     let mut v = json!({
         "schemas": [schema::RESOURCE_TYPE_URN],
         "id": rt.id(),
@@ -111,19 +88,11 @@ fn resource_type_json(rt: &ResourceType, base: &str) -> Value {
 
 async fn resource_types(state: State, req: HttpRequest) -> HttpResponse {
     let base = base_url(&req, &state);
-    let all: Vec<Value> = registry()
-        .resource_types()
-        .iter()
-        .map(|rt| resource_type_json(rt, &base))
-        .collect();
+    let all: Vec<Value> = registry().resource_types().iter().map(|rt| resource_type_json(rt, &base)).collect();
     ok(list_response(all.len() as u64, 1, all))
 }
 
-async fn resource_type(
-    state: State,
-    req: HttpRequest,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn resource_type(state: State, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let base = base_url(&req, &state);
     registry()
         .resource_types()
@@ -131,9 +100,7 @@ async fn resource_type(
         .find(|rt| rt.id().eq_ignore_ascii_case(&id))
         .map(|rt| ok(resource_type_json(rt, &base)))
         .ok_or_else(|| {
-            ApiError(ScimError::not_found(format!(
-                "no resource type '{id}'; this server has User and Group"
-            )))
+            ApiError(ScimError::not_found(format!("no resource type '{id}'; this server has User and Group")))
         })
 }
 
@@ -141,35 +108,21 @@ fn schema_json(s: &schema::Schema, base: &str) -> Value {
     let mut doc = s.document.clone();
     if let Some(o) = doc.as_object_mut() {
         o.insert("schemas".into(), json!([schema::SCHEMA_URN]));
-        o.insert(
-            "meta".into(),
-            json!({"resourceType": "Schema", "location": format!("{base}/Schemas/{}", s.id)}),
-        );
+        o.insert("meta".into(), json!({"resourceType": "Schema", "location": format!("{base}/Schemas/{}", s.id)}));
     }
     doc
 }
 
 async fn schemas(state: State, req: HttpRequest) -> HttpResponse {
     let base = base_url(&req, &state);
-    let all: Vec<Value> = registry()
-        .schemas()
-        .map(|s| schema_json(s, &base))
-        .collect();
+    let all: Vec<Value> = registry().schemas().map(|s| schema_json(s, &base)).collect();
     ok(list_response(all.len() as u64, 1, all))
 }
 
-async fn schema_by_id(
-    state: State,
-    req: HttpRequest,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn schema_by_id(state: State, req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let base = base_url(&req, &state);
     registry()
         .schema(&id)
         .map(|s| ok(schema_json(s, &base)))
-        .ok_or_else(|| {
-            ApiError(ScimError::not_found(format!(
-                "no schema '{id}'; GET /Schemas lists them"
-            )))
-        })
+        .ok_or_else(|| ApiError(ScimError::not_found(format!("no schema '{id}'; GET /Schemas lists them"))))
 }

@@ -45,9 +45,7 @@ pub fn scim_error_of(e: StoreError) -> ScimError {
         }
         other => {
             tracing::error!(error.cause = %other, "internal error");
-            ScimError::internal(
-                "internal server error; the bridge's log has the cause under this request's id",
-            )
+            ScimError::internal("internal server error; the bridge's log has the cause under this request's id")
         }
     }
 }
@@ -69,15 +67,9 @@ impl From<actix_web::error::BlockingError> for ApiError {
 pub fn error_response(e: &ScimError) -> HttpResponse {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = HttpResponse::build(status);
-    resp.insert_header((
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(SCIM_CONTENT_TYPE),
-    ));
+    resp.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE)));
     if e.status == 401 {
-        resp.insert_header((
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"scim-bridge\""),
-        ));
+        resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim-bridge\"")));
     }
     resp.body(e.to_json().to_string())
 }
@@ -104,28 +96,12 @@ mod tests {
 
     #[test]
     fn store_errors_map_to_scim_errors() {
-        check(
-            StoreError::Scim(ScimError::uniqueness("taken")),
-            409,
-            Some(ScimType::Uniqueness),
-        );
+        check(StoreError::Scim(ScimError::uniqueness("taken")), 409, Some(ScimType::Uniqueness));
         check(StoreError::Scim(ScimError::not_found("gone")), 404, None);
-        check(
-            StoreError::Scim(ScimError::precondition_failed("v")),
-            412,
-            None,
-        );
-        check(
-            StoreError::Scim(ScimError::invalid_filter("f")),
-            400,
-            Some(ScimType::InvalidFilter),
-        );
+        check(StoreError::Scim(ScimError::precondition_failed("v")), 412, None);
+        check(StoreError::Scim(ScimError::invalid_filter("f")), 400, Some(ScimType::InvalidFilter));
         check(StoreError::Connection("refused".into()), 503, None);
-        check(
-            StoreError::Database(diesel::result::Error::NotFound),
-            500,
-            None,
-        );
+        check(StoreError::Database(diesel::result::Error::NotFound), 500, None);
         check(StoreError::Corrupt("x".into()), 500, None);
         check(StoreError::Migration("x".into()), 500, None);
     }

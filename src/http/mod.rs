@@ -51,11 +51,7 @@ async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = format!(
-        "{:x}-{:x}",
-        std::process::id(),
-        REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)
-    );
+    let id = format!("{:x}-{:x}", std::process::id(), REQUEST_SEQ.fetch_add(1, Ordering::Relaxed));
     let span = tracing::info_span!("request", request.id = %id, http.method = %req.method(), http.path = %req.path());
     let started = Instant::now();
     async move {
@@ -82,14 +78,9 @@ async fn require_auth(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Ok(req
-            .into_response(error_response(&ScimError::internal("no state")))
-            .map_into_right_body());
+        return Ok(req.into_response(error_response(&ScimError::internal("no state"))).map_into_right_body());
     };
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok());
+    let header = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     let verdict = match auth::bearer(header) {
         None => Err(ScimError::unauthorized(
             "missing bearer token: send 'Authorization: Bearer <token>' (create one with 'scim-bridge token create --name NAME')",
@@ -105,14 +96,8 @@ async fn require_auth(
                 let s = state.clone();
                 let token = token.to_string();
                 let fresh =
-                    web::block(move || s.auth.refresh().is_ok() && s.auth.check_static(&token))
-                        .await
-                        .unwrap_or(false);
-                if fresh {
-                    Ok(())
-                } else {
-                    Err(ScimError::unauthorized("the bearer token is not valid"))
-                }
+                    web::block(move || s.auth.refresh().is_ok() && s.auth.check_static(&token)).await.unwrap_or(false);
+                if fresh { Ok(()) } else { Err(ScimError::unauthorized("the bearer token is not valid")) }
             }
         }
     };
@@ -126,20 +111,14 @@ async fn require_auth(
 }
 
 async fn not_found() -> HttpResponse {
-    error_response(&ScimError::not_found(
-        "no such endpoint; SCIM lives under /scim/v2 (see /scim/v2/ResourceTypes)",
-    ))
+    error_response(&ScimError::not_found("no such endpoint; SCIM lives under /scim/v2 (see /scim/v2/ResourceTypes)"))
 }
 
 /// The routes, for `App::configure`.
 pub fn routes(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(state)
-            .route(
-                "/healthz",
-                web::get()
-                    .to(|| async { HttpResponse::Ok().content_type("text/plain").body("ok\n") }),
-            )
+            .route("/healthz", web::get().to(|| async { HttpResponse::Ok().content_type("text/plain").body("ok\n") }))
             .service(
                 web::scope("/scim/v2")
                     .wrap(from_fn(require_auth))
@@ -153,14 +132,9 @@ pub fn routes(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig
 /// Open the store, bind, and start serving (returns once listening).
 pub fn start(config: Config) -> anyhow::Result<Running> {
     let store = Arc::new(
-        Store::open(&config.database_url)
-            .with_context(|| format!("opening database {}", config.database_url))?,
+        Store::open(&config.database_url).with_context(|| format!("opening database {}", config.database_url))?,
     );
-    let auth = Authenticator::new(
-        store.clone(),
-        config.bootstrap_token.as_ref().map(|s| s.expose()),
-        &config.jwt,
-    )?;
+    let auth = Authenticator::new(store.clone(), config.bootstrap_token.as_ref().map(|s| s.expose()), &config.jwt)?;
     let mut initial_token = None;
     if !auth.has_any_credential() {
         let token = store.create_token("initial")?;
@@ -168,27 +142,16 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         initial_token = Some(token);
     }
     let listen = config.listen;
-    let workers = if config.workers == 0 {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        config.workers
-    };
-    let state = web::Data::new(AppState {
-        store,
-        auth,
-        config,
-    });
+    let workers =
+        if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
+    let state = web::Data::new(AppState { store, auth, config });
     let refresher = state.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(from_fn(request_span))
-            .configure(routes(state.clone()))
-    })
-    .workers(workers)
-    .backlog(1024)
-    .disable_signals()
-    .bind(listen)
-    .with_context(|| format!("binding {listen}"))?;
+    let server = HttpServer::new(move || App::new().wrap(from_fn(request_span)).configure(routes(state.clone())))
+        .workers(workers)
+        .backlog(1024)
+        .disable_signals()
+        .bind(listen)
+        .with_context(|| format!("binding {listen}"))?;
     let addr = server.addrs().first().copied().unwrap_or(listen);
     let server = server.run();
     // Revoked tokens stop working within TOKEN_REFRESH.
@@ -200,11 +163,7 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
             let _ = web::block(move || s.auth.refresh()).await;
         }
     });
-    Ok(Running {
-        addr,
-        server,
-        initial_token,
-    })
+    Ok(Running { addr, server, initial_token })
 }
 
 /// `scim-bridge serve`: run until SIGINT/SIGTERM.
@@ -233,10 +192,7 @@ async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };

@@ -10,19 +10,10 @@ use super::AppState;
 use crate::scim::ScimError;
 
 /// Read and parse a JSON request body, enforcing the size limit and the content type.
-pub async fn json_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Value, ScimError> {
+pub async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Value, ScimError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default();
-        let mime = ct
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         if mime != "application/scim+json" && mime != "application/json" {
             return Err(ScimError::unsupported_media_type(format!(
                 "Content-Type '{ct}' is not accepted; send application/scim+json (or application/json)"
@@ -34,28 +25,21 @@ pub async fn json_body(
             "the request body is larger than the {limit}-byte limit (SCIM_BRIDGE_MAX_BODY_BYTES)"
         ))
     };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ScimError::invalid_syntax(format!("could not read the request body: {e}"))
-        })?;
+        let chunk = chunk.map_err(|e| ScimError::invalid_syntax(format!("could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ScimError::invalid_syntax(
-            "the request body is empty; send a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the request body is empty; send a JSON object"));
     }
     serde_json::from_slice(&body).map_err(|e| {
         ScimError::invalid_syntax(format!(
@@ -73,16 +57,11 @@ impl Params {
     pub fn parse(req: &HttpRequest) -> Result<Params, ScimError> {
         web::Query::<Vec<(String, String)>>::from_query(req.query_string())
             .map(|q| Params(q.into_inner()))
-            .map_err(|e| {
-                ScimError::invalid_syntax(format!("the query string could not be decoded: {e}"))
-            })
+            .map_err(|e| ScimError::invalid_syntax(format!("the query string could not be decoded: {e}")))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 

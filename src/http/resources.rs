@@ -28,53 +28,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::resource(ep)
                 .route(web::get().to(move |s: State, r: HttpRequest| list_get(s, r, kind)))
-                .route(
-                    web::post()
-                        .to(move |s: State, r: HttpRequest, p: web::Payload| create(s, r, p, kind)),
-                )
+                .route(web::post().to(move |s: State, r: HttpRequest, p: web::Payload| create(s, r, p, kind)))
                 .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
         )
         .service(
             web::resource(format!("{ep}/.search"))
-                .route(
-                    web::post().to(move |s: State, r: HttpRequest, p: web::Payload| {
-                        search(s, r, p, Some(kind))
-                    }),
-                )
+                .route(web::post().to(move |s: State, r: HttpRequest, p: web::Payload| search(s, r, p, Some(kind))))
                 .default_service(web::to(|| async { method_not_allowed("POST") })),
         )
         .service(
             web::resource(format!("{ep}/{{id}}"))
-                .route(
-                    web::get().to(move |s: State, r: HttpRequest, id: web::Path<String>| {
-                        get(s, r, id, kind)
-                    }),
-                )
-                .route(web::put().to(
-                    move |s: State, r: HttpRequest, id: web::Path<String>, p: web::Payload| {
-                        replace(s, r, id, p, kind)
-                    },
-                ))
-                .route(web::patch().to(
-                    move |s: State, r: HttpRequest, id: web::Path<String>, p: web::Payload| {
-                        patch(s, r, id, p, kind)
-                    },
-                ))
-                .route(
-                    web::delete().to(move |s: State, r: HttpRequest, id: web::Path<String>| {
-                        delete(s, r, id, kind)
-                    }),
-                )
-                .default_service(web::to(|| async {
-                    method_not_allowed("GET, PUT, PATCH, DELETE")
-                })),
+                .route(web::get().to(move |s: State, r: HttpRequest, id: web::Path<String>| get(s, r, id, kind)))
+                .route(web::put().to(move |s: State, r: HttpRequest, id: web::Path<String>, p: web::Payload| {
+                    replace(s, r, id, p, kind)
+                }))
+                .route(web::patch().to(move |s: State, r: HttpRequest, id: web::Path<String>, p: web::Payload| {
+                    patch(s, r, id, p, kind)
+                }))
+                .route(web::delete().to(move |s: State, r: HttpRequest, id: web::Path<String>| delete(s, r, id, kind)))
+                .default_service(web::to(|| async { method_not_allowed("GET, PUT, PATCH, DELETE") })),
         );
     }
     cfg.service(
         web::resource("/.search")
-            .route(
-                web::post().to(|s: State, r: HttpRequest, p: web::Payload| search(s, r, p, None)),
-            )
+            .route(web::post().to(|s: State, r: HttpRequest, p: web::Payload| search(s, r, p, None)))
             .default_service(web::to(|| async { method_not_allowed("POST") })),
     )
     .service(web::resource("/Me").to(|| async {
@@ -94,11 +71,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn method_not_allowed(allow: &'static str) -> HttpResponse {
-    let mut resp = super::error::error_response(&ScimError::method_not_allowed(format!(
-        "this endpoint accepts {allow}"
-    )));
-    resp.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    let mut resp =
+        super::error::error_response(&ScimError::method_not_allowed(format!("this endpoint accepts {allow}")));
+    resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
     resp
 }
 
@@ -117,24 +92,15 @@ fn load_derived(
     res: &[StoredResource],
 ) -> Result<Vec<Derived>, ApiError> {
     match rt.kind {
-        ResourceKind::Group if proj.wants(rt, "members") => res
-            .iter()
-            .map(|g| {
-                Ok(Derived {
-                    members: Some(state.store.members(g)?),
-                    groups: None,
-                })
-            })
-            .collect(),
+        ResourceKind::Group if proj.wants(rt, "members") => {
+            res.iter().map(|g| Ok(Derived { members: Some(state.store.members(g)?), groups: None })).collect()
+        }
         ResourceKind::User if proj.wants(rt, "groups") => {
             let ids: Vec<&str> = res.iter().map(|r| r.id.as_str()).collect();
             let mut by_user = state.store.groups_of(&ids)?;
             Ok(res
                 .iter()
-                .map(|r| Derived {
-                    members: None,
-                    groups: Some(by_user.remove(&r.id).unwrap_or_default()),
-                })
+                .map(|r| Derived { members: None, groups: Some(by_user.remove(&r.id).unwrap_or_default()) })
                 .collect())
         }
         _ => Ok(res.iter().map(|_| Derived::default()).collect()),
@@ -157,13 +123,8 @@ fn render(
         let list = members
             .into_iter()
             .map(|m| {
-                let ep = if m.kind == "Group" {
-                    "/Groups"
-                } else {
-                    "/Users"
-                };
-                let mut v =
-                    json!({"value": m.id, "$ref": format!("{base}{ep}/{}", m.id), "type": m.kind});
+                let ep = if m.kind == "Group" { "/Groups" } else { "/Users" };
+                let mut v = json!({"value": m.id, "$ref": format!("{base}{ep}/{}", m.id), "type": m.kind});
                 if let (Some(d), Some(o)) = (m.display, v.as_object_mut()) {
                     o.insert("display".into(), Value::String(d));
                 }
@@ -197,9 +158,7 @@ fn insert_before_meta(doc: &mut Map<String, Value>, key: &str, value: Value) {
 }
 
 fn scim_json(status: actix_web::http::StatusCode, body: &impl serde::Serialize) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type(SCIM_CONTENT_TYPE)
-        .body(serde_json::to_vec(body).unwrap_or_default())
+    HttpResponse::build(status).content_type(SCIM_CONTENT_TYPE).body(serde_json::to_vec(body).unwrap_or_default())
 }
 
 fn resource_response(
@@ -215,11 +174,7 @@ fn resource_response(
 }
 
 fn projection(rt: &ResourceType, params: &Params) -> Result<Projection, ScimError> {
-    parse_projection(
-        rt,
-        params.get("attributes"),
-        params.get("excludedAttributes"),
-    )
+    parse_projection(rt, params.get("attributes"), params.get("excludedAttributes"))
 }
 
 async fn get(
@@ -235,19 +190,13 @@ async fn get(
     let id = id.into_inner();
     let (res, derived, proj) = web::block(move || -> Result<_, ApiError> {
         let res = s.store.get(kind, &id)?;
-        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&res))?
-            .pop()
-            .unwrap_or_default();
+        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&res))?.pop().unwrap_or_default();
         Ok((res, derived, proj))
     })
     .await??;
     if let Some(inm) = super::request::header(&req, header::IF_NONE_MATCH) {
         let etag = res.etag();
-        if inm
-            .split(',')
-            .map(str::trim)
-            .any(|t| t == "*" || t == etag || t == &etag[2..])
-        {
+        if inm.split(',').map(str::trim).any(|t| t == "*" || t == etag || t == &etag[2..]) {
             let mut resp = HttpResponse::NotModified().finish();
             if let Ok(v) = HeaderValue::from_str(&etag) {
                 resp.headers_mut().insert(header::ETAG, v);
@@ -256,11 +205,7 @@ async fn get(
         }
     }
     let doc = render(rt, &base_url(&req, &state), &res, derived, &proj);
-    Ok(resource_response(
-        actix_web::http::StatusCode::OK,
-        &res,
-        &doc,
-    ))
+    Ok(resource_response(actix_web::http::StatusCode::OK, &res, &doc))
 }
 
 async fn create(
@@ -277,9 +222,7 @@ async fn create(
     let s = state.clone();
     let (res, derived, proj) = web::block(move || -> Result<_, ApiError> {
         let res = s.store.create(rt, prepared)?;
-        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&res))?
-            .pop()
-            .unwrap_or_default();
+        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&res))?.pop().unwrap_or_default();
         Ok((res, derived, proj))
     })
     .await??;
@@ -309,9 +252,7 @@ async fn replace(
     let id = id.into_inner();
     let (out, derived, proj) = web::block(move || -> Result<_, ApiError> {
         let out = s.store.replace(rt, &id, if_match.as_deref(), body)?;
-        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&out.resource))?
-            .pop()
-            .unwrap_or_default();
+        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&out.resource))?.pop().unwrap_or_default();
         Ok((out, derived, proj))
     })
     .await??;
@@ -319,11 +260,7 @@ async fn replace(
         tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %out.resource.id, "replaced");
     }
     let doc = render(rt, &base_url(&req, &state), &out.resource, derived, &proj);
-    Ok(resource_response(
-        actix_web::http::StatusCode::OK,
-        &out.resource,
-        &doc,
-    ))
+    Ok(resource_response(actix_web::http::StatusCode::OK, &out.resource, &doc))
 }
 
 async fn patch(
@@ -343,9 +280,7 @@ async fn patch(
     let id = id.into_inner();
     let (out, derived, proj) = web::block(move || -> Result<_, ApiError> {
         let out = s.store.patch(rt, &id, if_match.as_deref(), &request)?;
-        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&out.resource))?
-            .pop()
-            .unwrap_or_default();
+        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&out.resource))?.pop().unwrap_or_default();
         Ok((out, derived, proj))
     })
     .await??;
@@ -353,11 +288,7 @@ async fn patch(
         tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %out.resource.id, "patched");
     }
     let doc = render(rt, &base_url(&req, &state), &out.resource, derived, &proj);
-    Ok(resource_response(
-        actix_web::http::StatusCode::OK,
-        &out.resource,
-        &doc,
-    ))
+    Ok(resource_response(actix_web::http::StatusCode::OK, &out.resource, &doc))
 }
 
 async fn delete(
@@ -382,11 +313,7 @@ struct Query {
     excluded: Option<String>,
 }
 
-async fn list_get(
-    state: State,
-    req: HttpRequest,
-    kind: ResourceKind,
-) -> Result<HttpResponse, ApiError> {
+async fn list_get(state: State, req: HttpRequest, kind: ResourceKind) -> Result<HttpResponse, ApiError> {
     let p = Params::parse(&req)?;
     let params = list::parse_list_params(
         p.get("startIndex"),
@@ -422,11 +349,7 @@ async fn search(
         DEFAULT_COUNT,
         MAX_RESULTS,
     )?;
-    let q = Query {
-        params,
-        attributes: sr.attributes,
-        excluded: sr.excluded_attributes,
-    };
+    let q = Query { params, attributes: sr.attributes, excluded: sr.excluded_attributes };
     let kinds = match kind {
         Some(k) => vec![k],
         None => vec![ResourceKind::User, ResourceKind::Group],
@@ -463,20 +386,12 @@ async fn run_list(
             let mut params = q.params.clone();
             params.start_index = skip + 1;
             params.count = remaining;
-            let Page {
-                total: t,
-                resources,
-            } = s.store.list(rt, &params, filter.as_ref())?;
+            let Page { total: t, resources } = s.store.list(rt, &params, filter.as_ref())?;
             total += t;
             skip = skip.saturating_sub(t);
             remaining = remaining.map(|r| r.saturating_sub(resources.len() as u64));
             let derived = load_derived(&s, rt, &proj, &resources)?;
-            out.extend(
-                resources
-                    .iter()
-                    .zip(derived)
-                    .map(|(r, d)| Value::Object(render(rt, &base, r, d, &proj))),
-            );
+            out.extend(resources.iter().zip(derived).map(|(r, d)| Value::Object(render(rt, &base, r, d, &proj))));
         }
         Ok(list::list_response(total, start_index, out))
     })

@@ -52,11 +52,7 @@ pub struct ScimError {
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        ScimError {
-            status,
-            scim_type,
-            detail: detail.into(),
-        }
+        ScimError { status, scim_type, detail: detail.into() }
     }
 
     /// 400 with a `scimType`.
@@ -161,11 +157,6 @@ mod tests {
         assert_eq!(body["scimType"], "invalidFilter");
         assert_eq!(body["schemas"][0], ERROR_URN);
         assert_eq!(body["detail"], "bad");
-        assert!(
-            ScimError::not_found("x")
-                .to_json()
-                .get("scimType")
-                .is_none()
-        );
+        assert!(ScimError::not_found("x").to_json().get("scimType").is_none());
     }
 }

@@ -26,9 +26,7 @@ use serde_json::{Map, Number, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-pub use scim_v2::filter::{
-    AttrExp, AttrPath, CompValue, CompareOp, Filter, PatchPath, PatchValuePath, ValFilter,
-};
+pub use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, PatchPath, PatchValuePath, ValFilter};
 
 use crate::scim::error::ScimError;
 use crate::scim::schema::{AttrType, AttributeDef, Namespace, ResourceType, get_ci};
@@ -86,9 +84,9 @@ pub fn parse_path(text: &str) -> Result<PatchPath, ScimError> {
 pub fn parse_attr_path(text: &str) -> Result<AttrPath, ScimError> {
     match parse_path(text)? {
         PatchPath::Attr(a) => Ok(a),
-        PatchPath::Value(_) => Err(ScimError::invalid_path(format!(
-            "`{text}` must be an attribute path without a filter"
-        ))),
+        PatchPath::Value(_) => {
+            Err(ScimError::invalid_path(format!("`{text}` must be an attribute path without a filter")))
+        }
     }
 }
 
@@ -131,11 +129,7 @@ struct Tok {
 
 impl Tok {
     fn synthetic(kind: TokKind, text: &str, orig: usize) -> Tok {
-        Tok {
-            kind,
-            text: text.to_string(),
-            orig,
-        }
+        Tok { kind, text: text.to_string(), orig }
     }
 
     fn is_word(&self, w: &str) -> bool {
@@ -143,10 +137,7 @@ impl Tok {
     }
 
     fn is_compare_op(&self) -> bool {
-        self.kind == TokKind::Word
-            && COMPARE_OPS
-                .iter()
-                .any(|op| self.text.eq_ignore_ascii_case(op))
+        self.kind == TokKind::Word && COMPARE_OPS.iter().any(|op| self.text.eq_ignore_ascii_case(op))
     }
 }
 
@@ -179,19 +170,12 @@ fn lex(text: &str) -> Vec<Tok> {
                 TokKind::Space
             }
             _ => {
-                while chars
-                    .next_if(|(_, c)| !c.is_whitespace() && !"\"()[]".contains(*c))
-                    .is_some()
-                {}
+                while chars.next_if(|(_, c)| !c.is_whitespace() && !"\"()[]".contains(*c)).is_some() {}
                 TokKind::Word
             }
         };
         let end = chars.peek().map_or(text.len(), |(i, _)| *i);
-        toks.push(Tok {
-            kind,
-            text: text[start..end].to_string(),
-            orig: start,
-        });
+        toks.push(Tok { kind, text: text[start..end].to_string(), orig: start });
     }
     toks
 }
@@ -224,18 +208,13 @@ fn original_offset(map: &[(usize, usize)], pos: usize) -> usize {
 /// contains the placeholder word, nothing is substituted (and `$ref` fails as before).
 fn quirk_dollar_ref(toks: &mut [Tok]) -> bool {
     let lower_placeholder = REF_PLACEHOLDER.to_ascii_lowercase();
-    if toks.iter().any(|t| {
-        t.kind == TokKind::Word && t.text.to_ascii_lowercase().contains(&lower_placeholder)
-    }) {
+    if toks.iter().any(|t| t.kind == TokKind::Word && t.text.to_ascii_lowercase().contains(&lower_placeholder)) {
         return false;
     }
     let mut any = false;
     for t in toks.iter_mut().filter(|t| t.kind == TokKind::Word) {
         let segments: Vec<&str> = t.text.split('.').collect();
-        if !segments
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case("$ref") || s.to_ascii_lowercase().ends_with(":$ref"))
-        {
+        if !segments.iter().any(|s| s.eq_ignore_ascii_case("$ref") || s.to_ascii_lowercase().ends_with(":$ref")) {
             continue;
         }
         let rewritten: Vec<String> = segments
@@ -282,9 +261,7 @@ fn restore_ref_in_val_filter(f: &mut ValFilter) {
     match f {
         ValFilter::Attr(e) => restore_ref_in_exp(e),
         ValFilter::Not(inner) => restore_ref_in_val_filter(inner),
-        ValFilter::And(items) | ValFilter::Or(items) => {
-            items.iter_mut().for_each(restore_ref_in_val_filter)
-        }
+        ValFilter::And(items) | ValFilter::Or(items) => items.iter_mut().for_each(restore_ref_in_val_filter),
     }
 }
 
@@ -307,9 +284,7 @@ fn restore_ref_in_filter(f: &mut Filter) {
 /// ABNF requires `SP` there and `scim_v2` enforces it, so we insert the space.
 fn quirk_space_after_operator(toks: Vec<Tok>) -> Vec<Tok> {
     insert_space_after(toks, |prev, t, next| {
-        t.is_compare_op()
-            && prev.is_some_and(|p| p.kind == TokKind::Space)
-            && next.kind == TokKind::Str
+        t.is_compare_op() && prev.is_some_and(|p| p.kind == TokKind::Space) && next.kind == TokKind::Str
     })
 }
 
@@ -319,17 +294,13 @@ fn quirk_space_after_operator(toks: Vec<Tok>) -> Vec<Tok> {
 /// between `not` and `(`, but `scim_v2`'s lexer requires whitespace after `not`.
 fn quirk_space_after_not(toks: Vec<Tok>) -> Vec<Tok> {
     insert_space_after(toks, |prev, t, next| {
-        let at_start = prev
-            .is_none_or(|p| matches!(p.kind, TokKind::Space | TokKind::Open | TokKind::LBracket));
+        let at_start = prev.is_none_or(|p| matches!(p.kind, TokKind::Space | TokKind::Open | TokKind::LBracket));
         at_start && t.is_word("not") && next.kind == TokKind::Open
     })
 }
 
 /// Copy `toks`, inserting a space after each token for which `wanted(previous, token, next)`.
-fn insert_space_after(
-    toks: Vec<Tok>,
-    wanted: impl Fn(Option<&Tok>, &Tok, &Tok) -> bool,
-) -> Vec<Tok> {
+fn insert_space_after(toks: Vec<Tok>, wanted: impl Fn(Option<&Tok>, &Tok, &Tok) -> bool) -> Vec<Tok> {
     let mut out = Vec::with_capacity(toks.len());
     for i in 0..toks.len() {
         out.push(toks[i].clone());
@@ -421,11 +392,7 @@ fn entra_suffix(rest: &[Tok]) -> Option<(Tok, Tok, Option<Tok>, usize)> {
     if !is_attr_name(name) || rest.get(1)?.kind != TokKind::Space {
         return None;
     }
-    let sub = Tok {
-        kind: TokKind::Word,
-        text: name.to_string(),
-        orig: dotted.orig + 1,
-    };
+    let sub = Tok { kind: TokKind::Word, text: name.to_string(), orig: dotted.orig + 1 };
     let op = rest.get(2)?;
     if op.is_word("pr") {
         return Some((sub, op.clone(), None, 3));
@@ -433,9 +400,7 @@ fn entra_suffix(rest: &[Tok]) -> Option<(Tok, Tok, Option<Tok>, usize)> {
     if !op.is_compare_op() || rest.get(3)?.kind != TokKind::Space {
         return None;
     }
-    let value = rest
-        .get(4)
-        .filter(|t| matches!(t.kind, TokKind::Str | TokKind::Word))?;
+    let value = rest.get(4).filter(|t| matches!(t.kind, TokKind::Str | TokKind::Word))?;
     Some((sub, op.clone(), Some(value.clone()), 5))
 }
 
@@ -472,16 +437,10 @@ fn describe_parse_error(
     let unexpected = |start: usize, end: usize, tok: &str, expected: &[String]| {
         let (start, end) = (at(start), at(end));
         let tok = tok.trim();
-        if original
-            .get(end..)
-            .is_some_and(|rest| rest.trim().is_empty())
-        {
+        if original.get(end..).is_some_and(|rest| rest.trim().is_empty()) {
             format!("invalid {what}: nothing follows `{tok}` at position {start}")
         } else {
-            format!(
-                "invalid {what}: unexpected `{tok}` at position {start}{}",
-                expected_list(expected)
-            )
+            format!("invalid {what}: unexpected `{tok}` at position {start}{}", expected_list(expected))
         }
     };
     match err {
@@ -497,18 +456,11 @@ fn describe_parse_error(
             };
             format!("invalid {what}: unexpected `{found}` at position {pos}{hint}")
         }
-        P::UnrecognizedEof { location, expected } => format!(
-            "invalid {what}: it ends too early at position {}{}",
-            at(*location),
-            expected_list(expected)
-        ),
-        P::UnrecognizedToken {
-            token: (start, tok, end),
-            expected,
-        } => unexpected(*start, *end, tok, expected),
-        P::ExtraToken {
-            token: (start, tok, end),
-        } => unexpected(*start, *end, tok, &[]),
+        P::UnrecognizedEof { location, expected } => {
+            format!("invalid {what}: it ends too early at position {}{}", at(*location), expected_list(expected))
+        }
+        P::UnrecognizedToken { token: (start, tok, end), expected } => unexpected(*start, *end, tok, expected),
+        P::ExtraToken { token: (start, tok, end) } => unexpected(*start, *end, tok, &[]),
         P::User { error } => format!("invalid {what}: {error}"),
     }
 }
@@ -524,11 +476,7 @@ fn expected_list(expected: &[String]) -> String {
         })
         .collect();
     names.dedup();
-    if names.is_empty() {
-        String::new()
-    } else {
-        format!("; expected {}", names.join(", "))
-    }
+    if names.is_empty() { String::new() } else { format!("; expected {}", names.join(", ")) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -552,9 +500,7 @@ pub fn validate_filter(rt: &ResourceType, filter: &Filter) -> Result<(), ScimErr
             check_exp(resolve_leaf(rt, path), exp, &path.to_string())
         }
         Filter::ValuePath(vp) => {
-            let parent = rt
-                .resolve(vp.attr.uri.as_deref(), &vp.attr.name, None)
-                .map(|r| r.attr);
+            let parent = rt.resolve(vp.attr.uri.as_deref(), &vp.attr.name, None).map(|r| r.attr);
             if let Some(p) = parent
                 && (vp.attr.sub_attr.is_some() || !(p.multi_valued && p.is_complex()))
             {
@@ -566,33 +512,24 @@ pub fn validate_filter(rt: &ResourceType, filter: &Filter) -> Result<(), ScimErr
             validate_val_filter(parent, &vp.filter)
         }
         Filter::Not(inner) => validate_filter(rt, inner),
-        Filter::And(items) | Filter::Or(items) => {
-            items.iter().try_for_each(|f| validate_filter(rt, f))
-        }
+        Filter::And(items) | Filter::Or(items) => items.iter().try_for_each(|f| validate_filter(rt, f)),
     }
 }
 
 /// [`validate_filter`] for the part inside `attr[...]`, whose names are sub-attributes of
 /// `parent` (None when the attribute is not modelled).
-pub fn validate_val_filter(
-    parent: Option<&AttributeDef>,
-    filter: &ValFilter,
-) -> Result<(), ScimError> {
+pub fn validate_val_filter(parent: Option<&AttributeDef>, filter: &ValFilter) -> Result<(), ScimError> {
     match filter {
         ValFilter::Attr(exp) => {
             let path = exp_path(exp);
             let def = parent.and_then(|p| p.sub(&path.name));
             if def.is_some() && path.sub_attr.is_some() {
-                return Err(ScimError::invalid_filter(format!(
-                    "`{path}`: sub-attributes have no sub-attributes"
-                )));
+                return Err(ScimError::invalid_filter(format!("`{path}`: sub-attributes have no sub-attributes")));
             }
             check_exp(def, exp, &path.to_string())
         }
         ValFilter::Not(inner) => validate_val_filter(parent, inner),
-        ValFilter::And(items) | ValFilter::Or(items) => items
-            .iter()
-            .try_for_each(|f| validate_val_filter(parent, f)),
+        ValFilter::And(items) | ValFilter::Or(items) => items.iter().try_for_each(|f| validate_val_filter(parent, f)),
     }
 }
 
@@ -604,8 +541,7 @@ fn exp_path(exp: &AttrExp) -> &AttrPath {
 
 /// The definition a filter path ends at, if the resource type models it.
 fn resolve_leaf(rt: &ResourceType, path: &AttrPath) -> Option<&'static AttributeDef> {
-    rt.resolve(path.uri.as_deref(), &path.name, path.sub_attr.as_deref())
-        .map(|r| r.leaf())
+    rt.resolve(path.uri.as_deref(), &path.name, path.sub_attr.as_deref()).map(|r| r.leaf())
 }
 
 fn check_exp(def: Option<&AttributeDef>, exp: &AttrExp, name: &str) -> Result<(), ScimError> {
@@ -617,10 +553,7 @@ fn check_exp(def: Option<&AttributeDef>, exp: &AttrExp, name: &str) -> Result<()
             Some(v) => Some(v),
             None if *value == CompValue::Null => return Ok(()),
             None => {
-                let example = d
-                    .sub_attributes
-                    .first()
-                    .map_or("value", |s| s.name.as_str());
+                let example = d.sub_attributes.first().map_or("value", |s| s.name.as_str());
                 return Err(ScimError::invalid_filter(format!(
                     "`{name}` is a complex attribute: compare one of its sub-attributes, e.g. `{name}.{example}`"
                 )));
@@ -628,23 +561,14 @@ fn check_exp(def: Option<&AttributeDef>, exp: &AttrExp, name: &str) -> Result<()
         },
         d => d,
     };
-    let ordering = matches!(
-        op,
-        CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-    );
+    let ordering = matches!(op, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le);
     let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-    let bad = |why: String| {
-        Err(ScimError::invalid_filter(format!(
-            "`{name} {op} {value}`: {why}"
-        )))
-    };
+    let bad = |why: String| Err(ScimError::invalid_filter(format!("`{name} {op} {value}`: {why}")));
     if *value == CompValue::Null {
         return if matches!(op, CompareOp::Eq | CompareOp::Ne) {
             Ok(())
         } else {
-            bad(format!(
-                "`{op}` cannot compare with null; use `{name} pr` or `not ({name} pr)`"
-            ))
+            bad(format!("`{op}` cannot compare with null; use `{name} pr` or `not ({name} pr)`"))
         };
     }
     if substring && !matches!(value, CompValue::Str(_)) {
@@ -656,9 +580,7 @@ fn check_exp(def: Option<&AttributeDef>, exp: &AttrExp, name: &str) -> Result<()
     match def.kind {
         AttrType::Boolean => {
             if ordering || substring {
-                return bad(format!(
-                    "`{op}` is not defined for the boolean attribute `{name}` (RFC 7644 §3.4.2.2)"
-                ));
+                return bad(format!("`{op}` is not defined for the boolean attribute `{name}` (RFC 7644 §3.4.2.2)"));
             }
             match value {
                 CompValue::True | CompValue::False => Ok(()),
@@ -666,17 +588,13 @@ fn check_exp(def: Option<&AttributeDef>, exp: &AttrExp, name: &str) -> Result<()
                 _ => bad("the attribute is boolean; compare with true or false".into()),
             }
         }
-        AttrType::Binary if ordering => bad(format!(
-            "`{op}` is not defined for the binary attribute `{name}` (RFC 7644 §3.4.2.2)"
-        )),
+        AttrType::Binary if ordering => {
+            bad(format!("`{op}` is not defined for the binary attribute `{name}` (RFC 7644 §3.4.2.2)"))
+        }
         AttrType::DateTime => match value {
             CompValue::Str(s) if substring || parse_datetime(s).is_some() => Ok(()),
-            CompValue::Str(_) => {
-                bad("not a dateTime; use RFC 3339, e.g. \"2011-05-13T04:42:34Z\"".into())
-            }
-            _ => {
-                bad("the attribute is a dateTime; compare with a quoted RFC 3339 timestamp".into())
-            }
+            CompValue::Str(_) => bad("not a dateTime; use RFC 3339, e.g. \"2011-05-13T04:42:34Z\"".into()),
+            _ => bad("the attribute is a dateTime; compare with a quoted RFC 3339 timestamp".into()),
         },
         AttrType::Integer | AttrType::Decimal => match value {
             CompValue::Number(_) => Ok(()),
@@ -686,9 +604,7 @@ fn check_exp(def: Option<&AttributeDef>, exp: &AttrExp, name: &str) -> Result<()
             CompValue::Str(_) => Ok(()),
             _ => bad("the attribute is a string; quote the value".into()),
         },
-        AttrType::Complex => {
-            bad("the attribute is complex; compare one of its sub-attributes".into())
-        }
+        AttrType::Complex => bad("the attribute is complex; compare one of its sub-attributes".into()),
     }
 }
 
@@ -704,10 +620,7 @@ pub fn matches(rt: &ResourceType, filter: &Filter, doc: &Map<String, Value>) -> 
         Filter::Attr(exp) => eval_exp(exp, &lookup_resource(rt, exp_path(exp), doc)),
         Filter::ValuePath(vp) => {
             let found = lookup_resource(rt, &vp.attr, doc);
-            found
-                .values
-                .iter()
-                .any(|element| matches_element(found.def, &vp.filter, element))
+            found.values.iter().any(|element| matches_element(found.def, &vp.filter, element))
         }
         Filter::Not(inner) => !matches(rt, inner, doc),
         Filter::And(items) => items.iter().all(|f| matches(rt, f, doc)),
@@ -753,50 +666,28 @@ fn locate<'d>(
     (resolved.map(|r| r.attr), value)
 }
 
-fn lookup_resource<'d>(
-    rt: &ResourceType,
-    path: &AttrPath,
-    doc: &'d Map<String, Value>,
-) -> Found<'static, 'd> {
+fn lookup_resource<'d>(rt: &ResourceType, path: &AttrPath, doc: &'d Map<String, Value>) -> Found<'static, 'd> {
     let (def, value) = locate(rt, path, doc);
     descend(def, value, path.sub_attr.as_deref())
 }
 
-fn lookup_element<'a, 'd>(
-    parent: Option<&'a AttributeDef>,
-    path: &AttrPath,
-    element: &'d Value,
-) -> Found<'a, 'd> {
+fn lookup_element<'a, 'd>(parent: Option<&'a AttributeDef>, path: &AttrPath, element: &'d Value) -> Found<'a, 'd> {
     let def = parent.and_then(|p| p.sub(&path.name));
     match element {
-        Value::Object(obj) => descend(
-            def,
-            get_ci(obj, &path.name).map(|(_, v)| v),
-            path.sub_attr.as_deref(),
-        ),
+        Value::Object(obj) => descend(def, get_ci(obj, &path.name).map(|(_, v)| v), path.sub_attr.as_deref()),
         scalar if path.name.eq_ignore_ascii_case("value") && path.sub_attr.is_none() => {
             let def = match parent {
                 Some(p) if p.is_complex() => def,
                 p => p,
             };
-            Found {
-                def,
-                values: vec![scalar],
-            }
+            Found { def, values: vec![scalar] }
         }
-        _ => Found {
-            def,
-            values: Vec::new(),
-        },
+        _ => Found { def, values: Vec::new() },
     }
 }
 
 /// From an attribute's value, the values of `sub` (or the attribute's own), arrays flattened.
-fn descend<'a, 'd>(
-    def: Option<&'a AttributeDef>,
-    value: Option<&'d Value>,
-    sub: Option<&str>,
-) -> Found<'a, 'd> {
+fn descend<'a, 'd>(def: Option<&'a AttributeDef>, value: Option<&'d Value>, sub: Option<&str>) -> Found<'a, 'd> {
     let mut values = Vec::new();
     flatten(value, &mut values);
     let Some(sub) = sub else {
@@ -808,10 +699,7 @@ fn descend<'a, 'd>(
             flatten(get_ci(o, sub).map(|(_, v)| v), &mut subs);
         }
     }
-    Found {
-        def: def.and_then(|d| d.sub(sub)),
-        values: subs,
-    }
+    Found { def: def.and_then(|d| d.sub(sub)), values: subs }
 }
 
 fn flatten<'d>(value: Option<&'d Value>, out: &mut Vec<&'d Value>) {
@@ -840,9 +728,7 @@ fn eval_exp(exp: &AttrExp, found: &Found<'_, '_>) -> bool {
         AttrExp::Comparison(_, CompareOp::Eq, CompValue::Null) => !present(),
         AttrExp::Comparison(_, CompareOp::Ne, CompValue::Null) => present(),
         AttrExp::Comparison(_, _, CompValue::Null) => false,
-        AttrExp::Comparison(_, CompareOp::Ne, expected) => {
-            !any_compares(found, &CompareOp::Eq, expected)
-        }
+        AttrExp::Comparison(_, CompareOp::Ne, expected) => !any_compares(found, &CompareOp::Eq, expected),
         AttrExp::Comparison(_, op, expected) => any_compares(found, op, expected),
     }
 }
@@ -850,13 +736,7 @@ fn eval_exp(exp: &AttrExp, found: &Found<'_, '_>) -> bool {
 /// Whether any value satisfies `op expected`. A complex value (an element of `emails`, or
 /// `manager`) compares its `value` sub-attribute (RFC 7644 §3.4.2.2, `emails co "example.com"`).
 fn any_compares(found: &Found<'_, '_>, op: &CompareOp, expected: &CompValue) -> bool {
-    let value_def = found.def.map(|d| {
-        if d.is_complex() {
-            d.sub("value")
-        } else {
-            Some(d)
-        }
-    });
+    let value_def = found.def.map(|d| if d.is_complex() { d.sub("value") } else { Some(d) });
     found.values.iter().any(|v| match v {
         Value::Object(o) => {
             let def = value_def.flatten();
@@ -869,12 +749,7 @@ fn any_compares(found: &Found<'_, '_>, op: &CompareOp, expected: &CompValue) -> 
 }
 
 /// One attribute value against one comparison value. `ne` and `null` are handled by the caller.
-fn compare_one(
-    def: Option<&AttributeDef>,
-    op: &CompareOp,
-    actual: &Value,
-    expected: &CompValue,
-) -> bool {
+fn compare_one(def: Option<&AttributeDef>, op: &CompareOp, actual: &Value, expected: &CompValue) -> bool {
     let kind = def.map(|d| d.kind);
     match expected {
         CompValue::Null => false,
@@ -888,14 +763,12 @@ fn compare_one(
         },
         CompValue::Str(s) => match actual {
             _ if kind == Some(AttrType::Boolean) => {
-                *op == CompareOp::Eq
-                    && parse_bool_lenient(s).is_some_and(|b| as_bool_lenient(actual) == Some(b))
+                *op == CompareOp::Eq && parse_bool_lenient(s).is_some_and(|b| as_bool_lenient(actual) == Some(b))
             }
             Value::String(a) => {
-                let chronological = kind == Some(AttrType::DateTime)
-                    && !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-                if chronological && let (Some(x), Some(y)) = (parse_datetime(a), parse_datetime(s))
-                {
+                let chronological =
+                    kind == Some(AttrType::DateTime) && !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+                if chronological && let (Some(x), Some(y)) = (parse_datetime(a), parse_datetime(s)) {
                     return order_matches(op, x.cmp(&y));
                 }
                 compare_strings(op, a, s, def.is_some_and(|d| d.case_exact))
@@ -943,10 +816,7 @@ fn compare_numbers(a: &Number, b: &Number) -> Ordering {
     if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
         return x.cmp(&y);
     }
-    let (x, y) = (
-        a.as_f64().unwrap_or(f64::NAN),
-        b.as_f64().unwrap_or(f64::NAN),
-    );
+    let (x, y) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(f64::NAN));
     x.partial_cmp(&y).unwrap_or(Ordering::Equal)
 }
 
@@ -978,9 +848,7 @@ pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
         version = 2,
         "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
     );
-    time::PrimitiveDateTime::parse(s, &local)
-        .ok()
-        .map(|t| t.assume_utc())
+    time::PrimitiveDateTime::parse(s, &local).ok().map(|t| t.assume_utc())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -998,11 +866,7 @@ pub fn sort_def(rt: &ResourceType, path: &str) -> Option<&'static AttributeDef> 
 /// (case-insensitive ties are `Equal`, left to the caller's tie-break), dateTime chronological,
 /// numbers numeric; None (or null) sorts last in ascending order. A complex definition orders
 /// by its `value` sub-attribute.
-pub fn compare_for_sort(
-    def: Option<&AttributeDef>,
-    a: Option<&Value>,
-    b: Option<&Value>,
-) -> Ordering {
+pub fn compare_for_sort(def: Option<&AttributeDef>, a: Option<&Value>, b: Option<&Value>) -> Ordering {
     let def = match def {
         Some(d) if d.is_complex() => d.sub("value"),
         d => d,
@@ -1023,11 +887,7 @@ fn compare_values(def: Option<&AttributeDef>, a: &Value, b: &Value) -> Ordering 
             {
                 return x.cmp(&y);
             }
-            if def.is_some_and(|d| d.case_exact) {
-                x.cmp(y)
-            } else {
-                x.to_lowercase().cmp(&y.to_lowercase())
-            }
+            if def.is_some_and(|d| d.case_exact) { x.cmp(y) } else { x.to_lowercase().cmp(&y.to_lowercase()) }
         }
         (Value::Number(x), Value::Number(y)) => compare_numbers(x, y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
@@ -1050,25 +910,15 @@ fn type_rank(v: &Value) -> u8 {
 /// attribute, the primary element's value, else the first element's; for a complex value
 /// without sub-attribute in the path, its `value` sub-attribute. None when there is no data
 /// (or the path does not parse; the caller validates `sortBy` first).
-pub fn sort_key<'d>(
-    rt: &ResourceType,
-    path: &str,
-    doc: &'d Map<String, Value>,
-) -> Option<&'d Value> {
+pub fn sort_key<'d>(rt: &ResourceType, path: &str, doc: &'d Map<String, Value>) -> Option<&'d Value> {
     let p = parse_attr_path(path).ok()?;
     let (_, top) = locate(rt, &p, doc);
     let chosen = match top? {
-        Value::Array(items) => items
-            .iter()
-            .find(|e| is_primary(e))
-            .or_else(|| items.first())?,
+        Value::Array(items) => items.iter().find(|e| is_primary(e)).or_else(|| items.first())?,
         v => v,
     };
     let leaf = match &p.sub_attr {
-        Some(sub) => chosen
-            .as_object()
-            .and_then(|o| get_ci(o, sub))
-            .map(|(_, v)| v)?,
+        Some(sub) => chosen.as_object().and_then(|o| get_ci(o, sub)).map(|(_, v)| v)?,
         None => chosen,
     };
     let leaf = match leaf {
@@ -1081,10 +931,7 @@ pub fn sort_key<'d>(
 
 /// Whether an element of a multi-valued attribute is marked `primary` (leniently: `"True"`).
 pub fn is_primary(element: &Value) -> bool {
-    element
-        .as_object()
-        .and_then(|o| get_ci(o, "primary"))
-        .is_some_and(|(_, v)| as_bool_lenient(v) == Some(true))
+    element.as_object().and_then(|o| get_ci(o, "primary")).is_some_and(|(_, v)| as_bool_lenient(v) == Some(true))
 }
 
 #[cfg(test)]
@@ -1161,14 +1008,8 @@ mod tests {
             (r#"name.familyName co "O'Malley""#, true),
             (r#"userName sw "J""#, false),
             (r#"userName sw "B""#, true),
-            (
-                r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
-                false,
-            ),
-            (
-                r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bJ""#,
-                true,
-            ),
+            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#, false),
+            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bJ""#, true),
             ("title pr", true),
             (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, false),
             (r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, true),
@@ -1176,26 +1017,11 @@ mod tests {
             (r#"meta.lastModified le "2011-05-13T04:42:34Z""#, true),
             (r#"title pr and userType eq "Employee""#, true),
             (r#"title pr or userType eq "Intern""#, true),
-            (
-                r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
-                true,
-            ),
-            (
-                r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
-                true,
-            ),
-            (
-                r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
-                false,
-            ),
-            (
-                r#"userType eq "Employee" and (emails.type eq "work")"#,
-                true,
-            ),
-            (
-                r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
-                true,
-            ),
+            (r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#, true),
+            (r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#, true),
+            (r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#, false),
+            (r#"userType eq "Employee" and (emails.type eq "work")"#, true),
+            (r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#, true),
             (
                 r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
                 true,
@@ -1220,39 +1046,21 @@ mod tests {
             (r#"emails.value eq "BJENSEN@example.com""#, true),
             (r#"emails eq "babs@JENSEN.org""#, true),
             // A value path needs one element to satisfy the whole inner filter.
-            (
-                r#"emails[type eq "home" and value co "@example.com"]"#,
-                false,
-            ),
+            (r#"emails[type eq "home" and value co "@example.com"]"#, false),
             (r#"emails[type eq "home" or value co "@nowhere"]"#, true),
             (r#"emails[not (type eq "work")]"#, true),
             (r#"emails[primary eq true and type eq "work"]"#, true),
             // Entra's form, rewritten to the RFC form.
-            (
-                r#"emails[type eq "work"].value eq "bjensen@example.com""#,
-                true,
-            ),
-            (
-                r#"emails[type eq "home"].value eq "bjensen@example.com""#,
-                false,
-            ),
-            (
-                r#"emails[type eq "work" or type eq "home"].value eq "babs@jensen.org""#,
-                true,
-            ),
+            (r#"emails[type eq "work"].value eq "bjensen@example.com""#, true),
+            (r#"emails[type eq "home"].value eq "bjensen@example.com""#, false),
+            (r#"emails[type eq "work" or type eq "home"].value eq "babs@jensen.org""#, true),
             (r#"emails[type eq "work"].value pr"#, true),
             (
                 r#"emails[type eq "work"].value eq "bjensen@example.com" and phoneNumbers[type eq "work"].value sw "555""#,
                 true,
             ),
-            (
-                r#"(emails[type eq "home"].value eq "x") or not(phoneNumbers[type eq "work"].value ew "0")"#,
-                true,
-            ),
-            (
-                r#"userName pr and (emails[type eq "work"].value sw "bjensen")"#,
-                true,
-            ),
+            (r#"(emails[type eq "home"].value eq "x") or not(phoneNumbers[type eq "work"].value ew "0")"#, true),
+            (r#"userName pr and (emails[type eq "work"].value sw "bjensen")"#, true),
             (r#"emails[type eq "a]b\"c"].value eq "x""#, false),
             // Capitalised literals.
             ("active eq True", true),
@@ -1281,10 +1089,7 @@ mod tests {
             (r#"userName gt "BJENSEN""#, true),
             (r#"userName lt "a""#, false),
             // Extension attributes: qualified, unqualified, complex with value.
-            (
-                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
-                true,
-            ),
+            (r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#, true),
             (r#"employeeNumber eq "701984""#, true),
             (
                 r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#,
@@ -1299,10 +1104,7 @@ mod tests {
             ("score gt 41", true),
             ("score le 41", false),
             ("flag eq true", true),
-            (
-                r#"urn:example:custom:1.0:User:favouriteColour eq "teal""#,
-                true,
-            ),
+            (r#"urn:example:custom:1.0:User:favouriteColour eq "teal""#, true),
             (r#"nosuch eq "x""#, false),
             ("nosuch pr", false),
             // $ref in a path parses.
@@ -1352,21 +1154,12 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_position_in_the_original_text() {
-        let e = parse_filter(r#"userName xx "a""#)
-            .err()
-            .map(|e| e.detail)
-            .unwrap_or_default();
+        let e = parse_filter(r#"userName xx "a""#).err().map(|e| e.detail).unwrap_or_default();
         assert!(e.contains("`xx` at position 9"), "{e}");
         // Positions survive the rewrites.
-        let e = parse_filter(r#"members.$ref eq"x" and ) "#)
-            .err()
-            .map(|e| e.detail)
-            .unwrap_or_default();
+        let e = parse_filter(r#"members.$ref eq"x" and ) "#).err().map(|e| e.detail).unwrap_or_default();
         assert!(e.contains("`)` at position 23"), "{e}");
-        let e = parse_filter("userName eq ")
-            .err()
-            .map(|e| e.detail)
-            .unwrap_or_default();
+        let e = parse_filter("userName eq ").err().map(|e| e.detail).unwrap_or_default();
         assert!(e.contains("nothing follows `eq` at position 9"), "{e}");
     }
 
@@ -1383,17 +1176,9 @@ mod tests {
         // while members.type keeps RFC 7643 §8.7.1's caseExact false.
         assert!(!matches_element(members, &filter(r#"value eq "ABC""#), &m));
         assert!(matches_element(members, &filter(r#"$ref ew "/abc""#), &m));
-        assert!(matches_element(
-            members,
-            &filter(r#"type eq "user" and not (display pr)"#),
-            &m
-        ));
+        assert!(matches_element(members, &filter(r#"type eq "user" and not (display pr)"#), &m));
         assert!(!matches_element(members, &filter(r#"value eq "abd""#), &m));
-        assert!(matches_element(
-            None,
-            &filter(r#"value eq "x""#),
-            &json!("X")
-        ));
+        assert!(matches_element(None, &filter(r#"value eq "x""#), &json!("X")));
     }
 
     #[test]
@@ -1412,72 +1197,29 @@ mod tests {
     fn sorting() {
         let doc = bjensen();
         let rt = user();
-        assert_eq!(
-            sort_key(rt, "userName", &doc),
-            Some(&json!("bjensen@example.com"))
-        );
-        assert_eq!(
-            sort_key(rt, "emails", &doc),
-            Some(&json!("bjensen@example.com"))
-        );
+        assert_eq!(sort_key(rt, "userName", &doc), Some(&json!("bjensen@example.com")));
+        assert_eq!(sort_key(rt, "emails", &doc), Some(&json!("bjensen@example.com")));
         assert_eq!(sort_key(rt, "emails.type", &doc), Some(&json!("work")));
-        assert_eq!(
-            sort_key(rt, "phoneNumbers.value", &doc),
-            Some(&json!("555-555-8377"))
-        );
-        assert_eq!(
-            sort_key(rt, "name.familyName", &doc),
-            Some(&json!("O'Malley"))
-        );
-        let manager = sort_key(
-            rt,
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-            &doc,
-        );
-        assert_eq!(
-            manager,
-            Some(&json!("26118915-6090-4610-87e4-49d8ca9f808d"))
-        );
+        assert_eq!(sort_key(rt, "phoneNumbers.value", &doc), Some(&json!("555-555-8377")));
+        assert_eq!(sort_key(rt, "name.familyName", &doc), Some(&json!("O'Malley")));
+        let manager = sort_key(rt, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", &doc);
+        assert_eq!(manager, Some(&json!("26118915-6090-4610-87e4-49d8ca9f808d")));
         assert_eq!(sort_key(rt, "nickName", &doc), None);
         assert_eq!(sort_key(rt, "tags", &doc), Some(&json!("Blue")));
 
         let name = sort_def(rt, "userName");
         let s = |v: &str| Some(json!(v));
-        assert_eq!(
-            compare_for_sort(name, s("alice").as_ref(), s("Bob").as_ref()),
-            Ordering::Less
-        );
-        assert_eq!(
-            compare_for_sort(name, s("ALICE").as_ref(), s("alice").as_ref()),
-            Ordering::Equal
-        );
+        assert_eq!(compare_for_sort(name, s("alice").as_ref(), s("Bob").as_ref()), Ordering::Less);
+        assert_eq!(compare_for_sort(name, s("ALICE").as_ref(), s("alice").as_ref()), Ordering::Equal);
         let id = sort_def(rt, "id");
-        assert_eq!(
-            compare_for_sort(id, s("B").as_ref(), s("a").as_ref()),
-            Ordering::Less
-        );
+        assert_eq!(compare_for_sort(id, s("B").as_ref(), s("a").as_ref()), Ordering::Less);
         let lm = sort_def(rt, "meta.lastModified");
         let later = s("2011-05-13T05:00:00+02:00");
         let earlier = s("2011-05-13T04:42:34Z");
-        assert_eq!(
-            compare_for_sort(lm, later.as_ref(), earlier.as_ref()),
-            Ordering::Less
-        );
-        assert_eq!(
-            compare_for_sort(None, Some(&json!(10)), Some(&json!(9))),
-            Ordering::Greater
-        );
-        assert_eq!(
-            compare_for_sort(name, None, s("a").as_ref()),
-            Ordering::Greater
-        );
-        assert_eq!(
-            compare_for_sort(name, s("a").as_ref(), Some(&Value::Null)),
-            Ordering::Less
-        );
-        assert_eq!(
-            compare_for_sort(sort_def(rt, "emails"), s("B@x").as_ref(), s("a@x").as_ref()),
-            Ordering::Greater
-        );
+        assert_eq!(compare_for_sort(lm, later.as_ref(), earlier.as_ref()), Ordering::Less);
+        assert_eq!(compare_for_sort(None, Some(&json!(10)), Some(&json!(9))), Ordering::Greater);
+        assert_eq!(compare_for_sort(name, None, s("a").as_ref()), Ordering::Greater);
+        assert_eq!(compare_for_sort(name, s("a").as_ref(), Some(&Value::Null)), Ordering::Less);
+        assert_eq!(compare_for_sort(sort_def(rt, "emails"), s("B@x").as_ref(), s("a@x").as_ref()), Ordering::Greater);
     }
 }

@@ -114,11 +114,7 @@ pub struct SearchRequest {
 
 impl SearchRequest {
     /// The paging, sorting and filter parameters this request carries.
-    pub fn list_params(
-        &self,
-        default_count: u64,
-        max_results: u64,
-    ) -> Result<ListParams, ScimError> {
+    pub fn list_params(&self, default_count: u64, max_results: u64) -> Result<ListParams, ScimError> {
         parse_list_params(
             self.start_index.as_deref(),
             self.count.as_deref(),
@@ -144,23 +140,13 @@ pub fn parse_search_request(body: &Value) -> Result<SearchRequest, ScimError> {
     check_search_schemas(get_ci(obj, "schemas").map(|(_, v)| v))?;
     let member = |name: &str| get_ci(obj, name).map(|(_, v)| v).filter(|v| !v.is_null());
     Ok(SearchRequest {
-        attributes: member("attributes")
-            .map(|v| path_list("attributes", v))
-            .transpose()?,
-        excluded_attributes: member("excludedAttributes")
-            .map(|v| path_list("excludedAttributes", v))
-            .transpose()?,
+        attributes: member("attributes").map(|v| path_list("attributes", v)).transpose()?,
+        excluded_attributes: member("excludedAttributes").map(|v| path_list("excludedAttributes", v)).transpose()?,
         filter: member("filter").map(|v| text("filter", v)).transpose()?,
         sort_by: member("sortBy").map(|v| text("sortBy", v)).transpose()?,
-        sort_order: member("sortOrder")
-            .map(|v| text("sortOrder", v))
-            .transpose()?,
-        start_index: member("startIndex")
-            .map(|v| number_text("startIndex", v))
-            .transpose()?,
-        count: member("count")
-            .map(|v| number_text("count", v))
-            .transpose()?,
+        sort_order: member("sortOrder").map(|v| text("sortOrder", v)).transpose()?,
+        start_index: member("startIndex").map(|v| number_text("startIndex", v)).transpose()?,
+        count: member("count").map(|v| number_text("count", v)).transpose()?,
     })
 }
 
@@ -175,15 +161,10 @@ fn check_search_schemas(schemas: Option<&Value>) -> Result<(), ScimError> {
             )));
         }
     };
-    let ours = urns
-        .iter()
-        .any(|u| u.trim().eq_ignore_ascii_case(SEARCH_REQUEST_URN));
+    let ours = urns.iter().any(|u| u.trim().eq_ignore_ascii_case(SEARCH_REQUEST_URN));
     let foreign: Vec<&str> = urns
         .into_iter()
-        .filter(|u| {
-            u.get(..21)
-                .is_some_and(|p| p.eq_ignore_ascii_case("urn:ietf:params:scim:"))
-        })
+        .filter(|u| u.get(..21).is_some_and(|p| p.eq_ignore_ascii_case("urn:ietf:params:scim:")))
         .collect();
     if ours || foreign.is_empty() {
         return Ok(());
@@ -213,20 +194,16 @@ fn path_list(name: &str, v: &Value) -> Result<String, ScimError> {
             }
             Ok(paths.join(","))
         }
-        other => Err(ScimError::invalid_value(format!(
-            "{name} must be an array of attribute paths, got {}",
-            kind_of(other)
-        ))),
+        other => {
+            Err(ScimError::invalid_value(format!("{name} must be an array of attribute paths, got {}", kind_of(other))))
+        }
     }
 }
 
 fn text(name: &str, v: &Value) -> Result<String, ScimError> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        other => Err(ScimError::invalid_value(format!(
-            "{name} must be a string, got {}",
-            kind_of(other)
-        ))),
+        other => Err(ScimError::invalid_value(format!("{name} must be a string, got {}", kind_of(other)))),
     }
 }
 
@@ -235,10 +212,7 @@ fn number_text(name: &str, v: &Value) -> Result<String, ScimError> {
     match v {
         Value::Number(n) => Ok(n.to_string()),
         Value::String(s) => Ok(s.clone()),
-        other => Err(ScimError::invalid_value(format!(
-            "{name} must be an integer, got {}",
-            kind_of(other)
-        ))),
+        other => Err(ScimError::invalid_value(format!("{name} must be an integer, got {}", kind_of(other)))),
     }
 }
 
@@ -254,10 +228,7 @@ fn parse_integer(name: &str, raw: Option<&str>) -> Result<Option<i128>, ScimErro
         _ => (false, s),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ScimError::invalid_value(format!(
-            "{name} must be an integer, got {}",
-            quoted(s)
-        )));
+        return Err(ScimError::invalid_value(format!("{name} must be an integer, got {}", quoted(s))));
     }
     let magnitude = digits.parse::<i128>().unwrap_or(i128::MAX);
     Ok(Some(if negative { -magnitude } else { magnitude }))
@@ -295,13 +266,8 @@ mod tests {
 
     /// Query values `(startIndex, count, sortBy, sortOrder, filter)` with default count 100 and
     /// maximum 200.
-    type Query = (
-        Option<&'static str>,
-        Option<&'static str>,
-        Option<&'static str>,
-        Option<&'static str>,
-        Option<&'static str>,
-    );
+    type Query =
+        (Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<&'static str>);
 
     enum Input {
         Query(Query),
@@ -311,13 +277,7 @@ mod tests {
 
     enum Expected {
         /// `(start_index, count, sort_by, descending, filter)`.
-        Params(
-            u64,
-            Option<u64>,
-            Option<&'static str>,
-            bool,
-            Option<&'static str>,
-        ),
+        Params(u64, Option<u64>, Option<&'static str>, bool, Option<&'static str>),
         Search(SearchRequest),
         Json(Value),
         Error(ScimType, &'static str),
@@ -333,13 +293,7 @@ mod tests {
         let got: Result<String, ScimError> = match input {
             Input::Query((s, c, b, o, f)) => parse_list_params(s, c, b, o, f, 100, 200).map(|p| {
                 let descending = p.sort_order == SortOrder::Descending;
-                params_text(
-                    p.start_index,
-                    p.count,
-                    p.sort_by.as_deref(),
-                    descending,
-                    p.filter.as_deref(),
-                )
+                params_text(p.start_index, p.count, p.sort_by.as_deref(), descending, p.filter.as_deref())
             }),
             Input::Search(body) => parse_search_request(&body).map(|r| format!("{r:?}")),
             Input::Response(t, s, r) => Ok(list_response(t, s, r).to_string()),
@@ -352,16 +306,8 @@ mod tests {
                 match got {
                     Ok(got) => panic!("{label}: expected an error, got {got}"),
                     Err(e) => {
-                        assert_eq!(
-                            (e.status, e.scim_type),
-                            (400, Some(scim_type)),
-                            "{label}: {e}"
-                        );
-                        assert!(
-                            e.detail.contains(detail),
-                            "{label}: {:?} lacks {detail:?}",
-                            e.detail
-                        );
+                        assert_eq!((e.status, e.scim_type), (400, Some(scim_type)), "{label}: {e}");
+                        assert!(e.detail.contains(detail), "{label}: {:?} lacks {detail:?}", e.detail);
                     }
                 }
                 return;
@@ -382,60 +328,21 @@ mod tests {
         use Expected::{Error, Params};
         use Input::Query;
         let cases: Vec<(Input, Expected)> = vec![
-            (
-                Query((None, None, None, None, None)),
-                Params(1, Some(100), None, false, None),
-            ),
+            (Query((None, None, None, None, None)), Params(1, Some(100), None, false, None)),
             // Okta import pages (idp-requests.md §4.2 item 7).
+            (Query((Some("101"), Some("100"), None, None, None)), Params(101, Some(100), None, false, None)),
+            (Query((Some("0"), Some("-5"), None, None, None)), Params(1, Some(0), None, false, None)),
+            (Query((Some("-3"), Some("0"), None, None, None)), Params(1, Some(0), None, false, None)),
+            (Query((Some(" 2 "), Some("+7"), None, None, None)), Params(2, Some(7), None, false, None)),
+            (Query((Some(""), Some(""), Some(""), Some(""), Some("  "))), Params(1, Some(100), None, false, None)),
+            (Query((None, Some("5000"), None, None, None)), Params(1, Some(200), None, false, None)),
             (
-                Query((Some("101"), Some("100"), None, None, None)),
-                Params(101, Some(100), None, false, None),
-            ),
-            (
-                Query((Some("0"), Some("-5"), None, None, None)),
-                Params(1, Some(0), None, false, None),
-            ),
-            (
-                Query((Some("-3"), Some("0"), None, None, None)),
-                Params(1, Some(0), None, false, None),
-            ),
-            (
-                Query((Some(" 2 "), Some("+7"), None, None, None)),
-                Params(2, Some(7), None, false, None),
-            ),
-            (
-                Query((Some(""), Some(""), Some(""), Some(""), Some("  "))),
-                Params(1, Some(100), None, false, None),
-            ),
-            (
-                Query((None, Some("5000"), None, None, None)),
-                Params(1, Some(200), None, false, None),
-            ),
-            (
-                Query((
-                    Some("99999999999999999999999999999999999999999"),
-                    None,
-                    None,
-                    None,
-                    None,
-                )),
+                Query((Some("99999999999999999999999999999999999999999"), None, None, None, None)),
                 Params(u64::MAX, Some(100), None, false, None),
             ),
             (
-                Query((
-                    None,
-                    None,
-                    Some("meta.lastModified"),
-                    Some("DESCENDING"),
-                    Some("userName eq \"a\""),
-                )),
-                Params(
-                    1,
-                    Some(100),
-                    Some("meta.lastModified"),
-                    true,
-                    Some("userName eq \"a\""),
-                ),
+                Query((None, None, Some("meta.lastModified"), Some("DESCENDING"), Some("userName eq \"a\""))),
+                Params(1, Some(100), Some("meta.lastModified"), true, Some("userName eq \"a\"")),
             ),
             (
                 Query((None, None, Some("userName"), Some("Ascending"), None)),
@@ -443,25 +350,13 @@ mod tests {
             ),
             (
                 Query((Some("one"), None, None, None, None)),
-                Error(
-                    ScimType::InvalidValue,
-                    "startIndex must be an integer, got \"one\"",
-                ),
+                Error(ScimType::InvalidValue, "startIndex must be an integer, got \"one\""),
             ),
-            (
-                Query((None, Some("10.5"), None, None, None)),
-                Error(ScimType::InvalidValue, "count must be an integer"),
-            ),
-            (
-                Query((None, Some("-"), None, None, None)),
-                Error(ScimType::InvalidValue, "count must be an integer"),
-            ),
+            (Query((None, Some("10.5"), None, None, None)), Error(ScimType::InvalidValue, "count must be an integer")),
+            (Query((None, Some("-"), None, None, None)), Error(ScimType::InvalidValue, "count must be an integer")),
             (
                 Query((None, None, None, Some("up"), None)),
-                Error(
-                    ScimType::InvalidValue,
-                    "sortOrder must be \"ascending\" or \"descending\"",
-                ),
+                Error(ScimType::InvalidValue, "sortOrder must be \"ascending\" or \"descending\""),
             ),
         ];
         for (input, expected) in cases {
@@ -512,23 +407,15 @@ mod tests {
             ),
             (
                 Input::Search(serde_json::json!({"attributes": [1]})),
-                Error(
-                    ScimType::InvalidValue,
-                    "attributes must be an array of attribute paths",
-                ),
+                Error(ScimType::InvalidValue, "attributes must be an array of attribute paths"),
             ),
             (
                 Input::Search(serde_json::json!({"filter": {"eq": 1}})),
                 Error(ScimType::InvalidValue, "filter must be a string"),
             ),
+            (Input::Search(serde_json::json!([])), Error(ScimType::InvalidSyntax, "must be a JSON object")),
             (
-                Input::Search(serde_json::json!([])),
-                Error(ScimType::InvalidSyntax, "must be a JSON object"),
-            ),
-            (
-                Input::Search(
-                    serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}),
-                ),
+                Input::Search(serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]})),
                 Error(ScimType::InvalidValue, "POST .search takes a SearchRequest"),
             ),
             (
@@ -538,14 +425,7 @@ mod tests {
                 ),
             ),
             (
-                Input::Response(
-                    250,
-                    101,
-                    vec![
-                        serde_json::json!({"id": "a"}),
-                        serde_json::json!({"id": "b"}),
-                    ],
-                ),
+                Input::Response(250, 101, vec![serde_json::json!({"id": "a"}), serde_json::json!({"id": "b"})]),
                 Json(
                     serde_json::json!({"schemas": [LIST_RESPONSE_URN], "totalResults": 250, "startIndex": 101, "itemsPerPage": 2, "Resources": [{"id": "a"}, {"id": "b"}]}),
                 ),
@@ -555,11 +435,7 @@ mod tests {
             check(input, expected);
         }
         // A `.search` body feeds the same parser: a JSON float count is refused there.
-        let r = parse_search_request(&serde_json::json!({"count": 2.5}))
-            .and_then(|r| r.list_params(100, 200));
-        assert_eq!(
-            r.err().map(|e| e.scim_type),
-            Some(Some(ScimType::InvalidValue))
-        );
+        let r = parse_search_request(&serde_json::json!({"count": 2.5})).and_then(|r| r.list_params(100, 200));
+        assert_eq!(r.err().map(|e| e.scim_type), Some(Some(ScimType::InvalidValue)));
     }
 }

@@ -54,11 +54,7 @@ enum Selector {
     /// A whole extension, named by its URN.
     Extension(&'static str),
     /// An attribute (`sub: None`) or one of its sub-attributes, with canonical names.
-    Attribute {
-        namespace: Namespace,
-        attr: &'static str,
-        sub: Option<&'static str>,
-    },
+    Attribute { namespace: Namespace, attr: &'static str, sub: Option<&'static str> },
     /// A path the schemas do not define, as sent; matched against unknown attributes.
     Unknown(String),
 }
@@ -67,11 +63,7 @@ impl Selector {
     /// Names the whole attribute `def` (directly, or as part of a named extension).
     fn names_whole(&self, namespace: Namespace, def: &AttributeDef) -> bool {
         match self {
-            Selector::Attribute {
-                namespace: ns,
-                attr,
-                sub: None,
-            } => *ns == namespace && *attr == def.name,
+            Selector::Attribute { namespace: ns, attr, sub: None } => *ns == namespace && *attr == def.name,
             Selector::Extension(urn) => namespace == Namespace::Extension(urn),
             _ => false,
         }
@@ -80,11 +72,9 @@ impl Selector {
     /// The sub-attribute of `def` this selector names, if any.
     fn names_sub(&self, namespace: Namespace, def: &AttributeDef) -> Option<&'static str> {
         match self {
-            Selector::Attribute {
-                namespace: ns,
-                attr,
-                sub: Some(sub),
-            } if *ns == namespace && *attr == def.name => Some(sub),
+            Selector::Attribute { namespace: ns, attr, sub: Some(sub) } if *ns == namespace && *attr == def.name => {
+                Some(sub)
+            }
             _ => None,
         }
     }
@@ -100,9 +90,7 @@ impl Selector {
                 text.len() == u.len() + 1 + name.len()
                     && starts_with_ci(text, u)
                     && text.as_bytes().get(u.len()) == Some(&b':')
-                    && text
-                        .get(u.len() + 1..)
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    && text.get(u.len() + 1..).is_some_and(|n| n.eq_ignore_ascii_case(name))
             })
     }
 }
@@ -212,10 +200,7 @@ impl Projection {
         let ns = Namespace::Extension(urn);
         let mut kept = Map::new();
         for (key, value) in obj {
-            let v = match attributes
-                .iter()
-                .find(|a| a.name.eq_ignore_ascii_case(&key))
-            {
+            let v = match attributes.iter().find(|a| a.name.eq_ignore_ascii_case(&key)) {
                 Some(def) => self.apply_attribute(ns, def, value),
                 None if self.keeps_unknown(Some(urn), &key) => Some(value),
                 None => None,
@@ -239,24 +224,16 @@ impl Projection {
             Mode::Only(selectors) => selectors.iter().any(|s| {
                 // A whole extension selects its `default` attributes; `request` ones only
                 // when named themselves.
-                let by_extension =
-                    matches!(s, Selector::Extension(_)) && def.returned == Returned::Request;
-                (s.names_whole(namespace, def) && !by_extension)
-                    || s.names_sub(namespace, def).is_some()
+                let by_extension = matches!(s, Selector::Extension(_)) && def.returned == Returned::Request;
+                (s.names_whole(namespace, def) && !by_extension) || s.names_sub(namespace, def).is_some()
             }),
             Mode::Except(selectors) => {
-                def.returned == Returned::Default
-                    && !selectors.iter().any(|s| s.names_whole(namespace, def))
+                def.returned == Returned::Default && !selectors.iter().any(|s| s.names_whole(namespace, def))
             }
         }
     }
 
-    fn apply_attribute(
-        &self,
-        namespace: Namespace,
-        def: &AttributeDef,
-        value: Value,
-    ) -> Option<Value> {
+    fn apply_attribute(&self, namespace: Namespace, def: &AttributeDef, value: Value) -> Option<Value> {
         if def.returned == Returned::Always {
             return Some(value);
         }
@@ -265,10 +242,7 @@ impl Projection {
         }
         match &self.mode {
             Mode::Only(selectors) if !selectors.iter().any(|s| s.names_whole(namespace, def)) => {
-                let named: Vec<&str> = selectors
-                    .iter()
-                    .filter_map(|s| s.names_sub(namespace, def))
-                    .collect();
+                let named: Vec<&str> = selectors.iter().filter_map(|s| s.names_sub(namespace, def)).collect();
                 retain_subs(def, value, &|sub, _| match sub {
                     Some(s) => {
                         s.returned == Returned::Always
@@ -278,15 +252,11 @@ impl Projection {
                 })
             }
             Mode::Except(selectors) => {
-                let excluded: Vec<&str> = selectors
-                    .iter()
-                    .filter_map(|s| s.names_sub(namespace, def))
-                    .collect();
+                let excluded: Vec<&str> = selectors.iter().filter_map(|s| s.names_sub(namespace, def)).collect();
                 retain_subs(def, value, &|sub, _| match sub {
                     Some(s) => {
                         s.returned == Returned::Always
-                            || (s.returned == Returned::Default
-                                && !excluded.contains(&s.name.as_str()))
+                            || (s.returned == Returned::Default && !excluded.contains(&s.name.as_str()))
                     }
                     None => true,
                 })
@@ -303,10 +273,8 @@ impl Projection {
                 return self.keeps_unknown(None, key).then_some(Value::Object(obj));
             }
             // Members of an unknown extension, selected or excluded one by one.
-            let kept: Map<String, Value> = obj
-                .into_iter()
-                .filter(|(member, _)| self.keeps_unknown(Some(key), member))
-                .collect();
+            let kept: Map<String, Value> =
+                obj.into_iter().filter(|(member, _)| self.keeps_unknown(Some(key), member)).collect();
             return (!kept.is_empty()).then_some(Value::Object(kept));
         }
         self.keeps_unknown(None, key).then_some(value)
@@ -341,21 +309,14 @@ fn default_sub_rule(sub: Option<&AttributeDef>, _name: &str) -> bool {
 
 /// Keep the sub-attributes `keep` accepts, in a complex value or in each element of a
 /// multi-valued one. Elements left empty are removed; `None` when nothing is left.
-fn retain_subs(
-    def: &AttributeDef,
-    value: Value,
-    keep: &dyn Fn(Option<&AttributeDef>, &str) -> bool,
-) -> Option<Value> {
+fn retain_subs(def: &AttributeDef, value: Value, keep: &dyn Fn(Option<&AttributeDef>, &str) -> bool) -> Option<Value> {
     if !def.is_complex() {
         return Some(value);
     }
     let filter = |v: Value| -> Option<Value> {
         match v {
             Value::Object(obj) => {
-                let kept: Map<String, Value> = obj
-                    .into_iter()
-                    .filter(|(k, _)| keep(def.sub(k), k))
-                    .collect();
+                let kept: Map<String, Value> = obj.into_iter().filter(|(k, _)| keep(def.sub(k), k)).collect();
                 (!kept.is_empty()).then_some(Value::Object(kept))
             }
             other => Some(other),
@@ -375,23 +336,15 @@ fn retain_subs(
 fn present_schemas(rt: &ResourceType, schemas: Option<Value>, out: &Map<String, Value>) -> Value {
     let is_present = |urn: &str| rt.core.id.eq_ignore_ascii_case(urn) || get_ci(out, urn).is_some();
     match schemas {
-        Some(Value::Array(urns)) => Value::Array(
-            urns.into_iter()
-                .filter(|u| u.as_str().is_some_and(is_present))
-                .collect(),
-        ),
-        _ => Value::Array(
-            rt.schema_urns()
-                .filter(|u| is_present(u))
-                .map(|u| Value::String(u.to_string()))
-                .collect(),
-        ),
+        Some(Value::Array(urns)) => {
+            Value::Array(urns.into_iter().filter(|u| u.as_str().is_some_and(is_present)).collect())
+        }
+        _ => Value::Array(rt.schema_urns().filter(|u| is_present(u)).map(|u| Value::String(u.to_string())).collect()),
     }
 }
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
-    s.get(..prefix.len())
-        .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+    s.get(..prefix.len()).is_some_and(|h| h.eq_ignore_ascii_case(prefix))
 }
 
 #[cfg(test)]
@@ -432,16 +385,8 @@ mod tests {
                 assert_eq!(p.wants(rt, attribute), want, "{name}: wants({attribute})");
             }
             (Err(e), Error(scim_type, detail)) => {
-                assert_eq!(
-                    (e.status, e.scim_type),
-                    (400, Some(scim_type)),
-                    "{name}: {e}"
-                );
-                assert!(
-                    e.detail.contains(detail),
-                    "{name}: {:?} lacks {detail:?}",
-                    e.detail
-                );
+                assert_eq!((e.status, e.scim_type), (400, Some(scim_type)), "{name}: {e}");
+                assert!(e.detail.contains(detail), "{name}: {:?} lacks {detail:?}", e.detail);
             }
             (Ok(_), Error(..)) => panic!("{name}: expected an error"),
             (Err(e), _) => panic!("{name}: unexpected error {e}"),
@@ -507,35 +452,18 @@ mod tests {
             ((User, Some(""), Some(" ")), Renders(user(), user_default())),
             (
                 (User, Some("userName"), None),
-                Renders(
-                    user(),
-                    json!({"schemas": [USER_URN], "id": "2819c223", "userName": "bjensen@example.com"}),
-                ),
+                Renders(user(), json!({"schemas": [USER_URN], "id": "2819c223", "userName": "bjensen@example.com"})),
             ),
             (
                 (User, Some("USERNAME, password"), None),
-                Renders(
-                    user(),
-                    json!({"schemas": [USER_URN], "id": "2819c223", "userName": "bjensen@example.com"}),
-                ),
+                Renders(user(), json!({"schemas": [USER_URN], "id": "2819c223", "userName": "bjensen@example.com"})),
             ),
             (
-                (
-                    User,
-                    Some("urn:ietf:params:scim:schemas:core:2.0:User:userName"),
-                    None,
-                ),
-                Renders(
-                    user(),
-                    json!({"schemas": [USER_URN], "id": "2819c223", "userName": "bjensen@example.com"}),
-                ),
+                (User, Some("urn:ietf:params:scim:schemas:core:2.0:User:userName"), None),
+                Renders(user(), json!({"schemas": [USER_URN], "id": "2819c223", "userName": "bjensen@example.com"})),
             ),
             (
-                (
-                    User,
-                    Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
-                    None,
-                ),
+                (User, Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None),
                 Renders(
                     user(),
                     json!({"schemas": [USER_URN, ENT], "id": "2819c223", ENT: {"department": "Tour Operations"}}),
@@ -571,11 +499,7 @@ mod tests {
                 Renders(user(), json!({"schemas": [USER_URN], "id": "2819c223"})),
             ),
             (
-                (
-                    User,
-                    Some("favouriteColour,urn:example:acme:2.0:User:desk"),
-                    None,
-                ),
+                (User, Some("favouriteColour,urn:example:acme:2.0:User:desk"), None),
                 Renders(
                     user(),
                     json!({"schemas": [USER_URN, "urn:example:acme:2.0:User"], "id": "2819c223",
@@ -584,10 +508,7 @@ mod tests {
             ),
             (
                 (User, Some("userName"), Some("userName")),
-                Renders(
-                    user(),
-                    json!({"schemas": [USER_URN], "id": "2819c223", "userName": "bjensen@example.com"}),
-                ),
+                Renders(user(), json!({"schemas": [USER_URN], "id": "2819c223", "userName": "bjensen@example.com"})),
             ),
             (
                 (User, None, Some("emails")),
@@ -626,10 +547,7 @@ mod tests {
                     let mut u = user_default();
                     if let Some(o) = u.as_object_mut() {
                         o.shift_remove(ENT);
-                        o.insert(
-                            "schemas".into(),
-                            json!([USER_URN, "urn:example:acme:2.0:User"]),
-                        );
+                        o.insert("schemas".into(), json!([USER_URN, "urn:example:acme:2.0:User"]));
                     }
                     u
                 }),
@@ -638,10 +556,7 @@ mod tests {
                 (User, Some("emails[type eq \"work\"].value"), None),
                 Error(ScimType::InvalidPath, "not an attribute path"),
             ),
-            (
-                (User, None, Some("user name")),
-                Error(ScimType::InvalidPath, "excludedAttributes"),
-            ),
+            ((User, None, Some("user name")), Error(ScimType::InvalidPath, "excludedAttributes")),
             (
                 (Group, None, Some("members")),
                 Renders(
@@ -659,18 +574,9 @@ mod tests {
             ((Group, None, Some("members")), Wants("members", false)),
             ((Group, None, Some("MEMBERS")), Wants("members", false)),
             ((Group, Some("displayName"), None), Wants("members", false)),
-            (
-                (Group, Some("displayName"), None),
-                Wants("displayName", true),
-            ),
-            (
-                (Group, Some("members.display"), None),
-                Wants("members", true),
-            ),
-            (
-                (Group, None, Some("members.display")),
-                Wants("members", true),
-            ),
+            ((Group, Some("displayName"), None), Wants("displayName", true)),
+            ((Group, Some("members.display"), None), Wants("members", true)),
+            ((Group, None, Some("members.display")), Wants("members", true)),
             ((Group, None, None), Wants("members", true)),
             ((User, Some("userName"), None), Wants("groups", false)),
             ((User, Some("userName"), None), Wants("id", true)),
@@ -680,10 +586,7 @@ mod tests {
             ((User, Some(ENT), None), Wants(ENT, true)),
             (
                 (User, Some(ENT), None),
-                Wants(
-                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-                    true,
-                ),
+                Wants("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", true),
             ),
             ((User, None, Some(ENT)), Wants("manager", false)),
         ];

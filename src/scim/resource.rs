@@ -18,9 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::ScimError;
-use super::schema::{
-    AttrType, AttributeDef, Mutability, Namespace, ResourceKind, ResourceType, Schema, get_ci,
-};
+use super::schema::{AttrType, AttributeDef, Mutability, Namespace, ResourceKind, ResourceType, Schema, get_ci};
 
 /// A validated, canonical document ready for the store, plus a Group's members.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,8 +39,7 @@ pub struct Member {
     pub value: String,
     /// `"User"` or `"Group"` when the client said which; the store resolves it otherwise.
     pub kind: Option<String>,
-    /// Always `None` on input: `display` is readOnly (RFC 7643 §8.7.1); the store fills it when
-    /// a response is rendered.
+    /// The member's display name as the client sent it (Okta sends the userName); kept as sent.
     pub display: Option<String>,
 }
 
@@ -59,11 +56,7 @@ pub fn prepare_create(rt: &ResourceType, body: Value) -> Result<Prepared, ScimEr
 /// `existing`; immutable attributes may not change (400 `mutability`). A Group's members are
 /// replaced only when the body carries `members`: RFC 7644 §3.5.1 lets a service provider keep
 /// omitted readWrite values, and a PUT that leaves out a 50,000-member list should not empty it.
-pub fn prepare_replace(
-    rt: &ResourceType,
-    body: Value,
-    existing: &Map<String, Value>,
-) -> Result<Prepared, ScimError> {
+pub fn prepare_replace(rt: &ResourceType, body: Value, existing: &Map<String, Value>) -> Result<Prepared, ScimError> {
     prepare(rt, body, Base::Replace(existing))
 }
 
@@ -91,11 +84,7 @@ pub fn prepare_patched(
 /// readOnly sub-attributes (`manager.displayName`) are ignored, as RFC 7644 §3.5.1 says for
 /// readOnly values a client sends. A multi-valued attribute may carry at most one
 /// `primary: true` (RFC 7643 §2.4). `path` names the attribute in error details.
-pub fn canonical_value(
-    def: &AttributeDef,
-    value: Value,
-    path: &str,
-) -> Result<Option<Value>, ScimError> {
+pub fn canonical_value(def: &AttributeDef, value: Value, path: &str) -> Result<Option<Value>, ScimError> {
     if is_unassigned(&value) {
         return Ok(None);
     }
@@ -167,10 +156,7 @@ fn complex_from_value_string(def: &AttributeDef, s: &str) -> Option<Option<Value
 /// `[{"$ref": "...", "value": "<id>"}]` (Microsoft Learn "Tutorial: Develop and plan provisioning
 /// for a SCIM endpoint", Example 5). One element is unwrapped; more are an error because we
 /// cannot choose among them.
-fn single_value_from_one_element_array(
-    mut items: Vec<Value>,
-    path: &str,
-) -> Result<Value, ScimError> {
+fn single_value_from_one_element_array(mut items: Vec<Value>, path: &str) -> Result<Value, ScimError> {
     items.retain(|v| !is_unassigned(v));
     match items.len() {
         0 => Ok(Value::Null),
@@ -187,11 +173,7 @@ fn single_value_from_one_element_array(
 /// passes through; no captured request shows it. The meaning is unambiguous, so we accept it.
 /// A bare string for a multi-valued *complex* attribute is still refused: its sub-attribute is
 /// not obvious.
-fn multi_valued_from_single_value(
-    def: &AttributeDef,
-    value: Value,
-    path: &str,
-) -> Result<Vec<Value>, ScimError> {
+fn multi_valued_from_single_value(def: &AttributeDef, value: Value, path: &str) -> Result<Vec<Value>, ScimError> {
     if def.is_complex() && !value.is_object() {
         return Err(ScimError::invalid_value(format!(
             "{path} must be an array of objects ({}), got {}",
@@ -206,29 +188,16 @@ fn multi_valued_from_single_value(
 /// `"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "x"` (idp-requests.md
 /// §4.1 item 6; limosa-io/laravel-scim-server#34). Returns the extension index and the rest of the
 /// key (`department`, or `manager.value`) when `key` starts with a known extension URN and `:`.
-fn extension_attribute_from_flattened_key<'k>(
-    rt: &ResourceType,
-    key: &'k str,
-) -> Option<(usize, &'k str)> {
-    rt.extensions
-        .iter()
-        .enumerate()
-        .find_map(|(i, e)| strip_urn_prefix(key, &e.schema.id).map(|rest| (i, rest)))
+fn extension_attribute_from_flattened_key<'k>(rt: &ResourceType, key: &'k str) -> Option<(usize, &'k str)> {
+    rt.extensions.iter().enumerate().find_map(|(i, e)| strip_urn_prefix(key, &e.schema.id).map(|rest| (i, rest)))
 }
 
 /// Entra's tutorial create body (Example 2; idp-requests.md §4.1 item 13) sends enterprise
 /// attributes unqualified at the top level (`"department": null, "manager": null`). A top-level
 /// name that no core attribute has but exactly one extension defines goes into that extension,
 /// as an unqualified PATCH path does (`ResourceType::resolve`).
-fn unqualified_extension_attribute(
-    rt: &ResourceType,
-    key: &str,
-) -> Option<(usize, &'static AttributeDef)> {
-    let mut found = rt
-        .extensions
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| e.schema.attribute(key).map(|a| (i, a)));
+fn unqualified_extension_attribute(rt: &ResourceType, key: &str) -> Option<(usize, &'static AttributeDef)> {
+    let mut found = rt.extensions.iter().enumerate().filter_map(|(i, e)| e.schema.attribute(key).map(|a| (i, a)));
     let first = found.next()?;
     found.next().is_none().then_some(first)
 }
@@ -292,21 +261,13 @@ fn prepare(rt: &ResourceType, body: Value, base: Base<'_>) -> Result<Prepared, S
     let members = match gathered.members {
         Some(v) => Some(members_from(v)?),
         None => match base {
-            Base::Patched(existing)
-                if rt.kind == ResourceKind::Group && get_ci(existing, "members").is_some() =>
-            {
+            Base::Patched(existing) if rt.kind == ResourceKind::Group && get_ci(existing, "members").is_some() => {
                 Some(Vec::new())
             }
             _ => None,
         },
     };
-    let doc = assemble(
-        rt,
-        gathered.core,
-        gathered.ext,
-        gathered.unknown,
-        base.existing(),
-    )?;
+    let doc = assemble(rt, gathered.core, gathered.ext, gathered.unknown, base.existing())?;
     check_required(rt, &doc)?;
     if let Some(existing) = base.existing() {
         check_immutable(rt, &doc, existing)?;
@@ -348,10 +309,7 @@ fn check_schemas(rt: &ResourceType, schemas: Option<&Value>) -> Result<(), ScimE
     if urns.iter().any(|u| rt.knows_schema(u.trim())) {
         return Ok(());
     }
-    let foreign: Vec<&str> = urns
-        .into_iter()
-        .filter(|u| starts_with_ci(u.trim(), "urn:ietf:params:scim:"))
-        .collect();
+    let foreign: Vec<&str> = urns.into_iter().filter(|u| starts_with_ci(u.trim(), "urn:ietf:params:scim:")).collect();
     if foreign.is_empty() {
         return Ok(());
     }
@@ -367,24 +325,14 @@ fn check_schemas(rt: &ResourceType, schemas: Option<&Value>) -> Result<(), ScimE
 /// Sort every member of the body into core attributes, extension attributes, members and
 /// unknown attributes. Nulls and empty values are dropped here (RFC 7643 §2.5: unassigned).
 fn gather(rt: &ResourceType, body: Map<String, Value>) -> Result<Gathered, ScimError> {
-    let mut g = Gathered {
-        ext: rt
-            .extensions
-            .iter()
-            .map(|_| (Vec::new(), Map::new()))
-            .collect(),
-        ..Gathered::default()
-    };
+    let mut g =
+        Gathered { ext: rt.extensions.iter().map(|_| (Vec::new(), Map::new())).collect(), ..Gathered::default() };
     for (key, value) in body {
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
         // An extension object under its URN, any case.
-        if let Some(i) = rt
-            .extensions
-            .iter()
-            .position(|e| e.schema.id.eq_ignore_ascii_case(key.trim()))
-        {
+        if let Some(i) = rt.extensions.iter().position(|e| e.schema.id.eq_ignore_ascii_case(key.trim())) {
             if is_unassigned(&value) {
                 continue;
             }
@@ -408,12 +356,8 @@ fn gather(rt: &ResourceType, body: Map<String, Value>) -> Result<Gathered, ScimE
         }
         // A core attribute qualified with the core schema URN (the "fully qualified" form
         // RFC 7644 §3.10 allows in paths).
-        let name = strip_urn_prefix(&key, &rt.core.id)
-            .unwrap_or(&key)
-            .to_string();
-        if let Some((attr, sub)) =
-            split_sub(&name).and_then(|(a, s)| rt.core_attribute(a).map(|d| (d, s)))
-        {
+        let name = strip_urn_prefix(&key, &rt.core.id).unwrap_or(&key).to_string();
+        if let Some((attr, sub)) = split_sub(&name).and_then(|(a, s)| rt.core_attribute(a).map(|d| (d, s))) {
             if rt.kind == ResourceKind::Group && attr.name == "members" {
                 if sub.is_some() {
                     return Err(ScimError::invalid_value(format!(
@@ -435,27 +379,13 @@ fn gather(rt: &ResourceType, body: Map<String, Value>) -> Result<Gathered, ScimE
             }
             let value = wrap_sub(attr, sub, value);
             if !is_unassigned(&value) {
-                push_raw(
-                    &mut g.core,
-                    Raw {
-                        def: attr,
-                        value,
-                        sent_as: key,
-                    },
-                )?;
+                push_raw(&mut g.core, Raw { def: attr, value, sent_as: key })?;
             }
             continue;
         }
         if let Some((i, attr)) = unqualified_extension_attribute(rt, &key) {
             if !is_unassigned(&value) && attr.mutability != Mutability::ReadOnly {
-                push_raw(
-                    &mut g.ext[i].0,
-                    Raw {
-                        def: attr,
-                        value,
-                        sent_as: key,
-                    },
-                )?;
+                push_raw(&mut g.ext[i].0, Raw { def: attr, value, sent_as: key })?;
             }
             continue;
         }
@@ -482,14 +412,7 @@ fn place_extension(
     let (ext_raw, ext_unknown) = &mut g.ext[i];
     match split_sub(name).and_then(|(a, s)| schema.attribute(a).map(|d| (d, s))) {
         Some((attr, _)) if attr.mutability == Mutability::ReadOnly || is_discarded(attr) => Ok(()),
-        Some((attr, sub)) => push_raw(
-            ext_raw,
-            Raw {
-                def: attr,
-                value: wrap_sub(attr, sub, value),
-                sent_as,
-            },
-        ),
+        Some((attr, sub)) => push_raw(ext_raw, Raw { def: attr, value: wrap_sub(attr, sub, value), sent_as }),
         None => {
             ext_unknown.insert(name.to_string(), value);
             Ok(())
@@ -512,9 +435,7 @@ fn wrap_sub(attr: &AttributeDef, sub: Option<&str>, value: Value) -> Value {
     match sub {
         None => value,
         Some(s) => {
-            let key = attr
-                .sub(s)
-                .map_or_else(|| s.to_string(), |d| d.name.clone());
+            let key = attr.sub(s).map_or_else(|| s.to_string(), |d| d.name.clone());
             let mut obj = Map::new();
             obj.insert(key, value);
             Value::Object(obj)
@@ -535,11 +456,7 @@ fn push_raw(list: &mut Vec<Raw>, raw: Raw) -> Result<(), ScimError> {
             for (k, v) in from {
                 if let Some((k0, v0)) = get_ci(into, &k) {
                     if *v0 != v {
-                        return Err(given_twice(
-                            &format!("{}.{k}", raw.def.name),
-                            k0,
-                            &raw.sent_as,
-                        ));
+                        return Err(given_twice(&format!("{}.{k}", raw.def.name), k0, &raw.sent_as));
                     }
                     continue;
                 }
@@ -552,9 +469,7 @@ fn push_raw(list: &mut Vec<Raw>, raw: Raw) -> Result<(), ScimError> {
 }
 
 fn given_twice(name: &str, a: &str, b: &str) -> ScimError {
-    ScimError::invalid_value(format!(
-        "{name} is given more than once (as `{a}` and as `{b}`); send it once"
-    ))
+    ScimError::invalid_value(format!("{name} is given more than once (as `{a}` and as `{b}`); send it once"))
 }
 
 /// Canonicalise everything gathered and lay the document out in canonical key order:
@@ -578,20 +493,12 @@ fn assemble(
     let mut schemas = vec![Value::String(rt.core.id.clone())];
     // Placeholder so `schemas` keeps the first position; filled in at the end.
     doc.insert("schemas".into(), Value::Null);
-    if let Some(id) = existing
-        .and_then(|e| get_ci(e, "id"))
-        .map(|(_, v)| v.clone())
-    {
+    if let Some(id) = existing.and_then(|e| get_ci(e, "id")).map(|(_, v)| v.clone()) {
         doc.insert("id".into(), id);
     }
     let order = std::iter::once("externalId")
         .chain(rt.core.attributes.iter().map(|a| a.name.as_str()))
-        .chain(
-            rt.common
-                .iter()
-                .map(|a| a.name.as_str())
-                .filter(|n| !matches!(*n, "id" | "externalId" | "meta")),
-        );
+        .chain(rt.common.iter().map(|a| a.name.as_str()).filter(|n| !matches!(*n, "id" | "externalId" | "meta")));
     for name in order {
         if let Some(i) = core_values.iter().position(|(d, _)| d.name == name) {
             let (def, v) = core_values.swap_remove(i);
@@ -629,10 +536,7 @@ fn assemble(
         doc.insert(key, value);
     }
 
-    if let Some(meta) = existing
-        .and_then(|e| get_ci(e, "meta"))
-        .map(|(_, v)| v.clone())
-    {
+    if let Some(meta) = existing.and_then(|e| get_ci(e, "meta")).map(|(_, v)| v.clone()) {
         doc.insert("meta".into(), meta);
     }
     doc.insert("schemas".into(), Value::Array(schemas));
@@ -691,12 +595,8 @@ fn members_from(value: Value) -> Result<Vec<Member>, ScimError> {
         };
         let kind = match get_ci(&obj, "type").map(|(_, v)| v) {
             None | Some(Value::Null) => None,
-            Some(Value::String(t)) if t.trim().eq_ignore_ascii_case("User") => {
-                Some("User".to_string())
-            }
-            Some(Value::String(t)) if t.trim().eq_ignore_ascii_case("Group") => {
-                Some("Group".to_string())
-            }
+            Some(Value::String(t)) if t.trim().eq_ignore_ascii_case("User") => Some("User".to_string()),
+            Some(Value::String(t)) if t.trim().eq_ignore_ascii_case("Group") => Some("Group".to_string()),
             Some(other) => {
                 return Err(ScimError::invalid_value(format!(
                     "members[{i}].type must be \"User\" or \"Group\" (or left out), got {}",
@@ -704,12 +604,12 @@ fn members_from(value: Value) -> Result<Vec<Member>, ScimError> {
                 )));
             }
         };
+        let display = match get_ci(&obj, "display").map(|(_, v)| v) {
+            Some(Value::String(d)) if !d.is_empty() => Some(d.clone()),
+            _ => None,
+        };
         if !members.iter().any(|m| m.value == value) {
-            members.push(Member {
-                value,
-                kind,
-                display: None,
-            });
+            members.push(Member { value, kind, display });
         }
     }
     Ok(members)
@@ -740,29 +640,20 @@ fn check_required(rt: &ResourceType, doc: &Map<String, Value>) -> Result<(), Sci
             continue;
         };
         for def in extension.schema.attributes.iter().filter(|d| d.required) {
-            check_required_value(
-                obj.get(&def.name),
-                &format!("{}:{}", extension.schema.id, def.name),
-                rt,
-            )?;
+            check_required_value(obj.get(&def.name), &format!("{}:{}", extension.schema.id, def.name), rt)?;
         }
     }
     Ok(())
 }
 
-fn check_required_value(
-    value: Option<&Value>,
-    path: &str,
-    rt: &ResourceType,
-) -> Result<(), ScimError> {
+fn check_required_value(value: Option<&Value>, path: &str, rt: &ResourceType) -> Result<(), ScimError> {
     match value {
-        None => Err(ScimError::invalid_value(format!(
-            "{path} is required: every {} must have a non-empty {path}",
-            rt.id()
-        ))),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(ScimError::invalid_value(format!(
-            "{path} must not be empty or blank"
-        ))),
+        None => {
+            Err(ScimError::invalid_value(format!("{path} is required: every {} must have a non-empty {path}", rt.id())))
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            Err(ScimError::invalid_value(format!("{path} must not be empty or blank")))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -800,23 +691,11 @@ fn check_immutable(
             continue;
         }
         if def.is_complex() && !def.multi_valued {
-            for sub in def
-                .sub_attributes
-                .iter()
-                .filter(|s| s.mutability == Mutability::Immutable)
-            {
-                let Some(old_sub) = old
-                    .as_object()
-                    .and_then(|o| get_ci(o, &sub.name))
-                    .map(|(_, v)| v)
-                else {
+            for sub in def.sub_attributes.iter().filter(|s| s.mutability == Mutability::Immutable) {
+                let Some(old_sub) = old.as_object().and_then(|o| get_ci(o, &sub.name)).map(|(_, v)| v) else {
                     continue;
                 };
-                if new
-                    .and_then(Value::as_object)
-                    .and_then(|o| o.get(&sub.name))
-                    != Some(old_sub)
-                {
+                if new.and_then(Value::as_object).and_then(|o| o.get(&sub.name)) != Some(old_sub) {
                     return Err(ScimError::mutability(format!(
                         "{prefix}{}.{} is immutable: it cannot be changed or removed once set",
                         def.name, sub.name
@@ -832,11 +711,7 @@ fn check_immutable(
 // Values.
 
 /// One value of an attribute (an element, for a multi-valued one).
-fn canonical_single(
-    def: &AttributeDef,
-    value: Value,
-    path: &str,
-) -> Result<Option<Value>, ScimError> {
+fn canonical_single(def: &AttributeDef, value: Value, path: &str) -> Result<Option<Value>, ScimError> {
     if is_unassigned(&value) {
         return Ok(None);
     }
@@ -845,67 +720,39 @@ fn canonical_single(
         (AttrType::Complex, Value::Object(obj)) => canonical_complex(def, obj, path),
         (AttrType::Complex, Value::String(s)) => match complex_from_value_string(def, &s) {
             Some(v) => Ok(v),
-            None => Err(type_error(
-                path,
-                &format!("an object ({})", sub_names(def)),
-                &Value::String(s),
-            )),
+            None => Err(type_error(path, &format!("an object ({})", sub_names(def)), &Value::String(s))),
         },
-        (AttrType::Complex, other) => Err(type_error(
-            path,
-            &format!("an object ({})", sub_names(def)),
-            &other,
-        )),
+        (AttrType::Complex, other) => Err(type_error(path, &format!("an object ({})", sub_names(def)), &other)),
         (AttrType::String | AttrType::Reference, Value::String(s)) => ok(Value::String(s)),
         (AttrType::String, other) => Err(type_error(path, "a string", &other)),
-        (AttrType::Reference, other) => Err(type_error(
-            path,
-            "a string holding a URI or resource id",
-            &other,
-        )),
+        (AttrType::Reference, other) => Err(type_error(path, "a string holding a URI or resource id", &other)),
         (AttrType::Boolean, Value::Bool(b)) => ok(Value::Bool(b)),
         (AttrType::Boolean, Value::String(s)) => match boolean_from_string(&s) {
             Some(b) => ok(Value::Bool(b)),
-            None => Err(type_error(
-                path,
-                "a boolean (true or false)",
-                &Value::String(s),
-            )),
+            None => Err(type_error(path, "a boolean (true or false)", &Value::String(s))),
         },
         (AttrType::Boolean, other) => Err(type_error(path, "a boolean (true or false)", &other)),
         (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => ok(Value::Number(n)),
         (AttrType::Integer, other) => Err(type_error(path, "an integer", &other)),
         (AttrType::Decimal, Value::Number(n)) => ok(Value::Number(n)),
         (AttrType::Decimal, other) => Err(type_error(path, "a number", &other)),
-        (AttrType::DateTime, Value::String(s))
-            if OffsetDateTime::parse(s.trim(), &Rfc3339).is_ok() =>
-        {
+        (AttrType::DateTime, Value::String(s)) if OffsetDateTime::parse(s.trim(), &Rfc3339).is_ok() => {
             ok(Value::String(s))
         }
-        (AttrType::DateTime, other) => Err(type_error(
-            path,
-            "an RFC 3339 date-time such as \"2024-05-01T12:00:00Z\"",
-            &other,
-        )),
+        (AttrType::DateTime, other) => {
+            Err(type_error(path, "an RFC 3339 date-time such as \"2024-05-01T12:00:00Z\"", &other))
+        }
         (AttrType::Binary, Value::String(s)) if is_base64(&s) => ok(Value::String(s)),
         (AttrType::Binary, other) => Err(type_error(path, "base64 text (RFC 4648 §4)", &other)),
     }
 }
 
 /// Sub-attributes in schema order with schema spelling, then unknown ones as sent.
-fn canonical_complex(
-    def: &AttributeDef,
-    obj: Map<String, Value>,
-    path: &str,
-) -> Result<Option<Value>, ScimError> {
+fn canonical_complex(def: &AttributeDef, obj: Map<String, Value>, path: &str) -> Result<Option<Value>, ScimError> {
     let mut known: Vec<Option<(String, Value)>> = def.sub_attributes.iter().map(|_| None).collect();
     let mut unknown = Map::new();
     for (key, value) in obj {
-        let Some(i) = def
-            .sub_attributes
-            .iter()
-            .position(|s| s.name.eq_ignore_ascii_case(&key))
-        else {
+        let Some(i) = def.sub_attributes.iter().position(|s| s.name.eq_ignore_ascii_case(&key)) else {
             if !is_unassigned(&value) {
                 unknown.insert(key, value);
             }
@@ -946,11 +793,7 @@ fn check_one_primary(values: &[Value], path: &str) -> Result<(), ScimError> {
         return Err(ScimError::invalid_value(format!(
             "{path}: {} values have primary: true (at positions {}); at most one may be primary",
             primaries.len(),
-            primaries
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            primaries.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
         )));
     }
     Ok(())
@@ -972,34 +815,21 @@ fn is_base64(s: &str) -> bool {
     let bytes: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     let pad = bytes.iter().rev().take_while(|&&b| b == b'=').count();
     let body = &bytes[..bytes.len() - pad];
-    if pad > 2
-        || !body
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
-    {
+    if pad > 2 || !body.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/') {
         return false;
     }
-    if pad > 0 {
-        bytes.len().is_multiple_of(4)
-    } else {
-        body.len() % 4 != 1
-    }
+    if pad > 0 { bytes.len().is_multiple_of(4) } else { body.len() % 4 != 1 }
 }
 
 /// `key` without a leading `urn` and `:`, compared case-insensitively.
 fn strip_urn_prefix<'k>(key: &'k str, urn: &str) -> Option<&'k str> {
     let head = key.get(..urn.len())?;
     let rest = key.get(urn.len()..)?;
-    if head.eq_ignore_ascii_case(urn) {
-        rest.strip_prefix(':').filter(|r| !r.is_empty())
-    } else {
-        None
-    }
+    if head.eq_ignore_ascii_case(urn) { rest.strip_prefix(':').filter(|r| !r.is_empty()) } else { None }
 }
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
-    s.get(..prefix.len())
-        .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+    s.get(..prefix.len()).is_some_and(|h| h.eq_ignore_ascii_case(prefix))
 }
 
 fn sub_names(def: &AttributeDef) -> String {
@@ -1060,10 +890,7 @@ mod tests {
         /// The value or document; for groups, `members` absent.
         Is(serde_json::Value),
         /// A group document and its members as `(value, type)`.
-        Group(
-            serde_json::Value,
-            Option<Vec<(&'static str, Option<&'static str>)>>,
-        ),
+        Group(serde_json::Value, Option<Vec<(&'static str, Option<&'static str>)>>),
         /// 400 with this scimType and a detail containing this text.
         Error(ScimType, &'static str),
     }
@@ -1079,19 +906,15 @@ mod tests {
                 };
                 canonical_value(def, v, path).map(|v| (v.unwrap_or(serde_json::Value::Null), None))
             }
-            Create(kind, body) => {
-                prepare_create(kind.resource_type(), body).map(|p| (p.doc.into(), p.members))
-            }
+            Create(kind, body) => prepare_create(kind.resource_type(), body).map(|p| (p.doc.into(), p.members)),
             Replace(kind, body, existing) => {
                 let existing = existing.as_object().cloned().unwrap_or_default();
-                prepare_replace(kind.resource_type(), body, &existing)
-                    .map(|p| (p.doc.into(), p.members))
+                prepare_replace(kind.resource_type(), body, &existing).map(|p| (p.doc.into(), p.members))
             }
             Patched(kind, patched, existing) => {
                 let existing = existing.as_object().cloned().unwrap_or_default();
                 let patched = patched.as_object().cloned().unwrap_or_default();
-                prepare_patched(kind.resource_type(), patched, &existing)
-                    .map(|p| (p.doc.into(), p.members))
+                prepare_patched(kind.resource_type(), patched, &existing).map(|p| (p.doc.into(), p.members))
             }
         };
         match (result, expected) {
@@ -1104,24 +927,13 @@ mod tests {
                 assert_eq!(doc.to_string(), want.to_string(), "{name}: document");
                 let got: Option<Vec<(String, Option<String>)>> =
                     members.map(|ms| ms.into_iter().map(|m| (m.value, m.kind)).collect());
-                let want_members: Option<Vec<(String, Option<String>)>> = want_members.map(|ms| {
-                    ms.into_iter()
-                        .map(|(v, k)| (v.to_string(), k.map(str::to_string)))
-                        .collect()
-                });
+                let want_members: Option<Vec<(String, Option<String>)>> = want_members
+                    .map(|ms| ms.into_iter().map(|(v, k)| (v.to_string(), k.map(str::to_string))).collect());
                 assert_eq!(got, want_members, "{name}: members");
             }
             (Err(e), Error(scim_type, detail)) => {
-                assert_eq!(
-                    (e.status, e.scim_type),
-                    (400, Some(scim_type)),
-                    "{name}: {e}"
-                );
-                assert!(
-                    e.detail.contains(detail),
-                    "{name}: detail {:?} lacks {detail:?}",
-                    e.detail
-                );
+                assert_eq!((e.status, e.scim_type), (400, Some(scim_type)), "{name}: {e}");
+                assert!(e.detail.contains(detail), "{name}: detail {:?} lacks {detail:?}", e.detail);
             }
             (Ok((doc, _)), Error(..)) => panic!("{name}: expected an error, got {doc}"),
             (Err(e), _) => panic!("{name}: unexpected error {e}"),
@@ -1233,16 +1045,9 @@ mod tests {
             if let Some(addrs) = ordered.get_mut("addresses").and_then(|a| a.as_array_mut()) {
                 for a in addrs {
                     let mut out = Map::new();
-                    for k in [
-                        "formatted",
-                        "streetAddress",
-                        "locality",
-                        "region",
-                        "postalCode",
-                        "country",
-                        "type",
-                        "primary",
-                    ] {
+                    for k in
+                        ["formatted", "streetAddress", "locality", "region", "postalCode", "country", "type", "primary"]
+                    {
                         if let Some(x) = a.get(k) {
                             out.insert(k.to_string(), x.clone());
                         }
@@ -1337,36 +1142,12 @@ mod tests {
     #[test]
     fn canonical_values() {
         let cases: Vec<(&str, Input, Expected)> = vec![
-            (
-                "string boolean True",
-                Attr("active", json!("True")),
-                Is(json!(true)),
-            ),
-            (
-                "string boolean false",
-                Attr("active", json!(" false ")),
-                Is(json!(false)),
-            ),
-            (
-                "bad boolean",
-                Attr("active", json!("yes")),
-                Error(ScimType::InvalidValue, "active must be a boolean"),
-            ),
-            (
-                "number for boolean",
-                Attr("active", json!(1)),
-                Error(ScimType::InvalidValue, "a number (1)"),
-            ),
-            (
-                "null is unassigned",
-                Attr("title", json!(null)),
-                Is(json!(null)),
-            ),
-            (
-                "number for string",
-                Attr("title", json!(7)),
-                Error(ScimType::InvalidValue, "title must be a string"),
-            ),
+            ("string boolean True", Attr("active", json!("True")), Is(json!(true))),
+            ("string boolean false", Attr("active", json!(" false ")), Is(json!(false))),
+            ("bad boolean", Attr("active", json!("yes")), Error(ScimType::InvalidValue, "active must be a boolean")),
+            ("number for boolean", Attr("active", json!(1)), Error(ScimType::InvalidValue, "a number (1)")),
+            ("null is unassigned", Attr("title", json!(null)), Is(json!(null))),
+            ("number for string", Attr("title", json!(7)), Error(ScimType::InvalidValue, "title must be a string")),
             (
                 "sub-attribute names canonicalised",
                 Attr("name", json!({"GIVENNAME": "B", "familyname": "J"})),
@@ -1374,22 +1155,11 @@ mod tests {
             ),
             (
                 "unknown sub kept, nulls dropped",
-                Attr(
-                    "name",
-                    json!({"givenName": "B", "nickname2": "x", "middleName": null}),
-                ),
+                Attr("name", json!({"givenName": "B", "nickname2": "x", "middleName": null})),
                 Is(json!({"givenName": "B", "nickname2": "x"})),
             ),
-            (
-                "empty object dropped",
-                Attr("name", json!({"givenName": null})),
-                Is(json!(null)),
-            ),
-            (
-                "complex must be object",
-                Attr("name", json!(3)),
-                Error(ScimType::InvalidValue, "name must be an object"),
-            ),
+            ("empty object dropped", Attr("name", json!({"givenName": null})), Is(json!(null))),
+            ("complex must be object", Attr("name", json!(3)), Error(ScimType::InvalidValue, "name must be an object")),
             (
                 "single object for multi-valued",
                 Attr("emails", json!({"value": "a@example.com"})),
@@ -1402,18 +1172,12 @@ mod tests {
             ),
             (
                 "two primaries",
-                Attr(
-                    "emails",
-                    json!([{"value": "a", "primary": true}, {"value": "b", "primary": "True"}]),
-                ),
+                Attr("emails", json!([{"value": "a", "primary": true}, {"value": "b", "primary": "True"}])),
                 Error(ScimType::InvalidValue, "at most one may be primary"),
             ),
             (
                 "one primary, string",
-                Attr(
-                    "emails",
-                    json!([{"value": "a", "primary": "true"}, {"value": "b", "primary": false}]),
-                ),
+                Attr("emails", json!([{"value": "a", "primary": "true"}, {"value": "b", "primary": false}])),
                 Is(json!([{"value": "a", "primary": true}, {"value": "b", "primary": false}])),
             ),
             (
@@ -1422,15 +1186,9 @@ mod tests {
                     "phoneNumbers",
                     json!([{"value": "+1 555", "type": "eightbyeight"}, {"value": "x", "type": "microsoftteams"}]),
                 ),
-                Is(
-                    json!([{"value": "+1 555", "type": "eightbyeight"}, {"value": "x", "type": "microsoftteams"}]),
-                ),
+                Is(json!([{"value": "+1 555", "type": "eightbyeight"}, {"value": "x", "type": "microsoftteams"}])),
             ),
-            (
-                "null elements dropped",
-                Attr("emails", json!([null, {"value": "a"}, {}])),
-                Is(json!([{"value": "a"}])),
-            ),
+            ("null elements dropped", Attr("emails", json!([null, {"value": "a"}, {}])), Is(json!([{"value": "a"}]))),
             (
                 "wrong sub type named by path",
                 Attr("emails", json!([{"value": "a"}, {"value": 5}])),
@@ -1444,24 +1202,14 @@ mod tests {
             (
                 "not base64",
                 Attr("x509Certificates", json!([{"value": "not base64!"}])),
-                Error(
-                    ScimType::InvalidValue,
-                    "x509Certificates[0].value must be base64",
-                ),
+                Error(ScimType::InvalidValue, "x509Certificates[0].value must be base64"),
             ),
             (
                 "array for single-valued",
                 Attr("profileUrl", json!(["a", "b"])),
-                Error(
-                    ScimType::InvalidValue,
-                    "profileUrl is single-valued but 2 values",
-                ),
+                Error(ScimType::InvalidValue, "profileUrl is single-valued but 2 values"),
             ),
-            (
-                "one-element array for single value",
-                Attr("profileUrl", json!(["https://x"])),
-                Is(json!("https://x")),
-            ),
+            ("one-element array for single value", Attr("profileUrl", json!(["https://x"])), Is(json!("https://x"))),
             (
                 "dateTime valid",
                 Attr("meta.lastModified", json!("2011-05-13T04:42:34.000Z")),
@@ -1474,10 +1222,7 @@ mod tests {
             ),
             (
                 "manager as string",
-                Attr(
-                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-                    json!("271"),
-                ),
+                Attr("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", json!("271")),
                 Is(json!({"value": "271"})),
             ),
             (
@@ -1497,11 +1242,7 @@ mod tests {
     #[test]
     fn create_bodies() {
         let cases: Vec<(&str, Input, Expected)> = vec![
-            (
-                "RFC 7643 §8.2 full user",
-                Create(ResourceKind::User, rfc_full_user()),
-                Is(rfc_full_user_stored()),
-            ),
+            ("RFC 7643 §8.2 full user", Create(ResourceKind::User, rfc_full_user()), Is(rfc_full_user_stored())),
             (
                 "RFC 7643 §8.3 enterprise user",
                 Create(ResourceKind::User, rfc_enterprise_user()),
@@ -1604,17 +1345,11 @@ mod tests {
                         "externalId": "g-1", "displayName": "Sales", "meta": {"resourceType": "Group"}
                     }),
                 ),
-                Group(
-                    json!({"schemas": [GROUP_URN], "externalId": "g-1", "displayName": "Sales"}),
-                    None,
-                ),
+                Group(json!({"schemas": [GROUP_URN], "externalId": "g-1", "displayName": "Sales"}), None),
             ),
             (
                 "Group URN on /Users",
-                Create(
-                    ResourceKind::User,
-                    json!({"schemas": [GROUP_URN], "userName": "a"}),
-                ),
+                Create(ResourceKind::User, json!({"schemas": [GROUP_URN], "userName": "a"})),
                 Error(ScimType::InvalidValue, "/Users takes User resources"),
             ),
             (
@@ -1623,10 +1358,7 @@ mod tests {
                     ResourceKind::User,
                     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": []}),
                 ),
-                Error(
-                    ScimType::InvalidValue,
-                    "schemas lists urn:ietf:params:scim:api:messages:2.0:PatchOp",
-                ),
+                Error(ScimType::InvalidValue, "schemas lists urn:ietf:params:scim:api:messages:2.0:PatchOp"),
             ),
             (
                 "schemas not an array of strings",
@@ -1640,10 +1372,7 @@ mod tests {
             ),
             (
                 "userName missing",
-                Create(
-                    ResourceKind::User,
-                    json!({"schemas": [USER_URN], "displayName": "x"}),
-                ),
+                Create(ResourceKind::User, json!({"schemas": [USER_URN], "displayName": "x"})),
                 Error(ScimType::InvalidValue, "userName is required"),
             ),
             (
@@ -1663,18 +1392,12 @@ mod tests {
             ),
             (
                 "userName twice",
-                Create(
-                    ResourceKind::User,
-                    json!({"userName": "a", "USERNAME": "b"}),
-                ),
+                Create(ResourceKind::User, json!({"userName": "a", "USERNAME": "b"})),
                 Error(ScimType::InvalidValue, "userName is given more than once"),
             ),
             (
                 "password never stored",
-                Create(
-                    ResourceKind::User,
-                    json!({"userName": "a", "password": "hunter2"}),
-                ),
+                Create(ResourceKind::User, json!({"userName": "a", "password": "hunter2"})),
                 Is(json!({"schemas": [USER_URN], "userName": "a"})),
             ),
             (
@@ -1707,10 +1430,7 @@ mod tests {
             (
                 "extension must be an object",
                 Create(ResourceKind::User, json!({"userName": "a", ENT: "Sales"})),
-                Error(
-                    ScimType::InvalidValue,
-                    "must be an object holding the extension's attributes",
-                ),
+                Error(ScimType::InvalidValue, "must be an object holding the extension's attributes"),
             ),
             (
                 "RFC 7643 §8.4 group",
@@ -1725,14 +1445,8 @@ mod tests {
             ),
             (
                 "Okta group push with empty members",
-                Create(
-                    ResourceKind::Group,
-                    json!({"schemas": [GROUP_URN], "displayName": "Eng", "members": []}),
-                ),
-                Group(
-                    json!({"schemas": [GROUP_URN], "displayName": "Eng"}),
-                    Some(vec![]),
-                ),
+                Create(ResourceKind::Group, json!({"schemas": [GROUP_URN], "displayName": "Eng", "members": []})),
+                Group(json!({"schemas": [GROUP_URN], "displayName": "Eng"}), Some(vec![])),
             ),
             (
                 "member type any case, duplicates once",
@@ -1748,10 +1462,7 @@ mod tests {
             ),
             (
                 "member without value",
-                Create(
-                    ResourceKind::Group,
-                    json!({"displayName": "Eng", "members": [{"display": "Babs"}]}),
-                ),
+                Create(ResourceKind::Group, json!({"displayName": "Eng", "members": [{"display": "Babs"}]})),
                 Error(ScimType::InvalidValue, "members[0].value is required"),
             ),
             (
@@ -1760,17 +1471,11 @@ mod tests {
                     ResourceKind::Group,
                     json!({"displayName": "Eng", "members": [{"value": "u", "type": "direct"}]}),
                 ),
-                Error(
-                    ScimType::InvalidValue,
-                    "members[0].type must be \"User\" or \"Group\"",
-                ),
+                Error(ScimType::InvalidValue, "members[0].type must be \"User\" or \"Group\""),
             ),
             (
                 "group displayName required",
-                Create(
-                    ResourceKind::Group,
-                    json!({"schemas": [GROUP_URN], "members": []}),
-                ),
+                Create(ResourceKind::Group, json!({"schemas": [GROUP_URN], "members": []})),
                 Error(ScimType::InvalidValue, "displayName is required"),
             ),
         ];
@@ -1806,30 +1511,17 @@ mod tests {
                     json!({"userName": "a", "externalId": "new"}),
                     json!({"id": "u-1", "externalId": "old", "userName": "a"}),
                 ),
-                Is(
-                    json!({"schemas": [USER_URN], "id": "u-1", "externalId": "new", "userName": "a"}),
-                ),
+                Is(json!({"schemas": [USER_URN], "id": "u-1", "externalId": "new", "userName": "a"})),
             ),
             (
                 "PUT without userName",
-                Replace(
-                    ResourceKind::User,
-                    json!({"displayName": "x"}),
-                    okta_existing(),
-                ),
+                Replace(ResourceKind::User, json!({"displayName": "x"}), okta_existing()),
                 Error(ScimType::InvalidValue, "userName is required"),
             ),
             (
                 "PUT group without members leaves them",
-                Replace(
-                    ResourceKind::Group,
-                    json!({"displayName": "Eng"}),
-                    json!({"id": "g-1", "displayName": "Old"}),
-                ),
-                Group(
-                    json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng"}),
-                    None,
-                ),
+                Replace(ResourceKind::Group, json!({"displayName": "Eng"}), json!({"id": "g-1", "displayName": "Old"})),
+                Group(json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng"}), None),
             ),
             (
                 "PUT group members null leaves them",
@@ -1838,10 +1530,7 @@ mod tests {
                     json!({"displayName": "Eng", "members": null}),
                     json!({"id": "g-1", "displayName": "Old"}),
                 ),
-                Group(
-                    json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng"}),
-                    None,
-                ),
+                Group(json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng"}), None),
             ),
             (
                 "PUT group with members replaces them",
@@ -1850,10 +1539,7 @@ mod tests {
                     json!({"displayName": "Eng", "members": [{"value": "u2", "display": "ignored"}]}),
                     json!({"id": "g-1", "displayName": "Old"}),
                 ),
-                Group(
-                    json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng"}),
-                    Some(vec![("u2", None)]),
-                ),
+                Group(json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng"}), Some(vec![("u2", None)])),
             ),
             (
                 "patched document with raw values is canonicalised",
@@ -1892,10 +1578,7 @@ mod tests {
                     json!({"id": "g-1", "displayName": "Eng"}),
                     json!({"id": "g-1", "displayName": "Eng", "members": [{"value": "u1"}]}),
                 ),
-                Group(
-                    json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng"}),
-                    Some(vec![]),
-                ),
+                Group(json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng"}), Some(vec![])),
             ),
             (
                 "patch not touching unloaded members",
@@ -1904,18 +1587,11 @@ mod tests {
                     json!({"id": "g-1", "displayName": "Eng2"}),
                     json!({"id": "g-1", "displayName": "Eng"}),
                 ),
-                Group(
-                    json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng2"}),
-                    None,
-                ),
+                Group(json!({"schemas": [GROUP_URN], "id": "g-1", "displayName": "Eng2"}), None),
             ),
             (
                 "patched wrong type",
-                Patched(
-                    ResourceKind::User,
-                    json!({"userName": "a", "active": "maybe"}),
-                    okta_existing(),
-                ),
+                Patched(ResourceKind::User, json!({"userName": "a", "active": "maybe"}), okta_existing()),
                 Error(ScimType::InvalidValue, "active must be a boolean"),
             ),
         ];
@@ -1933,10 +1609,7 @@ mod tests {
                 out.insert("id".into(), json!("r-1"));
             }
         }
-        out.insert(
-            "meta".into(),
-            json!({"resourceType": "User", "version": "W/\"1\""}),
-        );
+        out.insert("meta".into(), json!({"resourceType": "User", "version": "W/\"1\""}));
         serde_json::Value::Object(out)
     }
 
@@ -1966,16 +1639,8 @@ mod tests {
                 panic!("{name}: {created:?}");
             };
             let doc = stored(created.doc);
-            check(
-                &name,
-                Replace(kind, doc.clone(), doc.clone()),
-                Group(doc.clone(), None),
-            );
-            check(
-                &name,
-                Patched(kind, doc.clone(), doc.clone()),
-                Group(doc, None),
-            );
+            check(&name, Replace(kind, doc.clone(), doc.clone()), Group(doc.clone(), None));
+            check(&name, Patched(kind, doc.clone(), doc.clone()), Group(doc, None));
         }
     }
 
@@ -2001,13 +1666,10 @@ mod tests {
         };
         let existing = json!({"id": "b-1", "serial": "S1", "label": "x"});
         let existing = existing.as_object().cloned().unwrap_or_default();
-        let same =
-            prepare_replace(&rt, json!({"serial": "S1", "label": "y"}), &existing).map(|p| p.doc);
+        let same = prepare_replace(&rt, json!({"serial": "S1", "label": "y"}), &existing).map(|p| p.doc);
         assert_eq!(
             same.ok().map(serde_json::Value::Object),
-            Some(
-                json!({"schemas": ["urn:example:Badge"], "id": "b-1", "serial": "S1", "label": "y"})
-            )
+            Some(json!({"schemas": ["urn:example:Badge"], "id": "b-1", "serial": "S1", "label": "y"}))
         );
         for body in [json!({"serial": "S2", "label": "y"}), json!({"label": "y"})] {
             let err = prepare_replace(&rt, body, &existing).err();
@@ -2018,10 +1680,7 @@ mod tests {
         }
         let fresh = json!({"id": "b-1", "label": "x"});
         let fresh = fresh.as_object().cloned().unwrap_or_default();
-        assert!(
-            prepare_replace(&rt, json!({"serial": "S2", "label": "y"}), &fresh).is_ok(),
-            "set once when unset"
-        );
+        assert!(prepare_replace(&rt, json!({"serial": "S2", "label": "y"}), &fresh).is_ok(), "set once when unset");
     }
 
     #[test]

@@ -110,9 +110,7 @@ fn default_uniqueness() -> Uniqueness {
 impl AttributeDef {
     /// The sub-attribute called `name`, matched case-insensitively.
     pub fn sub(&self, name: &str) -> Option<&AttributeDef> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     pub fn is_complex(&self) -> bool {
@@ -124,13 +122,7 @@ impl AttributeDef {
         !matches!(self.mutability, Mutability::ReadOnly)
     }
 
-    fn simple(
-        name: &str,
-        kind: AttrType,
-        case_exact: bool,
-        mutability: Mutability,
-        returned: Returned,
-    ) -> Self {
+    fn simple(name: &str, kind: AttrType, case_exact: bool, mutability: Mutability, returned: Returned) -> Self {
         AttributeDef {
             name: name.to_string(),
             kind,
@@ -167,21 +159,13 @@ impl Schema {
         #[allow(clippy::expect_used)]
         let document: Value = serde_json::from_str(text).expect("schema document is valid JSON");
         #[allow(clippy::expect_used)]
-        let doc: Doc =
-            serde_json::from_value(document.clone()).expect("schema document matches RFC 7643 §7");
-        Schema {
-            id: doc.id,
-            name: doc.name,
-            attributes: doc.attributes,
-            document,
-        }
+        let doc: Doc = serde_json::from_value(document.clone()).expect("schema document matches RFC 7643 §7");
+        Schema { id: doc.id, name: doc.name, attributes: doc.attributes, document }
     }
 
     /// The attribute called `name`, matched case-insensitively.
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -290,10 +274,7 @@ impl ResourceType {
 
     /// The extension with this URN (case-insensitive).
     pub fn extension(&self, urn: &str) -> Option<&'static Schema> {
-        self.extensions
-            .iter()
-            .find(|e| e.schema.id.eq_ignore_ascii_case(urn))
-            .map(|e| e.schema)
+        self.extensions.iter().find(|e| e.schema.id.eq_ignore_ascii_case(urn)).map(|e| e.schema)
     }
 
     /// Whether `urn` is the core schema or one of the extensions of this type.
@@ -303,11 +284,7 @@ impl ResourceType {
 
     /// A top-level (core or common) attribute, case-insensitively.
     pub fn core_attribute(&self, name: &str) -> Option<&'static AttributeDef> {
-        self.core.attribute(name).or_else(|| {
-            self.common
-                .iter()
-                .find(|a| a.name.eq_ignore_ascii_case(name))
-        })
+        self.core.attribute(name).or_else(|| self.common.iter().find(|a| a.name.eq_ignore_ascii_case(name)))
     }
 
     /// Resolve `[uri:]name[.sub]` (the parts of a filter or PATCH attribute path).
@@ -318,9 +295,7 @@ impl ResourceType {
     /// error. An unknown sub-attribute of a known complex attribute is always `Ok(None)`.
     pub fn resolve(&self, uri: Option<&str>, name: &str, sub: Option<&str>) -> Option<Resolved> {
         let (namespace, attr) = match uri {
-            Some(u) if self.core.id.eq_ignore_ascii_case(u) => {
-                (Namespace::Core, self.core_attribute(name)?)
-            }
+            Some(u) if self.core.id.eq_ignore_ascii_case(u) => (Namespace::Core, self.core_attribute(name)?),
             Some(u) => {
                 let ext = self.extension(u)?;
                 (Namespace::Extension(static_id(ext)), ext.attribute(name)?)
@@ -329,9 +304,7 @@ impl ResourceType {
                 Some(a) => (Namespace::Core, a),
                 None => {
                     let mut found = self.extensions.iter().filter_map(|e| {
-                        e.schema
-                            .attribute(name)
-                            .map(|a| (Namespace::Extension(static_id(e.schema)), a))
+                        e.schema.attribute(name).map(|a| (Namespace::Extension(static_id(e.schema)), a))
                     });
                     let first = found.next()?;
                     if found.next().is_some() {
@@ -345,11 +318,7 @@ impl ResourceType {
             Some(s) => Some(attr.sub(s)?),
             None => None,
         };
-        Some(Resolved {
-            namespace,
-            attr,
-            sub,
-        })
+        Some(Resolved { namespace, attr, sub })
     }
 
     /// Resolve a full textual path such as `name.givenName`,
@@ -370,24 +339,17 @@ impl ResourceType {
 
     /// All attribute definitions with their namespace, in document order (core, common, extensions).
     pub fn all_attributes(&self) -> impl Iterator<Item = (Namespace, &'static AttributeDef)> + '_ {
-        self.core
-            .attributes
-            .iter()
-            .chain(self.common.iter())
-            .map(|a| (Namespace::Core, a))
-            .chain(self.extensions.iter().flat_map(|e| {
+        self.core.attributes.iter().chain(self.common.iter()).map(|a| (Namespace::Core, a)).chain(
+            self.extensions.iter().flat_map(|e| {
                 let urn = static_id(e.schema);
-                e.schema
-                    .attributes
-                    .iter()
-                    .map(move |a| (Namespace::Extension(urn), a))
-            }))
+                e.schema.attributes.iter().map(move |a| (Namespace::Extension(urn), a))
+            }),
+        )
     }
 
     /// The schema URNs of this resource type: core first.
     pub fn schema_urns(&self) -> impl Iterator<Item = &'static str> + '_ {
-        std::iter::once(static_id(self.core))
-            .chain(self.extensions.iter().map(|e| static_id(e.schema)))
+        std::iter::once(static_id(self.core)).chain(self.extensions.iter().map(|e| static_id(e.schema)))
     }
 }
 
@@ -398,10 +360,7 @@ fn static_id(schema: &'static Schema) -> &'static str {
 /// Split a leading schema URN (one this resource type knows) off an attribute path.
 /// `urn:...:enterprise:2.0:User:manager.value` gives `(Some(urn), "manager.value")`.
 fn split_urn<'p>(path: &'p str, rt: &ResourceType) -> (Option<&'p str>, &'p str) {
-    if !path
-        .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-    {
+    if !path.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
         return (None, path);
     }
     for urn in rt.schema_urns() {
@@ -469,10 +428,7 @@ pub fn registry() -> &'static Registry {
                 kind: ResourceKind::User,
                 description: "User Account",
                 core: &s.user,
-                extensions: vec![Extension {
-                    schema: &s.enterprise,
-                    required: false,
-                }],
+                extensions: vec![Extension { schema: &s.enterprise, required: false }],
                 common: &s.common,
             },
             group: ResourceType {
@@ -508,8 +464,7 @@ fn common_attributes() -> Vec<AttributeDef> {
 /// Find a member of a JSON object by attribute name, case-insensitively (RFC 7643 §2.1).
 /// An exact match wins, so canonical documents cost one hash lookup.
 pub fn get_ci<'m>(map: &'m Map<String, Value>, name: &str) -> Option<(&'m String, &'m Value)> {
-    map.get_key_value(name)
-        .or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+    map.get_key_value(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
 }
 
 /// The key under which `name` is stored in `map`, case-insensitively.
@@ -524,40 +479,23 @@ mod tests {
     #[test]
     fn documents_load_and_phone_types_include_eightbyeight() {
         let user = &registry().user;
-        let phones = user
-            .core_attribute("PHONENUMBERS")
-            .map(|a| a.sub("type").map(|t| t.canonical_values.clone()));
-        assert!(
-            phones
-                .flatten()
-                .is_some_and(|v| v.iter().any(|t| t == "eightbyeight"))
-        );
+        let phones = user.core_attribute("PHONENUMBERS").map(|a| a.sub("type").map(|t| t.canonical_values.clone()));
+        assert!(phones.flatten().is_some_and(|v| v.iter().any(|t| t == "eightbyeight")));
         assert_eq!(registry().schemas().count(), 3);
     }
 
     #[test]
     fn resolves_paths_case_insensitively_with_urns() {
         let user = &registry().user;
-        let r = user
-            .resolve(None, "name", Some("GIVENNAME"))
-            .map(|r| r.display());
+        let r = user.resolve(None, "name", Some("GIVENNAME")).map(|r| r.display());
         assert_eq!(r.as_deref(), Some("name.givenName"));
-        let r = user
-            .resolve(Some(ENTERPRISE_USER_URN), "manager", Some("value"))
-            .map(|r| r.display());
-        assert_eq!(
-            r.as_deref(),
-            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value")
-        );
-        let r = user
-            .resolve(Some(USER_URN), "userName", None)
-            .map(|r| r.namespace);
+        let r = user.resolve(Some(ENTERPRISE_USER_URN), "manager", Some("value")).map(|r| r.display());
+        assert_eq!(r.as_deref(), Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"));
+        let r = user.resolve(Some(USER_URN), "userName", None).map(|r| r.namespace);
         assert_eq!(r, Some(Namespace::Core));
         assert!(user.resolve(None, "meta", Some("lastModified")).is_some());
         // An unqualified extension attribute resolves when only one extension defines it.
-        let r = user
-            .resolve(None, "employeeNumber", None)
-            .map(|r| r.namespace);
+        let r = user.resolve(None, "employeeNumber", None).map(|r| r.namespace);
         assert_eq!(r, Some(Namespace::Extension(ENTERPRISE_USER_URN)));
         assert!(user.resolve(None, "nosuch", None).is_none());
         assert!(user.resolve(None, "name", Some("nosuch")).is_none());
@@ -566,12 +504,8 @@ mod tests {
     #[test]
     fn resolves_text_paths_and_whole_extensions() {
         let user = &registry().user;
-        assert!(matches!(
-            user.resolve_text(ENTERPRISE_USER_URN),
-            Some(Target::Extension(_))
-        ));
-        let t = user
-            .resolve_text("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department");
+        assert!(matches!(user.resolve_text(ENTERPRISE_USER_URN), Some(Target::Extension(_))));
+        let t = user.resolve_text("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department");
         assert!(matches!(t, Some(Target::Attribute(r)) if r.attr.name == "department"));
         let t = user.resolve_text("urn:ietf:params:scim:schemas:core:2.0:User:name.familyName");
         assert!(matches!(t, Some(Target::Attribute(r)) if r.leaf().name == "familyName"));

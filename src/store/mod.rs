@@ -56,8 +56,7 @@ const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; P
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(PRAGMAS)
-            .map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(PRAGMAS).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -73,17 +72,15 @@ pub struct Store {
 
 /// Normalise `sqlite://path` and `sqlite:path` to the path diesel expects.
 fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
 }
 
 impl Store {
     /// Open (creating the file if needed) and bring the schema up to date.
     pub fn open(url: &str) -> Result<Store, StoreError> {
         let path = sqlite_path(url);
-        let mut writer = SqliteConnection::establish(path)
-            .map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
+        let mut writer =
+            SqliteConnection::establish(path).map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
         writer.batch_execute(PRAGMAS)?;
         run_migrations(&mut writer)?;
         let readers = Pool::builder()
@@ -92,17 +89,13 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(Pragmas))
             .build(ConnectionManager::<SqliteConnection>::new(path))?;
-        Ok(Store {
-            readers,
-            writer: Mutex::new(writer),
-        })
+        Ok(Store { readers, writer: Mutex::new(writer) })
     }
 
     /// Apply pending migrations and report how many ran.
     pub fn migrate(url: &str) -> Result<usize, StoreError> {
         let path = sqlite_path(url);
-        let mut conn = SqliteConnection::establish(path)
-            .map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
+        let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
         conn.batch_execute(PRAGMAS)?;
         run_migrations(&mut conn)
     }
@@ -126,9 +119,7 @@ impl Store {
 }
 
 fn run_migrations(conn: &mut SqliteConnection) -> Result<usize, StoreError> {
-    let ran = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    let ran = conn.run_pending_migrations(MIGRATIONS).map_err(|e| StoreError::Migration(e.to_string()))?;
     Ok(ran.len())
 }
 
@@ -142,8 +133,6 @@ pub fn now_millis() -> i64 {
 pub fn format_millis(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     t.format(&fmt).unwrap_or_default()
 }

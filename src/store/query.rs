@@ -27,10 +27,7 @@ pub(crate) struct Cond {
 
 impl Cond {
     fn new(sql: impl Into<String>, binds: Vec<Bind>) -> Self {
-        Cond {
-            sql: sql.into(),
-            binds,
-        }
+        Cond { sql: sql.into(), binds }
     }
 
     fn join(parts: Vec<Cond>, op: &str) -> Cond {
@@ -58,22 +55,13 @@ pub(crate) struct Lowered {
 
 impl Lowered {
     fn exact(c: Cond) -> Self {
-        Lowered {
-            cond: Some(c),
-            exact: true,
-        }
+        Lowered { cond: Some(c), exact: true }
     }
     fn superset(c: Option<Cond>) -> Self {
-        Lowered {
-            cond: c,
-            exact: false,
-        }
+        Lowered { cond: c, exact: false }
     }
     fn unknown() -> Self {
-        Lowered {
-            cond: None,
-            exact: false,
-        }
+        Lowered { cond: None, exact: false }
     }
 }
 
@@ -102,29 +90,15 @@ fn column(rt: &ResourceType, path: &AttrPath) -> Option<Column> {
     let attr = resolved.attr.name.as_str();
     let sub = resolved.sub.map(|s| s.name.as_str());
     Some(match (rt.kind, attr, sub) {
-        (_, "id", None) => Column::Text {
-            name: "r.id",
-            folded: false,
-        },
-        (_, "externalId", None) => Column::Text {
-            name: "r.external_id",
-            folded: false,
-        },
-        (_, "displayName", None) => Column::Text {
-            name: "r.display_name",
-            folded: true,
-        },
-        (ResourceKind::User, "userName", None) => Column::Text {
-            name: "r.user_name",
-            folded: true,
-        },
+        (_, "id", None) => Column::Text { name: "r.id", folded: false },
+        (_, "externalId", None) => Column::Text { name: "r.external_id", folded: false },
+        (_, "displayName", None) => Column::Text { name: "r.display_name", folded: true },
+        (ResourceKind::User, "userName", None) => Column::Text { name: "r.user_name", folded: true },
         (ResourceKind::User, "active", None) => Column::Bool("r.active"),
         (_, "meta", Some("created")) => Column::Millis("r.created"),
         (_, "meta", Some("lastModified")) => Column::Millis("r.last_modified"),
         (ResourceKind::User, "emails", Some("value") | None) => Column::Values("emails"),
-        (ResourceKind::User, "phoneNumbers", Some("value") | None) => {
-            Column::Values("phoneNumbers")
-        }
+        (ResourceKind::User, "phoneNumbers", Some("value") | None) => Column::Values("phoneNumbers"),
         (ResourceKind::Group, "members", Some("value") | None) => Column::Members,
         _ => return None,
     })
@@ -143,10 +117,7 @@ pub(crate) fn lower(rt: &ResourceType, filter: &Filter) -> Lowered {
 
 fn negate(inner: Lowered) -> Lowered {
     match inner {
-        Lowered {
-            cond: Some(c),
-            exact: true,
-        } => Lowered::exact(Cond::new(format!("(NOT {})", c.sql), c.binds)),
+        Lowered { cond: Some(c), exact: true } => Lowered::exact(Cond::new(format!("(NOT {})", c.sql), c.binds)),
         // The complement of a superset says nothing.
         _ => Lowered::unknown(),
     }
@@ -155,11 +126,7 @@ fn negate(inner: Lowered) -> Lowered {
 fn and(parts: Vec<Lowered>) -> Lowered {
     let exact = parts.iter().all(|p| p.exact);
     let conds: Vec<Cond> = parts.into_iter().filter_map(|p| p.cond).collect();
-    let cond = if conds.is_empty() {
-        None
-    } else {
-        Some(Cond::join(conds, " AND "))
-    };
+    let cond = if conds.is_empty() { None } else { Some(Cond::join(conds, " AND ")) };
     Lowered { cond, exact }
 }
 
@@ -169,10 +136,7 @@ fn or(parts: Vec<Lowered>) -> Lowered {
     }
     let exact = parts.iter().all(|p| p.exact);
     let conds: Vec<Cond> = parts.into_iter().filter_map(|p| p.cond).collect();
-    Lowered {
-        cond: Some(Cond::join(conds, " OR ")),
-        exact,
-    }
+    Lowered { cond: Some(Cond::join(conds, " OR ")), exact }
 }
 
 /// `attr[inner]`: exact when `inner` only constrains `value`; otherwise the `value` terms of a
@@ -186,8 +150,7 @@ fn lower_value_path(rt: &ResourceType, attr: &AttrPath, inner: &ValFilter) -> Lo
             AttrExp::Comparison(p, op, v) => (p, Some(op.clone()), Some(v)),
             AttrExp::Present(p) => (p, None, None),
         };
-        if path.uri.is_some() || path.sub_attr.is_some() || !path.name.eq_ignore_ascii_case("value")
-        {
+        if path.uri.is_some() || path.sub_attr.is_some() || !path.name.eq_ignore_ascii_case("value") {
             return None;
         }
         element_cond(col, op, val)
@@ -213,11 +176,7 @@ fn lower_value_path(rt: &ResourceType, attr: &AttrPath, inner: &ValFilter) -> Lo
                 return Lowered::unknown();
             }
             let c = exists(col, Cond::join(conds, " AND "));
-            if exact {
-                Lowered::exact(c)
-            } else {
-                Lowered::superset(Some(c))
-            }
+            if exact { Lowered::exact(c) } else { Lowered::superset(Some(c)) }
         }
         _ => Lowered::unknown(),
     }
@@ -231,20 +190,11 @@ fn exists(col: Column, inner: Cond) -> Cond {
             let mut binds = vec![Bind::Text(attr.to_string())];
             binds.extend(inner.binds);
             Cond::new(
-                format!(
-                    "r.seq IN (SELECT v.seq FROM resource_values v WHERE v.attr = ? AND {})",
-                    inner.sql
-                ),
+                format!("r.seq IN (SELECT v.seq FROM resource_values v WHERE v.attr = ? AND {})", inner.sql),
                 binds,
             )
         }
-        _ => Cond::new(
-            format!(
-                "r.seq IN (SELECT v.group_seq FROM group_members v WHERE {})",
-                inner.sql
-            ),
-            inner.binds,
-        ),
+        _ => Cond::new(format!("r.seq IN (SELECT v.group_seq FROM group_members v WHERE {})", inner.sql), inner.binds),
     }
 }
 
@@ -269,11 +219,7 @@ fn lower_exp(rt: &ResourceType, exp: &AttrExp, _: Option<()>) -> Lowered {
         && !matches!(v, CompValue::Null)
     {
         {
-            return negate(lower_exp(
-                rt,
-                &AttrExp::Comparison(p.clone(), CompareOp::Eq, v.clone()),
-                None,
-            ));
+            return negate(lower_exp(rt, &AttrExp::Comparison(p.clone(), CompareOp::Eq, v.clone()), None));
         }
     }
     let path = match exp {
@@ -293,35 +239,28 @@ fn lower_exp(rt: &ResourceType, exp: &AttrExp, _: Option<()>) -> Lowered {
         (Column::Values(_) | Column::Members, AttrExp::Comparison(_, op, v)) => {
             element_cond(col, Some(op.clone()), Some(v)).map(|c| exists(col, c))
         }
-        (Column::Text { name, .. }, AttrExp::Present(_)) => Some(Cond::new(
-            format!("({name} IS NOT NULL AND {name} <> '')"),
-            vec![],
-        )),
+        (Column::Text { name, .. }, AttrExp::Present(_)) => {
+            Some(Cond::new(format!("({name} IS NOT NULL AND {name} <> '')"), vec![]))
+        }
         (Column::Text { name, folded }, AttrExp::Comparison(_, op, CompValue::Str(s))) => {
             text_cond(name, folded, op.clone(), s)
                 .map(|c| Cond::new(format!("({name} IS NOT NULL AND {})", c.sql), c.binds))
         }
-        (Column::Bool(name), AttrExp::Present(_)) => {
-            Some(Cond::new(format!("({name} IS NOT NULL)"), vec![]))
+        (Column::Bool(name), AttrExp::Present(_)) => Some(Cond::new(format!("({name} IS NOT NULL)"), vec![])),
+        (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Eq, CompValue::True)) => {
+            Some(Cond::new(format!("({name} IS NOT NULL AND {name} = 1)"), vec![]))
         }
-        (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Eq, CompValue::True)) => Some(
-            Cond::new(format!("({name} IS NOT NULL AND {name} = 1)"), vec![]),
-        ),
-        (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Eq, CompValue::False)) => Some(
-            Cond::new(format!("({name} IS NOT NULL AND {name} = 0)"), vec![]),
-        ),
-        (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Ne, CompValue::True)) => Some(
-            Cond::new(format!("({name} IS NULL OR {name} <> 1)"), vec![]),
-        ),
-        (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Ne, CompValue::False)) => Some(
-            Cond::new(format!("({name} IS NULL OR {name} <> 0)"), vec![]),
-        ),
-        (Column::Millis(name), AttrExp::Present(_)) => {
-            Some(Cond::new(format!("({name} IS NOT NULL)"), vec![]))
+        (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Eq, CompValue::False)) => {
+            Some(Cond::new(format!("({name} IS NOT NULL AND {name} = 0)"), vec![]))
         }
-        (Column::Millis(name), AttrExp::Comparison(_, op, CompValue::Str(s))) => {
-            millis_cond(name, op.clone(), s)
+        (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Ne, CompValue::True)) => {
+            Some(Cond::new(format!("({name} IS NULL OR {name} <> 1)"), vec![]))
         }
+        (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Ne, CompValue::False)) => {
+            Some(Cond::new(format!("({name} IS NULL OR {name} <> 0)"), vec![]))
+        }
+        (Column::Millis(name), AttrExp::Present(_)) => Some(Cond::new(format!("({name} IS NOT NULL)"), vec![])),
+        (Column::Millis(name), AttrExp::Comparison(_, op, CompValue::Str(s))) => millis_cond(name, op.clone(), s),
         _ => None,
     };
     match cond {
@@ -332,11 +271,7 @@ fn lower_exp(rt: &ResourceType, exp: &AttrExp, _: Option<()>) -> Lowered {
 
 /// A string comparison on a column known to be non-NULL. Folded columns compare lower-cased.
 fn text_cond(name: &str, folded: bool, op: CompareOp, value: &str) -> Option<Cond> {
-    let v = if folded {
-        value.to_lowercase()
-    } else {
-        value.to_string()
-    };
+    let v = if folded { value.to_lowercase() } else { value.to_string() };
     let t = |v: &str| Bind::Text(v.to_string());
     Some(match op {
         CompareOp::Eq => Cond::new(format!("{name} = ?"), vec![t(&v)]),
@@ -347,10 +282,9 @@ fn text_cond(name: &str, folded: bool, op: CompareOp, value: &str) -> Option<Con
         CompareOp::Sw if v.is_empty() => Cond::new("1", vec![]),
         CompareOp::Ew if v.is_empty() => Cond::new("1", vec![]),
         CompareOp::Co => Cond::new(format!("instr({name}, ?) > 0"), vec![t(&v)]),
-        CompareOp::Sw => Cond::new(
-            format!("substr({name}, 1, ?) = ?"),
-            vec![Bind::Int(v.chars().count() as i64), t(&v)],
-        ),
+        CompareOp::Sw => {
+            Cond::new(format!("substr({name}, 1, ?) = ?"), vec![Bind::Int(v.chars().count() as i64), t(&v)])
+        }
         CompareOp::Ew => {
             let n = v.chars().count() as i64;
             Cond::new(
@@ -369,8 +303,7 @@ fn text_cond(name: &str, folded: bool, op: CompareOp, value: &str) -> Option<Con
 /// precision than the column: the bounds are rounded so that the answer equals comparing the
 /// exact instants.
 fn millis_cond(name: &str, op: CompareOp, value: &str) -> Option<Cond> {
-    let t =
-        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).ok()?;
     let nanos = t.unix_timestamp_nanos();
     let floor = i64::try_from(nanos.div_euclid(1_000_000)).ok()?;
     let whole = nanos.rem_euclid(1_000_000) == 0;

@@ -115,19 +115,13 @@ impl Row {
             "User" => ResourceKind::User,
             "Group" => ResourceKind::Group,
             other => {
-                return Err(StoreError::Corrupt(format!(
-                    "unknown kind {other} for {}",
-                    self.id
-                )));
+                return Err(StoreError::Corrupt(format!("unknown kind {other} for {}", self.id)));
             }
         };
         let doc = match serde_json::from_str::<Value>(&self.doc) {
             Ok(Value::Object(m)) => m,
             _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "document of {} is not a JSON object",
-                    self.id
-                )));
+                return Err(StoreError::Corrupt(format!("document of {} is not a JSON object", self.id)));
             }
         };
         Ok(StoredResource {
@@ -156,12 +150,7 @@ fn columns(kind: ResourceKind, doc: &Map<String, Value>) -> Columns {
     let mut values = Vec::new();
     if kind == ResourceKind::User {
         for attr in ["emails", "phoneNumbers"] {
-            for el in doc
-                .get(attr)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for el in doc.get(attr).and_then(Value::as_array).into_iter().flatten() {
                 if let Some(v) = el.get("value").and_then(Value::as_str) {
                     let v = v.to_lowercase();
                     if !values.iter().any(|(a, x)| *a == attr && *x == v) {
@@ -172,9 +161,7 @@ fn columns(kind: ResourceKind, doc: &Map<String, Value>) -> Columns {
         }
     }
     Columns {
-        user_name: (kind == ResourceKind::User)
-            .then(|| text("userName").map(str::to_lowercase))
-            .flatten(),
+        user_name: (kind == ResourceKind::User).then(|| text("userName").map(str::to_lowercase)).flatten(),
         external_id: text("externalId").map(str::to_string),
         display_name: text("displayName").map(str::to_lowercase),
         active: doc.get("active").and_then(Value::as_bool),
@@ -192,17 +179,11 @@ fn storable(mut doc: Map<String, Value>) -> Map<String, Value> {
 }
 
 fn not_found(kind: ResourceKind, id: &str) -> StoreError {
-    StoreError::Scim(ScimError::not_found(format!(
-        "{} {id} not found",
-        kind.as_str()
-    )))
+    StoreError::Scim(ScimError::not_found(format!("{} {id} not found", kind.as_str())))
 }
 
 fn user_name_taken(doc: &Map<String, Value>) -> StoreError {
-    let name = doc
-        .get("userName")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let name = doc.get("userName").and_then(Value::as_str).unwrap_or_default();
     StoreError::Scim(ScimError::uniqueness(format!(
         "userName '{name}' is already taken by another user (userName is unique, case-insensitively)"
     )))
@@ -210,10 +191,9 @@ fn user_name_taken(doc: &Map<String, Value>) -> StoreError {
 
 fn map_unique(e: diesel::result::Error, doc: &Map<String, Value>) -> StoreError {
     match e {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => user_name_taken(doc),
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+            user_name_taken(doc)
+        }
         other => other.into(),
     }
 }
@@ -225,10 +205,7 @@ fn check_if_match(current: &StoredResource, if_match: Option<&str>) -> Result<()
     };
     let etag = current.etag();
     let strong = &etag[2..];
-    let ok = header
-        .split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t == etag || t == strong);
+    let ok = header.split(',').map(str::trim).any(|t| t == "*" || t == etag || t == strong);
     if ok {
         Ok(())
     } else {
@@ -240,11 +217,7 @@ fn check_if_match(current: &StoredResource, if_match: Option<&str>) -> Result<()
     }
 }
 
-fn load_row(
-    conn: &mut SqliteConnection,
-    kind: ResourceKind,
-    id: &str,
-) -> Result<Option<StoredResource>, StoreError> {
+fn load_row(conn: &mut SqliteConnection, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>, StoreError> {
     let row = resources::table
         .filter(resources::id.eq(id))
         .filter(resources::kind.eq(kind.as_str()))
@@ -262,19 +235,10 @@ fn load_row(
     row.map(Row::into_resource).transpose()
 }
 
-fn bump_page_count(
-    conn: &mut SqliteConnection,
-    kind: ResourceKind,
-    seq: i64,
-    delta: i64,
-) -> Result<(), StoreError> {
+fn bump_page_count(conn: &mut SqliteConnection, kind: ResourceKind, seq: i64, delta: i64) -> Result<(), StoreError> {
     let bucket = seq >> BUCKET_BITS;
     diesel::insert_into(page_counts::table)
-        .values((
-            page_counts::kind.eq(kind.as_str()),
-            page_counts::bucket.eq(bucket),
-            page_counts::n.eq(delta),
-        ))
+        .values((page_counts::kind.eq(kind.as_str()), page_counts::bucket.eq(bucket), page_counts::n.eq(delta)))
         .on_conflict((page_counts::kind, page_counts::bucket))
         .do_update()
         .set(page_counts::n.eq(page_counts::n + delta))
@@ -282,35 +246,22 @@ fn bump_page_count(
     Ok(())
 }
 
-fn write_values(
-    conn: &mut SqliteConnection,
-    seq: i64,
-    values: &[(&'static str, String)],
-) -> Result<(), StoreError> {
+fn write_values(conn: &mut SqliteConnection, seq: i64, values: &[(&'static str, String)]) -> Result<(), StoreError> {
     diesel::delete(resource_values::table.filter(resource_values::seq.eq(seq))).execute(conn)?;
     if !values.is_empty() {
         let rows: Vec<_> = values
             .iter()
-            .map(|(a, v)| {
-                (
-                    resource_values::seq.eq(seq),
-                    resource_values::attr.eq(*a),
-                    resource_values::value.eq(v),
-                )
-            })
+            .map(|(a, v)| (resource_values::seq.eq(seq), resource_values::attr.eq(*a), resource_values::value.eq(v)))
             .collect();
-        diesel::insert_into(resource_values::table)
-            .values(rows)
-            .execute(conn)?;
+        diesel::insert_into(resource_values::table).values(rows).execute(conn)?;
     }
     Ok(())
 }
 
-/// Resolve member ids to their kinds; an id that names no User or Group is the caller's mistake.
-fn resolve_members(
-    conn: &mut SqliteConnection,
-    members: &[Member],
-) -> Result<Vec<(String, String)>, StoreError> {
+/// The `type` of each member: the kind of the stored resource it names, else the type the
+/// client gave, else `User`. An id that names nothing stored is kept (an IdP may send the
+/// membership before the user; RFC 7643 §4.2 does not require the provider to refuse it).
+fn member_kinds(conn: &mut SqliteConnection, members: &[Member]) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::with_capacity(members.len());
     for chunk in members.chunks(500) {
         let ids: Vec<&str> = chunk.iter().map(|m| m.value.as_str()).collect();
@@ -321,33 +272,23 @@ fn resolve_members(
             .into_iter()
             .collect();
         for m in chunk {
-            match found.get(&m.value) {
-                Some(kind) => out.push((m.value.clone(), kind.clone())),
-                None => {
-                    return Err(StoreError::Scim(ScimError::invalid_value(format!(
-                        "member '{}' is not the id of any User or Group here; create it first",
-                        m.value
-                    ))));
-                }
-            }
+            let kind = found.get(&m.value).cloned().or_else(|| m.kind.clone()).unwrap_or_else(|| "User".to_string());
+            out.push(kind);
         }
     }
     Ok(out)
 }
 
-fn add_members(
-    conn: &mut SqliteConnection,
-    group_seq: i64,
-    members: &[Member],
-) -> Result<usize, StoreError> {
-    let resolved = resolve_members(conn, members)?;
+fn add_members(conn: &mut SqliteConnection, group_seq: i64, members: &[Member]) -> Result<usize, StoreError> {
+    let kinds = member_kinds(conn, members)?;
     let mut n = 0;
-    for (id, kind) in resolved {
+    for (m, kind) in members.iter().zip(kinds) {
         n += diesel::insert_or_ignore_into(group_members::table)
             .values((
                 group_members::group_seq.eq(group_seq),
-                group_members::member_id.eq(id),
+                group_members::member_id.eq(&m.value),
                 group_members::member_type.eq(kind),
+                group_members::display.eq(&m.display),
             ))
             .execute(conn)?;
     }
@@ -359,7 +300,7 @@ fn member_from_value(v: &Value) -> Option<Member> {
     Some(Member {
         value,
         kind: v.get("type").and_then(Value::as_str).map(str::to_string),
-        display: None,
+        display: v.get("display").and_then(Value::as_str).map(str::to_string),
     })
 }
 
@@ -392,14 +333,11 @@ fn apply_member_change(
         }
         MemberChange::RemoveMatching(val_filter) => {
             let parent = rt.core_attribute("members");
-            let rows: Vec<(String, String)> = in_group
-                .select((group_members::member_id, group_members::member_type))
-                .load(conn)?;
+            let rows: Vec<(String, String)> =
+                in_group.select((group_members::member_id, group_members::member_type)).load(conn)?;
             let doomed: Vec<String> = rows
                 .into_iter()
-                .filter(|(id, kind)| {
-                    filter::matches_element(parent, val_filter, &json!({"value": id, "type": kind}))
-                })
+                .filter(|(id, kind)| filter::matches_element(parent, val_filter, &json!({"value": id, "type": kind})))
                 .map(|(id, _)| id)
                 .collect();
             let mut n = 0;
@@ -422,44 +360,18 @@ fn apply_member_change(
     })
 }
 
-/// Members of a group, as rendered: value, `$ref` is added by the caller, type, display.
-pub(crate) fn load_members(
-    conn: &mut SqliteConnection,
-    group_seq: i64,
-) -> Result<Vec<MemberRow>, StoreError> {
-    #[derive(QueryableByName)]
-    struct M {
-        #[diesel(sql_type = Text)]
-        id: String,
-        #[diesel(sql_type = Text)]
-        kind: String,
-        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-        display: Option<String>,
-    }
-    let rows: Vec<M> = diesel::sql_query(
-        "SELECT m.member_id AS id, m.member_type AS kind, \
-         coalesce(json_extract(r.doc, '$.displayName'), json_extract(r.doc, '$.userName')) AS display \
-         FROM group_members m LEFT JOIN resources r ON r.id = m.member_id WHERE m.group_seq = ?",
-    )
-    .bind::<BigInt, _>(group_seq)
-    .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|m| MemberRow {
-            id: m.id,
-            kind: m.kind,
-            display: m.display,
-        })
-        .collect())
+/// Members of a group, as rendered: id, type, display (`$ref` is added by the renderer).
+pub(crate) fn load_members(conn: &mut SqliteConnection, group_seq: i64) -> Result<Vec<MemberRow>, StoreError> {
+    let rows: Vec<(String, String, Option<String>)> = group_members::table
+        .filter(group_members::group_seq.eq(group_seq))
+        .select((group_members::member_id, group_members::member_type, group_members::display))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(id, kind, display)| MemberRow { id, kind, display }).collect())
 }
 
 impl Store {
     /// POST: store a new resource from a validated body.
-    pub fn create(
-        &self,
-        rt: &ResourceType,
-        prepared: Prepared,
-    ) -> Result<StoredResource, StoreError> {
+    pub fn create(&self, rt: &ResourceType, prepared: Prepared) -> Result<StoredResource, StoreError> {
         let kind = rt.kind;
         let doc = storable(prepared.doc);
         let cols = columns(kind, &doc);
@@ -513,10 +425,7 @@ impl Store {
         rt: &ResourceType,
         id: &str,
         if_match: Option<&str>,
-        change: impl FnOnce(
-            &mut SqliteConnection,
-            &StoredResource,
-        ) -> Result<(Map<String, Value>, bool), StoreError>,
+        change: impl FnOnce(&mut SqliteConnection, &StoredResource) -> Result<(Map<String, Value>, bool), StoreError>,
     ) -> Result<WriteOutcome, StoreError> {
         let kind = rt.kind;
         let mut conn = self.writer();
@@ -526,16 +435,12 @@ impl Store {
             let (doc, members_changed) = change(conn, &current)?;
             let doc = storable(doc);
             if doc == current.doc && !members_changed {
-                return Ok(WriteOutcome {
-                    resource: current,
-                    changed: false,
-                });
+                return Ok(WriteOutcome { resource: current, changed: false });
             }
             let cols = columns(kind, &doc);
             let now = now_millis().max(current.last_modified);
             let version = current.version + 1;
-            let text =
-                serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             diesel::update(resources::table.filter(resources::seq.eq(current.seq)))
                 .set((
                     resources::user_name.eq(&cols.user_name),
@@ -549,15 +454,7 @@ impl Store {
                 .execute(conn)
                 .map_err(|e| map_unique(e, &doc))?;
             write_values(conn, current.seq, &cols.values)?;
-            Ok(WriteOutcome {
-                resource: StoredResource {
-                    last_modified: now,
-                    version,
-                    doc,
-                    ..current
-                },
-                changed: true,
-            })
+            Ok(WriteOutcome { resource: StoredResource { last_modified: now, version, doc, ..current }, changed: true })
         })
     }
 
@@ -573,10 +470,8 @@ impl Store {
             let prepared = resource::prepare_replace(rt, body, &current.full_document())?;
             let mut members_changed = false;
             if let Some(members) = &prepared.members {
-                let removed = diesel::delete(
-                    group_members::table.filter(group_members::group_seq.eq(current.seq)),
-                )
-                .execute(conn)?;
+                let removed = diesel::delete(group_members::table.filter(group_members::group_seq.eq(current.seq)))
+                    .execute(conn)?;
                 let added = add_members(conn, current.seq, members)?;
                 members_changed = removed > 0 || added > 0;
             }
@@ -606,30 +501,18 @@ impl Store {
     }
 
     /// DELETE: the resource, its rows, and its memberships in groups (which get a new version).
-    pub fn delete(
-        &self,
-        kind: ResourceKind,
-        id: &str,
-        if_match: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub fn delete(&self, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), StoreError> {
         let mut conn = self.writer();
         conn.transaction::<_, StoreError, _>(|conn| {
             let current = load_row(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
             check_if_match(&current, if_match)?;
             let now = now_millis();
-            let holders = group_members::table
-                .filter(group_members::member_id.eq(id))
-                .select(group_members::group_seq);
+            let holders = group_members::table.filter(group_members::member_id.eq(id)).select(group_members::group_seq);
             diesel::update(resources::table.filter(resources::seq.eq_any(holders)))
-                .set((
-                    resources::version.eq(resources::version + 1),
-                    resources::last_modified.eq(now),
-                ))
+                .set((resources::version.eq(resources::version + 1), resources::last_modified.eq(now)))
                 .execute(conn)?;
-            diesel::delete(group_members::table.filter(group_members::member_id.eq(id)))
-                .execute(conn)?;
-            diesel::delete(resources::table.filter(resources::seq.eq(current.seq)))
-                .execute(conn)?;
+            diesel::delete(group_members::table.filter(group_members::member_id.eq(id))).execute(conn)?;
+            diesel::delete(resources::table.filter(resources::seq.eq(current.seq))).execute(conn)?;
             bump_page_count(conn, kind, current.seq, -1)?;
             Ok(())
         })
@@ -642,10 +525,7 @@ impl Store {
     }
 
     /// The groups each of `user_ids` belongs to: user id -> [(group id, group displayName)].
-    pub fn groups_of(
-        &self,
-        user_ids: &[&str],
-    ) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
+    pub fn groups_of(&self, user_ids: &[&str]) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
         let mut conn = self.reader()?;
         let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
         for chunk in user_ids.chunks(500) {
@@ -655,27 +535,17 @@ impl Store {
                 .select((group_members::member_id, resources::id, resources::doc))
                 .load(&mut conn)?;
             for (member, group_id, doc) in rows {
-                let display = serde_json::from_str::<Value>(&doc).ok().and_then(|d| {
-                    d.get("displayName")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                });
-                out.entry(member).or_default().push(GroupRef {
-                    id: group_id,
-                    display,
-                });
+                let display = serde_json::from_str::<Value>(&doc)
+                    .ok()
+                    .and_then(|d| d.get("displayName").and_then(Value::as_str).map(str::to_string));
+                out.entry(member).or_default().push(GroupRef { id: group_id, display });
             }
         }
         Ok(out)
     }
 
     /// A list query (RFC 7644 §3.4.2): filter, sort, page.
-    pub fn list(
-        &self,
-        rt: &ResourceType,
-        params: &ListParams,
-        filter: Option<&Filter>,
-    ) -> Result<Page, StoreError> {
+    pub fn list(&self, rt: &ResourceType, params: &ListParams, filter: Option<&Filter>) -> Result<Page, StoreError> {
         let mut conn = self.reader()?;
         conn.transaction::<_, StoreError, _>(|conn| list_in(conn, rt, params, filter))
     }
@@ -700,10 +570,7 @@ fn list_in(
         return page_by_counts(conn, kind, offset, limit);
     }
 
-    let mut cond = Cond {
-        sql: "r.kind = ?".into(),
-        binds: vec![Bind::Text(kind.as_str().into())],
-    };
+    let mut cond = Cond { sql: "r.kind = ?".into(), binds: vec![Bind::Text(kind.as_str().into())] };
     if let Some(c) = lowered.and_then(|l| l.cond) {
         cond.sql = format!("{} AND {}", cond.sql, c.sql);
         cond.binds.extend(c.binds);
@@ -721,10 +588,8 @@ fn list_in(
         let resources = if limit == Some(0) || offset >= total {
             Vec::new()
         } else {
-            let sql = format!(
-                "SELECT {ROW_COLUMNS} FROM resources r WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
-                cond.sql
-            );
+            let sql =
+                format!("SELECT {ROW_COLUMNS} FROM resources r WHERE {} ORDER BY {order} LIMIT ? OFFSET ?", cond.sql);
             let mut binds = cond.binds.clone();
             binds.push(Bind::Int(limit.map_or(-1, |l| l as i64)));
             binds.push(Bind::Int(offset as i64));
@@ -735,13 +600,9 @@ fn list_in(
 
     // In memory: SQL narrows, `scim::filter` decides; sorting by an attribute without a column
     // happens here too.
-    let sql = format!(
-        "SELECT {ROW_COLUMNS} FROM resources r WHERE {} ORDER BY {order}",
-        cond.sql
-    );
+    let sql = format!("SELECT {ROW_COLUMNS} FROM resources r WHERE {} ORDER BY {order}", cond.sql);
     let candidates = load_rows(conn, &sql, cond.binds)?;
-    let needs_members =
-        kind == ResourceKind::Group && filter.is_some_and(|f| query::mentions(f, "members"));
+    let needs_members = kind == ResourceKind::Group && filter.is_some_and(|f| query::mentions(f, "members"));
     let mut matched: Vec<(StoredResource, Map<String, Value>)> = Vec::new();
     for res in candidates {
         let mut full = res.full_document();
@@ -749,12 +610,7 @@ fn list_in(
             let members = load_members(conn, res.seq)?;
             full.insert(
                 "members".into(),
-                Value::Array(
-                    members
-                        .into_iter()
-                        .map(|m| json!({"value": m.id, "type": m.kind}))
-                        .collect(),
-                ),
+                Value::Array(members.into_iter().map(|m| json!({"value": m.id, "type": m.kind})).collect()),
             );
         }
         if filter.is_none_or(|f| filter::matches(rt, f, &full)) {
@@ -768,11 +624,8 @@ fn list_in(
                 crate::scim::schema::Target::Extension(_) => None,
             });
             matched.sort_by(|(ra, a), (rb, b)| {
-                let o = filter::compare_for_sort(
-                    def,
-                    filter::sort_key(rt, sort_by, a),
-                    filter::sort_key(rt, sort_by, b),
-                );
+                let o =
+                    filter::compare_for_sort(def, filter::sort_key(rt, sort_by, a), filter::sort_key(rt, sort_by, b));
                 let o = match params.sort_order {
                     SortOrder::Ascending => o,
                     SortOrder::Descending => o.reverse(),
@@ -783,12 +636,7 @@ fn list_in(
     }
     let total = matched.len() as u64;
     let take = limit.map_or(usize::MAX, |l| l as usize);
-    let resources = matched
-        .into_iter()
-        .skip(offset as usize)
-        .take(take)
-        .map(|(r, _)| r)
-        .collect();
+    let resources = matched.into_iter().skip(offset as usize).take(take).map(|(r, _)| r).collect();
     Ok(Page { total, resources })
 }
 
@@ -816,11 +664,7 @@ fn bound<'q>(
     q
 }
 
-fn load_rows(
-    conn: &mut SqliteConnection,
-    sql: &str,
-    binds: Vec<Bind>,
-) -> Result<Vec<StoredResource>, StoreError> {
+fn load_rows(conn: &mut SqliteConnection, sql: &str, binds: Vec<Bind>) -> Result<Vec<StoredResource>, StoreError> {
     let rows: Vec<Row> = bound(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
     rows.into_iter().map(Row::into_resource).collect()
 }
@@ -842,10 +686,7 @@ fn page_by_counts(
         .load(conn)?;
     let total: u64 = buckets.iter().map(|(_, n)| (*n).max(0) as u64).sum();
     if limit == Some(0) || offset >= total {
-        return Ok(Page {
-            total,
-            resources: Vec::new(),
-        });
+        return Ok(Page { total, resources: Vec::new() });
     }
     let mut before = 0u64;
     let mut start_seq = 0i64;
@@ -866,10 +707,7 @@ fn page_by_counts(
         Bind::Int(limit.map_or(-1, |l| l as i64)),
         Bind::Int((offset - before) as i64),
     ];
-    Ok(Page {
-        total,
-        resources: load_rows(conn, &sql, binds)?,
-    })
+    Ok(Page { total, resources: load_rows(conn, &sql, binds)? })
 }
 
 #[cfg(test)]
@@ -900,9 +738,7 @@ mod tests {
             if !titles[i % 4].is_empty() {
                 body["title"] = json!(titles[i % 4]);
             }
-            store
-                .create(rt, resource::prepare_create(rt, body).unwrap())
-                .unwrap();
+            store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap();
         }
         (dir, store)
     }
@@ -923,9 +759,7 @@ mod tests {
     fn sql_and_in_memory_filtering_agree() {
         let (_dir, store) = store_with_users();
         let rt = &registry().user;
-        let everything = store
-            .list(rt, &params(None, SortOrder::Ascending), None)
-            .unwrap();
+        let everything = store.list(rt, &params(None, SortOrder::Ascending), None).unwrap();
         assert_eq!(everything.total, 60);
         let filters = [
             r#"userName eq "auser00@example.com""#,
@@ -970,28 +804,15 @@ mod tests {
             r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "b""#,
             r#"name.givenName pr"#,
         ];
-        let docs: Vec<(String, Map<String, Value>)> = everything
-            .resources
-            .iter()
-            .map(|r| (r.id.clone(), r.full_document()))
-            .collect();
+        let docs: Vec<(String, Map<String, Value>)> =
+            everything.resources.iter().map(|r| (r.id.clone(), r.full_document())).collect();
         for text in filters {
             let f = filter::parse_filter(text).unwrap();
-            let expected: Vec<&str> = docs
-                .iter()
-                .filter(|(_, d)| filter::matches(rt, &f, d))
-                .map(|(id, _)| id.as_str())
-                .collect();
-            let page = store
-                .list(rt, &params(None, SortOrder::Ascending), Some(&f))
-                .unwrap();
+            let expected: Vec<&str> =
+                docs.iter().filter(|(_, d)| filter::matches(rt, &f, d)).map(|(id, _)| id.as_str()).collect();
+            let page = store.list(rt, &params(None, SortOrder::Ascending), Some(&f)).unwrap();
             let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
-            assert_eq!(
-                got,
-                expected,
-                "filter {text}: SQL {:?}",
-                query::lower(rt, &f)
-            );
+            assert_eq!(got, expected, "filter {text}: SQL {:?}", query::lower(rt, &f));
             assert_eq!(page.total as usize, expected.len(), "{text}");
         }
     }
@@ -1001,20 +822,10 @@ mod tests {
         let (_dir, store) = store_with_users();
         let rt = &registry().user;
         for order in [SortOrder::Ascending, SortOrder::Descending] {
-            for sort_by in [
-                "userName",
-                "externalId",
-                "displayName",
-                "meta.lastModified",
-                "title",
-                "emails.value",
-            ] {
+            for sort_by in ["userName", "externalId", "displayName", "meta.lastModified", "title", "emails.value"] {
                 let page = store.list(rt, &params(Some(sort_by), order), None).unwrap();
-                let mut expected: Vec<(Map<String, Value>, i64, String)> = page
-                    .resources
-                    .iter()
-                    .map(|r| (r.full_document(), r.seq, r.id.clone()))
-                    .collect();
+                let mut expected: Vec<(Map<String, Value>, i64, String)> =
+                    page.resources.iter().map(|r| (r.full_document(), r.seq, r.id.clone())).collect();
                 let def = match rt.resolve_text(sort_by) {
                     Some(crate::scim::schema::Target::Attribute(r)) => Some(r.leaf()),
                     _ => None,
@@ -1025,11 +836,7 @@ mod tests {
                         filter::sort_key(rt, sort_by, a),
                         filter::sort_key(rt, sort_by, b),
                     );
-                    let o = if matches!(order, SortOrder::Descending) {
-                        o.reverse()
-                    } else {
-                        o
-                    };
+                    let o = if matches!(order, SortOrder::Descending) { o.reverse() } else { o };
                     o.then(sa.cmp(sb))
                 });
                 let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
@@ -1054,25 +861,13 @@ mod tests {
         for id in [&all[0], &all[7], &all[31]] {
             store.delete(ResourceKind::User, id, None).unwrap();
         }
-        let remaining: Vec<&String> = all
-            .iter()
-            .filter(|id| ![&all[0], &all[7], &all[31]].contains(id))
-            .collect();
+        let remaining: Vec<&String> = all.iter().filter(|id| ![&all[0], &all[7], &all[31]].contains(id)).collect();
         for start in [1u64, 2, 7, 30, 56, 57, 58, 100] {
-            let p = ListParams {
-                start_index: start,
-                count: Some(5),
-                ..params(None, SortOrder::Ascending)
-            };
+            let p = ListParams { start_index: start, count: Some(5), ..params(None, SortOrder::Ascending) };
             let page = store.list(rt, &p, None).unwrap();
             assert_eq!(page.total, 57);
             let got: Vec<&String> = page.resources.iter().map(|r| &r.id).collect();
-            let want: Vec<&String> = remaining
-                .iter()
-                .skip(start as usize - 1)
-                .take(5)
-                .copied()
-                .collect();
+            let want: Vec<&String> = remaining.iter().skip(start as usize - 1).take(5).copied().collect();
             assert_eq!(got, want, "startIndex={start}");
         }
     }
@@ -1105,28 +900,19 @@ mod tests {
                 #[diesel(sql_type = Text)]
                 detail: String,
             }
-            let sql = format!(
-                "EXPLAIN QUERY PLAN SELECT r.seq FROM resources r WHERE r.kind = 'User' AND {}",
-                cond.sql
-            );
-            let plan: Vec<Plan> = bound(diesel::sql_query(sql).into_boxed(), cond.binds)
-                .load(&mut *conn)
-                .unwrap();
+            let sql =
+                format!("EXPLAIN QUERY PLAN SELECT r.seq FROM resources r WHERE r.kind = 'User' AND {}", cond.sql);
+            let plan: Vec<Plan> = bound(diesel::sql_query(sql).into_boxed(), cond.binds).load(&mut *conn).unwrap();
             let plan: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
             let outer = plan.first().cloned().unwrap_or_default();
-            let uses_index = plan
-                .iter()
-                .all(|d| !d.starts_with("SCAN") || d.contains("USING"));
+            let uses_index = plan.iter().all(|d| !d.starts_with("SCAN") || d.contains("USING"));
             assert!(uses_index, "{text}: {plan:?}");
             assert!(
                 outer.contains("INDEX") || outer.contains("PRIMARY KEY") || outer.contains("rowid"),
                 "{text}: {plan:?}"
             );
             // A search on `kind` alone would visit every user.
-            assert!(
-                !plan.iter().any(|d| d.ends_with("(kind=?)")),
-                "{text}: {plan:?}"
-            );
+            assert!(!plan.iter().any(|d| d.ends_with("(kind=?)")), "{text}: {plan:?}");
         }
     }
 }

@@ -29,6 +29,7 @@ diesel::table! {
         group_seq -> BigInt,
         member_id -> Text,
         member_type -> Text,
+        display -> Nullable<Text>,
     }
 }
 
@@ -48,10 +49,4 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(
-    resources,
-    resource_values,
-    group_members,
-    page_counts,
-    tokens
-);
+diesel::allow_tables_to_appear_in_same_query!(resources, resource_values, group_members, page_counts, tokens);

@@ -34,10 +34,7 @@ fn generate_token() -> String {
     rand::rng().fill_bytes(&mut bytes);
     // 43 symbols of a 62-letter alphabet carry ~256 bits; the modulo bias (256 % 62) is
     // negligible at this length.
-    let body: String = bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect();
+    let body: String = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
     format!("scb_{body}")
 }
 
@@ -46,9 +43,7 @@ impl Store {
     pub fn create_token(&self, name: &str) -> Result<String, StoreError> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(StoreError::Scim(crate::scim::ScimError::invalid_value(
-                "a token name must not be empty",
-            )));
+            return Err(StoreError::Scim(crate::scim::ScimError::invalid_value("a token name must not be empty")));
         }
         let token = generate_token();
         let mut conn = self.writer();
@@ -61,14 +56,11 @@ impl Store {
             .execute(&mut *conn);
         match inserted {
             Ok(_) => Ok(token),
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => Err(StoreError::Scim(crate::scim::ScimError::uniqueness(
-                format!(
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                Err(StoreError::Scim(crate::scim::ScimError::uniqueness(format!(
                     "a token named '{name}' already exists; revoke it first or pick another name"
-                ),
-            ))),
+                ))))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -4,20 +4,14 @@ use serde_json::json;
 use crate::helpers::TestApp;
 use scim_bridge::config::Secret;
 
-async fn status_with(
-    app: &TestApp,
-    auth: Option<&str>,
-) -> (u16, serde_json::Value, Option<String>) {
+async fn status_with(app: &TestApp, auth: Option<&str>) -> (u16, serde_json::Value, Option<String>) {
     let mut rb = app.client.get(format!("{}/Users", app.base));
     if let Some(a) = auth {
         rb = rb.header("authorization", a);
     }
     let r = rb.send().await.unwrap();
     let status = r.status().as_u16();
-    let www = r
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string());
+    let www = r.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_string());
     (status, r.json().await.unwrap_or_default(), www)
 }
 
@@ -28,21 +22,13 @@ async fn missing_or_wrong_token_is_a_scim_401_with_www_authenticate() {
         let (status, body, www) = status_with(&app, auth).await;
         assert_eq!(status, 401);
         assert_eq!(body["status"], "401");
-        assert_eq!(
-            body["schemas"][0],
-            "urn:ietf:params:scim:api:messages:2.0:Error"
-        );
+        assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
         assert!(www.unwrap().starts_with("Bearer"));
     }
     let (status, _, _) = status_with(&app, Some("Bearer test-bootstrap-token")).await;
     assert_eq!(status, 200);
     // Health needs no token.
-    let r = app
-        .client
-        .get(format!("http://{}/healthz", app.addr))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(format!("http://{}/healthz", app.addr)).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -52,17 +38,11 @@ async fn stored_tokens_work_and_revocation_takes_effect() {
     let store = scim_bridge::store::Store::open(&app.db_path()).unwrap();
     let token = store.create_token("okta").unwrap();
     let (status, _, _) = status_with(&app, Some(&format!("Bearer {token}"))).await;
-    assert_eq!(
-        status, 200,
-        "a token created while the server runs is accepted"
-    );
+    assert_eq!(status, 200, "a token created while the server runs is accepted");
     assert!(store.revoke_token("okta").unwrap());
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let (status, _, _) = status_with(&app, Some(&format!("Bearer {token}"))).await;
-    assert_eq!(
-        status, 401,
-        "a revoked token is refused within the refresh interval"
-    );
+    assert_eq!(status, 401, "a revoked token is refused within the refresh interval");
 }
 
 #[tokio::test]
@@ -73,26 +53,15 @@ async fn jwt_bearer_tokens_are_checked_for_signature_issuer_audience_and_expiry(
         c.jwt.audience = Some("scim-bridge".into());
     })
     .await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let sign = |claims: serde_json::Value, secret: &str| {
-        jsonwebtoken::encode(
-            &Header::default(),
-            &claims,
-            &EncodingKey::from_secret(secret.as_bytes()),
-        )
-        .unwrap()
+        jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
     };
     let good = sign(
         json!({"iss": "https://idp.example.com", "aud": "scim-bridge", "exp": now + 300}),
         "jwt-test-secret-of-decent-length",
     );
-    assert_eq!(
-        status_with(&app, Some(&format!("Bearer {good}"))).await.0,
-        200
-    );
+    assert_eq!(status_with(&app, Some(&format!("Bearer {good}"))).await.0, 200);
     let cases = [
         json!({"iss": "https://evil.example.com", "aud": "scim-bridge", "exp": now + 300}),
         json!({"iss": "https://idp.example.com", "aud": "other", "exp": now + 300}),
@@ -101,16 +70,10 @@ async fn jwt_bearer_tokens_are_checked_for_signature_issuer_audience_and_expiry(
     ];
     for claims in cases {
         let t = sign(claims.clone(), "jwt-test-secret-of-decent-length");
-        assert_eq!(
-            status_with(&app, Some(&format!("Bearer {t}"))).await.0,
-            401,
-            "{claims}"
-        );
+        assert_eq!(status_with(&app, Some(&format!("Bearer {t}"))).await.0, 401, "{claims}");
     }
-    let forged = sign(
-        json!({"iss": "https://idp.example.com", "aud": "scim-bridge", "exp": now + 300}),
-        "another-secret",
-    );
+    let forged =
+        sign(json!({"iss": "https://idp.example.com", "aud": "scim-bridge", "exp": now + 300}), "another-secret");
     let (status, body, _) = status_with(&app, Some(&format!("Bearer {forged}"))).await;
     assert_eq!(status, 401);
     assert!(body["detail"].as_str().unwrap().contains("signature"));
@@ -119,22 +82,11 @@ async fn jwt_bearer_tokens_are_checked_for_signature_issuer_audience_and_expiry(
 #[tokio::test]
 async fn jwt_with_rs256_and_es256_public_keys() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims = json!({"iss": "https://login.example.com", "aud": "scim", "exp": now + 300});
     for (alg, public, private) in [
-        (
-            jsonwebtoken::Algorithm::RS256,
-            "jwt-rs256-public.pem",
-            "jwt-rs256-private.pem",
-        ),
-        (
-            jsonwebtoken::Algorithm::ES256,
-            "jwt-es256-public.pem",
-            "jwt-es256-private.pk8.pem",
-        ),
+        (jsonwebtoken::Algorithm::RS256, "jwt-rs256-public.pem", "jwt-rs256-private.pem"),
+        (jsonwebtoken::Algorithm::ES256, "jwt-es256-public.pem", "jwt-es256-private.pk8.pem"),
     ] {
         let key_file = fixtures.join(public);
         let app = TestApp::spawn_with(|c| {
@@ -149,11 +101,7 @@ async fn jwt_with_rs256_and_es256_public_keys() {
             _ => EncodingKey::from_ec_pem(&pem).unwrap(),
         };
         let token = jsonwebtoken::encode(&Header::new(alg), &claims, &key).unwrap();
-        assert_eq!(
-            status_with(&app, Some(&format!("Bearer {token}"))).await.0,
-            200,
-            "{alg:?}"
-        );
+        assert_eq!(status_with(&app, Some(&format!("Bearer {token}"))).await.0, 200, "{alg:?}");
         // An HS256 token signed with the public key as secret (algorithm confusion) is refused.
         let confused = jsonwebtoken::encode(
             &Header::new(jsonwebtoken::Algorithm::HS256),
@@ -161,12 +109,6 @@ async fn jwt_with_rs256_and_es256_public_keys() {
             &EncodingKey::from_secret(&std::fs::read(fixtures.join(public)).unwrap()),
         )
         .unwrap();
-        assert_eq!(
-            status_with(&app, Some(&format!("Bearer {confused}")))
-                .await
-                .0,
-            401,
-            "{alg:?}"
-        );
+        assert_eq!(status_with(&app, Some(&format!("Bearer {confused}"))).await.0, 401, "{alg:?}");
     }
 }

@@ -41,58 +41,30 @@ async fn malformed_json_wrong_content_type_and_oversized_bodies() {
 async fn bad_values_paths_and_read_only_writes() {
     let app = TestApp::spawn().await;
     let id = app.create_user("bad@example.com").await;
-    app.post(
-        "/Users",
-        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}),
-    )
-    .await
-    .assert_error(400, Some("invalidValue"));
-    let mut wrong = user_body("wrong@example.com");
-    wrong["active"] = json!("maybe");
-    app.post("/Users", wrong)
+    app.post("/Users", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}))
         .await
         .assert_error(400, Some("invalidValue"));
+    let mut wrong = user_body("wrong@example.com");
+    wrong["active"] = json!("maybe");
+    app.post("/Users", wrong).await.assert_error(400, Some("invalidValue"));
     let mut wrong = user_body("wrong2@example.com");
     wrong["emails"] = json!("not-a-list-of-objects");
     let r = app.post("/Users", wrong).await;
     assert_eq!(r.status, 400, "{}", r.body);
-    app.post("/Users", json!([1, 2]))
-        .await
-        .assert_error(400, Some("invalidSyntax"));
+    app.post("/Users", json!([1, 2])).await.assert_error(400, Some("invalidSyntax"));
 
     let path = format!("/Users/{id}");
     let p = |ops| app.patch(&path, patch_body(ops));
-    p(json!([{"op": "replace", "path": "nosuchattribute", "value": "x"}]))
-        .await
-        .assert_error(400, Some("invalidPath"));
-    p(json!([{"op": "replace", "path": "name.nosuch", "value": "x"}]))
-        .await
-        .assert_error(400, Some("invalidPath"));
-    p(json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]))
-        .await
-        .assert_error(400, Some("invalidPath"));
+    p(json!([{"op": "replace", "path": "nosuchattribute", "value": "x"}])).await.assert_error(400, Some("invalidPath"));
+    p(json!([{"op": "replace", "path": "name.nosuch", "value": "x"}])).await.assert_error(400, Some("invalidPath"));
+    p(json!([{"op": "replace", "path": "emails[type eq", "value": "x"}])).await.assert_error(400, Some("invalidPath"));
     p(json!([{"op": "replace", "path": "meta.created", "value": "2020-01-01T00:00:00Z"}]))
         .await
         .assert_error(400, Some("mutability"));
-    p(json!([{"op": "explode", "path": "title", "value": "x"}]))
-        .await
-        .assert_error(400, Some("invalidSyntax"));
-    p(json!([{"op": "replace", "path": "active", "value": "maybe"}]))
-        .await
-        .assert_error(400, Some("invalidValue"));
-    let r = app
-        .req(
-            Method::PATCH,
-            &format!("/Users/{id}"),
-            Some(json!({"Operations": "nope"})),
-            &[],
-        )
-        .await;
+    p(json!([{"op": "explode", "path": "title", "value": "x"}])).await.assert_error(400, Some("invalidSyntax"));
+    p(json!([{"op": "replace", "path": "active", "value": "maybe"}])).await.assert_error(400, Some("invalidValue"));
+    let r = app.req(Method::PATCH, &format!("/Users/{id}"), Some(json!({"Operations": "nope"})), &[]).await;
     assert_eq!(r.status, 400);
     let after = app.get(&format!("/Users/{id}")).await;
-    assert_eq!(
-        after.header("etag"),
-        Some("W/\"1\""),
-        "no failed request changed anything"
-    );
+    assert_eq!(after.header("etag"), Some("W/\"1\""), "no failed request changed anything");
 }

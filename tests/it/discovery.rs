@@ -8,11 +8,7 @@ async fn service_provider_config_resource_types_and_schemas() {
     let app = TestApp::spawn().await;
     let spc = app.get("/ServiceProviderConfig").await;
     assert_eq!(spc.status, 200);
-    assert!(
-        spc.header("content-type")
-            .unwrap()
-            .starts_with("application/scim+json")
-    );
+    assert!(spc.header("content-type").unwrap().starts_with("application/scim+json"));
     assert_eq!(spc.body["patch"]["supported"], true);
     assert_eq!(spc.body["etag"]["supported"], true);
     assert_eq!(spc.body["sort"]["supported"], true);
@@ -30,28 +26,11 @@ async fn service_provider_config_resource_types_and_schemas() {
 
     let schemas = app.get("/Schemas").await;
     assert_eq!(schemas.body["totalResults"], 3);
-    let user = app
-        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
-        .await;
+    let user = app.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").await;
     assert_eq!(user.status, 200);
-    let phones = user.body["attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "phoneNumbers")
-        .unwrap();
-    let types = phones["subAttributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "type")
-        .unwrap();
-    assert!(
-        types["canonicalValues"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("eightbyeight"))
-    );
+    let phones = user.body["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "phoneNumbers").unwrap();
+    let types = phones["subAttributes"].as_array().unwrap().iter().find(|a| a["name"] == "type").unwrap();
+    assert!(types["canonicalValues"].as_array().unwrap().contains(&json!("eightbyeight")));
     assert!(
         user.body["meta"]["location"]
             .as_str()
@@ -63,12 +42,9 @@ async fn service_provider_config_resource_types_and_schemas() {
 #[tokio::test]
 async fn discovery_endpoints_refuse_writes_with_405() {
     let app = TestApp::spawn().await;
-    for path in [
-        "/ServiceProviderConfig",
-        "/ResourceTypes",
-        "/Schemas",
-        "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
-    ] {
+    for path in
+        ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"]
+    {
         for m in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
             let r = app.req(m.clone(), path, Some(json!({})), &[]).await;
             r.assert_error(405, None);
@@ -80,13 +56,6 @@ async fn discovery_endpoints_refuse_writes_with_405() {
 async fn unknown_routes_are_scim_404s() {
     let app = TestApp::spawn().await;
     app.get("/Nope").await.assert_error(404, None);
-    let r = app
-        .req(
-            Method::GET,
-            &format!("http://{}/nowhere", app.addr),
-            None,
-            &[],
-        )
-        .await;
+    let r = app.req(Method::GET, &format!("http://{}/nowhere", app.addr), None, &[]).await;
     r.assert_error(404, None);
 }

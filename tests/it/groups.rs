@@ -22,23 +22,16 @@ async fn group_members_add_remove_and_derived_user_groups() {
         .await;
     assert!(r.status == 200 || r.status == 204, "{}", r.body);
     let g = app.get(&format!("/Groups/{gid}")).await;
-    let mut ids: Vec<&str> = g.body["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["value"].as_str().unwrap())
-        .collect();
+    let mut ids: Vec<&str> =
+        g.body["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
     ids.sort();
     let mut want = vec![bob.as_str(), carol.as_str()];
     want.sort();
     assert_eq!(ids, want);
-    assert!(
-        g.body["members"][0]["$ref"]
-            .as_str()
-            .unwrap()
-            .contains("/Users/")
-    );
+    assert!(g.body["members"][0]["$ref"].as_str().unwrap().contains("/Users/"));
     assert_eq!(g.body["members"][0]["type"], "User");
+    let bob_member = g.body["members"].as_array().unwrap().iter().find(|m| m["value"] == bob.as_str()).unwrap();
+    assert_eq!(bob_member["display"], "bob@example.com", "display is kept as sent in PATCH");
 
     // Entra: Remove with a value list removes exactly those.
     let r = app
@@ -48,9 +41,7 @@ async fn group_members_add_remove_and_derived_user_groups() {
         )
         .await;
     assert!(r.status.is_success(), "{}", r.body);
-    let g = app
-        .get(&format!("/Groups/{gid}?excludedAttributes=members"))
-        .await;
+    let g = app.get(&format!("/Groups/{gid}?excludedAttributes=members")).await;
     assert!(g.body.get("members").is_none());
     assert_eq!(g.body["displayName"], "Sales");
     let g = app.get(&format!("/Groups/{gid}")).await;
@@ -72,18 +63,8 @@ async fn group_members_add_remove_and_derived_user_groups() {
     let before = app.get(&format!("/Groups/{gid}")).await;
     assert_eq!(app.delete(&format!("/Users/{carol}")).await.status, 204);
     let g = app.get(&format!("/Groups/{gid}")).await;
-    assert!(
-        g.body
-            .get("members")
-            .is_none_or(|m| m.as_array().unwrap().is_empty()),
-        "{}",
-        g.body
-    );
-    assert_ne!(
-        before.header("etag"),
-        g.header("etag"),
-        "the group's version changes"
-    );
+    assert!(g.body.get("members").is_none_or(|m| m.as_array().unwrap().is_empty()), "{}", g.body);
+    assert_ne!(before.header("etag"), g.header("etag"), "the group's version changes");
 
     // Members filter in SQL.
     app.patch(
@@ -92,30 +73,38 @@ async fn group_members_add_remove_and_derived_user_groups() {
     )
     .await;
     let found = app
-        .get(&format!(
-            "/Groups?filter={}&excludedAttributes=members",
-            q(&format!("members.value eq \"{alice}\""))
-        ))
+        .get(&format!("/Groups?filter={}&excludedAttributes=members", q(&format!("members.value eq \"{alice}\""))))
         .await;
     assert_eq!(found.body["totalResults"], 1);
-    let found = app
-        .get(&format!("/Groups?filter={}", q("displayName eq \"sales\"")))
-        .await;
+    let found = app.get(&format!("/Groups?filter={}", q("displayName eq \"sales\""))).await;
     assert_eq!(found.body["totalResults"], 1);
 }
 
 #[tokio::test]
-async fn unknown_member_ids_are_refused() {
+async fn members_keep_display_as_sent_and_may_name_unknown_ids() {
     let app = TestApp::spawn().await;
+    let alice = app.create_user("alice@example.com").await;
     let r = app
-        .post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": [{"value": "nope"}]}))
+        .post(
+            "/Groups",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G",
+                   "members": [{"value": alice, "display": "alice@example.com"}, {"value": "not-yet-provisioned"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let members = r.body["members"].as_array().unwrap();
+    let a = members.iter().find(|m| m["value"] == alice.as_str()).unwrap();
+    assert_eq!(a["display"], "alice@example.com");
+    assert_eq!(a["type"], "User");
+    let unknown = members.iter().find(|m| m["value"] == "not-yet-provisioned").unwrap();
+    assert_eq!(unknown["type"], "User");
+    assert!(unknown.get("display").is_none());
+    // A member without a value is still the caller's mistake.
+    let r = app
+        .post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "H", "members": [{"display": "x"}]}))
         .await;
     r.assert_error(400, Some("invalidValue"));
-    let list = app.get("/Groups").await;
-    assert_eq!(
-        list.body["totalResults"], 0,
-        "the failed create left nothing behind"
-    );
+    assert_eq!(app.get("/Groups?count=0").await.body["totalResults"], 1, "the failed create left nothing behind");
 }
 
 #[tokio::test]
@@ -126,11 +115,9 @@ async fn a_large_group_takes_one_more_member_without_listing_the_rest() {
     let rt = scim_bridge::scim::schema::ResourceKind::User.resource_type();
     let mut ids = Vec::new();
     for i in 0..2000 {
-        let p = scim_bridge::scim::resource::prepare_create(
-            rt,
-            crate::helpers::user_body(&format!("m{i}@example.com")),
-        )
-        .unwrap();
+        let p =
+            scim_bridge::scim::resource::prepare_create(rt, crate::helpers::user_body(&format!("m{i}@example.com")))
+                .unwrap();
         ids.push(store.create(rt, p).unwrap().id);
     }
     let members: Vec<_> = ids.iter().map(|id| json!({"value": id})).collect();

@@ -33,32 +33,11 @@ impl Resp {
     /// Assert a SCIM error with this status and scimType.
     pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(
-            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
-            "body: {}",
-            self.body
-        );
-        assert_eq!(
-            self.body["status"],
-            Value::String(status.to_string()),
-            "body: {}",
-            self.body
-        );
-        assert_eq!(
-            self.body.get("scimType").and_then(Value::as_str),
-            scim_type,
-            "body: {}",
-            self.body
-        );
-        assert!(
-            self.body["detail"].as_str().is_some_and(|d| d.len() > 10),
-            "detail should help: {}",
-            self.body
-        );
-        assert!(
-            self.header("content-type")
-                .is_some_and(|c| c.starts_with("application/scim+json"))
-        );
+        assert_eq!(self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "body: {}", self.body);
+        assert_eq!(self.body["status"], Value::String(status.to_string()), "body: {}", self.body);
+        assert_eq!(self.body.get("scimType").and_then(Value::as_str), scim_type, "body: {}", self.body);
+        assert!(self.body["detail"].as_str().is_some_and(|d| d.len() > 10), "detail should help: {}", self.body);
+        assert!(self.header("content-type").is_some_and(|c| c.starts_with("application/scim+json")));
     }
 }
 
@@ -84,47 +63,24 @@ impl TestApp {
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let running = scim_bridge::http::start(config).expect("server starts");
-                tx.send((running.addr, running.server.handle()))
-                    .expect("send addr");
+                tx.send((running.addr, running.server.handle())).expect("send addr");
                 let _ = running.server.await;
             });
         });
         let (addr, handle) = rx.recv().expect("server address");
-        TestApp {
-            addr,
-            base: format!("http://{addr}/scim/v2"),
-            client: reqwest::Client::new(),
-            dir,
-            handle,
-        }
+        TestApp { addr, base: format!("http://{addr}/scim/v2"), client: reqwest::Client::new(), dir, handle }
     }
 
     pub fn db_path(&self) -> String {
-        self.dir
-            .path()
-            .join("test.db")
-            .to_string_lossy()
-            .into_owned()
+        self.dir.path().join("test.db").to_string_lossy().into_owned()
     }
 
     /// Any request, with the bootstrap token, a JSON body typed application/scim+json.
-    pub async fn req(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Resp {
-        let url = if path.starts_with("http") {
-            path.to_string()
-        } else {
-            format!("{}{}", self.base, path)
-        };
+    pub async fn req(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+        let url = if path.starts_with("http") { path.to_string() } else { format!("{}{}", self.base, path) };
         let mut rb = self.client.request(method, url).bearer_auth(TOKEN);
         if let Some(b) = body {
-            rb = rb
-                .header("content-type", "application/scim+json")
-                .body(b.to_string());
+            rb = rb.header("content-type", "application/scim+json").body(b.to_string());
         }
         for (k, v) in headers {
             rb = rb.header(*k, *v);
@@ -133,16 +89,9 @@ impl TestApp {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Resp { status, headers, body }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -214,9 +163,7 @@ pub fn q(filter: &str) -> String {
     let mut out = String::new();
     for b in filter.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

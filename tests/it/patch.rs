@@ -23,31 +23,21 @@ async fn eightbyeight_filtered_path_replaces_or_creates_the_number() {
     // A user without an 8x8 number gets one (Entra relies on Add/Replace creating the element).
     let mut body = crate::helpers::user_body("no8x8@example.com");
     body["phoneNumbers"] = json!([{"type": "mobile", "value": "+14155550111"}]);
-    let other = app.post("/Users", body).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other = app.post("/Users", body).await.body["id"].as_str().unwrap().to_string();
     let r = app
         .patch(
             &format!("/Users/{other}"),
-            patch_body(json!([{"op": "Add", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": "+14155550122"}])),
+            patch_body(
+                json!([{"op": "Add", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": "+14155550122"}]),
+            ),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let phones = r.body["phoneNumbers"].as_array().unwrap();
     assert_eq!(phones.len(), 2);
-    assert!(
-        phones
-            .iter()
-            .any(|p| p["type"] == "eightbyeight" && p["value"] == "+14155550122")
-    );
+    assert!(phones.iter().any(|p| p["type"] == "eightbyeight" && p["value"] == "+14155550122"));
     // And the new number is found by filter (its index row was written).
-    let found = app
-        .get(&format!(
-            "/Users?filter={}",
-            q("phoneNumbers.value eq \"+14155550122\"")
-        ))
-        .await;
+    let found = app.get(&format!("/Users?filter={}", q("phoneNumbers.value eq \"+14155550122\""))).await;
     assert_eq!(found.body["totalResults"], 1);
 }
 
@@ -81,10 +71,7 @@ async fn entra_multi_attribute_patch_with_urn_paths_and_string_booleans() {
     assert_eq!(b["active"], false);
     // The index columns follow: the new e-mail and externalId are found in SQL.
     let found = app
-        .get(&format!(
-            "/Users?filter={}",
-            q("emails.value eq \"ENTRA2@example.com\" and externalId eq \"ext-1\"")
-        ))
+        .get(&format!("/Users?filter={}", q("emails.value eq \"ENTRA2@example.com\" and externalId eq \"ext-1\"")))
         .await;
     assert_eq!(found.body["totalResults"], 1);
 }
@@ -105,12 +92,8 @@ async fn pathless_replace_with_dotted_keys_and_okta_activate() {
     assert_eq!(r.body["displayName"], "Bjfe");
     assert_eq!(r.body["name"]["givenName"], "Kkom");
     assert_eq!(r.body[ENT]["employeeNumber"], "Aklq");
-    let r = app
-        .patch(
-            &format!("/Users/{id}"),
-            patch_body(json!([{"op": "replace", "value": {"active": false}}])),
-        )
-        .await;
+    let r =
+        app.patch(&format!("/Users/{id}"), patch_body(json!([{"op": "replace", "value": {"active": false}}]))).await;
     assert_eq!(r.body["active"], false);
 }
 
@@ -139,23 +122,9 @@ async fn patch_honours_if_match() {
     let app = TestApp::spawn().await;
     let id = app.create_user("ifmatch@example.com").await;
     let ops = patch_body(json!([{"op": "replace", "path": "title", "value": "Boss"}]));
-    let r = app
-        .req(
-            Method::PATCH,
-            &format!("/Users/{id}"),
-            Some(ops.clone()),
-            &[("if-match", "W/\"7\"")],
-        )
-        .await;
+    let r = app.req(Method::PATCH, &format!("/Users/{id}"), Some(ops.clone()), &[("if-match", "W/\"7\"")]).await;
     r.assert_error(412, None);
-    let r = app
-        .req(
-            Method::PATCH,
-            &format!("/Users/{id}"),
-            Some(ops),
-            &[("if-match", "W/\"1\"")],
-        )
-        .await;
+    let r = app.req(Method::PATCH, &format!("/Users/{id}"), Some(ops), &[("if-match", "W/\"1\"")]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("etag"), Some("W/\"2\""));
 }
