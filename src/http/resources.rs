@@ -110,12 +110,12 @@ fn load_derived(
 fn render(
     rt: &ResourceType,
     base: &str,
-    res: &StoredResource,
+    res: StoredResource,
     derived: Derived,
     proj: &Projection,
 ) -> Map<String, Value> {
-    let mut doc = res.full_document();
     let location = format!("{base}{}/{}", rt.endpoint(), res.id);
+    let mut doc = res.into_full_document();
     if let Some(Value::Object(meta)) = doc.get_mut("meta") {
         meta.insert("location".into(), Value::String(location));
     }
@@ -161,13 +161,9 @@ fn scim_json(status: actix_web::http::StatusCode, body: &impl serde::Serialize) 
     HttpResponse::build(status).content_type(SCIM_CONTENT_TYPE).body(serde_json::to_vec(body).unwrap_or_default())
 }
 
-fn resource_response(
-    status: actix_web::http::StatusCode,
-    res: &StoredResource,
-    doc: &Map<String, Value>,
-) -> HttpResponse {
+fn resource_response(status: actix_web::http::StatusCode, etag: &str, doc: &Map<String, Value>) -> HttpResponse {
     let mut resp = scim_json(status, doc);
-    if let Ok(v) = HeaderValue::from_str(&res.etag()) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     resp
@@ -204,8 +200,9 @@ async fn get(
             return Ok(resp);
         }
     }
-    let doc = render(rt, &base_url(&req, &state), &res, derived, &proj);
-    Ok(resource_response(actix_web::http::StatusCode::OK, &res, &doc))
+    let etag = res.etag();
+    let doc = render(rt, &base_url(&req, &state), res, derived, &proj);
+    Ok(resource_response(actix_web::http::StatusCode::OK, &etag, &doc))
 }
 
 async fn create(
@@ -228,9 +225,10 @@ async fn create(
     .await??;
     tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %res.id, "created");
     let base = base_url(&req, &state);
-    let doc = render(rt, &base, &res, derived, &proj);
-    let mut resp = resource_response(actix_web::http::StatusCode::CREATED, &res, &doc);
-    if let Ok(v) = HeaderValue::from_str(&format!("{base}{}/{}", rt.endpoint(), res.id)) {
+    let (etag, location) = (res.etag(), format!("{base}{}/{}", rt.endpoint(), res.id));
+    let doc = render(rt, &base, res, derived, &proj);
+    let mut resp = resource_response(actix_web::http::StatusCode::CREATED, &etag, &doc);
+    if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
@@ -259,8 +257,9 @@ async fn replace(
     if out.changed {
         tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %out.resource.id, "replaced");
     }
-    let doc = render(rt, &base_url(&req, &state), &out.resource, derived, &proj);
-    Ok(resource_response(actix_web::http::StatusCode::OK, &out.resource, &doc))
+    let etag = out.resource.etag();
+    let doc = render(rt, &base_url(&req, &state), out.resource, derived, &proj);
+    Ok(resource_response(actix_web::http::StatusCode::OK, &etag, &doc))
 }
 
 async fn patch(
@@ -287,8 +286,9 @@ async fn patch(
     if out.changed {
         tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %out.resource.id, "patched");
     }
-    let doc = render(rt, &base_url(&req, &state), &out.resource, derived, &proj);
-    Ok(resource_response(actix_web::http::StatusCode::OK, &out.resource, &doc))
+    let etag = out.resource.etag();
+    let doc = render(rt, &base_url(&req, &state), out.resource, derived, &proj);
+    Ok(resource_response(actix_web::http::StatusCode::OK, &etag, &doc))
 }
 
 async fn delete(
@@ -391,7 +391,7 @@ async fn run_list(
             skip = skip.saturating_sub(t);
             remaining = remaining.map(|r| r.saturating_sub(resources.len() as u64));
             let derived = load_derived(&s, rt, &proj, &resources)?;
-            out.extend(resources.iter().zip(derived).map(|(r, d)| Value::Object(render(rt, &base, r, d, &proj))));
+            out.extend(resources.into_iter().zip(derived).map(|(r, d)| Value::Object(render(rt, &base, r, d, &proj))));
         }
         Ok(list::list_response(total, start_index, out))
     })

@@ -111,6 +111,12 @@ pub fn parse_projection(
     Ok(Projection { mode })
 }
 
+/// Whether any sub-attribute of this resource type is `returned: never` or `request`.
+fn has_hidden_sub_attributes(rt: &ResourceType) -> bool {
+    rt.all_attributes()
+        .any(|(_, def)| def.sub_attributes.iter().any(|s| matches!(s.returned, Returned::Never | Returned::Request)))
+}
+
 fn non_empty(p: Option<&str>) -> Option<&str> {
     p.filter(|s| !s.trim().is_empty())
 }
@@ -153,7 +159,27 @@ impl Projection {
     }
 
     /// Apply to a full document: see the module documentation for the rules.
-    pub fn apply(&self, rt: &ResourceType, doc: Map<String, Value>) -> Map<String, Value> {
+    pub fn apply(&self, rt: &ResourceType, mut doc: Map<String, Value>) -> Map<String, Value> {
+        // The default representation of a canonical document is the document itself, minus any
+        // top-level `never`/`request` attribute; only a schema with such sub-attributes needs the
+        // full walk. Every plain GET takes this path.
+        if matches!(self.mode, Mode::Default) && !has_hidden_sub_attributes(rt) {
+            for (ns, def) in rt.all_attributes() {
+                if matches!(def.returned, Returned::Never | Returned::Request) {
+                    match ns {
+                        Namespace::Core => {
+                            doc.shift_remove(&def.name);
+                        }
+                        Namespace::Extension(urn) => {
+                            if let Some(Value::Object(ext)) = doc.get_mut(urn) {
+                                ext.shift_remove(&def.name);
+                            }
+                        }
+                    }
+                }
+            }
+            return doc;
+        }
         let mut out = Map::new();
         let mut schemas = None;
         // Placeholder so `schemas` keeps the first position.

@@ -40,22 +40,25 @@ impl StoredResource {
 
     /// The document with `id` and `meta` (without `location`, which depends on the base URL).
     pub fn full_document(&self) -> Map<String, Value> {
+        self.clone().into_full_document()
+    }
+
+    /// [`full_document`](Self::full_document) without copying the document.
+    pub fn into_full_document(self) -> Map<String, Value> {
+        let meta = json!({
+            "resourceType": self.kind.as_str(),
+            "created": format_millis(self.created),
+            "lastModified": format_millis(self.last_modified),
+            "version": self.etag(),
+        });
         let mut out = Map::with_capacity(self.doc.len() + 2);
-        let mut rest = self.doc.clone();
+        let mut rest = self.doc;
         if let Some(s) = rest.shift_remove("schemas") {
             out.insert("schemas".into(), s);
         }
-        out.insert("id".into(), Value::String(self.id.clone()));
+        out.insert("id".into(), Value::String(self.id));
         out.extend(rest);
-        out.insert(
-            "meta".into(),
-            json!({
-                "resourceType": self.kind.as_str(),
-                "created": format_millis(self.created),
-                "lastModified": format_millis(self.last_modified),
-                "version": self.etag(),
-            }),
-        );
+        out.insert("meta".into(), meta);
         out
     }
 }
@@ -90,7 +93,7 @@ pub struct WriteOutcome {
 }
 
 #[derive(Debug, Queryable, QueryableByName)]
-struct Row {
+struct ResourceRow {
     #[diesel(sql_type = BigInt)]
     seq: i64,
     #[diesel(sql_type = Text)]
@@ -107,9 +110,18 @@ struct Row {
     doc: String,
 }
 
+/// A row and the whole match count of its query.
+#[derive(Debug, QueryableByName)]
+struct CountedRow {
+    #[diesel(embed)]
+    resource: ResourceRow,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
 const ROW_COLUMNS: &str = "r.seq, r.kind, r.id, r.created, r.last_modified, r.version, r.doc";
 
-impl Row {
+impl ResourceRow {
     fn into_resource(self) -> Result<StoredResource, StoreError> {
         let kind = match self.kind.as_str() {
             "User" => ResourceKind::User,
@@ -230,9 +242,9 @@ fn load_row(conn: &mut SqliteConnection, kind: ResourceKind, id: &str) -> Result
             resources::version,
             resources::doc,
         ))
-        .first::<Row>(conn)
+        .first::<ResourceRow>(conn)
         .optional()?;
-    row.map(Row::into_resource).transpose()
+    row.map(ResourceRow::into_resource).transpose()
 }
 
 fn bump_page_count(conn: &mut SqliteConnection, kind: ResourceKind, seq: i64, delta: i64) -> Result<(), StoreError> {
@@ -246,14 +258,21 @@ fn bump_page_count(conn: &mut SqliteConnection, kind: ResourceKind, seq: i64, de
     Ok(())
 }
 
-fn write_values(conn: &mut SqliteConnection, seq: i64, values: &[(&'static str, String)]) -> Result<(), StoreError> {
-    diesel::delete(resource_values::table.filter(resource_values::seq.eq(seq))).execute(conn)?;
-    if !values.is_empty() {
-        let rows: Vec<_> = values
-            .iter()
-            .map(|(a, v)| (resource_values::seq.eq(seq), resource_values::attr.eq(*a), resource_values::value.eq(v)))
-            .collect();
-        diesel::insert_into(resource_values::table).values(rows).execute(conn)?;
+/// Write the value rows of a resource (`fresh`: it has none yet). One single-row statement per
+/// value: diesel prepares those once per connection, where a multi-row insert is parsed each time.
+fn write_values(
+    conn: &mut SqliteConnection,
+    seq: i64,
+    values: &[(&'static str, String)],
+    fresh: bool,
+) -> Result<(), StoreError> {
+    if !fresh {
+        diesel::delete(resource_values::table.filter(resource_values::seq.eq(seq))).execute(conn)?;
+    }
+    for (attr, value) in values {
+        diesel::insert_into(resource_values::table)
+            .values((resource_values::seq.eq(seq), resource_values::attr.eq(*attr), resource_values::value.eq(value)))
+            .execute(conn)?;
     }
     Ok(())
 }
@@ -396,7 +415,7 @@ impl Store {
                 .returning(resources::seq)
                 .get_result(conn)
                 .map_err(|e| map_unique(e, &doc))?;
-            write_values(conn, seq, &cols.values)?;
+            write_values(conn, seq, &cols.values, true)?;
             if let Some(members) = &prepared.members {
                 add_members(conn, seq, members)?;
             }
@@ -453,7 +472,7 @@ impl Store {
                 ))
                 .execute(conn)
                 .map_err(|e| map_unique(e, &doc))?;
-            write_values(conn, current.seq, &cols.values)?;
+            write_values(conn, current.seq, &cols.values, false)?;
             Ok(WriteOutcome { resource: StoredResource { last_modified: now, version, doc, ..current }, changed: true })
         })
     }
@@ -528,12 +547,16 @@ impl Store {
     pub fn groups_of(&self, user_ids: &[&str]) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
         let mut conn = self.reader()?;
         let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
+        let by_member = group_members::table
+            .inner_join(resources::table.on(resources::seq.eq(group_members::group_seq)))
+            .select((group_members::member_id, resources::id, resources::doc));
         for chunk in user_ids.chunks(500) {
-            let rows: Vec<(String, String, String)> = group_members::table
-                .inner_join(resources::table.on(resources::seq.eq(group_members::group_seq)))
-                .filter(group_members::member_id.eq_any(chunk))
-                .select((group_members::member_id, resources::id, resources::doc))
-                .load(&mut conn)?;
+            // One id (every GET of a user) takes a statement diesel prepares once; `IN (...)`
+            // with a varying number of ids is parsed each time.
+            let rows: Vec<(String, String, String)> = match chunk {
+                [one] => by_member.filter(group_members::member_id.eq(*one)).load(&mut conn)?,
+                many => by_member.filter(group_members::member_id.eq_any(many)).load(&mut conn)?,
+            };
             for (member, group_id, doc) in rows {
                 let display = serde_json::from_str::<Value>(&doc)
                     .ok()
@@ -584,17 +607,27 @@ fn list_in(
     };
 
     if exact && !sort_in_memory {
-        let total = count(conn, &cond)?;
-        let resources = if limit == Some(0) || offset >= total {
-            Vec::new()
-        } else {
-            let sql =
-                format!("SELECT {ROW_COLUMNS} FROM resources r WHERE {} ORDER BY {order} LIMIT ? OFFSET ?", cond.sql);
-            let mut binds = cond.binds.clone();
-            binds.push(Bind::Int(limit.map_or(-1, |l| l as i64)));
-            binds.push(Bind::Int(offset as i64));
-            load_rows(conn, &sql, binds)?
+        if limit == Some(0) {
+            return Ok(Page { total: count(conn, &cond)?, resources: Vec::new() });
+        }
+        // One statement for the page and the whole match count (each statement costs a parse).
+        let sql = format!(
+            "SELECT {ROW_COLUMNS}, (SELECT count(*) FROM resources r WHERE {c}) AS total \
+             FROM resources r WHERE {c} ORDER BY {order} LIMIT ? OFFSET ?",
+            c = cond.sql
+        );
+        let mut binds = cond.binds.clone();
+        binds.extend(cond.binds.iter().cloned());
+        binds.push(Bind::Int(limit.map_or(-1, |l| l as i64)));
+        binds.push(Bind::Int(offset as i64));
+        let rows: Vec<CountedRow> = bound(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
+        let total = match rows.first() {
+            Some(r) => r.total.max(0) as u64,
+            // An empty first page means no match; past the first row, ask for the count.
+            None if offset == 0 => 0,
+            None => count(conn, &cond)?,
         };
+        let resources = rows.into_iter().map(|r| r.resource.into_resource()).collect::<Result<_, _>>()?;
         return Ok(Page { total, resources });
     }
 
@@ -665,8 +698,8 @@ fn bound<'q>(
 }
 
 fn load_rows(conn: &mut SqliteConnection, sql: &str, binds: Vec<Bind>) -> Result<Vec<StoredResource>, StoreError> {
-    let rows: Vec<Row> = bound(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
-    rows.into_iter().map(Row::into_resource).collect()
+    let rows: Vec<ResourceRow> = bound(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
+    rows.into_iter().map(ResourceRow::into_resource).collect()
 }
 
 /// Unfiltered, unsorted paging: sum the per-bucket counts to find the bucket holding the
