@@ -9,7 +9,7 @@ mod resources;
 pub mod schema;
 mod tokens;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -68,14 +68,79 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     }
 }
 
-/// The database: a pool of reader connections and one writer connection.
+/// The database: a pool of reader connections and one writer thread.
 ///
-/// SQLite admits one writer at a time; queueing writers on a mutex in the process is much
-/// cheaper than letting them collide on the database lock and back off in `busy_timeout`.
-/// The busy timeout still covers other processes (the CLI) writing at the same time.
+/// SQLite admits one writer at a time. Writes are jobs sent to a thread that owns the write
+/// connection; it runs every job waiting in the queue inside one `BEGIN IMMEDIATE` transaction,
+/// each job in its own savepoint (a failed job rolls back alone), commits once, and only then
+/// answers each caller. So an answer means committed, and a burst of writes costs one commit
+/// (group commit). The busy timeout covers other processes (the CLI) writing at the same time.
 pub struct Store {
     readers: Pool<ConnectionManager<SqliteConnection>>,
-    writer: Mutex<SqliteConnection>,
+    writer: mpsc::Sender<Job>,
+}
+
+/// Tells a job's caller how the batch's COMMIT went.
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A write: runs on the writer thread inside the batch transaction.
+type Job = Box<dyn FnOnce(&mut SqliteConnection) -> Completion + Send>;
+
+/// Most jobs one transaction takes: bounds how long the first caller of a batch waits.
+const MAX_BATCH: usize = 128;
+
+fn open_writer(path: &str) -> Result<SqliteConnection, StoreError> {
+    let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
+    conn.batch_execute(PRAGMAS)?;
+    conn.batch_execute(WRITER_PRAGMAS)?;
+    Ok(conn)
+}
+
+fn spawn_writer(mut conn: SqliteConnection, path: String) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let mut done: Vec<Completion> = Vec::with_capacity(batch.len());
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    conn.immediate_transaction::<_, diesel::result::Error, _>(|c| {
+                        for job in batch.drain(..) {
+                            done.push(job(c));
+                        }
+                        Ok(())
+                    })
+                }));
+                let outcome = match run {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => {
+                        // A job panicked mid-transaction: drop the connection (SQLite rolls the
+                        // open transaction back) and start afresh; every job of the batch fails.
+                        tracing::error!("a database write panicked; its batch was rolled back");
+                        match open_writer(&path) {
+                            Ok(fresh) => conn = fresh,
+                            Err(e) => tracing::error!(error.cause = %e, "cannot reopen the database writer"),
+                        }
+                        Err("internal error during the write".to_string())
+                    }
+                };
+                if let Err(e) = &outcome {
+                    tracing::warn!(error.cause = %e, jobs = done.len(), "database write batch failed");
+                }
+                // Jobs that never ran (BEGIN failed) are dropped: their callers see the channel close.
+                for complete in done {
+                    complete(outcome.clone());
+                }
+            }
+        })
+        .map_err(|e| StoreError::Connection(format!("cannot start the database writer: {e}")))?;
+    Ok(tx)
 }
 
 /// Normalise `sqlite://path` and `sqlite:path` to the path diesel expects.
@@ -87,10 +152,7 @@ impl Store {
     /// Open (creating the file if needed) and bring the schema up to date.
     pub fn open(url: &str) -> Result<Store, StoreError> {
         let path = sqlite_path(url);
-        let mut writer =
-            SqliteConnection::establish(path).map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
-        writer.batch_execute(PRAGMAS)?;
-        writer.batch_execute(WRITER_PRAGMAS)?;
+        let mut writer = open_writer(path)?;
         run_migrations(&mut writer)?;
         let readers = Pool::builder()
             .max_size(8)
@@ -101,7 +163,7 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(Pragmas))
             .build(ConnectionManager::<SqliteConnection>::new(path))?;
-        Ok(Store { readers, writer: Mutex::new(writer) })
+        Ok(Store { readers, writer: spawn_writer(writer, path.to_string())? })
     }
 
     /// Apply pending migrations and report how many ran.
@@ -116,10 +178,25 @@ impl Store {
         Ok(self.readers.get()?)
     }
 
-    fn writer(&self) -> MutexGuard<'_, SqliteConnection> {
-        // A panic while holding the lock cannot leave a transaction open (diesel rolls back on
-        // unwind), so a poisoned lock is still a usable connection.
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    /// Run `f` on the writer thread in its own savepoint of the current batch, and return its
+    /// result once the batch has committed.
+    pub(crate) fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut SqliteConnection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
+        let job: Job = Box::new(move |conn| {
+            let result = conn.transaction(f);
+            Box::new(move |commit: Result<(), String>| {
+                let _ = tx.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Connection(format!("the transaction did not commit: {e}"))),
+                });
+            })
+        });
+        self.writer.send(job).map_err(|_| StoreError::Connection("the database writer has stopped".into()))?;
+        rx.recv()
+            .map_err(|_| StoreError::Connection("the database is busy or unavailable; nothing was written".into()))?
     }
 
     /// A cheap query that proves the database answers (readiness).

@@ -110,6 +110,115 @@ struct ResourceRow {
     doc: String,
 }
 
+/// What a write does to a Group's member rows.
+enum MemberPlan {
+    Keep,
+    Replace(Vec<Member>),
+    Changes(Vec<MemberChange>),
+}
+
+/// A rewrite computed from a current resource.
+struct Plan {
+    doc: Map<String, Value>,
+    members: MemberPlan,
+}
+
+/// A plan with its storable document, index columns and JSON text worked out.
+struct Ready {
+    kind: ResourceKind,
+    doc: Map<String, Value>,
+    cols: Columns,
+    text: String,
+    members: MemberPlan,
+}
+
+impl Ready {
+    fn of(kind: ResourceKind, plan: Plan) -> Result<Ready, StoreError> {
+        let doc = storable(plan.doc);
+        let cols = columns(kind, &doc);
+        let text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Ready { kind, doc, cols, text, members: plan.members })
+    }
+
+    fn is_noop(&self, current: &StoredResource) -> bool {
+        self.doc == current.doc && matches!(self.members, MemberPlan::Keep)
+    }
+
+    /// Write the plan over `current`. With `check_version`, `None` means another write changed
+    /// the resource since `current` was read.
+    fn execute(
+        self,
+        conn: &mut SqliteConnection,
+        current: StoredResource,
+        check_version: bool,
+    ) -> Result<Option<WriteOutcome>, StoreError> {
+        let Ready { kind, doc, cols, text, members } = self;
+        let seq = current.seq;
+        if check_version {
+            let version: Option<i64> =
+                resources::table.filter(resources::seq.eq(seq)).select(resources::version).first(conn).optional()?;
+            match version {
+                None => return Err(not_found(kind, &current.id)),
+                Some(v) if v != current.version => return Ok(None),
+                Some(_) => {}
+            }
+        }
+        let doc_changed = doc != current.doc;
+        let members_changed = apply_member_plan(conn, kind, seq, members)?;
+        if !doc_changed && !members_changed {
+            return Ok(Some(WriteOutcome { resource: current, changed: false }));
+        }
+        let now = now_millis().max(current.last_modified);
+        let version = current.version + 1;
+        let user_name = doc.get("userName").and_then(Value::as_str);
+        diesel::update(resources::table.filter(resources::seq.eq(seq)))
+            .set((
+                resources::user_name.eq(&cols.user_name),
+                resources::external_id.eq(&cols.external_id),
+                resources::display_name.eq(&cols.display_name),
+                resources::active.eq(cols.active),
+                resources::last_modified.eq(now),
+                resources::version.eq(version),
+                resources::doc.eq(&text),
+            ))
+            .execute(conn)
+            .map_err(|e| map_unique(e, user_name))?;
+        if doc_changed {
+            write_values(conn, seq, &cols.values, false)?;
+        }
+        Ok(Some(WriteOutcome {
+            resource: StoredResource { last_modified: now, version, doc, ..current },
+            changed: true,
+        }))
+    }
+}
+
+/// Apply a member plan; returns whether any row changed.
+fn apply_member_plan(
+    conn: &mut SqliteConnection,
+    kind: ResourceKind,
+    seq: i64,
+    plan: MemberPlan,
+) -> Result<bool, StoreError> {
+    let rt = kind.resource_type();
+    Ok(match plan {
+        MemberPlan::Keep => false,
+        MemberPlan::Replace(members) => {
+            let removed =
+                diesel::delete(group_members::table.filter(group_members::group_seq.eq(seq))).execute(conn)?;
+            let added = add_members(conn, seq, &members)?;
+            removed > 0 || added > 0
+        }
+        MemberPlan::Changes(changes) => {
+            let mut changed = false;
+            for change in &changes {
+                changed |= apply_member_change(conn, rt, seq, change)?;
+            }
+            changed
+        }
+    })
+}
+
 /// A row and the whole match count of its query.
 #[derive(Debug, QueryableByName)]
 struct CountedRow {
@@ -194,17 +303,17 @@ fn not_found(kind: ResourceKind, id: &str) -> StoreError {
     StoreError::Scim(ScimError::not_found(format!("{} {id} not found", kind.as_str())))
 }
 
-fn user_name_taken(doc: &Map<String, Value>) -> StoreError {
-    let name = doc.get("userName").and_then(Value::as_str).unwrap_or_default();
+fn user_name_taken(user_name: Option<&str>) -> StoreError {
+    let name = user_name.unwrap_or_default();
     StoreError::Scim(ScimError::uniqueness(format!(
         "userName '{name}' is already taken by another user (userName is unique, case-insensitively)"
     )))
 }
 
-fn map_unique(e: diesel::result::Error, doc: &Map<String, Value>) -> StoreError {
+fn map_unique(e: diesel::result::Error, user_name: Option<&str>) -> StoreError {
     match e {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-            user_name_taken(doc)
+            user_name_taken(user_name)
         }
         other => other.into(),
     }
@@ -397,8 +506,9 @@ impl Store {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
         let text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut conn = self.writer();
-        conn.transaction::<_, StoreError, _>(|conn| {
+        let members = prepared.members;
+        let user_name = doc.get("userName").and_then(Value::as_str).map(str::to_string);
+        let (seq, id) = self.write(move |conn| {
             let seq: i64 = diesel::insert_into(resources::table)
                 .values((
                     resources::kind.eq(kind.as_str()),
@@ -414,22 +524,15 @@ impl Store {
                 ))
                 .returning(resources::seq)
                 .get_result(conn)
-                .map_err(|e| map_unique(e, &doc))?;
+                .map_err(|e| map_unique(e, user_name.as_deref()))?;
             write_values(conn, seq, &cols.values, true)?;
-            if let Some(members) = &prepared.members {
+            if let Some(members) = &members {
                 add_members(conn, seq, members)?;
             }
             bump_page_count(conn, kind, seq, 1)?;
-            Ok(StoredResource {
-                kind,
-                seq,
-                id: id.clone(),
-                created: now,
-                last_modified: now,
-                version: 1,
-                doc: doc.clone(),
-            })
-        })
+            Ok((seq, id))
+        })?;
+        Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc })
     }
 
     pub fn get(&self, kind: ResourceKind, id: &str) -> Result<StoredResource, StoreError> {
@@ -437,44 +540,37 @@ impl Store {
         load_row(&mut conn, kind, id)?.ok_or_else(|| not_found(kind, id))
     }
 
-    /// Rewrite a stored resource inside the writer's transaction: `change` receives the current
-    /// resource and returns the prepared new document and what to do with member rows.
+    /// Rewrite a stored resource. `plan` computes the new document from the current resource.
+    /// First optimistically, outside the writer (so the CPU work of PATCH and PUT runs in
+    /// parallel), with the writer checking that the version is still the one planned from
+    /// (compare-and-swap). A write that lost that race is planned again inside the writer, where
+    /// nothing can change underneath: at most two attempts, and every write makes progress.
     fn rewrite(
         &self,
         rt: &ResourceType,
         id: &str,
         if_match: Option<&str>,
-        change: impl FnOnce(&mut SqliteConnection, &StoredResource) -> Result<(Map<String, Value>, bool), StoreError>,
+        plan: impl Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync + 'static,
     ) -> Result<WriteOutcome, StoreError> {
         let kind = rt.kind;
-        let mut conn = self.writer();
-        conn.transaction::<_, StoreError, _>(|conn| {
-            let current = load_row(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
-            check_if_match(&current, if_match)?;
-            let (doc, members_changed) = change(conn, &current)?;
-            let doc = storable(doc);
-            if doc == current.doc && !members_changed {
-                return Ok(WriteOutcome { resource: current, changed: false });
-            }
-            let cols = columns(kind, &doc);
-            let now = now_millis().max(current.last_modified);
-            let version = current.version + 1;
-            let text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            diesel::update(resources::table.filter(resources::seq.eq(current.seq)))
-                .set((
-                    resources::user_name.eq(&cols.user_name),
-                    resources::external_id.eq(&cols.external_id),
-                    resources::display_name.eq(&cols.display_name),
-                    resources::active.eq(cols.active),
-                    resources::last_modified.eq(now),
-                    resources::version.eq(version),
-                    resources::doc.eq(&text),
-                ))
-                .execute(conn)
-                .map_err(|e| map_unique(e, &doc))?;
-            write_values(conn, current.seq, &cols.values, false)?;
-            Ok(WriteOutcome { resource: StoredResource { last_modified: now, version, doc, ..current }, changed: true })
-        })
+        let plan = std::sync::Arc::new(plan);
+        let current = self.get(kind, id)?;
+        check_if_match(&current, if_match)?;
+        let ready = Ready::of(kind, plan(&current)?)?;
+        if ready.is_noop(&current) {
+            return Ok(WriteOutcome { resource: current, changed: false });
+        }
+        if let Some(done) = self.write(move |conn| ready.execute(conn, current, true))? {
+            return Ok(done);
+        }
+        let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
+        let written = self.write(move |conn| {
+            let current = load_row(conn, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
+            check_if_match(&current, if_match.as_deref())?;
+            let ready = Ready::of(kind, plan(&current)?)?;
+            ready.execute(conn, current, false)
+        })?;
+        written.ok_or_else(|| StoreError::Corrupt("an unchecked rewrite reported a version race".into()))
     }
 
     /// PUT (RFC 7644 §3.5.1).
@@ -485,16 +581,14 @@ impl Store {
         if_match: Option<&str>,
         body: Value,
     ) -> Result<WriteOutcome, StoreError> {
-        self.rewrite(rt, id, if_match, |conn, current| {
-            let prepared = resource::prepare_replace(rt, body, &current.full_document())?;
-            let mut members_changed = false;
-            if let Some(members) = &prepared.members {
-                let removed = diesel::delete(group_members::table.filter(group_members::group_seq.eq(current.seq)))
-                    .execute(conn)?;
-                let added = add_members(conn, current.seq, members)?;
-                members_changed = removed > 0 || added > 0;
-            }
-            Ok((prepared.doc, members_changed))
+        let rt_static = rt.kind.resource_type();
+        self.rewrite(rt, id, if_match, move |current| {
+            let prepared = resource::prepare_replace(rt_static, body.clone(), &current.full_document())?;
+            let members = match prepared.members {
+                Some(m) => MemberPlan::Replace(m),
+                None => MemberPlan::Keep,
+            };
+            Ok(Plan { doc: prepared.doc, members })
         })
     }
 
@@ -506,31 +600,35 @@ impl Store {
         if_match: Option<&str>,
         req: &PatchRequest,
     ) -> Result<WriteOutcome, StoreError> {
-        self.rewrite(rt, id, if_match, |conn, current| {
+        let rt_static = rt.kind.resource_type();
+        let req = req.clone();
+        self.rewrite(rt, id, if_match, move |current| {
             let full = current.full_document();
             let mut doc = full.clone();
-            let outcome = patch::apply_patch(rt, &mut doc, req)?;
-            let prepared = resource::prepare_patched(rt, doc, &full)?;
-            let mut members_changed = false;
-            for change in &outcome.member_changes {
-                members_changed |= apply_member_change(conn, rt, current.seq, change)?;
-            }
-            Ok((prepared.doc, members_changed))
+            let outcome = patch::apply_patch(rt_static, &mut doc, &req)?;
+            let prepared = resource::prepare_patched(rt_static, doc, &full)?;
+            let members = if outcome.member_changes.is_empty() {
+                MemberPlan::Keep
+            } else {
+                MemberPlan::Changes(outcome.member_changes)
+            };
+            Ok(Plan { doc: prepared.doc, members })
         })
     }
 
     /// DELETE: the resource, its rows, and its memberships in groups (which get a new version).
     pub fn delete(&self, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), StoreError> {
-        let mut conn = self.writer();
-        conn.transaction::<_, StoreError, _>(|conn| {
-            let current = load_row(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
-            check_if_match(&current, if_match)?;
+        let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
+        self.write(move |conn| {
+            let current = load_row(conn, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
+            check_if_match(&current, if_match.as_deref())?;
             let now = now_millis();
-            let holders = group_members::table.filter(group_members::member_id.eq(id)).select(group_members::group_seq);
+            let holders =
+                group_members::table.filter(group_members::member_id.eq(&id)).select(group_members::group_seq);
             diesel::update(resources::table.filter(resources::seq.eq_any(holders)))
                 .set((resources::version.eq(resources::version + 1), resources::last_modified.eq(now)))
                 .execute(conn)?;
-            diesel::delete(group_members::table.filter(group_members::member_id.eq(id))).execute(conn)?;
+            diesel::delete(group_members::table.filter(group_members::member_id.eq(&id))).execute(conn)?;
             diesel::delete(resources::table.filter(resources::seq.eq(current.seq))).execute(conn)?;
             bump_page_count(conn, kind, current.seq, -1)?;
             Ok(())
@@ -947,5 +1045,62 @@ mod tests {
             // A search on `kind` alone would visit every user.
             assert!(!plan.iter().any(|d| d.ends_with("(kind=?)")), "{text}: {plan:?}");
         }
+    }
+
+    /// Writes from many threads share commits; a job that fails (a duplicate userName) rolls
+    /// back alone, and every other job of its batch is committed.
+    #[test]
+    fn batched_writes_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap());
+        let rt = &registry().user;
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    // Every fourth thread reuses a name another thread also creates.
+                    let name = if i % 4 == 0 { "dup@example.com".to_string() } else { format!("u{i}@example.com") };
+                    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+                    store.create(rt, resource::prepare_create(rt, body).unwrap()).map(|_| ())
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::Scim(e)) if e.status == 409)).count();
+        assert_eq!((ok, conflicts), (31, 9));
+        let all = store.list(rt, &params(None, SortOrder::Ascending), None).unwrap();
+        assert_eq!(all.total, 31);
+    }
+
+    /// Concurrent PATCHes of one user all apply: each is planned from a version and re-planned
+    /// when another write got there first.
+    #[test]
+    fn concurrent_patches_lose_no_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap());
+        let rt = &registry().user;
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "many@example.com"});
+        let id = store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap().id;
+        let handles: Vec<_> = (0..24)
+            .map(|i| {
+                let (store, id) = (store.clone(), id.clone());
+                std::thread::spawn(move || {
+                    let req = patch::parse_patch(
+                        rt,
+                        &json!({"Operations": [{"op": "add", "path": "emails",
+                                "value": [{"value": format!("e{i}@example.com"), "type": "other"}]}]}),
+                    )
+                    .unwrap();
+                    store.patch(rt, &id, None, &req).unwrap();
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let user = store.get(ResourceKind::User, &id).unwrap();
+        assert_eq!(user.doc["emails"].as_array().unwrap().len(), 24);
+        assert_eq!(user.version, 25);
     }
 }

@@ -46,23 +46,22 @@ impl Store {
             return Err(StoreError::Scim(crate::scim::ScimError::invalid_value("a token name must not be empty")));
         }
         let token = generate_token();
-        let mut conn = self.writer();
-        let inserted = diesel::insert_into(tokens::table)
-            .values((
-                tokens::name.eq(name),
-                tokens::hash.eq(hex(&hash_token(&token))),
-                tokens::created.eq(now_millis()),
-            ))
-            .execute(&mut *conn);
-        match inserted {
-            Ok(_) => Ok(token),
-            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                Err(StoreError::Scim(crate::scim::ScimError::uniqueness(format!(
-                    "a token named '{name}' already exists; revoke it first or pick another name"
-                ))))
+        let (name, hash) = (name.to_string(), hex(&hash_token(&token)));
+        self.write(move |conn| {
+            let inserted = diesel::insert_into(tokens::table)
+                .values((tokens::name.eq(&name), tokens::hash.eq(hash), tokens::created.eq(now_millis())))
+                .execute(conn);
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                    Err(StoreError::Scim(crate::scim::ScimError::uniqueness(format!(
+                        "a token named '{name}' already exists; revoke it first or pick another name"
+                    ))))
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(e) => Err(e.into()),
-        }
+        })?;
+        Ok(token)
     }
 
     pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
@@ -75,8 +74,8 @@ impl Store {
 
     /// Revoke the token called `name`; false when there was none.
     pub fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
-        let mut conn = self.writer();
-        Ok(diesel::delete(tokens::table.filter(tokens::name.eq(name))).execute(&mut *conn)? > 0)
+        let name = name.to_string();
+        self.write(move |conn| Ok(diesel::delete(tokens::table.filter(tokens::name.eq(&name))).execute(conn)? > 0))
     }
 
     /// The stored hashes (decoded), for the authenticator's cache.
