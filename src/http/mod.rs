@@ -43,6 +43,9 @@ pub struct Running {
     pub initial_token: Option<String>,
 }
 
+/// Blocking threads per HTTP worker (see `start`); the reader pool has as many connections.
+pub const BLOCKING_THREADS_PER_WORKER: usize = 4;
+
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -148,6 +151,10 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let refresher = state.clone();
     let server = HttpServer::new(move || App::new().wrap(from_fn(request_span)).configure(routes(state.clone())))
         .workers(workers)
+        // Database calls run on each worker's blocking threads. SQLite work is short and
+        // CPU-bound, so a few threads per worker keep the cores busy; more only add context
+        // switches and per-thread allocator arenas (memory).
+        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
         .backlog(1024)
         .disable_signals()
         .bind(listen)
