@@ -321,6 +321,31 @@ fn millis_cond(name: &str, op: CompareOp, value: &str) -> Option<Cond> {
     }
 }
 
+/// A text column with an index that `attr eq "value"` can be answered from directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EqColumn {
+    Id,
+    UserName,
+    ExternalId,
+    DisplayName,
+}
+
+/// `attr eq "value"` on one indexed text column: the existence probe every IdP sends before a
+/// create (`userName eq "..."`, `externalId eq "..."`). Returns the column and the value as the
+/// column stores it (lower-cased for caseExact=false attributes).
+pub(crate) fn single_eq(rt: &ResourceType, filter: &Filter) -> Option<(EqColumn, String)> {
+    let Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value))) = filter else {
+        return None;
+    };
+    match column(rt, path)? {
+        Column::Text { name: "r.id", .. } => Some((EqColumn::Id, value.clone())),
+        Column::Text { name: "r.user_name", .. } => Some((EqColumn::UserName, value.to_lowercase())),
+        Column::Text { name: "r.external_id", .. } => Some((EqColumn::ExternalId, value.clone())),
+        Column::Text { name: "r.display_name", .. } => Some((EqColumn::DisplayName, value.to_lowercase())),
+        _ => None,
+    }
+}
+
 /// The SQL sort expression for `sortBy`, when the attribute has a column.
 pub(crate) fn sort_column(rt: &ResourceType, sort_by: &str) -> Option<&'static str> {
     let path = AttrPath::from_text(sort_by)?;

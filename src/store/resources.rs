@@ -219,15 +219,6 @@ fn apply_member_plan(
     })
 }
 
-/// A row and the whole match count of its query.
-#[derive(Debug, QueryableByName)]
-struct CountedRow {
-    #[diesel(embed)]
-    resource: ResourceRow,
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-}
-
 const ROW_COLUMNS: &str = "r.seq, r.kind, r.id, r.created, r.last_modified, r.version, r.doc";
 
 impl ResourceRow {
@@ -691,6 +682,10 @@ fn list_in(
         return page_by_counts(conn, kind, offset, limit);
     }
 
+    if let (None, Some((col, value))) = (&params.sort_by, filter.and_then(|f| query::single_eq(rt, f))) {
+        return page_eq(conn, kind, col, &value, offset, limit);
+    }
+
     let mut cond = Cond { sql: "r.kind = ?".into(), binds: vec![Bind::Text(kind.as_str().into())] };
     if let Some(c) = lowered.and_then(|l| l.cond) {
         cond.sql = format!("{} AND {}", cond.sql, c.sql);
@@ -708,24 +703,15 @@ fn list_in(
         if limit == Some(0) {
             return Ok(Page { total: count(conn, &cond)?, resources: Vec::new() });
         }
-        // One statement for the page and the whole match count (each statement costs a parse).
-        let sql = format!(
-            "SELECT {ROW_COLUMNS}, (SELECT count(*) FROM resources r WHERE {c}) AS total \
-             FROM resources r WHERE {c} ORDER BY {order} LIMIT ? OFFSET ?",
-            c = cond.sql
-        );
+        let sql = format!("SELECT {ROW_COLUMNS} FROM resources r WHERE {} ORDER BY {order} LIMIT ? OFFSET ?", cond.sql);
         let mut binds = cond.binds.clone();
-        binds.extend(cond.binds.iter().cloned());
         binds.push(Bind::Int(limit.map_or(-1, |l| l as i64)));
         binds.push(Bind::Int(offset as i64));
-        let rows: Vec<CountedRow> = bound(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
-        let total = match rows.first() {
-            Some(r) => r.total.max(0) as u64,
-            // An empty first page means no match; past the first row, ask for the count.
-            None if offset == 0 => 0,
+        let resources = load_rows(conn, &sql, binds)?;
+        let total = match first_page_total(offset, limit, resources.len()) {
+            Some(t) => t,
             None => count(conn, &cond)?,
         };
-        let resources = rows.into_iter().map(|r| r.resource.into_resource()).collect::<Result<_, _>>()?;
         return Ok(Page { total, resources });
     }
 
@@ -768,6 +754,57 @@ fn list_in(
     let total = matched.len() as u64;
     let take = limit.map_or(usize::MAX, |l| l as usize);
     let resources = matched.into_iter().skip(offset as usize).take(take).map(|(r, _)| r).collect();
+    Ok(Page { total, resources })
+}
+
+/// When the first page is not full it holds every match: no count query is needed.
+fn first_page_total(offset: u64, limit: Option<u64>, got: usize) -> Option<u64> {
+    let got = got as u64;
+    (offset == 0 && limit.is_none_or(|l| got < l)).then_some(got)
+}
+
+/// `attr eq "value"` on one indexed column, with statements diesel prepares once per
+/// connection (a dynamic SQL text is parsed on every request).
+fn page_eq(
+    conn: &mut SqliteConnection,
+    kind: ResourceKind,
+    col: query::EqColumn,
+    value: &str,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<Page, StoreError> {
+    let (lim, off) = (limit.map_or(-1, |l| l as i64), offset as i64);
+    macro_rules! page {
+        ($column:expr) => {{
+            let matching = resources::table.filter(resources::kind.eq(kind.as_str())).filter($column.eq(value));
+            let rows: Vec<ResourceRow> = matching
+                .select((
+                    resources::seq,
+                    resources::kind,
+                    resources::id,
+                    resources::created,
+                    resources::last_modified,
+                    resources::version,
+                    resources::doc,
+                ))
+                .order(resources::seq)
+                .limit(lim)
+                .offset(off)
+                .load(conn)?;
+            let total = match first_page_total(offset, limit, rows.len()) {
+                Some(t) => t,
+                None => matching.count().get_result::<i64>(conn)?.max(0) as u64,
+            };
+            (rows, total)
+        }};
+    }
+    let (rows, total) = match col {
+        query::EqColumn::Id => page!(resources::id),
+        query::EqColumn::UserName => page!(resources::user_name),
+        query::EqColumn::ExternalId => page!(resources::external_id),
+        query::EqColumn::DisplayName => page!(resources::display_name),
+    };
+    let resources = rows.into_iter().map(ResourceRow::into_resource).collect::<Result<_, _>>()?;
     Ok(Page { total, resources })
 }
 
@@ -894,6 +931,9 @@ mod tests {
         assert_eq!(everything.total, 60);
         let filters = [
             r#"userName eq "auser00@example.com""#,
+            r#"displayName eq "USER 7""#,
+            r#"id eq "no-such-id""#,
+            r#"externalId eq "Ext-0" or externalId eq "Ext-2" or externalId eq "Ext-3""#,
             r#"userName eq "AUSER00@EXAMPLE.COM""#,
             r#"userName ne "auser00@example.com""#,
             r#"userName sw "A""#,
@@ -945,6 +985,12 @@ mod tests {
             let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
             assert_eq!(got, expected, "filter {text}: SQL {:?}", query::lower(rt, &f));
             assert_eq!(page.total as usize, expected.len(), "{text}");
+            // A later page: the same rows in the same order, and the whole count.
+            let second = ListParams { start_index: 2, count: Some(2), ..params(None, SortOrder::Ascending) };
+            let page = store.list(rt, &second, Some(&f)).unwrap();
+            let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
+            let want: Vec<&str> = expected.iter().skip(1).take(2).copied().collect();
+            assert_eq!((got, page.total as usize), (want, expected.len()), "filter {text}, startIndex=2 count=2");
         }
     }
 
