@@ -123,6 +123,19 @@ struct Plan {
     members: MemberPlan,
 }
 
+/// The columns a rewrite sets; `None` leaves a column as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = resources)]
+struct Changes<'a> {
+    user_name: Option<Option<&'a str>>,
+    external_id: Option<Option<&'a str>>,
+    display_name: Option<Option<&'a str>>,
+    active: Option<Option<bool>>,
+    last_modified: i64,
+    version: i64,
+    doc: Option<&'a str>,
+}
+
 /// A plan with its storable document, index columns and JSON text worked out.
 struct Ready {
     kind: ResourceKind,
@@ -171,21 +184,33 @@ impl Ready {
         let now = now_millis().max(current.last_modified);
         let version = current.version + 1;
         let user_name = doc.get("userName").and_then(Value::as_str);
+        // Only changed columns are set: SQLite rewrites the entries of every index whose column
+        // is in the SET list, changed or not.
+        let old = columns(kind, &current.doc);
+        let changes = Changes {
+            user_name: (old.user_name != cols.user_name).then_some(cols.user_name.as_deref()),
+            external_id: (old.external_id != cols.external_id).then_some(cols.external_id.as_deref()),
+            display_name: (old.display_name != cols.display_name).then_some(cols.display_name.as_deref()),
+            active: (old.active != cols.active).then_some(cols.active),
+            last_modified: now,
+            version,
+            doc: doc_changed.then_some(text.as_str()),
+        };
         diesel::update(resources::table.filter(resources::seq.eq(seq)))
-            .set((
-                resources::user_name.eq(&cols.user_name),
-                resources::external_id.eq(&cols.external_id),
-                resources::display_name.eq(&cols.display_name),
-                resources::active.eq(cols.active),
-                resources::last_modified.eq(now),
-                resources::version.eq(version),
-                resources::doc.eq(&text),
-            ))
+            .set(&changes)
             .execute(conn)
             .map_err(|e| map_unique(e, user_name))?;
-        if doc_changed {
-            write_values(conn, seq, &cols.values, false)?;
+        for (attr, value) in old.values.iter().filter(|v| !cols.values.contains(v)) {
+            diesel::delete(
+                resource_values::table
+                    .filter(resource_values::attr.eq(*attr))
+                    .filter(resource_values::value.eq(value))
+                    .filter(resource_values::seq.eq(seq)),
+            )
+            .execute(conn)?;
         }
+        let added: Vec<_> = cols.values.iter().filter(|v| !old.values.contains(v)).cloned().collect();
+        insert_values(conn, seq, &added)?;
         Ok(Some(WriteOutcome {
             resource: StoredResource { last_modified: now, version, doc, ..current },
             changed: true,
@@ -358,17 +383,9 @@ fn bump_page_count(conn: &mut SqliteConnection, kind: ResourceKind, seq: i64, de
     Ok(())
 }
 
-/// Write the value rows of a resource (`fresh`: it has none yet). One single-row statement per
-/// value: diesel prepares those once per connection, where a multi-row insert is parsed each time.
-fn write_values(
-    conn: &mut SqliteConnection,
-    seq: i64,
-    values: &[(&'static str, String)],
-    fresh: bool,
-) -> Result<(), StoreError> {
-    if !fresh {
-        diesel::delete(resource_values::table.filter(resource_values::seq.eq(seq))).execute(conn)?;
-    }
+/// Insert the value rows of a new resource. One single-row statement per value: diesel
+/// prepares those once per connection, where a multi-row insert is parsed each time.
+fn insert_values(conn: &mut SqliteConnection, seq: i64, values: &[(&'static str, String)]) -> Result<(), StoreError> {
     for (attr, value) in values {
         diesel::insert_into(resource_values::table)
             .values((resource_values::seq.eq(seq), resource_values::attr.eq(*attr), resource_values::value.eq(value)))
@@ -516,7 +533,7 @@ impl Store {
                 .returning(resources::seq)
                 .get_result(conn)
                 .map_err(|e| map_unique(e, user_name.as_deref()))?;
-            write_values(conn, seq, &cols.values, true)?;
+            insert_values(conn, seq, &cols.values)?;
             if let Some(members) = &members {
                 add_members(conn, seq, members)?;
             }

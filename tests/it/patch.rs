@@ -74,6 +74,10 @@ async fn entra_multi_attribute_patch_with_urn_paths_and_string_booleans() {
         .get(&format!("/Users?filter={}", q("emails.value eq \"ENTRA2@example.com\" and externalId eq \"ext-1\"")))
         .await;
     assert_eq!(found.body["totalResults"], 1);
+    let stale = app.get(&format!("/Users?filter={}", q("emails.value eq \"entra@example.com\""))).await;
+    assert_eq!(stale.body["totalResults"], 0, "the replaced e-mail no longer matches");
+    let renamed = app.get(&format!("/Users?filter={}", q("displayName eq \"new name\""))).await;
+    assert_eq!(renamed.body["totalResults"], 1);
 }
 
 #[tokio::test]
