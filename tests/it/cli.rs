@@ -1,0 +1,92 @@
+//! The `scim-bridge` binary as operators' scripts use it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-bridge");
+
+fn run(db: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("--database")
+        .arg(db)
+        .args(args)
+        .env_remove("SCIM_BRIDGE_BOOTSTRAP_TOKEN")
+        .output()
+        .expect("binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn token_commands_migrate_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db").to_string_lossy().into_owned();
+    let (ok, out, err) = run(&db, &["migrate"]);
+    assert!(ok, "{err}");
+    assert!(err.contains("migration"), "{err}");
+    let (ok, out2, _) = run(&db, &["migrate"]);
+    assert!(ok && out2.is_empty() && out.is_empty());
+
+    let (ok, token, err) = run(&db, &["token", "create", "--name", "okta"]);
+    assert!(ok, "{err}");
+    let token = token.strip_suffix('\n').expect("one line");
+    assert!(!token.contains('\n') && token.starts_with("scb_"), "stdout holds the token alone: {token:?}");
+    let (ok, list, _) = run(&db, &["token", "list"]);
+    assert!(ok && list.starts_with("okta\t"), "{list}");
+    assert!(!list.contains(token), "list never shows a token");
+    let (ok, _, err) = run(&db, &["token", "create", "--name", "okta"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    assert!(run(&db, &["token", "revoke", "okta"]).0);
+    assert!(!run(&db, &["token", "revoke", "okta"]).0, "revoking an unknown token fails");
+
+    let (ok, version, _) = run(&db, &["--version"]);
+    assert!(ok && version.starts_with("scim-bridge "), "{version}");
+}
+
+#[test]
+fn serve_prints_a_first_token_once_and_it_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("serve.db").to_string_lossy().into_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let start = || {
+        Command::new(BIN)
+            .args(["--database", &db, "serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("SCIM_BRIDGE_BOOTSTRAP_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts")
+    };
+    let mut first = start();
+    let mut line = String::new();
+    BufReader::new(first.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let token = line.trim().to_string();
+    assert!(token.starts_with("scb_"), "{line:?}");
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = rt.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..50 {
+            if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/scim/v2/Users")).bearer_auth(&token).send().await
+            {
+                return r.status().as_u16();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        0
+    });
+    assert_eq!(status, 200);
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    // A second start finds a token and prints none.
+    let mut second = start();
+    std::thread::sleep(Duration::from_millis(700));
+    second.kill().unwrap();
+    let out = second.wait_with_output().unwrap();
+    assert!(out.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&out.stdout));
+}
