@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod genesys;
 pub mod http;
 pub mod scim;
 pub mod store;

@@ -1,0 +1,7 @@
+//! Genesys Cloud: the pure SCIM → Genesys mapping, the simulator that stands in for Genesys in
+//! tests and on the embedded default, and (issue 4) the client and the durable outbox.
+//!
+//! Imports point one way: `http`, `cli` -> `genesys` -> `store` -> `scim`. `mapping` does no IO.
+
+pub mod mapping;
+pub mod simulator;
