@@ -3,5 +3,6 @@
 //!
 //! Imports point one way: `http`, `cli` -> `genesys` -> `store` -> `scim`. `mapping` does no IO.
 
+pub mod client;
 pub mod mapping;
 pub mod simulator;

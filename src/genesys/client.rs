@@ -1,0 +1,511 @@
+//! The one place that talks to Genesys Cloud: OAuth client credentials, retries, pacing.
+//!
+//! * **Token**: `POST {login}/oauth/token` with Basic auth and `grant_type=client_credentials`
+//!   (FACTS §3); cached, renewed a minute before it expires and after a 401.
+//! * **Retries**: 429, 500, 502, 503, 504, timeouts and connection errors, waiting `Retry-After`
+//!   when given, else a capped exponential backoff with jitter (FACTS §4: the SDKs retry
+//!   429/502/503/504 and give up when `Retry-After` exceeds 180 s). A wait longer than that, or a
+//!   budget of attempts used up, becomes [`ClientError::RetryLater`]: the outbox keeps the change
+//!   and tries again later; nothing is dropped.
+//! * **Pacing**: every response carries `inin-ratelimit-allowed/count/reset`; when the window's
+//!   quota is used up the client waits for the reset instead of meeting a 429.
+//!
+//! Secrets and tokens are never logged; requests are logged by method, path and the Genesys
+//! correlation id. Must not import `store` or `http`.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::Secret;
+
+/// The region table of the Genesys SDKs (copied from `../shared/genesys/regions.json`; a test
+/// keeps the two equal).
+const REGIONS: &str = include_str!("regions.json");
+
+/// Longest `Retry-After` the client waits for itself (the SDKs' limit, FACTS §4).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(180);
+
+/// Where Genesys is: the API base and the login (OAuth) base, without trailing slashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub api_base: String,
+    pub login_base: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    sdk_name: String,
+    domain: String,
+    api_base: String,
+    login_base: String,
+}
+
+impl Endpoints {
+    /// A region by SDK name (`us_east_1`, also `us-east-1`), domain (`mypurecloud.de`) or API host.
+    pub fn for_region(name: &str) -> Result<Endpoints, String> {
+        #[derive(Deserialize)]
+        struct Table {
+            regions: Vec<Region>,
+        }
+        let table: Table = serde_json::from_str(REGIONS).map_err(|e| format!("region table: {e}"))?;
+        let wanted = name.trim().to_ascii_lowercase().replace('-', "_");
+        let wanted_host = wanted.trim_start_matches("https://").trim_start_matches("api.").to_string();
+        table
+            .regions
+            .into_iter()
+            .find(|r| r.sdk_name == wanted || r.domain == wanted_host)
+            .map(|r| Endpoints { api_base: r.api_base, login_base: r.login_base })
+            .ok_or_else(|| {
+                format!("unknown Genesys region '{name}'; use an SDK name such as us_east_1 or eu_central_1, or a domain such as mypurecloud.de")
+            })
+    }
+
+    /// Explicit URLs (the simulator, or a region not in the table).
+    pub fn explicit(api_url: &str, login_url: &str) -> Endpoints {
+        Endpoints {
+            api_base: api_url.trim_end_matches('/').to_string(),
+            login_base: login_url.trim_end_matches('/').to_string(),
+        }
+    }
+}
+
+/// Everything the client needs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub endpoints: Endpoints,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Attempts of one request before it is handed back as `RetryLater`.
+    pub max_attempts: u32,
+    /// First backoff step; doubles per attempt up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(endpoints: Endpoints, client_id: impl Into<String>, client_secret: Secret) -> Self {
+        ClientConfig {
+            endpoints,
+            client_id: client_id.into(),
+            client_secret,
+            timeout: Duration::from_secs(30),
+            max_attempts: 6,
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A request to the Genesys API. `path` is relative to the API base (`/api/v2/users/...`).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Value>,
+    /// `application/scim+json` for SCIM routes, `application/json` otherwise.
+    pub scim: bool,
+    pub if_match: Option<String>,
+}
+
+impl Request {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        let path = path.into();
+        let scim = path.starts_with("/api/v2/scim/");
+        Request { method, path, query: Vec::new(), body: None, scim, if_match: None }
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub fn query(mut self, key: &str, value: &str) -> Self {
+        self.query.push((key.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// A successful (2xx or 304) response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+    pub correlation_id: Option<String>,
+}
+
+/// Why a request did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Genesys refused the request for good (a 4xx other than 401, 408, 409, 429): retrying the
+    /// same request cannot help; the outbox parks it with this error.
+    #[error("Genesys refused the request: HTTP {status} {code}: {message} (correlation id {correlation_id})")]
+    Refused { status: u16, code: String, message: String, correlation_id: String },
+    /// 409: a duplicate (userName in use) or a version mismatch; the caller resolves it.
+    #[error("Genesys reported a conflict: {message} (correlation id {correlation_id})")]
+    Conflict { message: String, correlation_id: String },
+    /// Try again after this delay (long `Retry-After`, or the attempts of this call are spent).
+    #[error("Genesys is not answering usefully now ({reason}); retry in {}s", after.as_secs())]
+    RetryLater { after: Duration, reason: String },
+    /// The OAuth client was refused: configuration, not a transient fault.
+    #[error("Genesys refused the OAuth client credentials: {0}")]
+    Credentials(String),
+}
+
+/// Counters for metrics and tests.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub requests: AtomicU64,
+    pub responses_2xx: AtomicU64,
+    pub responses_429: AtomicU64,
+    pub responses_5xx: AtomicU64,
+    pub network_errors: AtomicU64,
+    pub token_renewals: AtomicU64,
+    pub paced_waits: AtomicU64,
+}
+
+struct Token {
+    value: Secret,
+    renew_at: Instant,
+}
+
+/// The rate-limit window as the last response described it.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    allowed: u64,
+    count: u64,
+    reset_at: Instant,
+}
+
+/// The Genesys client. Cheap to share behind an `Arc`.
+pub struct Client {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+    token: tokio::sync::Mutex<Option<Token>>,
+    window: Mutex<Option<Window>>,
+    pub stats: ClientStats,
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Result<Client, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .user_agent(concat!("scim-bridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Credentials(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            cfg,
+            token: tokio::sync::Mutex::new(None),
+            window: Mutex::new(None),
+            stats: ClientStats::default(),
+        })
+    }
+
+    /// Send a request, with token handling, pacing and retries.
+    pub async fn send(&self, req: &Request) -> Result<Response, ClientError> {
+        let mut last_reason = String::from("no attempt made");
+        let mut renewed_after_401 = false;
+        for attempt in 0..self.cfg.max_attempts {
+            self.pace().await;
+            let token = self.token().await?;
+            let result = self.send_once(req, &token).await;
+            let wait = match result {
+                Ok(Outcome::Done(resp)) => return Ok(resp),
+                Ok(Outcome::Fail(err)) => return Err(err),
+                Ok(Outcome::Unauthorized) if !renewed_after_401 => {
+                    // The token was revoked or expired early: renew once, at once.
+                    renewed_after_401 = true;
+                    self.invalidate_token().await;
+                    last_reason = "401 with a cached token".into();
+                    continue;
+                }
+                Ok(Outcome::Unauthorized) => {
+                    return Err(ClientError::Credentials(
+                        "a freshly issued token was refused (401): check the OAuth client's roles".into(),
+                    ));
+                }
+                Ok(Outcome::Retry { after, reason }) => {
+                    last_reason = reason;
+                    match after {
+                        Some(a) if a > MAX_RETRY_AFTER => {
+                            return Err(ClientError::RetryLater { after: a, reason: last_reason });
+                        }
+                        Some(a) => a,
+                        None => self.backoff(attempt),
+                    }
+                }
+                Err(reason) => {
+                    self.stats.network_errors.fetch_add(1, Ordering::Relaxed);
+                    last_reason = reason;
+                    self.backoff(attempt)
+                }
+            };
+            tracing::debug!(genesys.path = %req.path, outbox.attempt = attempt + 1, wait_ms = wait.as_millis() as u64, reason = %last_reason, "retrying Genesys request");
+            tokio::time::sleep(wait).await;
+        }
+        Err(ClientError::RetryLater { after: self.cfg.max_backoff, reason: last_reason })
+    }
+
+    async fn send_once(&self, req: &Request, token: &Secret) -> Result<Outcome, String> {
+        let url = format!("{}{}", self.cfg.endpoints.api_base, req.path);
+        let ctype = if req.scim { "application/scim+json" } else { "application/json" };
+        let mut rb = self
+            .http
+            .request(req.method.clone(), &url)
+            .bearer_auth(token.expose())
+            .header(reqwest::header::ACCEPT, ctype)
+            .query(&req.query);
+        if let Some(body) = &req.body {
+            rb = rb.header(reqwest::header::CONTENT_TYPE, ctype).body(body.to_string());
+        }
+        if let Some(tag) = &req.if_match {
+            rb = rb.header(reqwest::header::IF_MATCH, tag);
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = rb.send().await.map_err(|e| describe_transport(&e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        self.observe_window(&headers);
+        let correlation_id = header(&headers, "inin-correlation-id").map(str::to_string);
+        let retry_after =
+            header(&headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+        let text = resp.text().await.map_err(|e| describe_transport(&e))?;
+        let body: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        tracing::debug!(genesys.method = %req.method, genesys.path = %req.path, http.status = status.as_u16(), genesys.correlation_id = correlation_id.as_deref().unwrap_or("-"), "Genesys call");
+        let cid = correlation_id.clone().unwrap_or_else(|| "-".into());
+        Ok(match status.as_u16() {
+            200..=299 | 304 => {
+                self.stats.responses_2xx.fetch_add(1, Ordering::Relaxed);
+                Outcome::Done(Response { status: status.as_u16(), body, correlation_id })
+            }
+            401 => Outcome::Unauthorized,
+            409 => Outcome::Fail(ClientError::Conflict { message: error_message(&body), correlation_id: cid }),
+            429 => {
+                self.stats.responses_429.fetch_add(1, Ordering::Relaxed);
+                Outcome::Retry { after: retry_after, reason: "429 too many requests".into() }
+            }
+            408 | 500 | 502 | 503 | 504 => {
+                self.stats.responses_5xx.fetch_add(u64::from(status.is_server_error()), Ordering::Relaxed);
+                Outcome::Retry { after: retry_after, reason: format!("HTTP {}", status.as_u16()) }
+            }
+            s => Outcome::Fail(ClientError::Refused {
+                status: s,
+                code: body.get("code").and_then(Value::as_str).unwrap_or_default().to_string(),
+                message: error_message(&body),
+                correlation_id: cid,
+            }),
+        })
+    }
+
+    /// The cached token, or a new one when it is missing or about to expire.
+    async fn token(&self) -> Result<Secret, ClientError> {
+        let mut guard = self.token.lock().await;
+        if let Some(t) = guard.as_ref().filter(|t| Instant::now() < t.renew_at) {
+            return Ok(t.value.clone());
+        }
+        let fresh = self.fetch_token().await?;
+        let value = fresh.value.clone();
+        *guard = Some(fresh);
+        Ok(value)
+    }
+
+    async fn invalidate_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    async fn fetch_token(&self) -> Result<Token, ClientError> {
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            access_token: String,
+            #[serde(default)]
+            expires_in: Option<u64>,
+        }
+        let url = format!("{}/oauth/token", self.cfg.endpoints.login_base);
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .http
+                .post(&url)
+                .basic_auth(&self.cfg.client_id, Some(self.cfg.client_secret.expose()))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await;
+            let retry = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    let parsed: TokenResponse = resp
+                        .json()
+                        .await
+                        .map_err(|e| ClientError::Credentials(format!("the token response was not understood: {e}")))?;
+                    let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(300));
+                    // Renew a minute early (or at half-life for short tokens).
+                    let margin = Duration::from_secs(60).min(lifetime / 2);
+                    self.stats.token_renewals.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(genesys.token_lifetime_s = lifetime.as_secs(), "obtained a Genesys access token");
+                    return Ok(Token {
+                        value: Secret::new(parsed.access_token),
+                        renew_at: Instant::now() + lifetime - margin,
+                    });
+                }
+                Ok(resp)
+                    if matches!(
+                        resp.status(),
+                        StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                    ) =>
+                {
+                    let status = resp.status().as_u16();
+                    let body: Value = resp.json().await.unwrap_or(Value::Null);
+                    let why = body
+                        .get("error_description")
+                        .or_else(|| body.get("description"))
+                        .or_else(|| body.get("error"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("no reason given")
+                        .to_string();
+                    return Err(ClientError::Credentials(format!(
+                        "HTTP {status} from {url}: {why}; check SCIM_BRIDGE_GENESYS_CLIENT_ID / _CLIENT_SECRET and the region"
+                    )));
+                }
+                Ok(resp) => format!("HTTP {} from the token endpoint", resp.status().as_u16()),
+                Err(e) => describe_transport(&e),
+            };
+            attempt += 1;
+            if attempt >= self.cfg.max_attempts {
+                return Err(ClientError::RetryLater { after: self.cfg.max_backoff, reason: retry });
+            }
+            tokio::time::sleep(self.backoff(attempt - 1)).await;
+        }
+    }
+
+    /// Wait for the rate-limit window to reset when its quota is used up.
+    async fn pace(&self) {
+        let wait = {
+            let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+            match w.as_mut() {
+                Some(win) if win.allowed > 0 && win.count >= win.allowed => {
+                    let now = Instant::now();
+                    if now < win.reset_at {
+                        Some(win.reset_at - now)
+                    } else {
+                        *w = None;
+                        None
+                    }
+                }
+                Some(win) => {
+                    // Count our own request until the next response corrects it.
+                    win.count += 1;
+                    None
+                }
+                None => None,
+            }
+        };
+        if let Some(wait) = wait {
+            self.stats.paced_waits.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                wait_ms = wait.as_millis() as u64,
+                "Genesys rate-limit window used up; waiting for its reset"
+            );
+            tokio::time::sleep(wait).await;
+            *self.window.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    fn observe_window(&self, headers: &reqwest::header::HeaderMap) {
+        let num = |name| header(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
+        if let (Some(allowed), Some(count), Some(reset)) =
+            (num("inin-ratelimit-allowed"), num("inin-ratelimit-count"), num("inin-ratelimit-reset"))
+        {
+            let win = Window { allowed, count, reset_at: Instant::now() + Duration::from_secs(reset.max(1)) };
+            *self.window.lock().unwrap_or_else(|p| p.into_inner()) = Some(win);
+        }
+    }
+
+    /// Capped exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self.cfg.base_backoff.saturating_mul(2u32.saturating_pow(attempt)).min(self.cfg.max_backoff);
+        let jitter = rand::rng().random_range(0.5..=1.0);
+        cap.mul_f64(jitter)
+    }
+}
+
+enum Outcome {
+    Done(Response),
+    Fail(ClientError),
+    Unauthorized,
+    Retry { after: Option<Duration>, reason: String },
+}
+
+fn header<'h>(headers: &'h reqwest::header::HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A transport error without URLs' query strings or anything secret.
+fn describe_transport(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else if e.is_body() || e.is_decode() {
+        "the response was cut off".into()
+    } else {
+        "the connection failed".into()
+    }
+}
+
+/// The human message of a Genesys ErrorBody or ScimError.
+fn error_message(body: &Value) -> String {
+    body.get("message")
+        .or_else(|| body.get("detail"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| "no message".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_resolve_by_sdk_name_domain_and_host() {
+        let de = Endpoints::for_region("eu_central_1").unwrap();
+        assert_eq!(de.api_base, "https://api.mypurecloud.de");
+        assert_eq!(de.login_base, "https://login.mypurecloud.de");
+        assert_eq!(Endpoints::for_region("eu-central-1").unwrap(), de);
+        assert_eq!(Endpoints::for_region("mypurecloud.de").unwrap(), de);
+        assert_eq!(Endpoints::for_region("api.mypurecloud.de").unwrap(), de);
+        assert!(Endpoints::for_region("mars_north_1").unwrap_err().contains("us_east_1"));
+    }
+
+    #[test]
+    fn embedded_region_table_matches_the_shared_one() {
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/genesys/regions.json");
+        let text = std::fs::read_to_string(shared).expect("../shared/genesys/regions.json beside the project");
+        assert_eq!(text, REGIONS, "src/genesys/regions.json is a copy of ../shared/genesys/regions.json");
+    }
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let client =
+            Client::new(ClientConfig::new(Endpoints::explicit("http://x", "http://x"), "id", Secret::new("s")))
+                .unwrap();
+        for attempt in 0..20 {
+            let b = client.backoff(attempt);
+            assert!(b <= Duration::from_secs(30));
+            assert!(b >= Duration::from_millis(250));
+        }
+        assert!(client.backoff(10) >= Duration::from_secs(15));
+    }
+}
