@@ -7,6 +7,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::{Sqlite, SqliteConnection};
 use serde_json::{Map, Value, json};
 
+use super::outbox::{self, OutboxOp};
 use super::query::{self, Bind, Cond};
 use super::schema::{group_members, page_counts, resource_values, resources};
 use super::{Store, StoreError, format_millis, now_millis};
@@ -211,6 +212,7 @@ impl Ready {
         }
         let added: Vec<_> = cols.values.iter().filter(|v| !old.values.contains(v)).cloned().collect();
         insert_values(conn, seq, &added)?;
+        outbox::enqueue(conn, kind, &current.id, OutboxOp::Sync, None, now)?;
         Ok(Some(WriteOutcome {
             resource: StoredResource { last_modified: now, version, doc, ..current },
             changed: true,
@@ -538,6 +540,7 @@ impl Store {
                 add_members(conn, seq, members)?;
             }
             bump_page_count(conn, kind, seq, 1)?;
+            outbox::enqueue(conn, kind, &id, OutboxOp::Sync, None, now)?;
             Ok((seq, id))
         })?;
         Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc })
@@ -631,6 +634,13 @@ impl Store {
             let current = load_row(conn, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
             check_if_match(&current, if_match.as_deref())?;
             let now = now_millis();
+            // The groups that held it change too: Genesys hears about them.
+            for group in outbox::groups_holding(conn, &id)? {
+                outbox::enqueue(conn, ResourceKind::Group, &group, OutboxOp::Sync, None, now)?;
+            }
+            let name_key = if kind == ResourceKind::User { "userName" } else { "displayName" };
+            let known_as = current.doc.get(name_key).and_then(Value::as_str);
+            outbox::enqueue(conn, kind, &id, OutboxOp::Delete, known_as, now)?;
             let holders =
                 group_members::table.filter(group_members::member_id.eq(&id)).select(group_members::group_seq);
             diesel::update(resources::table.filter(resources::seq.eq_any(holders)))

@@ -49,4 +49,50 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(resources, resource_values, group_members, page_counts, tokens);
+diesel::allow_tables_to_appear_in_same_query!(
+    resources,
+    resource_values,
+    group_members,
+    page_counts,
+    tokens,
+    outbox,
+    outbox_dead,
+    genesys_links
+);
+
+diesel::table! {
+    outbox (kind, resource_id) {
+        kind -> Text,
+        resource_id -> Text,
+        op -> Text,
+        user_name -> Nullable<Text>,
+        revision -> BigInt,
+        attempts -> BigInt,
+        not_before -> BigInt,
+        last_error -> Nullable<Text>,
+        created -> BigInt,
+        updated -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox_dead (kind, resource_id) {
+        kind -> Text,
+        resource_id -> Text,
+        op -> Text,
+        user_name -> Nullable<Text>,
+        revision -> BigInt,
+        attempts -> BigInt,
+        last_error -> Text,
+        created -> BigInt,
+        died -> BigInt,
+    }
+}
+
+diesel::table! {
+    genesys_links (kind, resource_id) {
+        kind -> Text,
+        resource_id -> Text,
+        genesys_id -> Text,
+    }
+}

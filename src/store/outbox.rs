@@ -1,0 +1,486 @@
+//! The outbox: what must still reach Genesys Cloud, written in the same transaction as the change.
+//!
+//! One pending row per resource: every accepted change upserts it, so changes made before
+//! delivery coalesce (a create and five patches become one "bring Genesys to the stored state";
+//! a delete replaces a pending sync). `revision` counts the changes a row stands for; the worker
+//! removes a delivered row only if its revision is unchanged, so a change that arrives during a
+//! delivery is delivered next. Rows Genesys refuses for good move to `outbox_dead` until an
+//! operator retries them; a newer change of the same resource supersedes a dead one.
+
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use diesel::upsert::excluded;
+
+use super::schema::{genesys_links, outbox, outbox_dead};
+use super::{Store, StoreError, now_millis};
+use crate::scim::schema::ResourceKind;
+
+/// What a pending change asks of Genesys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxOp {
+    /// Bring Genesys to the resource's stored state (create or update).
+    Sync,
+    /// The resource was deleted here.
+    Delete,
+}
+
+impl OutboxOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxOp::Sync => "sync",
+            OutboxOp::Delete => "delete",
+        }
+    }
+
+    fn parse(s: &str) -> Result<OutboxOp, StoreError> {
+        match s {
+            "sync" => Ok(OutboxOp::Sync),
+            "delete" => Ok(OutboxOp::Delete),
+            other => Err(StoreError::Corrupt(format!("unknown outbox op {other}"))),
+        }
+    }
+}
+
+fn parse_kind(s: &str) -> Result<ResourceKind, StoreError> {
+    match s {
+        "User" => Ok(ResourceKind::User),
+        "Group" => Ok(ResourceKind::Group),
+        other => Err(StoreError::Corrupt(format!("unknown outbox kind {other}"))),
+    }
+}
+
+/// A pending (or dead) change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub kind: ResourceKind,
+    pub resource_id: String,
+    pub op: OutboxOp,
+    /// For deletes: the userName (or group displayName) Genesys knows the resource by.
+    pub user_name: Option<String>,
+    /// How many accepted changes this entry stands for, cumulatively.
+    pub revision: i64,
+    pub attempts: i64,
+    /// Milliseconds since the epoch before which the worker leaves it alone.
+    pub not_before: i64,
+    pub last_error: Option<String>,
+    pub created: i64,
+}
+
+type PendingRow = (String, String, String, Option<String>, i64, i64, i64, Option<String>, i64);
+
+fn entry(row: PendingRow) -> Result<OutboxEntry, StoreError> {
+    let (kind, resource_id, op, user_name, revision, attempts, not_before, last_error, created) = row;
+    Ok(OutboxEntry {
+        kind: parse_kind(&kind)?,
+        resource_id,
+        op: OutboxOp::parse(&op)?,
+        user_name,
+        revision,
+        attempts,
+        not_before,
+        last_error,
+        created,
+    })
+}
+
+/// Record a change inside the caller's write transaction.
+pub(crate) fn enqueue(
+    conn: &mut SqliteConnection,
+    kind: ResourceKind,
+    resource_id: &str,
+    op: OutboxOp,
+    user_name: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::kind.eq(kind.as_str()),
+            outbox::resource_id.eq(resource_id),
+            outbox::op.eq(op.as_str()),
+            outbox::user_name.eq(user_name),
+            outbox::revision.eq(1i64),
+            outbox::attempts.eq(0i64),
+            outbox::not_before.eq(now),
+            outbox::created.eq(now),
+            outbox::updated.eq(now),
+        ))
+        .on_conflict((outbox::kind, outbox::resource_id))
+        .do_update()
+        // A backing-off row keeps its `not_before`: a new change does not cut a Genesys outage short.
+        .set((
+            outbox::op.eq(excluded(outbox::op)),
+            outbox::user_name.eq(excluded(outbox::user_name)),
+            outbox::revision.eq(outbox::revision + 1),
+            outbox::updated.eq(now),
+        ))
+        .execute(conn)?;
+    // The newer change carries the whole state: it supersedes a change Genesys refused.
+    diesel::delete(
+        outbox_dead::table.filter(outbox_dead::kind.eq(kind.as_str())).filter(outbox_dead::resource_id.eq(resource_id)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+const PENDING_COLUMNS: (
+    outbox::kind,
+    outbox::resource_id,
+    outbox::op,
+    outbox::user_name,
+    outbox::revision,
+    outbox::attempts,
+    outbox::not_before,
+    outbox::last_error,
+    outbox::created,
+) = (
+    outbox::kind,
+    outbox::resource_id,
+    outbox::op,
+    outbox::user_name,
+    outbox::revision,
+    outbox::attempts,
+    outbox::not_before,
+    outbox::last_error,
+    outbox::created,
+);
+
+/// How much is waiting: pending rows, the oldest one's creation time, dead rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxDepth {
+    pub pending: i64,
+    pub oldest_pending: Option<i64>,
+    pub dead: i64,
+}
+
+impl Store {
+    /// Pending changes due now, oldest first.
+    pub fn outbox_due(&self, now: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut conn = self.reader()?;
+        let rows: Vec<PendingRow> = outbox::table
+            .filter(outbox::not_before.le(now))
+            .order((outbox::created, outbox::kind, outbox::resource_id))
+            .limit(limit)
+            .select(PENDING_COLUMNS)
+            .load(&mut conn)?;
+        rows.into_iter().map(entry).collect()
+    }
+
+    /// Every pending change, oldest first.
+    pub fn outbox_pending(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.outbox_due(i64::MAX, i64::MAX)
+    }
+
+    /// Every dead change, most recent first.
+    pub fn outbox_dead(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut conn = self.reader()?;
+        let rows: Vec<PendingRow> = outbox_dead::table
+            .order(outbox_dead::died.desc())
+            .select((
+                outbox_dead::kind,
+                outbox_dead::resource_id,
+                outbox_dead::op,
+                outbox_dead::user_name,
+                outbox_dead::revision,
+                outbox_dead::attempts,
+                outbox_dead::died,
+                outbox_dead::last_error.nullable(),
+                outbox_dead::created,
+            ))
+            .load(&mut conn)?;
+        rows.into_iter().map(entry).collect()
+    }
+
+    pub fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
+        let mut conn = self.reader()?;
+        let (pending, oldest): (i64, Option<i64>) =
+            outbox::table.select((diesel::dsl::count_star(), diesel::dsl::min(outbox::created))).first(&mut conn)?;
+        let dead: i64 = outbox_dead::table.count().get_result(&mut conn)?;
+        Ok(OutboxDepth { pending, oldest_pending: oldest, dead })
+    }
+
+    /// The change was delivered: remove it, unless a newer change arrived meanwhile (then it stays
+    /// pending and is delivered again). Returns whether it was removed.
+    pub fn outbox_complete(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
+        let (kind, id, revision) = (e.kind, e.resource_id.clone(), e.revision);
+        self.write(move |conn| {
+            let n = diesel::delete(
+                outbox::table
+                    .filter(outbox::kind.eq(kind.as_str()))
+                    .filter(outbox::resource_id.eq(&id))
+                    .filter(outbox::revision.eq(revision)),
+            )
+            .execute(conn)?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Try again at `not_before` (milliseconds since the epoch), recording why it failed.
+    pub fn outbox_defer(&self, e: &OutboxEntry, not_before: i64, error: &str) -> Result<(), StoreError> {
+        let (kind, id, error) = (e.kind, e.resource_id.clone(), error.to_string());
+        self.write(move |conn| {
+            diesel::update(outbox::table.filter(outbox::kind.eq(kind.as_str())).filter(outbox::resource_id.eq(&id)))
+                .set((
+                    outbox::attempts.eq(outbox::attempts + 1),
+                    outbox::not_before.eq(not_before),
+                    outbox::last_error.eq(&error),
+                    outbox::updated.eq(now_millis()),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Genesys refused the change for good: park it as dead, unless a newer change arrived
+    /// meanwhile (that one is tried instead). Returns whether it was parked.
+    pub fn outbox_park(&self, e: &OutboxEntry, error: &str) -> Result<bool, StoreError> {
+        let (kind, id, revision, error) = (e.kind, e.resource_id.clone(), e.revision, error.to_string());
+        self.write(move |conn| {
+            let pending = outbox::table
+                .filter(outbox::kind.eq(kind.as_str()))
+                .filter(outbox::resource_id.eq(&id))
+                .filter(outbox::revision.eq(revision));
+            let Some(row) = pending.select(PENDING_COLUMNS).first::<PendingRow>(conn).optional()? else {
+                return Ok(false);
+            };
+            let entry = entry(row)?;
+            diesel::insert_into(outbox_dead::table)
+                .values((
+                    outbox_dead::kind.eq(kind.as_str()),
+                    outbox_dead::resource_id.eq(&id),
+                    outbox_dead::op.eq(entry.op.as_str()),
+                    outbox_dead::user_name.eq(&entry.user_name),
+                    outbox_dead::revision.eq(entry.revision),
+                    outbox_dead::attempts.eq(entry.attempts + 1),
+                    outbox_dead::last_error.eq(&error),
+                    outbox_dead::created.eq(entry.created),
+                    outbox_dead::died.eq(now_millis()),
+                ))
+                .on_conflict((outbox_dead::kind, outbox_dead::resource_id))
+                .do_update()
+                .set((
+                    outbox_dead::op.eq(excluded(outbox_dead::op)),
+                    outbox_dead::last_error.eq(excluded(outbox_dead::last_error)),
+                    outbox_dead::died.eq(excluded(outbox_dead::died)),
+                ))
+                .execute(conn)?;
+            diesel::delete(pending).execute(conn)?;
+            Ok(true)
+        })
+    }
+
+    /// An operator's retry: dead changes (all, or of one resource) become pending again.
+    /// Returns how many were revived.
+    pub fn outbox_retry(&self, resource_id: Option<&str>) -> Result<usize, StoreError> {
+        let only = resource_id.map(str::to_string);
+        self.write(move |conn| {
+            let mut dead = outbox_dead::table.into_boxed();
+            if let Some(id) = &only {
+                dead = dead.filter(outbox_dead::resource_id.eq(id));
+            }
+            let rows: Vec<(String, String, String, Option<String>)> = dead
+                .select((outbox_dead::kind, outbox_dead::resource_id, outbox_dead::op, outbox_dead::user_name))
+                .load(conn)?;
+            let now = now_millis();
+            for (kind, id, op, user_name) in &rows {
+                enqueue(conn, parse_kind(kind)?, id, OutboxOp::parse(op)?, user_name.as_deref(), now)?;
+            }
+            Ok(rows.len())
+        })
+    }
+
+    /// The Genesys id of a delivered resource.
+    pub fn genesys_link(&self, kind: ResourceKind, resource_id: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.reader()?;
+        Ok(genesys_links::table
+            .filter(genesys_links::kind.eq(kind.as_str()))
+            .filter(genesys_links::resource_id.eq(resource_id))
+            .select(genesys_links::genesys_id)
+            .first(&mut conn)
+            .optional()?)
+    }
+
+    /// Record (or, with `None`, forget) the Genesys id of a resource.
+    pub fn set_genesys_link(
+        &self,
+        kind: ResourceKind,
+        resource_id: &str,
+        genesys_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let (id, gid) = (resource_id.to_string(), genesys_id.map(str::to_string));
+        self.write(move |conn| {
+            let this = genesys_links::table
+                .filter(genesys_links::kind.eq(kind.as_str()))
+                .filter(genesys_links::resource_id.eq(&id));
+            match &gid {
+                Some(g) => {
+                    diesel::insert_into(genesys_links::table)
+                        .values((
+                            genesys_links::kind.eq(kind.as_str()),
+                            genesys_links::resource_id.eq(&id),
+                            genesys_links::genesys_id.eq(g),
+                        ))
+                        .on_conflict((genesys_links::kind, genesys_links::resource_id))
+                        .do_update()
+                        .set(genesys_links::genesys_id.eq(g))
+                        .execute(conn)?;
+                }
+                None => {
+                    diesel::delete(this).execute(conn)?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The Group resources whose member rows name `member_id` (they change when it is deleted).
+pub(crate) fn groups_holding(conn: &mut SqliteConnection, member_id: &str) -> Result<Vec<String>, StoreError> {
+    use super::schema::{group_members, resources};
+    Ok(group_members::table
+        .inner_join(resources::table.on(resources::seq.eq(group_members::group_seq)))
+        .filter(group_members::member_id.eq(member_id))
+        .select(resources::id)
+        .load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::scim::schema::registry;
+    use crate::scim::{patch, resource};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("o.db").to_str().unwrap()).unwrap();
+        (dir, store)
+    }
+
+    fn create_user(store: &Store, name: &str) -> String {
+        let rt = &registry().user;
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+                          "phoneNumbers": [{"type": "eightbyeight", "value": "+14155550100"}]});
+        store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap().id
+    }
+
+    fn set_phone(store: &Store, id: &str, number: &str) {
+        let rt = &registry().user;
+        let req = patch::parse_patch(
+            rt,
+            &json!({"Operations": [{"op": "replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": number}]}),
+        )
+        .unwrap();
+        store.patch(rt, id, None, &req).unwrap();
+    }
+
+    #[test]
+    fn a_create_and_five_patches_coalesce_into_one_change() {
+        let (_d, store) = store();
+        let id = create_user(&store, "c@example.com");
+        for i in 0..5 {
+            set_phone(&store, &id, &format!("+1415555020{i}"));
+        }
+        let pending = store.outbox_pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (pending[0].op, pending[0].revision, pending[0].resource_id.as_str()),
+            (OutboxOp::Sync, 6, id.as_str())
+        );
+        // A PATCH that changes nothing is not a change.
+        set_phone(&store, &id, "+14155550204");
+        assert_eq!(store.outbox_pending().unwrap()[0].revision, 6);
+    }
+
+    #[test]
+    fn a_delete_replaces_a_pending_sync_and_keeps_the_user_name() {
+        let (_d, store) = store();
+        let id = create_user(&store, "gone@example.com");
+        store.delete(ResourceKind::User, &id, None).unwrap();
+        let pending = store.outbox_pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].op, OutboxOp::Delete);
+        assert_eq!(pending[0].user_name.as_deref(), Some("gone@example.com"));
+    }
+
+    #[test]
+    fn a_change_during_delivery_stays_pending() {
+        let (_d, store) = store();
+        let id = create_user(&store, "busy@example.com");
+        let delivering = store.outbox_due(now_millis(), 10).unwrap().remove(0);
+        set_phone(&store, &id, "+14155550999");
+        assert!(!store.outbox_complete(&delivering).unwrap(), "a newer change arrived");
+        let again = store.outbox_due(now_millis(), 10).unwrap().remove(0);
+        assert_eq!(again.revision, 2);
+        assert!(store.outbox_complete(&again).unwrap());
+        assert!(store.outbox_pending().unwrap().is_empty());
+    }
+
+    #[test]
+    fn refused_changes_park_until_retried_or_superseded() {
+        let (_d, store) = store();
+        let id = create_user(&store, "refused@example.com");
+        let e = store.outbox_due(now_millis(), 10).unwrap().remove(0);
+        store.outbox_defer(&e, now_millis() + 60_000, "HTTP 503").unwrap();
+        assert!(store.outbox_due(now_millis(), 10).unwrap().is_empty(), "backing off");
+        let e = store.outbox_pending().unwrap().remove(0);
+        assert_eq!((e.attempts, e.last_error.as_deref()), (1, Some("HTTP 503")));
+        assert!(store.outbox_park(&e, "HTTP 400 bad.request: invalid phone").unwrap());
+        assert!(store.outbox_pending().unwrap().is_empty());
+        let dead = store.outbox_dead().unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400 bad.request: invalid phone"));
+        assert_eq!(store.outbox_depth().unwrap(), OutboxDepth { pending: 0, oldest_pending: None, dead: 1 });
+        assert_eq!(store.outbox_retry(None).unwrap(), 1);
+        assert_eq!(store.outbox_pending().unwrap().len(), 1);
+        assert!(store.outbox_dead().unwrap().is_empty());
+        // A newer change of a dead resource supersedes the dead change.
+        let e = store.outbox_pending().unwrap().remove(0);
+        store.outbox_park(&e, "refused").unwrap();
+        set_phone(&store, &id, "+14155550777");
+        assert!(store.outbox_dead().unwrap().is_empty());
+        assert_eq!(store.outbox_pending().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn failed_writes_leave_no_outbox_row_and_deleting_a_member_resyncs_its_groups() {
+        let (_d, store) = store();
+        let id = create_user(&store, "member@example.com");
+        let rt = &registry().user;
+        let dup = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "MEMBER@example.com"});
+        assert!(store.create(rt, resource::prepare_create(rt, dup).unwrap()).is_err());
+        let bad =
+            patch::parse_patch(rt, &json!({"Operations": [{"op": "replace", "path": "active", "value": "maybe"}]}))
+                .unwrap();
+        assert!(store.patch(rt, &id, None, &bad).is_err());
+        assert_eq!(store.outbox_pending().unwrap().len(), 1);
+        for e in store.outbox_pending().unwrap() {
+            store.outbox_complete(&e).unwrap();
+        }
+        let grt = &registry().group;
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": [{"value": id}]});
+        let gid = store.create(grt, resource::prepare_create(grt, body).unwrap()).unwrap().id;
+        for e in store.outbox_pending().unwrap() {
+            store.outbox_complete(&e).unwrap();
+        }
+        store.delete(ResourceKind::User, &id, None).unwrap();
+        let mut pending: Vec<(ResourceKind, String, OutboxOp)> =
+            store.outbox_pending().unwrap().into_iter().map(|e| (e.kind, e.resource_id, e.op)).collect();
+        pending.sort_by_key(|p| p.0 == ResourceKind::Group);
+        assert_eq!(
+            pending,
+            vec![(ResourceKind::User, id, OutboxOp::Delete), (ResourceKind::Group, gid, OutboxOp::Sync)]
+        );
+    }
+
+    #[test]
+    fn links_are_recorded_and_forgotten() {
+        let (_d, store) = store();
+        assert_eq!(store.genesys_link(ResourceKind::User, "u1").unwrap(), None);
+        store.set_genesys_link(ResourceKind::User, "u1", Some("g1")).unwrap();
+        store.set_genesys_link(ResourceKind::User, "u1", Some("g2")).unwrap();
+        assert_eq!(store.genesys_link(ResourceKind::User, "u1").unwrap().as_deref(), Some("g2"));
+        store.set_genesys_link(ResourceKind::User, "u1", None).unwrap();
+        assert_eq!(store.genesys_link(ResourceKind::User, "u1").unwrap(), None);
+    }
+}
