@@ -1,4 +1,4 @@
-//! The `scim-bridge` command line: `serve`, `migrate`, `token create|list|revoke`.
+//! The `scim-bridge` command line: `serve`, `migrate`, `token create|list|revoke`, `outbox list|retry`.
 //!
 //! Must not import diesel: storage goes through `store`.
 
@@ -34,6 +34,21 @@ pub enum Command {
     /// Manage static bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Inspect and retry the changes waiting to reach Genesys Cloud.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List pending and dead changes (oldest pending first).
+    List {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make dead changes pending again: all of them, or those of one resource id.
+    Retry { resource_id: Option<String> },
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +119,47 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             let n = Store::migrate(&cli.database).with_context(|| format!("migrating {}", cli.database))?;
             eprintln!("scim-bridge: {n} migration(s) applied to {}", cli.database);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox(cmd) => {
+            let store = Store::open(&cli.database).with_context(|| format!("opening {}", cli.database))?;
+            match cmd {
+                OutboxCommand::List { json } => {
+                    let pending = store.outbox_pending()?.into_iter().map(|e| ("pending", e));
+                    let dead = store.outbox_dead()?.into_iter().map(|e| ("dead", e));
+                    if !json {
+                        println!("STATE\tKIND\tRESOURCE\tOP\tCHANGES\tATTEMPTS\tSINCE\tLAST ERROR");
+                    }
+                    for (state, e) in pending.chain(dead) {
+                        let since = crate::store::format_millis(e.created);
+                        if json {
+                            let line = serde_json::json!({
+                                "state": state, "kind": e.kind.as_str(), "resourceId": e.resource_id,
+                                "op": e.op.as_str(), "changes": e.revision, "attempts": e.attempts,
+                                "since": since, "lastError": e.last_error,
+                            });
+                            println!("{line}");
+                        } else {
+                            println!(
+                                "{state}\t{}\t{}\t{}\t{}\t{}\t{since}\t{}",
+                                e.kind.as_str(),
+                                e.resource_id,
+                                e.op.as_str(),
+                                e.revision,
+                                e.attempts,
+                                e.last_error.as_deref().unwrap_or("-")
+                            );
+                        }
+                    }
+                }
+                OutboxCommand::Retry { resource_id } => {
+                    let n = store.outbox_retry(resource_id.as_deref())?;
+                    eprintln!("scim-bridge: {n} dead change(s) queued again");
+                    if n == 0 && resource_id.is_some() {
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => {

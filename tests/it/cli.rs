@@ -43,6 +43,27 @@ fn token_commands_migrate_and_version() {
     assert!(run(&db, &["token", "revoke", "okta"]).0);
     assert!(!run(&db, &["token", "revoke", "okta"]).0, "revoking an unknown token fails");
 
+    // The outbox lists what waits for Genesys; nothing is dead, so a retry of an id finds nothing.
+    let (ok, out, err) = run(&db, &["outbox", "list", "--json"]);
+    assert!(ok && out.is_empty(), "{out}{err}");
+    let (ok, _, err) = run(&db, &["outbox", "retry", "no-such-id"]);
+    assert!(!ok && err.contains("0 dead change"), "{err}");
+    let (ok, out, _) = run(&db, &["outbox", "list"]);
+    assert!(ok && out.starts_with("STATE\t"), "{out}");
+    {
+        let store = scim_bridge::store::Store::open(&db).unwrap();
+        let rt = scim_bridge::scim::schema::ResourceKind::User.resource_type();
+        let body = crate::helpers::user_body("queued@example.com");
+        store.create(rt, scim_bridge::scim::resource::prepare_create(rt, body).unwrap()).unwrap();
+    }
+    let (ok, out, _) = run(&db, &["outbox", "list", "--json"]);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(ok);
+    assert_eq!(
+        (line["state"].as_str(), line["op"].as_str(), line["kind"].as_str()),
+        (Some("pending"), Some("sync"), Some("User"))
+    );
+
     let (ok, version, _) = run(&db, &["--version"]);
     assert!(ok && version.starts_with("scim-bridge "), "{version}");
 }
