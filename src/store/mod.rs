@@ -57,7 +57,9 @@ struct Pragmas;
 /// before COMMIT returns) and a power loss can lose only the last commits, never corrupt the file.
 /// No memory map: every connection would map the whole file and count it in the process's
 /// resident size again; reads go through the kernel's page cache and a small private cache.
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; \
+/// `busy_timeout` comes first: the statements after it may need a lock another process (the
+/// CLI beside `serve`) holds for a moment.
+const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA cache_size = -4000; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY;";
 
 /// The writer keeps a larger cache: index pages it updates stay hot across batches. The

@@ -56,8 +56,8 @@ fn token_commands_migrate_and_version() {
         let body = crate::helpers::user_body("queued@example.com");
         store.create(rt, scim_bridge::scim::resource::prepare_create(rt, body).unwrap()).unwrap();
     }
-    let (ok, out, _) = run(&db, &["outbox", "list", "--json"]);
-    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let (ok, out, err) = run(&db, &["outbox", "list", "--json"]);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out:?} {err}"));
     assert!(ok);
     assert_eq!(
         (line["state"].as_str(), line["op"].as_str(), line["kind"].as_str()),
