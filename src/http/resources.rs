@@ -14,7 +14,7 @@ use crate::scim::patch;
 use crate::scim::projection::{Projection, parse_projection};
 use crate::scim::resource;
 use crate::scim::schema::{ResourceKind, ResourceType};
-use crate::store::{GroupRef, MemberRow, Page, StoredResource};
+use crate::store::{GroupRef, MemberRow, Page, Store, StoreError, StoredResource, WriteOutcome};
 
 /// Default and largest page sizes (also published in ServiceProviderConfig).
 pub const DEFAULT_COUNT: u64 = 100;
@@ -241,25 +241,11 @@ async fn replace(
     payload: web::Payload,
     kind: ResourceKind,
 ) -> Result<HttpResponse, ApiError> {
-    let rt = kind.resource_type();
-    let params = Params::parse(&req)?;
-    let proj = projection(rt, &params)?;
     let body = json_body(&req, payload, state.config.max_body_bytes).await?;
-    let if_match = super::request::header(&req, header::IF_MATCH).map(str::to_string);
-    let s = state.clone();
-    let id = id.into_inner();
-    let (out, derived, proj) = web::block(move || -> Result<_, ApiError> {
-        let out = s.store.replace(rt, &id, if_match.as_deref(), body)?;
-        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&out.resource))?.pop().unwrap_or_default();
-        Ok((out, derived, proj))
+    rewrite(state, req, id.into_inner(), kind, "replaced", move |store, rt, id, if_match| {
+        store.replace(rt, id, if_match, body)
     })
-    .await??;
-    if out.changed {
-        tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %out.resource.id, "replaced");
-    }
-    let etag = out.resource.etag();
-    let doc = render(rt, &base_url(&req, &state), out.resource, derived, &proj);
-    Ok(resource_response(actix_web::http::StatusCode::OK, &etag, &doc))
+    .await
 }
 
 async fn patch(
@@ -269,22 +255,38 @@ async fn patch(
     payload: web::Payload,
     kind: ResourceKind,
 ) -> Result<HttpResponse, ApiError> {
+    let body = json_body(&req, payload, state.config.max_body_bytes).await?;
+    let request = patch::parse_patch(kind.resource_type(), &body)?;
+    rewrite(state, req, id.into_inner(), kind, "patched", move |store, rt, id, if_match| {
+        store.patch(rt, id, if_match, &request)
+    })
+    .await
+}
+
+/// PUT and PATCH: run the store call with `If-Match`, answer 200 with the resource.
+async fn rewrite(
+    state: State,
+    req: HttpRequest,
+    id: String,
+    kind: ResourceKind,
+    verb: &'static str,
+    write: impl FnOnce(&Store, &'static ResourceType, &str, Option<&str>) -> Result<WriteOutcome, StoreError>
+    + Send
+    + 'static,
+) -> Result<HttpResponse, ApiError> {
     let rt = kind.resource_type();
     let params = Params::parse(&req)?;
     let proj = projection(rt, &params)?;
-    let body = json_body(&req, payload, state.config.max_body_bytes).await?;
-    let request = patch::parse_patch(rt, &body)?;
     let if_match = super::request::header(&req, header::IF_MATCH).map(str::to_string);
     let s = state.clone();
-    let id = id.into_inner();
     let (out, derived, proj) = web::block(move || -> Result<_, ApiError> {
-        let out = s.store.patch(rt, &id, if_match.as_deref(), &request)?;
+        let out = write(&s.store, rt, &id, if_match.as_deref())?;
         let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&out.resource))?.pop().unwrap_or_default();
         Ok((out, derived, proj))
     })
     .await??;
     if out.changed {
-        tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %out.resource.id, "patched");
+        tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %out.resource.id, "{verb}");
     }
     let etag = out.resource.etag();
     let doc = render(rt, &base_url(&req, &state), out.resource, derived, &proj);
@@ -340,15 +342,7 @@ async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.config.max_body_bytes).await?;
     let sr = list::parse_search_request(&body)?;
-    let params = list::parse_list_params(
-        sr.start_index.as_deref(),
-        sr.count.as_deref(),
-        sr.sort_by.as_deref(),
-        sr.sort_order.as_deref(),
-        sr.filter.as_deref(),
-        DEFAULT_COUNT,
-        MAX_RESULTS,
-    )?;
+    let params = sr.list_params(DEFAULT_COUNT, MAX_RESULTS)?;
     let q = Query { params, attributes: sr.attributes, excluded: sr.excluded_attributes };
     let kinds = match kind {
         Some(k) => vec![k],

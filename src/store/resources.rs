@@ -246,6 +246,26 @@ fn apply_member_plan(
     })
 }
 
+/// The columns of a [`ResourceRow`], for diesel queries.
+const ROW_SELECT: (
+    resources::seq,
+    resources::kind,
+    resources::id,
+    resources::created,
+    resources::last_modified,
+    resources::version,
+    resources::doc,
+) = (
+    resources::seq,
+    resources::kind,
+    resources::id,
+    resources::created,
+    resources::last_modified,
+    resources::version,
+    resources::doc,
+);
+
+/// The same columns in hand-written SQL.
 const ROW_COLUMNS: &str = "r.seq, r.kind, r.id, r.created, r.last_modified, r.version, r.doc";
 
 impl ResourceRow {
@@ -360,15 +380,7 @@ fn load_row(conn: &mut SqliteConnection, kind: ResourceKind, id: &str) -> Result
     let row = resources::table
         .filter(resources::id.eq(id))
         .filter(resources::kind.eq(kind.as_str()))
-        .select((
-            resources::seq,
-            resources::kind,
-            resources::id,
-            resources::created,
-            resources::last_modified,
-            resources::version,
-            resources::doc,
-        ))
+        .select(ROW_SELECT)
         .first::<ResourceRow>(conn)
         .optional()?;
     row.map(ResourceRow::into_resource).transpose()
@@ -804,20 +816,8 @@ fn page_eq(
     macro_rules! page {
         ($column:expr) => {{
             let matching = resources::table.filter(resources::kind.eq(kind.as_str())).filter($column.eq(value));
-            let rows: Vec<ResourceRow> = matching
-                .select((
-                    resources::seq,
-                    resources::kind,
-                    resources::id,
-                    resources::created,
-                    resources::last_modified,
-                    resources::version,
-                    resources::doc,
-                ))
-                .order(resources::seq)
-                .limit(lim)
-                .offset(off)
-                .load(conn)?;
+            let rows: Vec<ResourceRow> =
+                matching.select(ROW_SELECT).order(resources::seq).limit(lim).offset(off).load(conn)?;
             let total = match first_page_total(offset, limit, rows.len()) {
                 Some(t) => t,
                 None => matching.count().get_result::<i64>(conn)?.max(0) as u64,
