@@ -51,6 +51,36 @@ impl JwtConfig {
     }
 }
 
+/// How to reach Genesys Cloud and what to send it. No credentials: the built-in simulator.
+#[derive(Debug, Clone, Default)]
+pub struct GenesysSettings {
+    /// A region of the SDK table (`us_east_1`, `eu_central_1`, or a domain such as `mypurecloud.de`).
+    pub region: Option<String>,
+    /// Explicit API base URL (instead of a region), e.g. `https://api.mypurecloud.com`.
+    pub api_url: Option<String>,
+    /// Explicit login (OAuth) base URL, e.g. `https://login.mypurecloud.com`.
+    pub login_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// `scim` (default) or `platform`.
+    pub api: String,
+    /// SCIM attribute path of the 8x8 number (default `phoneNumbers[type eq "eightbyeight"].value`).
+    pub number_source: Option<String>,
+    /// ISO country for national-format numbers (e.g. `US`).
+    pub default_country: Option<String>,
+    /// Division name for users that carry none.
+    pub division: Option<String>,
+    /// What a SCIM DELETE does in Genesys: `delete` (default) or `deactivate`.
+    pub delete_mode: String,
+}
+
+impl GenesysSettings {
+    /// Whether real Genesys credentials are configured (otherwise the simulator stands in).
+    pub fn has_credentials(&self) -> bool {
+        self.client_id.is_some() || self.client_secret.is_some()
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -66,6 +96,7 @@ pub struct Config {
     pub public_url: Option<String>,
     /// HTTP worker threads (0 = one per core).
     pub workers: usize,
+    pub genesys: GenesysSettings,
 }
 
 impl Default for Config {
@@ -78,6 +109,7 @@ impl Default for Config {
             jwt: JwtConfig::default(),
             public_url: None,
             workers: 0,
+            genesys: GenesysSettings { api: "scim".into(), delete_mode: "delete".into(), ..GenesysSettings::default() },
         }
     }
 }

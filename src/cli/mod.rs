@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the SCIM server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate,
     /// Manage static bearer tokens.
@@ -77,6 +77,75 @@ pub struct ServeArgs {
     /// Required JWT audience (`aud`).
     #[arg(long, env = "SCIM_BRIDGE_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
+    #[command(flatten)]
+    pub genesys: GenesysArgs,
+}
+
+/// Genesys Cloud. Without a client id and secret, `serve` runs the built-in simulator.
+#[derive(Debug, Args)]
+pub struct GenesysArgs {
+    /// Genesys region: an SDK name (us_east_1, eu_central_1, ...) or a domain (mypurecloud.de).
+    #[arg(long = "genesys-region", env = "SCIM_BRIDGE_GENESYS_REGION")]
+    pub region: Option<String>,
+    /// Genesys API base URL (instead of a region).
+    #[arg(long = "genesys-api-url", env = "SCIM_BRIDGE_GENESYS_API_URL")]
+    pub api_url: Option<String>,
+    /// Genesys login (OAuth) base URL (instead of a region).
+    #[arg(long = "genesys-login-url", env = "SCIM_BRIDGE_GENESYS_LOGIN_URL")]
+    pub login_url: Option<String>,
+    /// OAuth client id (client credentials grant).
+    #[arg(long = "genesys-client-id", env = "SCIM_BRIDGE_GENESYS_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// OAuth client secret.
+    #[arg(long = "genesys-client-secret", env = "SCIM_BRIDGE_GENESYS_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<Secret>,
+    /// A file holding the OAuth client secret (instead of the variable).
+    #[arg(long = "genesys-client-secret-file", env = "SCIM_BRIDGE_GENESYS_CLIENT_SECRET_FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Which Genesys API receives users: scim or platform.
+    #[arg(long = "genesys-api", env = "SCIM_BRIDGE_GENESYS_API", default_value = "scim", value_parser = ["scim", "platform"])]
+    pub api: String,
+    /// SCIM path of the 8x8 number, e.g. 'phoneNumbers[type eq "work"].value'.
+    #[arg(long = "genesys-number-source", env = "SCIM_BRIDGE_GENESYS_NUMBER_SOURCE")]
+    pub number_source: Option<String>,
+    /// Country for national-format numbers (ISO code such as US).
+    #[arg(long = "genesys-default-country", env = "SCIM_BRIDGE_GENESYS_DEFAULT_COUNTRY")]
+    pub default_country: Option<String>,
+    /// Division name for users without one.
+    #[arg(long = "genesys-division", env = "SCIM_BRIDGE_GENESYS_DIVISION")]
+    pub division: Option<String>,
+    /// What a SCIM DELETE does in Genesys.
+    #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE", default_value = "delete", value_parser = ["delete", "deactivate"])]
+    pub delete_mode: String,
+}
+
+impl GenesysArgs {
+    fn into_settings(self) -> anyhow::Result<crate::config::GenesysSettings> {
+        let client_secret = match (self.client_secret, self.client_secret_file) {
+            (Some(s), None) => Some(s),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading the Genesys client secret from {}", path.display()))?;
+                Some(Secret::new(text.trim()))
+            }
+            (Some(_), Some(_)) => anyhow::bail!(
+                "both SCIM_BRIDGE_GENESYS_CLIENT_SECRET and SCIM_BRIDGE_GENESYS_CLIENT_SECRET_FILE are set; keep one"
+            ),
+            (None, None) => None,
+        };
+        Ok(crate::config::GenesysSettings {
+            region: self.region,
+            api_url: self.api_url,
+            login_url: self.login_url,
+            client_id: self.client_id,
+            client_secret,
+            api: self.api,
+            number_source: self.number_source,
+            default_country: self.default_country,
+            division: self.division,
+            delete_mode: self.delete_mode,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +181,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 public_url: args.public_url,
                 workers: args.workers,
+                genesys: args.genesys.into_settings()?,
             };
             crate::http::serve_blocking(config)?;
             Ok(ExitCode::SUCCESS)
