@@ -582,6 +582,17 @@ pub enum EmailDrop {
     NoValue,
 }
 
+/// Why an attribute of the SCIM user is not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotForwarded {
+    /// Genesys's SCIM user has no such attribute (FACTS §1.3: `name`, `nickName`, `addresses`,
+    /// `locale`, `timezone`, `userType`, `ims`, `photos`, `x509Certificates`, ...).
+    NotInGenesys,
+    /// Genesys has it, and keeps its own value: `roles` (Genesys role names, assigned in
+    /// Genesys), the Genesys extension (routing skills, languages, external ids), `dateHire`.
+    KeptByGenesys,
+}
+
 /// Something the mapping dropped or derived for one user: not an error, worth a log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MappingNote {
@@ -599,9 +610,10 @@ pub enum MappingNote {
     },
     /// The manager has no Genesys user yet; the next sync after it is created sends it.
     ManagerUnresolved,
-    /// An attribute Genesys's user does not have (FACTS §1.3); see `docs/genesys-mapping.md`.
+    /// An attribute of the SCIM user that is not sent; see `docs/genesys-mapping.md`.
     NotForwarded {
         attribute: String,
+        reason: NotForwarded,
     },
 }
 
@@ -645,8 +657,11 @@ impl fmt::Display for MappingNote {
                 "manager not sent: the manager has no Genesys user yet (sent once it has; Genesys's current manager is \
                  left as it is)",
             ),
-            MappingNote::NotForwarded { attribute } => {
+            MappingNote::NotForwarded { attribute, reason: NotForwarded::NotInGenesys } => {
                 write!(f, "`{attribute}` not sent: Genesys's user has no such attribute")
+            }
+            MappingNote::NotForwarded { attribute, reason: NotForwarded::KeptByGenesys } => {
+                write!(f, "`{attribute}` not sent: the bridge leaves it as Genesys has it")
             }
         }
     }
@@ -973,6 +988,11 @@ const FORWARDED: [&str; 7] = ["userName", "displayName", "active", "title", "ext
 /// `password` is never stored.
 const BOOKKEEPING: [&str; 5] = ["schemas", "id", "meta", "groups", "password"];
 const FORWARDED_ENTERPRISE: [&str; 4] = ["division", "department", "manager", "employeeNumber"];
+/// Attributes Genesys has that the bridge does not send (see [`NotForwarded::KeptByGenesys`]).
+const KEPT_BY_GENESYS: [&str; 2] = ["roles", GENESYS_USER_URN];
+const KEPT_BY_GENESYS_ENTERPRISE: [&str; 1] = ["dateHire"];
+/// Genesys's own user extension (FACTS §1.2).
+const GENESYS_USER_URN: &str = "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User";
 
 fn note_unforwarded(
     user: &Map<String, Value>,
@@ -995,14 +1015,19 @@ fn note_unforwarded(
         }
         if key.eq_ignore_ascii_case(ENTERPRISE_USER_URN) {
             for sub in enterprise.into_iter().flat_map(Map::keys) {
-                if !FORWARDED_ENTERPRISE.iter().any(|n| n.eq_ignore_ascii_case(sub)) {
-                    let attribute = format!("{ENTERPRISE_USER_URN}:{}", for_note(sub));
-                    notes.push(MappingNote::NotForwarded { attribute });
+                if FORWARDED_ENTERPRISE.iter().any(|n| n.eq_ignore_ascii_case(sub)) {
+                    continue;
                 }
+                let kept = KEPT_BY_GENESYS_ENTERPRISE.iter().any(|n| n.eq_ignore_ascii_case(sub));
+                notes.push(MappingNote::NotForwarded {
+                    attribute: format!("{ENTERPRISE_USER_URN}:{}", for_note(sub)),
+                    reason: if kept { NotForwarded::KeptByGenesys } else { NotForwarded::NotInGenesys },
+                });
             }
             continue;
         }
-        notes.push(MappingNote::NotForwarded { attribute: for_note(key) });
+        let reason = if listed(&KEPT_BY_GENESYS) { NotForwarded::KeptByGenesys } else { NotForwarded::NotInGenesys };
+        notes.push(MappingNote::NotForwarded { attribute: for_note(key), reason });
     }
 }
 
@@ -1225,11 +1250,9 @@ pub fn platform_patch_body(m: &MappedUser, current: &Value) -> Result<Option<Val
 fn platform_addresses(m: &MappedUser, current: &Value) -> Option<Vec<Value>> {
     let existing: &[Value] = current.get("addresses").and_then(Value::as_array).map_or(&[], Vec::as_slice);
     let used: Vec<&str> = m.phones.iter().map(|p| p.kind.platform_type()).collect();
-    let contact_field = |c: &Value, key: &str| c.get(key).and_then(Value::as_str).unwrap_or("").to_string();
     let kept = existing.iter().filter(|c| {
-        let media = contact_field(c, "mediaType").to_ascii_uppercase();
         let kind = contact_field(c, "type").to_ascii_uppercase();
-        match media.as_str() {
+        match contact_field(c, "mediaType").to_ascii_uppercase().as_str() {
             "EMAIL" => false,
             "PHONE" if MANAGED_PLATFORM_TYPES.contains(&kind.as_str()) => {
                 contact_field(c, "address").is_empty()
@@ -1239,19 +1262,27 @@ fn platform_addresses(m: &MappedUser, current: &Value) -> Option<Vec<Value>> {
             _ => true,
         }
     });
-    let kept = kept.map(|c| match c {
-        Value::Object(o) => {
-            Value::Object(o.iter().filter(|(k, _)| *k != "display").map(|(k, v)| (k.clone(), v.clone())).collect())
-        }
-        other => other.clone(),
-    });
-    let wanted: Vec<Value> = m.phones.iter().map(platform_contact).chain(kept).collect();
+    // A phone Genesys already has with the same number goes back as Genesys has it (keeping
+    // what Genesys added, such as `countryCode` or an `integration` tag [unverified values]).
+    let phone = |p: &Phone| {
+        existing
+            .iter()
+            .find(|c| {
+                contact_field(c, "mediaType").eq_ignore_ascii_case("PHONE")
+                    && contact_field(c, "type").eq_ignore_ascii_case(p.kind.platform_type())
+                    && contact_field(c, "address") == p.number
+            })
+            .map_or_else(|| platform_contact(p), without_display)
+    };
+    let wanted: Vec<Value> = m.phones.iter().map(phone).chain(kept.map(without_display)).collect();
 
     let key = |c: &Value| {
-        ["mediaType", "type", "address", "extension"].map(|k| {
-            let v = contact_field(c, k);
-            if k == "address" || k == "extension" { v } else { v.to_ascii_uppercase() }
-        })
+        [
+            contact_field(c, "mediaType").to_ascii_uppercase(),
+            contact_field(c, "type").to_ascii_uppercase(),
+            contact_field(c, "address"),
+            contact_field(c, "extension"),
+        ]
     };
     let mut before: Vec<[String; 4]> =
         existing.iter().filter(|c| !contact_field(c, "mediaType").eq_ignore_ascii_case("EMAIL")).map(key).collect();
@@ -1259,6 +1290,20 @@ fn platform_addresses(m: &MappedUser, current: &Value) -> Option<Vec<Value>> {
     before.sort();
     after.sort();
     (before != after).then_some(wanted)
+}
+
+fn contact_field(contact: &Value, key: &str) -> String {
+    contact.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// A contact of the current user as it is sent back: without `display`, which the server derives.
+fn without_display(contact: &Value) -> Value {
+    match contact {
+        Value::Object(o) => {
+            Value::Object(o.iter().filter(|(k, _)| *k != "display").map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
+        other => other.clone(),
+    }
 }
 
 /// A phone as a Platform `Contact` (FACTS §2.2, §7.3). A number with an extension is sent as
@@ -1593,7 +1638,7 @@ fn looks_like_email(s: &str) -> bool {
 
 /// IdP-chosen names (attribute names, type values) as they go into notes: bounded, printable.
 fn for_note(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(40).collect()
+    s.chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
 fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
@@ -1911,6 +1956,23 @@ mod tests {
                 Expected::Notes(vec!["`name` not sent", "`preferredLanguage` not sent"]),
             ),
             (
+                "roles, the Genesys extension and dateHire are left to Genesys",
+                Input::User(user(json!({
+                    "roles": [{"value": "Supervisor"}],
+                    ENT: {"dateHire": "2020-01-01"},
+                    "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User": {"routingSkills": [{"name": "Sales"}]},
+                    "nickName": "Ace"
+                }))),
+                scim(),
+                Expected::Notes(vec![
+                    "no 8x8",
+                    "`roles` not sent: the bridge leaves it as Genesys has it",
+                    "`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:dateHire` not sent: the bridge leaves it",
+                    "`urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User` not sent: the bridge leaves it",
+                    "`nickName` not sent: Genesys's user has no such attribute",
+                ]),
+            ),
+            (
                 "SCIM update is a PATCH of every owned attribute",
                 Input::User(entra_user()),
                 scim(),
@@ -1975,6 +2037,29 @@ mod tests {
                             {"address": "+14155550177", "mediaType": "SMS", "type": "MOBILE"},
                             {"address": "+14155550188", "mediaType": "PHONE", "type": "MAIN"},
                             {"extension": "4321", "mediaType": "PHONE", "type": "WORK2"}
+                        ]
+                    })),
+                },
+            ),
+            (
+                "Platform PATCH sends an unchanged phone back as Genesys has it, without `display`",
+                Input::User(user(json!({"phoneNumbers": [
+                    {"type": "eightbyeight", "value": "+1 415 555 0123"},
+                    {"type": "mobile", "value": "+1 415 555 0100"}
+                ]}))),
+                platform(),
+                Expected::Update {
+                    current: json!({
+                        "name": "Ada", "email": "ada@example.com", "version": 5,
+                        "addresses": [{"address": "+14155550123", "display": "(415) 555-0123", "mediaType": "PHONE",
+                            "type": "OTHER", "countryCode": "US", "integration": "eightbyeight"}]
+                    }),
+                    body: Some(json!({
+                        "version": 5,
+                        "addresses": [
+                            {"address": "+14155550100", "mediaType": "PHONE", "type": "MOBILE"},
+                            {"address": "+14155550123", "mediaType": "PHONE", "type": "OTHER", "countryCode": "US",
+                                "integration": "eightbyeight"}
                         ]
                     })),
                 },
