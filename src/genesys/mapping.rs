@@ -24,6 +24,7 @@
 //! Must not import: actix, diesel, reqwest, tokio, `crate::store`, `crate::http`, `crate::cli`.
 //! Documents are read through `crate::scim` only (path parser, value filters, schema).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::BuildHasher;
@@ -1419,11 +1420,12 @@ const MAX_EXTENSION_DIGITS: usize = 10;
 /// Accepted: a leading `+` (or the international prefix `00`, `011` in North America, `0011` in
 /// Australia, `010` in Japan when that is the default country; `00` without a default country);
 /// visual separators (spaces, `-`, `.`, `(`, `)`, `/`); a tel URI (`tel:+1-415-555-0123`, or a
-/// local number with `phone-context=+1`). A national number (no `+`) is completed with
-/// `default_country` (its trunk prefix `0`/`1` dropped), and is an error without one. Rejected
-/// with a [`NumberError`] naming the problem (never the number): letters, other characters, a
-/// misplaced `+`, fewer than 7 or more than 15 digits, a country code starting with 0, a +1
-/// number without 10 national digits, an extension that is not 1–10 digits.
+/// local number with `phone-context=+1`); `+44 (0)20 …` (the bracketed trunk 0 is dropped).
+/// A national number (no `+`) is completed with `default_country` (its trunk prefix `0`/`1`
+/// dropped), and is an error without one. Rejected with a [`NumberError`] naming the problem
+/// (never the number): letters, other characters, a misplaced `+`, fewer than 7 or more than 15
+/// digits, a country code starting with 0, a +1 number without 10 national digits, an extension
+/// that is not 1–10 digits.
 pub fn normalise_number(raw: &str, default_country: Option<Country>) -> Result<String, NumberError> {
     let raw = raw.trim();
     if raw.is_empty() {
@@ -1436,7 +1438,7 @@ pub fn normalise_number(raw: &str, default_country: Option<Country>) -> Result<S
         Some(uri) => split_tel_uri(uri)?,
         None => split_extension(raw)?,
     };
-    let (global, digits) = digits_of(parts.number)?;
+    let (global, digits) = digits_of(&without_bracketed_trunk_zero(parts.number))?;
     let international = if global {
         digits
     } else if let Some(context) = parts.context {
@@ -1503,6 +1505,21 @@ fn split_extension(raw: &str) -> Result<NumberParts<'_>, NumberError> {
         }
     }
     Ok(NumberParts { number: raw, extension: None, context: None })
+}
+
+/// `+44 (0)20 7946 0958`: directories in the UK and much of Europe write the trunk prefix in
+/// brackets after the country code; it is not dialled from abroad and not part of E.164. Kept,
+/// it would silently give a wrong number, so a `(0)` in an international number is dropped.
+fn without_bracketed_trunk_zero(number: &str) -> Cow<'_, str> {
+    if number.trim_start().starts_with('+') {
+        let compact: String = number.split_whitespace().collect::<Vec<_>>().join(" ");
+        for form in ["(0)", "( 0 )", "(0 )", "( 0)"] {
+            if compact.contains(form) {
+                return Cow::Owned(compact.replacen(form, " ", 1));
+            }
+        }
+    }
+    Cow::Borrowed(number)
 }
 
 fn check_extension(digits: &str) -> Result<String, NumberError> {
@@ -2540,6 +2557,14 @@ mod tests {
             ("US national with extension", "415.555.0123 x7", &us, Expected::Number("tel:+14155550123;ext=7")),
             ("US national too short", "555-0123", &us, Expected::Fails(vec!["national US number with 7 digits"])),
             ("UK national drops trunk 0", "020 7946 0958", &gb, Expected::Number("+442079460958")),
+            (
+                "bracketed trunk 0 after the country code",
+                "+44 (0)20 7946 0958",
+                &none,
+                Expected::Number("+442079460958"),
+            ),
+            ("bracketed trunk 0 with spaces", "+49 ( 0 ) 30 1234 5678", &none, Expected::Number("+493012345678")),
+            ("brackets in a national number are separators", "(020) 7946 0958", &gb, Expected::Number("+442079460958")),
             ("international number with a default country", "+33 1 23 45 67 89", &gb, Expected::Number("+33123456789")),
             ("Italy keeps its leading 0", "06 1234 5678", &it, Expected::Number("+390612345678")),
             ("Australia 0011 prefix", "0011 44 20 7946 0958", &au, Expected::Number("+442079460958")),
