@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod discovery;
 mod filters;
+mod genesys_sim;
 mod groups;
 mod lists;
 mod patch;

@@ -1,0 +1,190 @@
+//! The simulator's own admin and inspection routes under `/sim/` — not part of Genesys's API.
+//!
+//! They need no token and are never rate-limited, faulted or counted in [`super::Stats`]: they
+//! are the test harness's side door (seed groups, inject faults, read what happened, read a
+//! user's internal profile). Do not expose a simulator beyond loopback.
+//!
+//! * `GET /sim/profiles/{userName}` — the user's profile in Genesys's internal notation
+//!   (FACTS §2.2), so the JSON pointer `/contactInfo/0/phone_other/0/value/number` is the Other
+//!   Phone whichever API wrote it. The non-deleted user of that name, else the last deleted one.
+//! * `POST /sim/groups` `{"displayName": "Sales"}` (or `{"name": ...}`) — seed a group (201, or
+//!   200 when it exists); `GET /sim/groups` — all groups.
+//! * `GET /sim/stats`, `DELETE /sim/stats` (reset).
+//! * `GET /sim/faults`, `POST /sim/faults` (merge a [`super::FaultsUpdate`]), `DELETE
+//!   /sim/faults` (back to the start-up settings).
+//! * `POST /sim/tokens` — a token without the OAuth round trip; `DELETE /sim/tokens` — expire
+//!   every token (clients must fetch a new one).
+//! * `POST /sim/reset` — forget users, memberships and stats (groups, tokens, faults stay).
+//!
+//! Must not import: actix, `crate::store`, `crate::http`.
+
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use super::faults::{Faults, FaultsUpdate, Stats};
+use super::patch::get_ci;
+use super::scim::render_group;
+use super::store::{SimUser, Store};
+use super::wire::{Answer, ApiError, Reply};
+use super::{Inner, SimConfig};
+
+/// The profile notation of FACTS §2.2: `{"contactInfo": [{"phone_other": [{"value": {"number"}}]}]}`.
+pub(crate) fn profile(store: &Store, u: &SimUser) -> Value {
+    let one = |v: &str| json!([{"value": v}]);
+    let mut general = Map::new();
+    general.insert("name".into(), one(&u.display_name));
+    if let Some(t) = &u.title {
+        general.insert("title".into(), one(t));
+    }
+    if let Some(d) = &u.department {
+        general.insert("department".into(), one(d));
+    }
+    let mut contact = Map::new();
+    contact.insert("email_main".into(), one(&u.user_name));
+    if let Some(w) = &u.work_email {
+        contact.insert("email_work".into(), one(w));
+    }
+    let primary = u.primary_phone();
+    for (slot, p) in &u.phones {
+        let mut value = Map::new();
+        if let Some(n) = &p.number {
+            value.insert("number".into(), json!(n));
+        }
+        if let Some(e) = &p.extension {
+            value.insert("extension".into(), json!(e));
+        }
+        if let Some(c) = &p.country_code {
+            value.insert("countryCode".into(), json!(c));
+        }
+        let mut entry = json!({"value": value, "primary": primary == Some(*slot)});
+        if *slot == super::store::PhoneSlot::Other {
+            entry["scimType"] = json!(u.other_written_as);
+        }
+        if let Some(i) = &p.integration {
+            entry["integration"] = json!(i);
+        }
+        contact.insert(slot.profile_key().into(), json!([entry]));
+    }
+    let mut body = json!({
+        "id": u.id,
+        "userName": u.user_name,
+        "state": u.state.as_str(),
+        "version": u.version,
+        "divisionId": u.division_id,
+        "division": store.division_name(&u.division_id),
+        "general": general,
+        "contactInfo": [contact],
+    });
+    if let Some(m) = &u.manager {
+        body["relationships"] = json!({"manager": [{"value": m}]});
+    }
+    if let Some(d) = &u.date_hire {
+        body["hr"] = json!({"hireDate": [{"value": d}]});
+    }
+    if let Some(n) = &u.employee_number {
+        body["hr"]["employeeId"] = json!([{"value": n}]);
+    }
+    if let Some(x) = &u.external_id {
+        body["externalId"] = json!(x);
+    }
+    body
+}
+
+/// Route `/sim/...` (`rest` is the path after `sim`).
+pub(crate) fn route(
+    inner: &mut Inner,
+    config: &SimConfig,
+    method: &str,
+    rest: &[&str],
+    body: &[u8],
+    base: &str,
+    now: Instant,
+) -> Answer {
+    match (method, rest) {
+        ("GET", ["profiles", user_name]) => {
+            let u = inner.store.user_by_name_any(user_name).ok_or_else(ApiError::not_found)?;
+            Ok(Reply::json(200, profile(&inner.store, u)))
+        }
+        ("POST", ["groups"]) => {
+            let v: Value =
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
+            let name = match &v {
+                Value::String(s) => Some(s.clone()),
+                Value::Object(o) => {
+                    get_ci(o, "displayName").or_else(|| get_ci(o, "name")).and_then(Value::as_str).map(str::to_string)
+                }
+                _ => None,
+            };
+            let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
+                return Err(ApiError::bad_request("Send {\"displayName\": \"<group name>\"}"));
+            };
+            let existed = inner.store.groups().iter().any(|g| g.display_name.eq_ignore_ascii_case(&name));
+            let g = inner.store.seed_group(&name);
+            Ok(Reply::json(if existed { 200 } else { 201 }, render_group(g, base)))
+        }
+        ("GET", ["groups"]) => {
+            let all: Vec<Value> = inner.store.groups().iter().map(|g| render_group(g, base)).collect();
+            Ok(Reply::json(200, Value::Array(all)))
+        }
+        ("GET", ["stats"]) => Ok(Reply::json(200, stats_json(&inner.stats))),
+        ("DELETE", ["stats"]) => {
+            inner.stats = Stats::default();
+            Ok(Reply::empty(204))
+        }
+        ("GET", ["faults"]) => Ok(Reply::json(200, faults_json(&inner.faults, now))),
+        ("POST", ["faults"]) => {
+            let update: FaultsUpdate = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("Invalid fault settings: {e}")))?;
+            update.validate().map_err(|e| ApiError::bad_request(e.0))?;
+            if inner.faults.apply(&update, now) {
+                inner.limiter.clear();
+            }
+            Ok(Reply::json(200, faults_json(&inner.faults, now)))
+        }
+        ("DELETE", ["faults"]) => {
+            inner.faults = initial_faults(config, now, false);
+            inner.limiter.clear();
+            Ok(Reply::json(200, faults_json(&inner.faults, now)))
+        }
+        ("POST", ["tokens"]) => {
+            let token = inner.tokens.issue(now, config.token_lifetime);
+            Ok(Reply::json(200, json!({"access_token": token, "token_type": "bearer"})))
+        }
+        ("DELETE", ["tokens"]) => {
+            inner.tokens.expire_all();
+            Ok(Reply::empty(204))
+        }
+        ("POST", ["reset"]) => {
+            inner.store.clear_users();
+            inner.stats = Stats::default();
+            Ok(Reply::empty(204))
+        }
+        (_, ["profiles", _] | ["groups"] | ["stats"] | ["faults"] | ["tokens"] | ["reset"]) => {
+            Err(ApiError::method_not_allowed(method))
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+/// The fault settings a simulator starts with; on `DELETE /sim/faults` (`at_start` false) the
+/// same without the one-off storm, outage and `fail_next` queue of the start-up settings.
+pub(crate) fn initial_faults(config: &SimConfig, now: Instant, at_start: bool) -> Faults {
+    let mut f = Faults::new(config.rate_limit_per_minute, config.rate_window);
+    let mut settings = config.faults.clone();
+    if !at_start {
+        settings.storm_429_for_seconds = None;
+        settings.outage_for_seconds = None;
+        settings.fail_next = None;
+    }
+    f.apply(&settings, now);
+    f
+}
+
+fn stats_json(s: &Stats) -> Value {
+    serde_json::to_value(s).unwrap_or(Value::Null)
+}
+
+fn faults_json(f: &Faults, now: Instant) -> Value {
+    serde_json::to_value(f.view(now)).unwrap_or(Value::Null)
+}
