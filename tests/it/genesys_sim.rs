@@ -627,6 +627,22 @@ async fn faults_on_demand() {
     sim.faults(json!({"large_page_429": false})).await;
     assert_eq!(sim.get(&format!("{path}?count=50")).await.status, StatusCode::OK);
 
+    // A response lost after the commit: the retry meets the user it already created.
+    sim.faults(json!({"lose_next": [0]})).await;
+    let body = scim_user("lost@example.com", "eightbyeight", "+14155550123").to_string();
+    let first = sim
+        .client
+        .post(format!("{}{path}", sim.base))
+        .bearer_auth(&sim.token)
+        .header("content-type", "application/scim+json")
+        .body(body)
+        .send()
+        .await;
+    assert!(first.is_err(), "the answer is lost");
+    let retry = sim.post(&path, scim_user("lost@example.com", "eightbyeight", "+14155550123")).await;
+    assert_scim_error(&retry, 409, "User name already in use by non-deleted user.");
+    assert_eq!(sim.state.stats().creates_by_user_name.get("lost@example.com"), Some(&1));
+
     // Unknown fault names are refused, not ignored.
     let r = sim.admin(Method::POST, "/sim/faults", Some(json!({"error_rat": 1.0}))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -635,11 +651,11 @@ async fn faults_on_demand() {
     assert_eq!(stats.faults_injected.get("error_502"), Some(&1));
     assert_eq!(stats.faults_injected.get("drop"), Some(&1));
     assert_eq!(stats.faults_injected.get("outage"), Some(&2));
-    assert_eq!(stats.dropped_connections, 1);
+    assert_eq!(stats.dropped_connections, 2);
     let by_route = stats.by_route.get("GET /api/v2/scim/v2/users").expect("route counted");
     assert_eq!(by_route.get("dropped"), Some(&1));
     let via_http = sim.admin(Method::GET, "/sim/stats", None).await;
-    assert_eq!(via_http.body["dropped_connections"], 1);
+    assert_eq!(via_http.body["dropped_connections"], 2);
 }
 
 #[tokio::test]

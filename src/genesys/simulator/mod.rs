@@ -14,8 +14,10 @@
 //! `too.many.requests` with `Retry-After`.
 //!
 //! Order of checks on `/api/v2`: latency, outage (503), queued `fail_next`, dropped connection,
-//! error rate, bearer token (401), 429 storm, rate limit (429), then the route. `/oauth/token`
-//! sees latency and outages only. `/sim/*` sees none of them.
+//! error rate, bearer token (401), 429 storm, rate limit (429), the route, and then the
+//! "lost response" faults (`lose_next`, `lose_response_rate`: the work is done, the answer is
+//! replaced or the connection dropped, to test idempotent retries). `/oauth/token` sees latency
+//! and outages only. `/sim/*` sees none of them.
 //!
 //! A dropped connection is answered with a body stream that fails before its first chunk:
 //! actix-http then returns an error from the connection's dispatcher before it has flushed the
@@ -347,6 +349,8 @@ pub(crate) struct Ctx<'r> {
     /// `scheme://host` of the request (for `meta.location`).
     pub base: String,
     pub query: Vec<(String, String)>,
+    /// Why the query string could not be read (400), if it could not.
+    pub query_error: Option<String>,
     pub if_match: Option<&'r str>,
     pub if_none_match: Option<&'r str>,
     pub content_type: Option<&'r str>,
@@ -450,9 +454,9 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, sim: web::Data<SimHan
             return respond(e.into_reply(&correlation), &correlation, rate);
         }
     };
-    let query = match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
-        Ok(q) => q.into_inner(),
-        Err(e) => Vec::from([("__invalid__".to_string(), e.to_string())]),
+    let (query, query_error) = match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
+        Ok(q) => (q.into_inner(), None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
     };
 
     if segs.first() == Some(&"sim") {
@@ -473,6 +477,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, sim: web::Data<SimHan
     let ctx = Ctx {
         base,
         query,
+        query_error,
         if_match: header("if-match"),
         if_none_match: header("if-none-match"),
         content_type: header("content-type"),
@@ -509,8 +514,8 @@ fn handle<'r>(
             let e = with_retry_after_override(inner, e);
             (Outcome::Reply(e.into_reply(correlation)), status.to_string())
         };
-        if ctx.query.iter().any(|(k, _)| k == "__invalid__") {
-            break 'decided fail(inner, ApiError::bad_request("The query string is malformed"));
+        if let Some(why) = &ctx.query_error {
+            break 'decided fail(inner, ApiError::bad_request(format!("The query string is malformed: {why}")));
         }
         let api = segs.first() == Some(&"api");
         let oauth = segs == ["oauth", "token"];
@@ -584,6 +589,19 @@ fn handle<'r>(
             }
         }
         let answer = route_api(inner, &ctx, method, &segs[1..], now);
+        // Responses lost after the work is done (the store has changed).
+        if let Some(s) = inner.faults.lose_next.pop_front() {
+            if s == 0 {
+                inner.stats.fault("lose_next_drop");
+                break 'decided (Outcome::Drop, "dropped".to_string());
+            }
+            inner.stats.fault(&format!("lose_next_{s}"));
+            break 'decided fail(inner, ApiError::injected(s));
+        }
+        if inner.faults.lose_rate > 0.0 && rand::random::<f64>() < inner.faults.lose_rate {
+            inner.stats.fault("lose_response");
+            break 'decided (Outcome::Drop, "dropped".to_string());
+        }
         match answer {
             Ok(reply) => {
                 let s = reply.status.to_string();
