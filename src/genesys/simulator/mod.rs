@@ -611,6 +611,7 @@ fn handle<'r>(
         }
     };
     inner.stats.record(&label, &status);
+    tracing::debug!(http.method = method, route = %label, http.status = %status, "genesys simulator");
     (outcome, rate)
 }
 
@@ -627,17 +628,21 @@ fn with_retry_after_override(inner: &Inner, mut e: ApiError) -> ApiError {
     e
 }
 
-/// The route pattern for stats: ids replaced by `{id}`.
+/// The route pattern for stats: the id after `users`/`groups` shown as `{id}`, the name after
+/// `resourcetypes`/`schemas` as `{name}`.
 fn route_label(method: &str, segs: &[&str]) -> String {
-    let pattern: Vec<&str> = match segs {
-        ["api", "v2", "scim", "v2", kind @ ("users" | "groups"), _] => vec!["api", "v2", "scim", "v2", kind, "{id}"],
-        ["api", "v2", "users", _] => vec!["api", "v2", "users", "{id}"],
-        ["api", "v2", "scim", "v2", kind @ ("resourcetypes" | "schemas"), _] => {
-            vec!["api", "v2", "scim", "v2", kind, "{name}"]
-        }
-        ["api", ..] | ["oauth", "token"] => segs.to_vec(),
-        _ => vec!["(unknown)"],
-    };
+    if segs.first() != Some(&"api") && segs != ["oauth", "token"] {
+        return format!("{method} /(unknown)");
+    }
+    let pattern: Vec<&str> = segs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match (i.checked_sub(1).map(|p| segs[p]), i + 1 == segs.len()) {
+            (Some("users" | "groups"), true) => "{id}",
+            (Some("resourcetypes" | "schemas"), true) => "{name}",
+            _ => s,
+        })
+        .collect();
     format!("{method} /{}", pattern.join("/"))
 }
 
@@ -645,7 +650,8 @@ fn route_label(method: &str, segs: &[&str]) -> String {
 fn route_api(inner: &mut Inner, ctx: &Ctx, method: &str, segs: &[&str], now: Instant) -> Answer {
     let not_allowed = || Err(ApiError::method_not_allowed(method));
     match segs {
-        ["v2", "scim", "v2", rest @ ..] => match (method, rest) {
+        // `/api/v2/scim/v2/...`, and the legacy duplicates `/api/v2/scim/...` (FACTS §1.1).
+        ["v2", "scim", rest @ ..] => match (method, rest.strip_prefix(&["v2"]).unwrap_or(rest)) {
             ("GET", ["users"]) => scim::list_users(inner, ctx),
             ("POST", ["users"]) => scim::create_user(inner, ctx),
             (_, ["users"]) => not_allowed(),
@@ -739,5 +745,11 @@ mod tests {
         assert_eq!(route_label("PATCH", &["api", "v2", "users", "x"]), "PATCH /api/v2/users/{id}");
         assert_eq!(route_label("POST", &["oauth", "token"]), "POST /oauth/token");
         assert_eq!(route_label("GET", &["favicon.ico"]), "GET /(unknown)");
+        assert_eq!(route_label("GET", &["api", "v2", "scim", "groups", "g"]), "GET /api/v2/scim/groups/{id}");
+        assert_eq!(
+            route_label("GET", &["api", "v2", "scim", "v2", "schemas", "urn"]),
+            "GET /api/v2/scim/v2/schemas/{name}"
+        );
+        assert_eq!(route_label("GET", &["api", "v2", "scim", "v2", "users"]), "GET /api/v2/scim/v2/users");
     }
 }
