@@ -101,6 +101,9 @@ pub struct GenesysSimArgs {
     /// Probability (0..1) that an API request is answered by closing the connection.
     #[arg(long)]
     pub drop_connection_rate: Option<f64>,
+    /// Probability (0..1) that an API request is carried out and its answer then lost (connection dropped).
+    #[arg(long)]
+    pub lose_response_rate: Option<f64>,
     /// Answer everything with 503 for this many seconds after start.
     #[arg(long)]
     pub outage_for_seconds: Option<u64>,
@@ -134,6 +137,7 @@ impl GenesysSimArgs {
                 storm_429_for_seconds: self.storm_429_for_seconds,
                 latency_ms: self.latency_ms,
                 drop_connection_rate: self.drop_connection_rate,
+                lose_response_rate: self.lose_response_rate,
                 outage_for_seconds: self.outage_for_seconds,
                 version_conflict_status: self.version_conflict_status,
                 large_page_429: self.large_page_429,

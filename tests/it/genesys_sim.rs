@@ -327,6 +327,27 @@ async fn duplicate_user_names_conflict_in_both_apis() {
     assert_eq!(list.body["Resources"][0]["phoneNumbers"][0]["type"], "other");
     let r = sim.post("/api/v2/users", json!({"name": "No division", "email": "nd@example.com"})).await;
     assert_error_body(&r, 400, "bad.request");
+
+    // Media types: SCIM takes scim+json or json; Platform only json. Bodies are bounded.
+    let send = |path: String, ct: &'static str, body: String| {
+        sim.client.post(format!("{}{path}", sim.base)).bearer_auth(&sim.token).header("content-type", ct).body(body)
+    };
+    let body = scim_user("json@example.com", "work", "+1555").to_string();
+    let r =
+        into_resp(send(format!("{SCIM}/users"), "application/json", body.clone()).send().await.expect("sent")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = into_resp(send(format!("{SCIM}/users"), "text/plain", body).send().await.expect("sent")).await;
+    assert_error_body(&r, 415, "unsupported.media.type");
+    let r =
+        into_resp(send("/api/v2/users".into(), "application/scim+json", "{}".into()).send().await.expect("sent")).await;
+    assert_error_body(&r, 415, "unsupported.media.type");
+    let r = into_resp(send(format!("{SCIM}/users"), "application/json", "{".into()).send().await.expect("sent")).await;
+    assert_error_body(&r, 400, "bad.request");
+    let big = format!("{{\"x\": \"{}\"}}", "a".repeat(1024 * 1024 + 1));
+    let r = into_resp(send(format!("{SCIM}/users"), "application/json", big).send().await.expect("sent")).await;
+    assert_error_body(&r, 413, "request.too.large");
+    let r = sim.admin(Method::GET, "/sim/profiles/nobody@example.com", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -427,6 +448,9 @@ async fn scim_lists_filters_and_inactive_users() {
     for path in ["/Users", "/Me", "/Bulk", "/users/x/y"] {
         assert_error_body(&sim.get(&format!("{SCIM}{path}")).await, 404, "not.found");
     }
+    // The legacy paths without `/v2` serve the same store.
+    let legacy = sim.get(&format!("/api/v2/scim/users/{a}")).await;
+    assert_eq!((legacy.status, legacy.body["id"].as_str()), (StatusCode::OK, Some(a.as_str())), "{}", legacy.body);
     let spc = sim.get(&format!("{SCIM}/serviceproviderconfig")).await;
     assert_eq!(spc.body["patch"]["supported"], true);
     assert_eq!(sim.get(&format!("{SCIM}/resourcetypes/User")).await.body["endpoint"], "/Users");
@@ -627,6 +651,22 @@ async fn faults_on_demand() {
     sim.faults(json!({"large_page_429": false})).await;
     assert_eq!(sim.get(&format!("{path}?count=50")).await.status, StatusCode::OK);
 
+    // A response lost after the commit: the retry meets the user it already created.
+    sim.faults(json!({"lose_next": [0]})).await;
+    let body = scim_user("lost@example.com", "eightbyeight", "+14155550123").to_string();
+    let first = sim
+        .client
+        .post(format!("{}{path}", sim.base))
+        .bearer_auth(&sim.token)
+        .header("content-type", "application/scim+json")
+        .body(body)
+        .send()
+        .await;
+    assert!(first.is_err(), "the answer is lost");
+    let retry = sim.post(&path, scim_user("lost@example.com", "eightbyeight", "+14155550123")).await;
+    assert_scim_error(&retry, 409, "User name already in use by non-deleted user.");
+    assert_eq!(sim.state.stats().creates_by_user_name.get("lost@example.com"), Some(&1));
+
     // Unknown fault names are refused, not ignored.
     let r = sim.admin(Method::POST, "/sim/faults", Some(json!({"error_rat": 1.0}))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -635,11 +675,11 @@ async fn faults_on_demand() {
     assert_eq!(stats.faults_injected.get("error_502"), Some(&1));
     assert_eq!(stats.faults_injected.get("drop"), Some(&1));
     assert_eq!(stats.faults_injected.get("outage"), Some(&2));
-    assert_eq!(stats.dropped_connections, 1);
+    assert_eq!(stats.dropped_connections, 2);
     let by_route = stats.by_route.get("GET /api/v2/scim/v2/users").expect("route counted");
     assert_eq!(by_route.get("dropped"), Some(&1));
     let via_http = sim.admin(Method::GET, "/sim/stats", None).await;
-    assert_eq!(via_http.body["dropped_connections"], 1);
+    assert_eq!(via_http.body["dropped_connections"], 2);
 }
 
 #[tokio::test]

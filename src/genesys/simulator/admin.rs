@@ -168,7 +168,7 @@ pub(crate) fn route(
 }
 
 /// The fault settings a simulator starts with; on `DELETE /sim/faults` (`at_start` false) the
-/// same without the one-off storm, outage and `fail_next` queue of the start-up settings.
+/// same without the one-off storm, outage and queues of the start-up settings.
 pub(crate) fn initial_faults(config: &SimConfig, now: Instant, at_start: bool) -> Faults {
     let mut f = Faults::new(config.rate_limit_per_minute, config.rate_window);
     let mut settings = config.faults.clone();
@@ -176,6 +176,7 @@ pub(crate) fn initial_faults(config: &SimConfig, now: Instant, at_start: bool) -
         settings.storm_429_for_seconds = None;
         settings.outage_for_seconds = None;
         settings.fail_next = None;
+        settings.lose_next = None;
     }
     f.apply(&settings, now);
     f

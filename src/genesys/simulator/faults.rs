@@ -50,6 +50,15 @@ pub struct FaultsUpdate {
     /// Replaces the queue. Deterministic, unlike the rates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fail_next: Option<Vec<u16>>,
+    /// Statuses for the next `/api/v2` requests that reach their route, one each: the request
+    /// is carried out (the store changes) and then answered with this status instead, 0 drops
+    /// the connection: a response lost after the commit, to test idempotent retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lose_next: Option<Vec<u16>>,
+    /// Probability (0..=1) that an `/api/v2` request is carried out and then its connection
+    /// dropped before the answer (a response lost after the commit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lose_response_rate: Option<f64>,
     /// Status of a version mismatch: 409 (Genesys's response tables, the default) or 400
     /// (`invalidVers` on SCIM, "does not match the current version" on Platform; FACTS §1.9, §2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,7 +77,11 @@ pub struct InvalidFaults(pub String);
 impl FaultsUpdate {
     /// Check every present field's range.
     pub fn validate(&self) -> Result<(), InvalidFaults> {
-        for (name, rate) in [("error_rate", self.error_rate), ("drop_connection_rate", self.drop_connection_rate)] {
+        for (name, rate) in [
+            ("error_rate", self.error_rate),
+            ("drop_connection_rate", self.drop_connection_rate),
+            ("lose_response_rate", self.lose_response_rate),
+        ] {
             if let Some(r) = rate
                 && !(0.0..=1.0).contains(&r)
             {
@@ -83,10 +96,12 @@ impl FaultsUpdate {
                 return Err(InvalidFaults(format!("error_status entries must be 400..599, not {s}")));
             }
         }
-        if let Some(list) = &self.fail_next
-            && let Some(s) = list.iter().find(|s| **s != 0 && !(400..=599).contains(*s))
-        {
-            return Err(InvalidFaults(format!("fail_next entries must be 0 (drop) or 400..599, not {s}")));
+        for (name, list) in [("fail_next", &self.fail_next), ("lose_next", &self.lose_next)] {
+            if let Some(list) = list
+                && let Some(s) = list.iter().find(|s| **s != 0 && !(400..=599).contains(*s))
+            {
+                return Err(InvalidFaults(format!("{name} entries must be 0 (drop) or 400..599, not {s}")));
+            }
         }
         if self.rate_limit_per_minute == Some(0) {
             return Err(InvalidFaults("rate_limit_per_minute must be at least 1".into()));
@@ -117,6 +132,8 @@ pub(crate) struct Faults {
     pub drop_rate: f64,
     pub outage_until: Option<Instant>,
     pub fail_next: VecDeque<u16>,
+    pub lose_next: VecDeque<u16>,
+    pub lose_rate: f64,
     pub version_conflict_status: u16,
     pub large_page_429: bool,
 }
@@ -135,6 +152,8 @@ impl Faults {
             drop_rate: 0.0,
             outage_until: None,
             fail_next: VecDeque::new(),
+            lose_next: VecDeque::new(),
+            lose_rate: 0.0,
             version_conflict_status: 409,
             large_page_429: true,
         }
@@ -174,6 +193,12 @@ impl Faults {
         if let Some(v) = &u.fail_next {
             self.fail_next = v.iter().copied().collect();
         }
+        if let Some(v) = &u.lose_next {
+            self.lose_next = v.iter().copied().collect();
+        }
+        if let Some(v) = u.lose_response_rate {
+            self.lose_rate = v;
+        }
         if let Some(v) = u.version_conflict_status {
             self.version_conflict_status = v;
         }
@@ -206,6 +231,8 @@ impl Faults {
             drop_connection_rate: Some(self.drop_rate),
             outage_for_seconds: Some(self.outage_until.filter(|t| now < *t).map_or(0, |t| ceil_secs(t - now))),
             fail_next: Some(self.fail_next.iter().copied().collect()),
+            lose_next: Some(self.lose_next.iter().copied().collect()),
+            lose_response_rate: Some(self.lose_rate),
             version_conflict_status: Some(self.version_conflict_status),
             large_page_429: Some(self.large_page_429),
         }
@@ -365,6 +392,8 @@ mod tests {
             FaultsUpdate { error_rate: Some(1.5), ..Default::default() },
             FaultsUpdate { error_status: Some(vec![200]), ..Default::default() },
             FaultsUpdate { fail_next: Some(vec![302]), ..Default::default() },
+            FaultsUpdate { lose_next: Some(vec![200]), ..Default::default() },
+            FaultsUpdate { lose_response_rate: Some(-0.1), ..Default::default() },
             FaultsUpdate { window_seconds: Some(0), ..Default::default() },
             FaultsUpdate { version_conflict_status: Some(412), ..Default::default() },
         ];

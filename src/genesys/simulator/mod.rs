@@ -14,8 +14,10 @@
 //! `too.many.requests` with `Retry-After`.
 //!
 //! Order of checks on `/api/v2`: latency, outage (503), queued `fail_next`, dropped connection,
-//! error rate, bearer token (401), 429 storm, rate limit (429), then the route. `/oauth/token`
-//! sees latency and outages only. `/sim/*` sees none of them.
+//! error rate, bearer token (401), 429 storm, rate limit (429), the route, and then the
+//! "lost response" faults (`lose_next`, `lose_response_rate`: the work is done, the answer is
+//! replaced or the connection dropped, to test idempotent retries). `/oauth/token` sees latency
+//! and outages only. `/sim/*` sees none of them.
 //!
 //! A dropped connection is answered with a body stream that fails before its first chunk:
 //! actix-http then returns an error from the connection's dispatcher before it has flushed the
@@ -347,6 +349,8 @@ pub(crate) struct Ctx<'r> {
     /// `scheme://host` of the request (for `meta.location`).
     pub base: String,
     pub query: Vec<(String, String)>,
+    /// Why the query string could not be read (400), if it could not.
+    pub query_error: Option<String>,
     pub if_match: Option<&'r str>,
     pub if_none_match: Option<&'r str>,
     pub content_type: Option<&'r str>,
@@ -450,9 +454,9 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, sim: web::Data<SimHan
             return respond(e.into_reply(&correlation), &correlation, rate);
         }
     };
-    let query = match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
-        Ok(q) => q.into_inner(),
-        Err(e) => Vec::from([("__invalid__".to_string(), e.to_string())]),
+    let (query, query_error) = match web::Query::<Vec<(String, String)>>::from_query(req.query_string()) {
+        Ok(q) => (q.into_inner(), None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
     };
 
     if segs.first() == Some(&"sim") {
@@ -473,6 +477,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, sim: web::Data<SimHan
     let ctx = Ctx {
         base,
         query,
+        query_error,
         if_match: header("if-match"),
         if_none_match: header("if-none-match"),
         content_type: header("content-type"),
@@ -509,8 +514,8 @@ fn handle<'r>(
             let e = with_retry_after_override(inner, e);
             (Outcome::Reply(e.into_reply(correlation)), status.to_string())
         };
-        if ctx.query.iter().any(|(k, _)| k == "__invalid__") {
-            break 'decided fail(inner, ApiError::bad_request("The query string is malformed"));
+        if let Some(why) = &ctx.query_error {
+            break 'decided fail(inner, ApiError::bad_request(format!("The query string is malformed: {why}")));
         }
         let api = segs.first() == Some(&"api");
         let oauth = segs == ["oauth", "token"];
@@ -584,6 +589,19 @@ fn handle<'r>(
             }
         }
         let answer = route_api(inner, &ctx, method, &segs[1..], now);
+        // Responses lost after the work is done (the store has changed).
+        if let Some(s) = inner.faults.lose_next.pop_front() {
+            if s == 0 {
+                inner.stats.fault("lose_next_drop");
+                break 'decided (Outcome::Drop, "dropped".to_string());
+            }
+            inner.stats.fault(&format!("lose_next_{s}"));
+            break 'decided fail(inner, ApiError::injected(s));
+        }
+        if inner.faults.lose_rate > 0.0 && rand::random::<f64>() < inner.faults.lose_rate {
+            inner.stats.fault("lose_response");
+            break 'decided (Outcome::Drop, "dropped".to_string());
+        }
         match answer {
             Ok(reply) => {
                 let s = reply.status.to_string();
@@ -593,6 +611,7 @@ fn handle<'r>(
         }
     };
     inner.stats.record(&label, &status);
+    tracing::debug!(http.method = method, route = %label, http.status = %status, "genesys simulator");
     (outcome, rate)
 }
 
@@ -609,17 +628,21 @@ fn with_retry_after_override(inner: &Inner, mut e: ApiError) -> ApiError {
     e
 }
 
-/// The route pattern for stats: ids replaced by `{id}`.
+/// The route pattern for stats: the id after `users`/`groups` shown as `{id}`, the name after
+/// `resourcetypes`/`schemas` as `{name}`.
 fn route_label(method: &str, segs: &[&str]) -> String {
-    let pattern: Vec<&str> = match segs {
-        ["api", "v2", "scim", "v2", kind @ ("users" | "groups"), _] => vec!["api", "v2", "scim", "v2", kind, "{id}"],
-        ["api", "v2", "users", _] => vec!["api", "v2", "users", "{id}"],
-        ["api", "v2", "scim", "v2", kind @ ("resourcetypes" | "schemas"), _] => {
-            vec!["api", "v2", "scim", "v2", kind, "{name}"]
-        }
-        ["api", ..] | ["oauth", "token"] => segs.to_vec(),
-        _ => vec!["(unknown)"],
-    };
+    if segs.first() != Some(&"api") && segs != ["oauth", "token"] {
+        return format!("{method} /(unknown)");
+    }
+    let pattern: Vec<&str> = segs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match (i.checked_sub(1).map(|p| segs[p]), i + 1 == segs.len()) {
+            (Some("users" | "groups"), true) => "{id}",
+            (Some("resourcetypes" | "schemas"), true) => "{name}",
+            _ => s,
+        })
+        .collect();
     format!("{method} /{}", pattern.join("/"))
 }
 
@@ -627,7 +650,8 @@ fn route_label(method: &str, segs: &[&str]) -> String {
 fn route_api(inner: &mut Inner, ctx: &Ctx, method: &str, segs: &[&str], now: Instant) -> Answer {
     let not_allowed = || Err(ApiError::method_not_allowed(method));
     match segs {
-        ["v2", "scim", "v2", rest @ ..] => match (method, rest) {
+        // `/api/v2/scim/v2/...`, and the legacy duplicates `/api/v2/scim/...` (FACTS §1.1).
+        ["v2", "scim", rest @ ..] => match (method, rest.strip_prefix(&["v2"]).unwrap_or(rest)) {
             ("GET", ["users"]) => scim::list_users(inner, ctx),
             ("POST", ["users"]) => scim::create_user(inner, ctx),
             (_, ["users"]) => not_allowed(),
@@ -721,5 +745,11 @@ mod tests {
         assert_eq!(route_label("PATCH", &["api", "v2", "users", "x"]), "PATCH /api/v2/users/{id}");
         assert_eq!(route_label("POST", &["oauth", "token"]), "POST /oauth/token");
         assert_eq!(route_label("GET", &["favicon.ico"]), "GET /(unknown)");
+        assert_eq!(route_label("GET", &["api", "v2", "scim", "groups", "g"]), "GET /api/v2/scim/groups/{id}");
+        assert_eq!(
+            route_label("GET", &["api", "v2", "scim", "v2", "schemas", "urn"]),
+            "GET /api/v2/scim/v2/schemas/{name}"
+        );
+        assert_eq!(route_label("GET", &["api", "v2", "scim", "v2", "users"]), "GET /api/v2/scim/v2/users");
     }
 }
