@@ -40,7 +40,7 @@ pub enum Command {
     #[command(subcommand)]
     Outbox(OutboxCommand),
     /// Run the Genesys Cloud simulator (OAuth, SCIM v2, Platform users) for tests and demos.
-    GenesysSim(GenesysSimArgs),
+    GenesysSim(Box<GenesysSimArgs>),
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,5 +4,7 @@
 //! Imports point one way: `http`, `cli` -> `genesys` -> `store` -> `scim`. `mapping` does no IO.
 
 pub mod client;
+pub mod forwarding;
 pub mod mapping;
+pub mod outbox;
 pub mod simulator;

@@ -41,6 +41,8 @@ pub struct Running {
     pub server: Server,
     /// The token printed at first start, when the database had none.
     pub initial_token: Option<String>,
+    /// The outbox worker forwarding to Genesys (and the built-in simulator, if it stands in).
+    pub forwarding: crate::genesys::forwarding::Forwarding,
 }
 
 /// Blocking threads per HTTP worker (see `start`); the reader pool has as many connections.
@@ -147,6 +149,7 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let listen = config.listen;
     let workers =
         if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
+    let (state_store, genesys_settings) = (store.clone(), config.genesys.clone());
     let state = web::Data::new(AppState { store, auth, config });
     let refresher = state.clone();
     let server = HttpServer::new(move || App::new().wrap(from_fn(request_span)).configure(routes(state.clone())))
@@ -170,7 +173,8 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
             let _ = web::block(move || s.auth.refresh()).await;
         }
     });
-    Ok(Running { addr, server, initial_token })
+    let forwarding = crate::genesys::forwarding::start(state_store, &genesys_settings)?;
+    Ok(Running { addr, server, initial_token, forwarding })
 }
 
 /// `scim-bridge serve`: run until SIGINT/SIGTERM.
@@ -185,13 +189,26 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<()> {
             println!("{token}");
         }
         tracing::info!(listen = %running.addr, "scim-bridge listening; SCIM base URL http://{}/scim/v2", running.addr);
+        if let Some(sim) = &running.forwarding.simulator {
+            let warning = format!(
+                "\n!!! NO GENESYS CREDENTIALS CONFIGURED: users are forwarded to the BUILT-IN GENESYS SIMULATOR at http://{addr},\n                 !!! not to Genesys Cloud. See what arrived at http://{addr}/sim/profiles/<userName> (the 8x8 number is at\n                 !!! /contactInfo/0/phone_other/0/value/number). Set SCIM_BRIDGE_GENESYS_CLIENT_ID, _CLIENT_SECRET and _REGION to forward for real.\n",
+                addr = sim.addr
+            );
+            eprintln!("{warning}");
+            tracing::warn!(simulator = %sim.addr, "no Genesys credentials: forwarding to the built-in simulator");
+        }
         let handle = running.server.handle();
+        let server = running.server;
+        let forwarding = running.forwarding;
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing requests in flight");
             handle.stop(true).await;
         });
-        running.server.await.context("server")
+        let served = server.await.context("server");
+        // Requests are finished: let the worker end between two Genesys calls.
+        forwarding.stop().await;
+        served
     })
 }
 

@@ -13,6 +13,8 @@ pub const TOKEN: &str = "test-bootstrap-token";
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The built-in Genesys simulator the bridge forwards to.
+    pub sim: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
     pub dir: TempDir,
@@ -63,12 +65,13 @@ impl TestApp {
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let running = scim_bridge::http::start(config).expect("server starts");
-                tx.send((running.addr, running.server.handle())).expect("send addr");
+                let sim = running.forwarding.simulator.as_ref().map(|s| s.addr).expect("simulator runs");
+                tx.send((running.addr, sim, running.server.handle())).expect("send addr");
                 let _ = running.server.await;
             });
         });
-        let (addr, handle) = rx.recv().expect("server address");
-        TestApp { addr, base: format!("http://{addr}/scim/v2"), client: reqwest::Client::new(), dir, handle }
+        let (addr, sim, handle) = rx.recv().expect("server address");
+        TestApp { addr, sim, base: format!("http://{addr}/scim/v2"), client: reqwest::Client::new(), dir, handle }
     }
 
     pub fn db_path(&self) -> String {

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod discovery;
 mod filters;
+mod forwarding;
 mod genesys_sim;
 mod groups;
 mod lists;

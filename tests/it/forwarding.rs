@@ -1,0 +1,107 @@
+//! Changes accepted over SCIM reach the (simulated) Genesys Cloud: the 8x8 number lands in the
+//! user's Other Phone, read through the simulator's `GET /sim/profiles/{userName}`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, patch_body};
+
+const OTHER_PHONE: &str = "/contactInfo/0/phone_other/0/value/number";
+
+impl TestApp {
+    /// The simulator's profile of a user (`None` while Genesys has no such user).
+    pub async fn profile(&self, user_name: &str) -> Option<Value> {
+        let r = self.client.get(format!("http://{}/sim/profiles/{user_name}", self.sim)).send().await.ok()?;
+        if r.status() != 200 {
+            return None;
+        }
+        r.json().await.ok()
+    }
+
+    /// Wait (up to 15 s) until the profile satisfies `check`; return it.
+    pub async fn wait_profile(&self, user_name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(p) = self.profile(user_name).await.filter(|p| check(p)) {
+                return p;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "Genesys never showed {what} for {user_name}: {:?}",
+                self.profile(user_name).await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn entra_user(user_name: &str, number: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+        "userName": user_name,
+        "active": "True",
+        "displayName": "Jane Doe",
+        "emails": [{"primary": "true", "type": "work", "value": user_name}],
+        "meta": {"resourceType": "User"},
+        "name": {"givenName": "Jane", "familyName": "Doe"},
+        "phoneNumbers": [{"type": "eightbyeight", "value": number}, {"type": "mobile", "value": "+1 415 555 0111"}],
+        "title": "Account Manager",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Sales"}
+    })
+}
+
+async fn lifecycle(app: &TestApp) {
+    let name = "jane.doe@example.com";
+    let created = app.post("/Users", entra_user(name, "+1 (415) 555-0123")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let p = app.wait_profile(name, "the 8x8 number", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    assert_eq!(p.pointer(OTHER_PHONE), Some(&json!("+14155550123")), "normalised to E.164: {p}");
+    assert_eq!(p["state"], "active");
+
+    // Entra's PATCH of the 8x8 number changes the Other Phone.
+    let r = app
+        .patch(
+            &format!("/Users/{id}"),
+            patch_body(json!([{"op": "Replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": "+14155550199"}])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.wait_profile(name, "the new 8x8 number", |p| p.pointer(OTHER_PHONE) == Some(&json!("+14155550199"))).await;
+
+    // Deactivation and deletion arrive.
+    app.patch(&format!("/Users/{id}"), patch_body(json!([{"op": "Replace", "path": "active", "value": "False"}])))
+        .await;
+    app.wait_profile(name, "the deactivation", |p| p["state"] == "inactive").await;
+    assert_eq!(app.delete(&format!("/Users/{id}")).await.status, 204);
+    app.wait_profile(name, "the deletion", |p| p["state"] == "deleted").await;
+}
+
+#[tokio::test]
+async fn an_entra_user_reaches_genesys_through_scim_with_its_8x8_number() {
+    let app = TestApp::spawn().await;
+    lifecycle(&app).await;
+}
+
+#[tokio::test]
+async fn an_entra_user_reaches_genesys_through_the_platform_api_with_its_8x8_number() {
+    let app = TestApp::spawn_with(|c| c.genesys.api = "platform".into()).await;
+    lifecycle(&app).await;
+}
+
+#[tokio::test]
+async fn the_number_source_is_configurable() {
+    let app = TestApp::spawn_with(|c| {
+        c.genesys.number_source = Some("phoneNumbers[type eq \"work\"].value".into());
+        c.genesys.default_country = Some("US".into());
+    })
+    .await;
+    let mut body = crate::helpers::user_body("worker@example.com");
+    body["phoneNumbers"] = json!([{"type": "work", "value": "(415) 555-0142"}]);
+    assert_eq!(app.post("/Users", body).await.status, 201);
+    let p =
+        app.wait_profile("worker@example.com", "the work number as 8x8", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    assert_eq!(p.pointer(OTHER_PHONE), Some(&json!("+14155550142")));
+}
