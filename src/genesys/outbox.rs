@@ -3,9 +3,12 @@
 //! The store keeps one pending row per resource, written with the change (`store::outbox`); this
 //! worker reads due rows oldest first and brings Genesys to the resource's stored state:
 //!
-//! * **User sync**: map the stored user (`mapping`), find its Genesys id (the stored link, else a
-//!   lookup by `userName`, so a create whose response was lost is found instead of created
-//!   twice), then create (POST) or update (PATCH). A 404 on update forgets the link and creates.
+//! * **User sync**: map the stored user (`mapping`), find its Genesys id (the stored link; on a
+//!   retry, else a lookup by `userName`, so a create whose response was lost is found instead of
+//!   created twice), then create (POST) or update (PATCH). A first attempt without a link POSTs
+//!   at once and adopts the existing user when Genesys answers 409 (its userName is taken: a
+//!   crash after the 201, or a user made outside the bridge). A 404 on update forgets the link
+//!   and creates.
 //! * **User delete**: delete in Genesys (or deactivate, by configuration) and forget the link.
 //! * **Group sync**: find the Genesys group of the same `displayName` (Genesys groups are not
 //!   created through SCIM) and PATCH its members to the stored member list.
@@ -19,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Map, Value};
 
@@ -81,6 +85,10 @@ impl From<StoreError> for Delivery {
 /// How many due rows one pass reads.
 const BATCH: i64 = 64;
 
+/// Deliveries in flight at once (Genesys answers in ~100 ms; one at a time would cap a
+/// 300-per-minute quota well below its use).
+const CONCURRENCY: usize = 4;
+
 /// Delivers the outbox.
 pub struct Worker {
     store: Arc<Store>,
@@ -124,16 +132,20 @@ impl Worker {
             }
             Err(_) => return 0,
         };
-        let mut handled = 0;
-        for entry in due {
-            if *stop.borrow() {
-                break;
-            }
-            let outcome = self.deliver(&entry).await;
-            self.record(&entry, outcome).await;
-            handled += 1;
-        }
-        handled
+        // Rows are distinct resources, so deliveries may overlap; each resource's changes stay
+        // in order because a resource has one row and a pass ends before the next one reads.
+        futures_util::stream::iter(due)
+            .map(|entry| async move {
+                if *stop.borrow() {
+                    return 0;
+                }
+                let outcome = self.deliver(&entry).await;
+                self.record(&entry, outcome).await;
+                1
+            })
+            .buffer_unordered(CONCURRENCY)
+            .fold(0, |n, one| async move { n + one })
+            .await
     }
 
     async fn record(&self, entry: &OutboxEntry, outcome: Delivery) {
@@ -163,7 +175,7 @@ impl Worker {
 
     async fn deliver(&self, e: &OutboxEntry) -> Delivery {
         let result = match (e.kind, e.op) {
-            (ResourceKind::User, OutboxOp::Sync) => self.sync_user(&e.resource_id).await,
+            (ResourceKind::User, OutboxOp::Sync) => self.sync_user(&e.resource_id, e.attempts).await,
             (ResourceKind::User, OutboxOp::Delete) => self.delete_user(&e.resource_id, e.user_name.as_deref()).await,
             (ResourceKind::Group, OutboxOp::Sync) => self.sync_group(&e.resource_id, e.attempts).await,
             // Genesys groups are not deleted through SCIM (FACTS §1.1): nothing to send.
@@ -187,7 +199,7 @@ impl Worker {
         self.client.send(&req).await
     }
 
-    async fn sync_user(&self, id: &str) -> Result<Delivery, Delivery> {
+    async fn sync_user(&self, id: &str, attempts: i64) -> Result<Delivery, Delivery> {
         let owned = id.to_string();
         let found = self
             .blocking(move |s| match s.get(ResourceKind::User, &owned) {
@@ -206,6 +218,11 @@ impl Worker {
         };
         let genesys_id = match self.link(ResourceKind::User, id).await? {
             Some(g) => Some(g),
+            // A first attempt without a link POSTs at once: should Genesys hold the userName
+            // already (a crash after its 201, or a user made outside the bridge) it answers 409
+            // and `create_user` adopts that user. A retry looks first: its earlier POST may have
+            // worked with the answer lost.
+            None if attempts == 0 => None,
             None => self.find_user(mapped.user_name()).await?,
         };
         match genesys_id {

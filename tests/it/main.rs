@@ -12,4 +12,5 @@ mod genesys_sim;
 mod groups;
 mod lists;
 mod patch;
+mod resilience;
 mod users;
