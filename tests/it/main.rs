@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod cli;
+mod crash;
 mod discovery;
 mod filters;
 mod forwarding;

@@ -1,0 +1,169 @@
+//! The real binary killed with SIGKILL while it drains the outbox, then restarted on the same
+//! database, delivers every change it accepted exactly once. Genesys is `scim-bridge genesys-sim`
+//! in its own process, so it outlives the bridge.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::helpers::{TOKEN, patch_body, user_body};
+use scim_bridge::store::Store;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-bridge");
+const OTHER_PHONE: &str = "/contactInfo/0/phone_other/0/value/number";
+const USERS: usize = 400;
+const PATCHED: usize = 200;
+
+/// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing running.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn serve(db: &str, port: u16, sim: &str) -> Proc {
+    Proc(
+        Command::new(BIN)
+            .args(["--database", db, "serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("SCIM_BRIDGE_BOOTSTRAP_TOKEN", TOKEN)
+            .env("SCIM_BRIDGE_GENESYS_API_URL", sim)
+            .env("SCIM_BRIDGE_GENESYS_LOGIN_URL", sim)
+            .env("SCIM_BRIDGE_GENESYS_CLIENT_ID", "crash-test")
+            .env("SCIM_BRIDGE_GENESYS_CLIENT_SECRET", "crash-secret")
+            .env_remove("SCIM_BRIDGE_GENESYS_REGION")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts"),
+    )
+}
+
+fn number(i: usize, round: usize) -> String {
+    format!("+1415{:07}", 5_550_000 + round * 1_000 + i)
+}
+
+async fn wait_up(client: &reqwest::Client, url: &str) {
+    for _ in 0..100 {
+        if client.get(url).bearer_auth(TOKEN).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} never answered");
+}
+
+async fn sim_json(
+    client: &reqwest::Client,
+    sim: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut rb = client.request(method, format!("{sim}{path}"));
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.expect("simulator answers");
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.unwrap_or(Value::Null)
+}
+
+async fn created_count(client: &reqwest::Client, sim: &str) -> usize {
+    let stats = sim_json(client, sim, reqwest::Method::GET, "/sim/stats", None).await;
+    stats["creates_by_user_name"].as_object().map_or(0, |m| m.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_drain_then_restart_delivers_every_accepted_change_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db").to_string_lossy().into_owned();
+    let sim_port = free_port();
+    let sim = format!("http://127.0.0.1:{sim_port}");
+    let _sim = Proc(
+        Command::new(BIN)
+            .args(["genesys-sim", "--listen", &format!("127.0.0.1:{sim_port}")])
+            .args(["--client-id", "crash-test", "--client-secret", "crash-secret"])
+            .args(["--rate-limit-per-minute", "100000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("genesys-sim starts"),
+    );
+    let client = reqwest::Client::new();
+    wait_up(&client, &format!("{sim}/sim/stats")).await;
+    // Slow Genesys down so that the drain takes seconds and the kill lands in its middle.
+    sim_json(&client, &sim, reqwest::Method::POST, "/sim/faults", Some(json!({"latency_ms": 60}))).await;
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/scim/v2");
+    let mut bridge = serve(&db, port, &sim);
+    wait_up(&client, &format!("{base}/ServiceProviderConfig")).await;
+
+    // Accept USERS creates, then a new 8x8 number for the first PATCHED of them.
+    let ids: Vec<String> = futures_util::stream::iter(0..USERS)
+        .map(|i| {
+            let (client, base) = (&client, &base);
+            async move {
+                let mut body = user_body(&format!("crash{i:04}@example.com"));
+                body["phoneNumbers"] = json!([{"type": "eightbyeight", "value": number(i, 0)}]);
+                let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+                assert_eq!(r.status(), 201);
+                r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+            }
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    for (i, id) in ids.iter().enumerate().take(PATCHED) {
+        let ops =
+            json!([{"op": "replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": number(i, 1)}]);
+        let r =
+            client.patch(format!("{base}/Users/{id}")).bearer_auth(TOKEN).json(&patch_body(ops)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    // Kill -9 once Genesys holds some of them but not all.
+    let started = Instant::now();
+    while created_count(&client, &sim).await < 40 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the drain never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bridge.0.kill().unwrap();
+    bridge.0.wait().unwrap();
+    let at_kill = created_count(&client, &sim).await;
+    assert!(at_kill < USERS, "killed after the drain ended ({at_kill} delivered): not a mid-drain kill");
+    let pending = Store::open(&db).unwrap().outbox_depth().unwrap().pending;
+    assert!(pending > 0, "changes were waiting at the kill");
+
+    // Restart on the same database: the rest arrives, nothing twice.
+    let _bridge = serve(&db, port, &sim);
+    let started = Instant::now();
+    loop {
+        let depth = Store::open(&db).unwrap().outbox_depth().unwrap();
+        assert_eq!(depth.dead, 0);
+        if depth.pending == 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{} changes still pending", depth.pending);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stats = sim_json(&client, &sim, reqwest::Method::GET, "/sim/stats", None).await;
+    let creates = stats["creates_by_user_name"].as_object().unwrap();
+    assert_eq!(creates.len(), USERS);
+    assert!(creates.values().all(|n| n.as_u64() == Some(1)), "a user was created twice: {creates:?}");
+    for i in 0..USERS {
+        let r = client.get(format!("{sim}/sim/profiles/crash{i:04}@example.com")).send().await.unwrap();
+        let p: Value = r.json().await.unwrap();
+        let want = number(i, usize::from(i < PATCHED));
+        assert_eq!(p.pointer(OTHER_PHONE), Some(&json!(want)), "user {i}: {p}");
+    }
+}
