@@ -31,20 +31,30 @@ fn free_port() -> u16 {
 }
 
 fn serve(db: &str, port: u16, sim: &str) -> Proc {
-    Proc(
-        Command::new(BIN)
-            .args(["--database", db, "serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("SCIM_BRIDGE_BOOTSTRAP_TOKEN", TOKEN)
-            .env("SCIM_BRIDGE_GENESYS_API_URL", sim)
-            .env("SCIM_BRIDGE_GENESYS_LOGIN_URL", sim)
-            .env("SCIM_BRIDGE_GENESYS_CLIENT_ID", "crash-test")
-            .env("SCIM_BRIDGE_GENESYS_CLIENT_SECRET", "crash-secret")
-            .env_remove("SCIM_BRIDGE_GENESYS_REGION")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve starts"),
-    )
+    serve_logging(db, port, sim, None)
+}
+
+/// `serve` against the simulator at `sim`; with `log`, everything it prints (at trace level) goes
+/// to that file.
+fn serve_logging(db: &str, port: u16, sim: &str, log: Option<&std::path::Path>) -> Proc {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--database", db, "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("SCIM_BRIDGE_BOOTSTRAP_TOKEN", TOKEN)
+        .env("SCIM_BRIDGE_GENESYS_API_URL", sim)
+        .env("SCIM_BRIDGE_GENESYS_LOGIN_URL", sim)
+        .env("SCIM_BRIDGE_GENESYS_CLIENT_ID", "crash-test")
+        .env("SCIM_BRIDGE_GENESYS_CLIENT_SECRET", "crash-secret")
+        .env_remove("SCIM_BRIDGE_GENESYS_REGION");
+    match log {
+        Some(path) => {
+            let file = std::fs::File::create(path).expect("log file");
+            cmd.env("RUST_LOG", "trace").stdout(file.try_clone().expect("log file")).stderr(file);
+        }
+        None => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    Proc(cmd.spawn().expect("serve starts"))
 }
 
 fn number(i: usize, round: usize) -> String {
@@ -165,5 +175,51 @@ async fn sigkill_mid_drain_then_restart_delivers_every_accepted_change_exactly_o
         let p: Value = r.json().await.unwrap();
         let want = number(i, usize::from(i < PATCHED));
         assert_eq!(p.pointer(OTHER_PHONE), Some(&json!(want)), "user {i}: {p}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn genesys_credentials_and_tokens_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("logs.db").to_string_lossy().into_owned();
+    let log = dir.path().join("serve.log");
+    let sim_port = free_port();
+    let sim = format!("http://127.0.0.1:{sim_port}");
+    let _sim = Proc(
+        Command::new(BIN)
+            .args(["genesys-sim", "--listen", &format!("127.0.0.1:{sim_port}")])
+            .args(["--client-id", "crash-test", "--client-secret", "crash-secret"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("genesys-sim starts"),
+    );
+    let client = reqwest::Client::new();
+    wait_up(&client, &format!("{sim}/sim/stats")).await;
+    // Every Genesys call fails once, so retries and their reasons are logged too.
+    sim_json(&client, &sim, reqwest::Method::POST, "/sim/faults", Some(json!({"fail_next": [503, 401, 429]}))).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/scim/v2");
+    let _bridge = serve_logging(&db, port, &sim, Some(&log));
+    wait_up(&client, &format!("{base}/ServiceProviderConfig")).await;
+    let mut body = user_body("logged@example.com");
+    body["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "+14155550177"}]);
+    let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let started = Instant::now();
+    while Store::open(&db).unwrap().outbox_depth().unwrap().pending > 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "never delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The access tokens the simulator issued: none may appear in the bridge's log.
+    let issued = sim_json(&client, &sim, reqwest::Method::GET, "/sim/tokens", None).await;
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("Genesys"), "the log was written: {logs}");
+    let basic = scim_bridge::genesys::simulator::basic_credentials("crash-test", "crash-secret");
+    for secret in ["crash-secret", TOKEN, basic.as_str()] {
+        assert!(!logs.contains(secret), "{secret:?} is in the log");
+    }
+    for t in issued.as_array().into_iter().flatten().filter_map(|t| t["access_token"].as_str()) {
+        assert!(!logs.contains(t), "an access token is in the log");
     }
 }

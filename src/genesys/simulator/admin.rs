@@ -12,8 +12,9 @@
 //! * `GET /sim/stats`, `DELETE /sim/stats` (reset).
 //! * `GET /sim/faults`, `POST /sim/faults` (merge a [`super::FaultsUpdate`]), `DELETE
 //!   /sim/faults` (back to the start-up settings).
-//! * `POST /sim/tokens` — a token without the OAuth round trip; `DELETE /sim/tokens` — expire
-//!   every token (clients must fetch a new one).
+//! * `POST /sim/tokens` — a token without the OAuth round trip; `GET /sim/tokens` — the valid
+//!   ones (to check that none leaked into a log); `DELETE /sim/tokens` — expire every token
+//!   (clients must fetch a new one).
 //! * `POST /sim/reset` — forget users, memberships and stats (groups, tokens, faults stay).
 //!
 //! Must not import: actix, `crate::store`, `crate::http`.
@@ -146,6 +147,10 @@ pub(crate) fn route(
             inner.faults = initial_faults(config, now, false);
             inner.limiter.clear();
             Ok(Reply::json(200, faults_json(&inner.faults, now)))
+        }
+        ("GET", ["tokens"]) => {
+            let live: Vec<Value> = inner.tokens.live(now).into_iter().map(|t| json!({"access_token": t})).collect();
+            Ok(Reply::json(200, Value::Array(live)))
         }
         ("POST", ["tokens"]) => {
             let token = inner.tokens.issue(now, config.token_lifetime);

@@ -53,6 +53,13 @@ impl Tokens {
         self.expiry.get(token).copied()
     }
 
+    /// The tokens still valid (for `GET /sim/tokens`: tests check none leaked into a log).
+    pub fn live(&self, now: Instant) -> Vec<String> {
+        let mut live: Vec<String> = self.expiry.iter().filter(|(_, t)| now < **t).map(|(k, _)| k.clone()).collect();
+        live.sort();
+        live
+    }
+
     /// Make every issued token invalid (clients must fetch a new one).
     pub fn expire_all(&mut self) {
         self.expiry.clear();
