@@ -8,21 +8,24 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::config::{Config, JwtConfig, Secret};
+use crate::config::{AdminLayer, Config, GenesysLayer, JwtLayer, Layer, Secret};
 use crate::genesys::simulator::{FaultsUpdate, SimConfig};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(name = "scim-bridge", version, about = "SCIM 2.0 bridge from your identity provider to Genesys Cloud")]
 pub struct Cli {
-    /// Database: a SQLite file path (created on first start).
-    #[arg(long = "database", env = "SCIM_BRIDGE_DATABASE_URL", default_value = "scim-bridge.db", global = true)]
-    pub database: String,
-    /// Log format: text or json.
-    #[arg(long, env = "SCIM_BRIDGE_LOG_FORMAT", default_value = "text", global = true, value_parser = ["text", "json"])]
-    pub log_format: String,
+    /// A TOML configuration file (see docs/configuration.md); environment and flags override it.
+    #[arg(long, env = "SCIM_BRIDGE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Database: a SQLite file path, created on first start [default: scim-bridge.db].
+    #[arg(long = "database", env = "SCIM_BRIDGE_DATABASE_URL", global = true)]
+    pub database: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "SCIM_BRIDGE_LOG_FORMAT", global = true, value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -151,21 +154,40 @@ impl GenesysSimArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "SCIM_BRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "SCIM_BRIDGE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
-    pub max_body_bytes: usize,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SCIM_BRIDGE_LISTEN")]
+    pub listen: Option<String>,
+    /// Largest request body accepted, in bytes [default: 1048576].
+    #[arg(long, env = "SCIM_BRIDGE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
     /// Externally visible SCIM base URL, e.g. https://scim.example.com/scim/v2 (default: from the request).
     #[arg(long, env = "SCIM_BRIDGE_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// HTTP worker threads (0 = one per core).
-    #[arg(long, env = "SCIM_BRIDGE_WORKERS", default_value_t = 0)]
-    pub workers: usize,
+    /// HTTP worker threads [default: one per core].
+    #[arg(long, env = "SCIM_BRIDGE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Accept and store everything but send nothing to Genesys; record what would have been sent.
+    #[arg(long, env = "SCIM_BRIDGE_DRY_RUN", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub dry_run: Option<bool>,
+    /// A bearer token accepted besides the stored ones (containers, CI).
+    #[arg(long, env = "SCIM_BRIDGE_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    pub bootstrap_token: Option<Secret>,
+    /// A file holding the bootstrap token.
+    #[arg(long, env = "SCIM_BRIDGE_BOOTSTRAP_TOKEN_FILE")]
+    pub bootstrap_token_file: Option<PathBuf>,
+    /// The token of the /admin status page.
+    #[arg(long, env = "SCIM_BRIDGE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+    /// A file holding the admin token.
+    #[arg(long, env = "SCIM_BRIDGE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// HS256 secret for JWT bearer tokens.
     #[arg(long, env = "SCIM_BRIDGE_JWT_HS256_SECRET", hide_env_values = true)]
     pub jwt_hs256_secret: Option<Secret>,
+    /// A file holding the HS256 secret.
+    #[arg(long, env = "SCIM_BRIDGE_JWT_HS256_SECRET_FILE")]
+    pub jwt_hs256_secret_file: Option<PathBuf>,
     /// PEM file with the RSA or EC public key for RS256/ES256 JWT bearer tokens.
     #[arg(long, env = "SCIM_BRIDGE_JWT_PUBLIC_KEY_FILE")]
     pub jwt_public_key_file: Option<PathBuf>,
@@ -200,9 +222,9 @@ pub struct GenesysArgs {
     /// A file holding the OAuth client secret (instead of the variable).
     #[arg(long = "genesys-client-secret-file", env = "SCIM_BRIDGE_GENESYS_CLIENT_SECRET_FILE")]
     pub client_secret_file: Option<PathBuf>,
-    /// Which Genesys API receives users: scim or platform.
-    #[arg(long = "genesys-api", env = "SCIM_BRIDGE_GENESYS_API", default_value = "scim", value_parser = ["scim", "platform"])]
-    pub api: String,
+    /// Which Genesys API receives users: scim or platform [default: scim].
+    #[arg(long = "genesys-api", env = "SCIM_BRIDGE_GENESYS_API", value_parser = ["scim", "platform"])]
+    pub api: Option<String>,
     /// SCIM path of the 8x8 number, e.g. 'phoneNumbers[type eq "work"].value'.
     #[arg(long = "genesys-number-source", env = "SCIM_BRIDGE_GENESYS_NUMBER_SOURCE")]
     pub number_source: Option<String>,
@@ -212,37 +234,46 @@ pub struct GenesysArgs {
     /// Division name for users without one.
     #[arg(long = "genesys-division", env = "SCIM_BRIDGE_GENESYS_DIVISION")]
     pub division: Option<String>,
-    /// What a SCIM DELETE does in Genesys.
-    #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE", default_value = "delete", value_parser = ["delete", "deactivate"])]
-    pub delete_mode: String,
+    /// What a SCIM DELETE does in Genesys: delete or deactivate [default: delete].
+    #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE", value_parser = ["delete", "deactivate"])]
+    pub delete_mode: Option<String>,
 }
 
-impl GenesysArgs {
-    fn into_settings(self) -> anyhow::Result<crate::config::GenesysSettings> {
-        let client_secret = match (self.client_secret, self.client_secret_file) {
-            (Some(s), None) => Some(s),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading the Genesys client secret from {}", path.display()))?;
-                Some(Secret::new(text.trim()))
-            }
-            (Some(_), Some(_)) => anyhow::bail!(
-                "both SCIM_BRIDGE_GENESYS_CLIENT_SECRET and SCIM_BRIDGE_GENESYS_CLIENT_SECRET_FILE are set; keep one"
-            ),
-            (None, None) => None,
-        };
-        Ok(crate::config::GenesysSettings {
-            region: self.region,
-            api_url: self.api_url,
-            login_url: self.login_url,
-            client_id: self.client_id,
-            client_secret,
-            api: self.api,
-            number_source: self.number_source,
-            default_country: self.default_country,
-            division: self.division,
-            delete_mode: self.delete_mode,
-        })
+impl ServeArgs {
+    /// What the environment and the flags set, as a configuration layer.
+    fn layer(self) -> Layer {
+        let g = self.genesys;
+        Layer {
+            listen: self.listen,
+            public_url: self.public_url,
+            max_body_bytes: self.max_body_bytes,
+            workers: self.workers,
+            dry_run: self.dry_run,
+            bootstrap_token: self.bootstrap_token,
+            bootstrap_token_file: self.bootstrap_token_file,
+            jwt: JwtLayer {
+                hs256_secret: self.jwt_hs256_secret,
+                hs256_secret_file: self.jwt_hs256_secret_file,
+                public_key_file: self.jwt_public_key_file,
+                issuer: self.jwt_issuer,
+                audience: self.jwt_audience,
+            },
+            admin: AdminLayer { token: self.admin_token, token_file: self.admin_token_file },
+            genesys: GenesysLayer {
+                region: g.region,
+                api_url: g.api_url,
+                login_url: g.login_url,
+                client_id: g.client_id,
+                client_secret: g.client_secret,
+                client_secret_file: g.client_secret_file,
+                api: g.api,
+                number_source: g.number_source,
+                default_country: g.default_country,
+                division: g.division,
+                delete_mode: g.delete_mode,
+            },
+            ..Layer::default()
+        }
     }
 }
 
@@ -259,38 +290,89 @@ pub enum TokenCommand {
     Revoke { name: String },
 }
 
+impl Cli {
+    /// The global options as a layer (over the file, under the command's own).
+    fn global_layer(&self) -> Layer {
+        Layer { database_url: self.database.clone(), log_format: self.log_format.clone(), ..Layer::default() }
+    }
+}
+
+/// The `SCIM_BRIDGE_*` variables this program reads (from the command definitions).
+fn known_env_vars() -> std::collections::BTreeSet<String> {
+    fn walk(cmd: &clap::Command, out: &mut std::collections::BTreeSet<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                out.insert(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(&Cli::command(), &mut out);
+    out
+}
+
+/// `SCIM_BRIDGE_*` variables set in the environment that nothing reads (a typo, an option of
+/// another version), each with the closest known name when one is near.
+pub fn unknown_env_vars(vars: impl Iterator<Item = String>) -> Vec<(String, Option<String>)> {
+    let known = known_env_vars();
+    vars.filter(|v| v.starts_with("SCIM_BRIDGE_") && !known.contains(v))
+        .map(|v| {
+            let near = known.iter().map(|k| (edit_distance(&v, k), k)).min().filter(|(d, _)| *d <= 3);
+            (v, near.map(|(_, k)| k.clone()))
+        })
+        .collect()
+}
+
+/// Levenshtein distance (for "did you mean").
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init(cli.log_format == "json");
+    let file = match &cli.config {
+        Some(path) => Layer::from_file(path)?,
+        None => Layer::default(),
+    };
+    let base = cli.global_layer().over(file);
+    let log_format = base.log_format.clone().unwrap_or_else(|| "text".into());
+    crate::telemetry::init(log_format == "json");
+    for (var, near) in unknown_env_vars(std::env::vars().map(|(k, _)| k)) {
+        match near {
+            Some(n) => tracing::warn!(variable = %var, "unknown SCIM_BRIDGE_ variable ignored; did you mean {n}?"),
+            None => {
+                tracing::warn!(variable = %var, "unknown SCIM_BRIDGE_ variable ignored; docs/configuration.md lists the names")
+            }
+        }
+    }
+    let database = base.database_url.clone().unwrap_or_else(|| Config::default().database_url);
     match cli.command {
         Command::Serve(args) => {
-            let bootstrap =
-                std::env::var("SCIM_BRIDGE_BOOTSTRAP_TOKEN").ok().filter(|t| !t.trim().is_empty()).map(Secret::new);
-            let config = Config {
-                listen: args.listen,
-                database_url: cli.database,
-                max_body_bytes: args.max_body_bytes,
-                bootstrap_token: bootstrap,
-                jwt: JwtConfig {
-                    hs256_secret: args.jwt_hs256_secret,
-                    public_key_file: args.jwt_public_key_file,
-                    issuer: args.jwt_issuer,
-                    audience: args.jwt_audience,
-                },
-                public_url: args.public_url,
-                workers: args.workers,
-                genesys: args.genesys.into_settings()?,
-            };
+            let config = Config::resolve(args.layer().over(base))?;
             crate::http::serve_blocking(config)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
-            let n = Store::migrate(&cli.database).with_context(|| format!("migrating {}", cli.database))?;
-            eprintln!("scim-bridge: {n} migration(s) applied to {}", cli.database);
+            let n = Store::migrate(&database).with_context(|| format!("migrating {}", database))?;
+            eprintln!("scim-bridge: {n} migration(s) applied to {}", database);
             Ok(ExitCode::SUCCESS)
         }
         Command::Outbox(cmd) => {
-            let store = Store::open(&cli.database).with_context(|| format!("opening {}", cli.database))?;
+            let store = Store::open(&database).with_context(|| format!("opening {}", database))?;
             match cmd {
                 OutboxCommand::List { json } => {
                     let pending = store.outbox_pending()?.into_iter().map(|e| ("pending", e));
@@ -331,7 +413,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => {
-            let store = Store::open(&cli.database).with_context(|| format!("opening {}", cli.database))?;
+            let store = Store::open(&database).with_context(|| format!("opening {}", database))?;
             match cmd {
                 TokenCommand::Create { name } => {
                     let token = store.create_token(&name)?;
@@ -356,5 +438,52 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::genesys::simulator::serve_blocking(args.sim_config())?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_variables_are_found_with_a_suggestion() {
+        let vars = [
+            "SCIM_BRIDGE_LISTN",
+            "SCIM_BRIDGE_LISTEN",
+            "SCIM_BRIDGE_GENESYS_CLIENT_SECRET_FILE",
+            "PATH",
+            "SCIM_BRIDGE_WHATEVER_ELSE",
+        ];
+        let unknown = unknown_env_vars(vars.iter().map(|v| v.to_string()));
+        assert_eq!(
+            unknown,
+            vec![
+                ("SCIM_BRIDGE_LISTN".to_string(), Some("SCIM_BRIDGE_LISTEN".to_string())),
+                ("SCIM_BRIDGE_WHATEVER_ELSE".to_string(), None)
+            ]
+        );
+        let known = known_env_vars();
+        for v in [
+            "SCIM_BRIDGE_DRY_RUN",
+            "SCIM_BRIDGE_ADMIN_TOKEN_FILE",
+            "SCIM_BRIDGE_CONFIG",
+            "SCIM_BRIDGE_SIM_LISTEN",
+            "SCIM_BRIDGE_BOOTSTRAP_TOKEN",
+        ] {
+            assert!(known.contains(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn flags_beat_the_environment_and_both_beat_the_file() {
+        let file: Layer =
+            toml::from_str("listen = \"127.0.0.1:7000\"\nworkers = 3\n[genesys]\napi = \"platform\"").unwrap();
+        let cli = Cli::try_parse_from(["scim-bridge", "serve", "--listen", "127.0.0.1:9000"]).unwrap();
+        let Command::Serve(args) = cli.command else { panic!("serve") };
+        let config = Config::resolve(args.layer().over(file)).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9000", "the flag wins");
+        assert_eq!(config.workers, 3, "the file fills what the flags leave");
+        assert_eq!(config.genesys.api, "platform");
+        assert_eq!(config.max_body_bytes, 1024 * 1024, "the default fills the rest");
     }
 }

@@ -111,3 +111,47 @@ fn serve_prints_a_first_token_once_and_it_works() {
     let out = second.wait_with_output().unwrap();
     assert!(out.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn serve_takes_a_config_file_under_the_environment_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cfg.db").to_string_lossy().into_owned();
+    let (file_port, env_port) = (free_port(), free_port());
+    let config = dir.path().join("scim-bridge.toml");
+    std::fs::write(&config, format!("listen = \"127.0.0.1:{file_port}\"\ndatabase_url = \"{db}\"\n")).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("SCIM_BRIDGE_LISTEN", format!("127.0.0.1:{env_port}"))
+        .env("SCIM_BRIDGE_BOOTSTRAP_TOKEN", crate::helpers::TOKEN)
+        .env("SCIM_BRIDGE_LISTN", "typo")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", env_port)).is_ok()
+    });
+    let file_port_used = std::net::TcpStream::connect(("127.0.0.1", file_port)).is_ok();
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(up && !file_port_used, "the environment's address wins over the file's: {err}");
+    assert!(std::path::Path::new(&db).exists(), "the file's database was used");
+    assert!(err.contains("SCIM_BRIDGE_LISTN") && err.contains("did you mean SCIM_BRIDGE_LISTEN"), "{err}");
+
+    std::fs::write(&config, "listen = \"127.0.0.1:1\"\n[genesys]\nclient_id = \"abc\"\napi = \"soap\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env_remove("SCIM_BRIDGE_BOOTSTRAP_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("2 problems in the configuration"), "{err}");
+    assert!(err.contains("SCIM_BRIDGE_GENESYS_CLIENT_SECRET") && err.contains("use scim or platform"), "{err}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
