@@ -139,6 +139,8 @@ fn serve_takes_a_config_file_under_the_environment_and_refuses_a_bad_one() {
     assert!(up && !file_port_used, "the environment's address wins over the file's: {err}");
     assert!(std::path::Path::new(&db).exists(), "the file's database was used");
     assert!(err.contains("SCIM_BRIDGE_LISTN") && err.contains("did you mean SCIM_BRIDGE_LISTEN"), "{err}");
+    // No Genesys credentials: the built-in simulator stands in, and says so loudly.
+    assert!(err.contains("BUILT-IN GENESYS SIMULATOR") && err.contains("/sim/profiles/"), "{err}");
 
     std::fs::write(&config, "listen = \"127.0.0.1:1\"\n[genesys]\nclient_id = \"abc\"\napi = \"soap\"\n").unwrap();
     let out = Command::new(BIN)

@@ -105,3 +105,65 @@ async fn the_number_source_is_configurable() {
         app.wait_profile("worker@example.com", "the work number as 8x8", |p| p.pointer(OTHER_PHONE).is_some()).await;
     assert_eq!(p.pointer(OTHER_PHONE), Some(&json!("+14155550142")));
 }
+
+/// The members (Genesys user ids) of the simulator's group called `name`.
+async fn sim_group_members(app: &TestApp, name: &str) -> Vec<String> {
+    let groups = app.sim_admin(reqwest::Method::GET, "/sim/groups", None).await;
+    let group = groups.as_array().into_iter().flatten().find(|g| g["displayName"] == name).cloned().unwrap_or_default();
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["value"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn group_membership_goes_to_the_genesys_group_of_the_same_name_and_a_missing_group_is_parked() {
+    let app = TestApp::spawn().await;
+    app.sim_admin(reqwest::Method::POST, "/sim/groups", Some(json!({"displayName": "Sales"}))).await;
+    let (a, b) = (app.create_user("ann@example.com").await, app.create_user("bob@example.com").await);
+    let group = app.create_group("Sales", &[&a, &b]).await;
+    let started = Instant::now();
+    while sim_group_members(&app, "Sales").await.len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(20), "members never reached the Genesys group");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ann = app.wait_profile("ann@example.com", "ann", |_| true).await["id"].as_str().map(str::to_string);
+    // Entra's removal form: remove with a value filter.
+    let r = app
+        .patch(
+            &format!("/Groups/{group}"),
+            patch_body(json!([{"op": "Remove", "path": format!("members[value eq \"{b}\"]")}])),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let started = Instant::now();
+    loop {
+        let members = sim_group_members(&app, "Sales").await;
+        if members.len() == 1 {
+            if let Some(ann) = &ann {
+                assert_eq!(&members[0], ann, "the one left is Ann");
+            }
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the removal never reached Genesys: {members:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A group Genesys does not have is parked with an error that says what to do.
+    let ghost = app.create_group("Not In Genesys", &[&a]).await;
+    let store = scim_bridge::store::Store::open(&app.db_path()).unwrap();
+    let started = Instant::now();
+    let dead = loop {
+        let dead = store.outbox_dead().unwrap();
+        if let Some(d) = dead.into_iter().find(|d| d.resource_id == ghost) {
+            break d;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the change was never parked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(dead.last_error.as_deref().is_some_and(|e| e.contains("create it in Genesys")), "{dead:?}");
+}
