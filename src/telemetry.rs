@@ -10,3 +10,77 @@ pub fn init(json: bool) {
     // A second init (tests) keeps the first subscriber.
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
+
+/// A text for a log line with e-mail addresses and phone numbers masked (`<email>`,
+/// `<number>`): for error messages that may quote a user's data (Genesys's refusals, mapping
+/// errors). The full text stays in the database for operators (`outbox list`, `/admin`).
+pub fn redact(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let word = |c: char| c.is_alphanumeric() || "._%+-'".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        // An e-mail address: a word, '@', a word with a dot.
+        if word(chars[i]) && (i == 0 || !word(chars[i - 1])) {
+            let mut j = i;
+            while j < chars.len() && word(chars[j]) {
+                j += 1;
+            }
+            if j < chars.len() && chars[j] == '@' {
+                let mut k = j + 1;
+                while k < chars.len() && (chars[k].is_alphanumeric() || ".-".contains(chars[k])) {
+                    k += 1;
+                }
+                while k > j + 1 && ".-".contains(chars[k - 1]) {
+                    k -= 1;
+                }
+                if chars[j + 1..k].contains(&'.') {
+                    out.push_str("<email>");
+                    i = k;
+                    continue;
+                }
+            }
+        }
+        // A phone number: '+' or a digit, then digits and separators, at least 7 digits.
+        if (chars[i] == '+' || chars[i].is_ascii_digit()) && (i == 0 || !(chars[i - 1].is_alphanumeric() || "-_".contains(chars[i - 1]))) {
+            let mut j = i + 1;
+            let mut digits = usize::from(chars[i].is_ascii_digit());
+            while j < chars.len() && (chars[j].is_ascii_digit() || " -.()/".contains(chars[j])) {
+                digits += usize::from(chars[j].is_ascii_digit());
+                j += 1;
+            }
+            // Do not swallow trailing separators.
+            while j > i + 1 && !chars[j - 1].is_ascii_digit() {
+                j -= 1;
+            }
+            if digits >= 7 && (j == chars.len() || !chars[j].is_alphanumeric()) {
+                out.push_str("<number>");
+                i = j;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn e_mail_addresses_and_phone_numbers_are_masked() {
+        for (text, want) in [
+            ("User name already in use: jane.doe+x@example.co.uk.", "User name already in use: <email>."),
+            ("the 8x8 number '+1 (415) 555-0123' has no country", "the 8x8 number '<number>' has no country"),
+            ("tel:+14155550123;ext=42", "tel:<number>;ext=42"),
+            ("retry in 30000 ms: 503 from Genesys (correlation 0a21f0f2-8d2a-4f8e)", "retry in 30000 ms: 503 from Genesys (correlation 0a21f0f2-8d2a-4f8e)"),
+            ("user 7c1f3a9e-1111-2222-3333-444455556666 refused", "user 7c1f3a9e-1111-2222-3333-444455556666 refused"),
+            ("no @ here, a@b is not an address", "no @ here, a@b is not an address"),
+            ("call 020 7946 0958 now", "call <number> now"),
+        ] {
+            assert_eq!(redact(text), want, "{text}");
+        }
+    }
+}

@@ -250,7 +250,7 @@ impl Client {
                     self.backoff(attempt)
                 }
             };
-            tracing::debug!(genesys.path = %req.path, outbox.attempt = attempt + 1, wait_ms = wait.as_millis() as u64, reason = %last_reason, "retrying Genesys request");
+            tracing::info!(genesys.path = %req.path, retry = attempt + 1, wait_ms = wait.as_millis() as u64, reason = %crate::telemetry::redact(&last_reason), "retrying Genesys request");
             tokio::time::sleep(wait).await;
         }
         Err(ClientError::RetryLater { after: self.cfg.max_backoff, reason: last_reason })
@@ -285,7 +285,7 @@ impl Client {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        tracing::debug!(genesys.method = %req.method, genesys.path = %req.path, http.status = status.as_u16(), genesys.correlation_id = correlation_id.as_deref().unwrap_or("-"), "Genesys call");
+        tracing::info!(genesys.method = %req.method, genesys.path = %req.path, http.status = status.as_u16(), genesys.correlation_id = correlation_id.as_deref().unwrap_or("-"), "Genesys call");
         let cid = correlation_id.clone().unwrap_or_else(|| "-".into());
         Ok(match status.as_u16() {
             200..=299 | 304 => {

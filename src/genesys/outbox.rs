@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tracing::Instrument;
 use reqwest::Method;
 use serde_json::{Map, Value};
 
@@ -30,6 +31,7 @@ use super::client::{Client, ClientError, Request};
 use super::mapping::{self, ApiMode, MappedUser, MappingConfig, MembershipUpdate};
 use crate::scim::schema::{ENTERPRISE_USER_URN, ResourceKind};
 use crate::store::{OutboxEntry, OutboxOp, Store, StoreError, now_millis};
+use crate::telemetry::redact;
 
 const SCIM_USERS: &str = "/api/v2/scim/v2/users";
 const SCIM_GROUPS: &str = "/api/v2/scim/v2/groups";
@@ -69,7 +71,7 @@ impl From<ClientError> for Delivery {
             ClientError::Conflict { .. } => Delivery::Defer(None, e.to_string()),
             // Configuration, not this change: keep it and try again in a minute.
             ClientError::Credentials(_) => {
-                tracing::error!(error.cause = %e, "Genesys credentials refused; changes wait until they work");
+                tracing::error!(error.cause = %redact(&e.to_string()), "Genesys credentials refused; changes wait until they work");
                 Delivery::Defer(Some(Duration::from_secs(60)), e.to_string())
             }
         }
@@ -135,13 +137,24 @@ impl Worker {
         // Rows are distinct resources, so deliveries may overlap; each resource's changes stay
         // in order because a resource has one row and a pass ends before the next one reads.
         futures_util::stream::iter(due)
-            .map(|entry| async move {
-                if *stop.borrow() {
-                    return 0;
+            .map(|entry| {
+                // Every line of one delivery (each Genesys call with its correlation id, the
+                // outcome) carries the change it belongs to.
+                let span = tracing::info_span!(
+                    "outbox",
+                    change.id = %change_id(&entry),
+                    scim.resource_type = entry.kind.as_str(),
+                    outbox.attempt = entry.attempts + 1
+                );
+                async move {
+                    if *stop.borrow() {
+                        return 0;
+                    }
+                    let outcome = self.deliver(&entry).await;
+                    self.record(&entry, outcome).await;
+                    1
                 }
-                let outcome = self.deliver(&entry).await;
-                self.record(&entry, outcome).await;
-                1
+                .instrument(span)
             })
             .buffer_unordered(CONCURRENCY)
             .fold(0, |n, one| async move { n + one })
@@ -165,8 +178,10 @@ impl Worker {
         })
         .await;
         match result {
+            // Genesys's refusals and mapping errors may quote the user's e-mail or number: the
+            // log gets them masked, the database (operators' view) keeps them whole.
             Ok(Ok(what)) => {
-                tracing::info!(scim.resource_type = kind, scim.resource_id = %id, outbox.attempt = attempt, "outbox: {what}")
+                tracing::info!(scim.resource_type = kind, scim.resource_id = %id, outbox.attempt = attempt, "outbox: {}", redact(&what))
             }
             Ok(Err(e)) => tracing::warn!(scim.resource_id = %id, error.cause = %e, "outbox: cannot record the outcome"),
             Err(_) => tracing::warn!(scim.resource_id = %id, "outbox: recording task failed"),
@@ -461,6 +476,12 @@ impl Worker {
         }
         Ok(Delivery::Done)
     }
+}
+
+/// How logs name one change: `User/<id>#<revision>` (the revision counts the changes to the
+/// resource folded into this row).
+fn change_id(e: &OutboxEntry) -> String {
+    format!("{}/{}#{}", e.kind.as_str(), e.resource_id, e.revision)
 }
 
 /// The id of the first resource of a SCIM ListResponse.
