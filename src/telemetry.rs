@@ -42,7 +42,9 @@ pub fn redact(text: &str) -> String {
             }
         }
         // A phone number: '+' or a digit, then digits and separators, at least 7 digits.
-        if (chars[i] == '+' || chars[i].is_ascii_digit()) && (i == 0 || !(chars[i - 1].is_alphanumeric() || "-_".contains(chars[i - 1]))) {
+        if (chars[i] == '+' || chars[i].is_ascii_digit())
+            && (i == 0 || !(chars[i - 1].is_alphanumeric() || "-_".contains(chars[i - 1])))
+        {
             let mut j = i + 1;
             let mut digits = usize::from(chars[i].is_ascii_digit());
             while j < chars.len() && (chars[j].is_ascii_digit() || " -.()/".contains(chars[j])) {
@@ -75,7 +77,10 @@ mod tests {
             ("User name already in use: jane.doe+x@example.co.uk.", "User name already in use: <email>."),
             ("the 8x8 number '+1 (415) 555-0123' has no country", "the 8x8 number '<number>' has no country"),
             ("tel:+14155550123;ext=42", "tel:<number>;ext=42"),
-            ("retry in 30000 ms: 503 from Genesys (correlation 0a21f0f2-8d2a-4f8e)", "retry in 30000 ms: 503 from Genesys (correlation 0a21f0f2-8d2a-4f8e)"),
+            (
+                "retry in 30000 ms: 503 from Genesys (correlation 0a21f0f2-8d2a-4f8e)",
+                "retry in 30000 ms: 503 from Genesys (correlation 0a21f0f2-8d2a-4f8e)",
+            ),
             ("user 7c1f3a9e-1111-2222-3333-444455556666 refused", "user 7c1f3a9e-1111-2222-3333-444455556666 refused"),
             ("no @ here, a@b is not an address", "no @ here, a@b is not an address"),
             ("call 020 7946 0958 now", "call <number> now"),

@@ -192,6 +192,8 @@ pub struct Client {
     cfg: ClientConfig,
     token: tokio::sync::Mutex<Option<Token>>,
     window: Mutex<Option<Window>>,
+    /// Set by [`Client::shut_down`]: waits (retries, pacing) end at once and no new call starts.
+    stopping: tokio::sync::watch::Sender<bool>,
     pub stats: ClientStats,
 }
 
@@ -207,8 +209,32 @@ impl Client {
             cfg,
             token: tokio::sync::Mutex::new(None),
             window: Mutex::new(None),
+            stopping: tokio::sync::watch::Sender::new(false),
             stats: ClientStats::default(),
         })
+    }
+
+    /// Stop between two calls: a call in flight finishes, but no retry or paced wait goes on
+    /// and no new call starts; they end as [`ClientError::RetryLater`] (the change stays queued).
+    pub fn shut_down(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    fn shutting_down(&self) -> Option<ClientError> {
+        (*self.stopping.borrow())
+            .then(|| ClientError::RetryLater { after: Duration::ZERO, reason: "the bridge is shutting down".into() })
+    }
+
+    /// Sleep, unless a shutdown comes first (then `false`).
+    async fn pause(&self, d: Duration) -> bool {
+        let mut stop = self.stopping.subscribe();
+        if *stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = stop.wait_for(|s| *s) => false,
+        }
     }
 
     /// Send a request, with token handling, pacing and retries.
@@ -217,6 +243,9 @@ impl Client {
         let mut renewed_after_401 = false;
         for attempt in 0..self.cfg.max_attempts {
             self.pace().await;
+            if let Some(stop) = self.shutting_down() {
+                return Err(stop);
+            }
             let token = self.token().await?;
             let result = self.send_once(req, &token).await;
             let wait = match result {
@@ -251,7 +280,9 @@ impl Client {
                 }
             };
             tracing::info!(genesys.path = %req.path, retry = attempt + 1, wait_ms = wait.as_millis() as u64, reason = %crate::telemetry::redact(&last_reason), "retrying Genesys request");
-            tokio::time::sleep(wait).await;
+            if !self.pause(wait).await {
+                return Err(ClientError::RetryLater { after: Duration::ZERO, reason: last_reason });
+            }
         }
         Err(ClientError::RetryLater { after: self.cfg.max_backoff, reason: last_reason })
     }
@@ -418,8 +449,9 @@ impl Client {
                 wait_ms = wait.as_millis() as u64,
                 "Genesys rate-limit window used up; waiting for its reset"
             );
-            tokio::time::sleep(wait).await;
-            *self.window.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            if self.pause(wait).await {
+                *self.window.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            }
         }
     }
 

@@ -30,9 +30,11 @@ pub struct EmbeddedSimulator {
 }
 
 impl Forwarding {
-    /// Let the worker finish its current delivery, then stop (and stop the simulator).
+    /// Stop the worker between two Genesys calls (a call in flight is answered and recorded;
+    /// retries and rate-limit waits end at once, their change staying queued), then the simulator.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        self.client.shut_down();
         let _ = self.worker.await;
         if let Some(sim) = self.simulator {
             sim.handle.stop(true).await;

@@ -23,9 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tracing::Instrument;
 use reqwest::Method;
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use super::client::{Client, ClientError, Request};
 use super::mapping::{self, ApiMode, MappedUser, MappingConfig, MembershipUpdate};

@@ -223,3 +223,119 @@ async fn genesys_credentials_and_tokens_never_reach_the_logs() {
         assert!(!logs.contains(t), "an access token is in the log");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_requests_in_flight_stops_the_worker_between_calls_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("term.db").to_string_lossy().into_owned();
+    let sim_port = free_port();
+    let sim = format!("http://127.0.0.1:{sim_port}");
+    let _sim = Proc(
+        Command::new(BIN)
+            .args(["genesys-sim", "--listen", &format!("127.0.0.1:{sim_port}")])
+            .args(["--client-id", "crash-test", "--client-secret", "crash-secret"])
+            .args(["--rate-limit-per-minute", "100000", "--latency-ms", "20"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("genesys-sim starts"),
+    );
+    let client = reqwest::Client::new();
+    wait_up(&client, &format!("{sim}/sim/stats")).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/scim/v2");
+    let mut bridge = serve(&db, port, &sim);
+    wait_up(&client, &format!("{base}/ServiceProviderConfig")).await;
+
+    // An IdP pushing 3,000 creates, 16 at a time; SIGTERM lands in the middle of it, while the
+    // worker waits out a 30 s Retry-After from Genesys.
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let pusher = {
+        let (client, base, accepted) = (client.clone(), base.clone(), accepted.clone());
+        tokio::spawn(async move {
+            futures_util::stream::iter(0..3000)
+                .map(|i| {
+                    let (client, base, accepted) = (client.clone(), base.clone(), accepted.clone());
+                    async move {
+                        let name = format!("term{i:04}@example.com");
+                        let r = client
+                            .post(format!("{base}/Users"))
+                            .bearer_auth(TOKEN)
+                            .json(&user_body(&name))
+                            .send()
+                            .await;
+                        if let Ok(r) = r
+                            && r.status() == 201
+                        {
+                            accepted.lock().unwrap().push(name);
+                        }
+                    }
+                })
+                .buffer_unordered(16)
+                .collect::<Vec<()>>()
+                .await
+        })
+    };
+    let count = |n: usize| {
+        let accepted = accepted.clone();
+        async move {
+            let started = Instant::now();
+            while accepted.lock().unwrap().len() < n {
+                assert!(started.elapsed() < Duration::from_secs(60), "the IdP's creates stalled");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    count(100).await;
+    let storm = json!({"storm_429_for_seconds": 600, "retry_after_seconds": 30});
+    sim_json(&client, &sim, reqwest::Method::POST, "/sim/faults", Some(storm)).await;
+    count(250).await;
+    let started = Instant::now();
+    while sim_json(&client, &sim, reqwest::Method::GET, "/sim/stats", None).await["rate_limited"].as_u64() == Some(0) {
+        assert!(started.elapsed() < Duration::from_secs(5), "the worker never met the 429 storm");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = bridge.0.id().to_string();
+    let term_at = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = loop {
+        if let Some(s) = bridge.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(term_at.elapsed() < Duration::from_secs(20), "serve did not stop within 20 s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let took = term_at.elapsed();
+    assert!(status.success(), "a clean exit: {status:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the worker waited out Genesys's Retry-After ({took:?}) instead of stopping"
+    );
+    pusher.await.unwrap();
+    let accepted: Vec<String> = accepted.lock().unwrap().clone();
+    assert!(accepted.len() < 3000, "SIGTERM came after the IdP was done: not a test of requests in flight");
+
+    // Everything answered 201 was stored (and nothing else was), and reaches Genesys once.
+    sim_json(&client, &sim, reqwest::Method::DELETE, "/sim/faults", None).await;
+    let _bridge = serve(&db, port, &sim);
+    wait_up(&client, &format!("{base}/ServiceProviderConfig")).await;
+    let list: Value =
+        client.get(format!("{base}/Users?count=0")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["totalResults"].as_u64(), Some(accepted.len() as u64), "stored = answered 201");
+    let started = Instant::now();
+    loop {
+        let depth = Store::open(&db).unwrap().outbox_depth().unwrap();
+        assert_eq!(depth.dead, 0);
+        if depth.pending == 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{} changes still pending", depth.pending);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stats = sim_json(&client, &sim, reqwest::Method::GET, "/sim/stats", None).await;
+    let creates = stats["creates_by_user_name"].as_object().unwrap();
+    assert_eq!(creates.len(), accepted.len(), "every accepted user is in Genesys");
+    for name in &accepted {
+        assert_eq!(creates.get(name).and_then(Value::as_u64), Some(1), "{name}");
+    }
+}
