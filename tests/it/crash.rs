@@ -48,7 +48,10 @@ fn serve_logging(db: &str, port: u16, sim: &str, log: Option<&std::path::Path>) 
     match log {
         Some(path) => {
             let file = std::fs::File::create(path).expect("log file");
-            cmd.env("RUST_LOG", "trace").stdout(file.try_clone().expect("log file")).stderr(file);
+            cmd.env("RUST_LOG", "trace")
+                .env("SCIM_BRIDGE_LOG_FORMAT", "json")
+                .stdout(file.try_clone().expect("log file"))
+                .stderr(file);
         }
         None => {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -179,7 +182,7 @@ async fn sigkill_mid_drain_then_restart_delivers_every_accepted_change_exactly_o
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn genesys_credentials_and_tokens_never_reach_the_logs() {
+async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_or_personal_data() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("logs.db").to_string_lossy().into_owned();
     let log = dir.path().join("serve.log");
@@ -206,21 +209,59 @@ async fn genesys_credentials_and_tokens_never_reach_the_logs() {
     body["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "+14155550177"}]);
     let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 201);
+    // A duplicate (409), a filter by userName, a PATCH of the number, and a number that cannot
+    // be sent (its change is parked with an error quoting it).
+    let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    let filter = "userName%20eq%20%22logged%40example.com%22";
+    let r = client.get(format!("{base}/Users?filter={filter}")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut bad = user_body("unsendable@example.com");
+    bad["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "555-0199-77"}]);
+    let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 201);
     let started = Instant::now();
-    while Store::open(&db).unwrap().outbox_depth().unwrap().pending > 0 {
-        assert!(started.elapsed() < Duration::from_secs(60), "never delivered");
+    loop {
+        let depth = Store::open(&db).unwrap().outbox_depth().unwrap();
+        if depth.pending == 0 && depth.dead == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "never delivered and parked: {depth:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // The access tokens the simulator issued: none may appear in the bridge's log.
-    let issued = sim_json(&client, &sim, reqwest::Method::GET, "/sim/tokens", None).await;
+    let dead = Store::open(&db).unwrap().outbox_dead().unwrap();
+    assert!(dead[0].last_error.as_deref().is_some_and(|e| e.contains("default country")), "{dead:?}");
+
     let logs = std::fs::read_to_string(&log).unwrap();
-    assert!(logs.contains("Genesys"), "the log was written: {logs}");
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    // Each Genesys call of a delivery names its change and Genesys's correlation id.
+    let call = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "Genesys call" && l["fields"]["http.status"] == 201)
+        .unwrap_or_else(|| panic!("no Genesys call logged: {logs}"));
+    assert!(call["span"]["change.id"].as_str().is_some_and(|c| c.starts_with("User/")), "{call}");
+    assert!(call["fields"]["genesys.correlation_id"].as_str().is_some_and(|c| c.len() > 8), "{call}");
+    assert!(lines.iter().any(|l| l["fields"]["message"].as_str().is_some_and(|m| m.contains("parked as dead"))));
+    // Every request has its id; the response echoed it (X-Request-Id).
+    assert!(lines.iter().any(|l| l["span"]["request.id"].is_string()), "{logs}");
+
+    // No secret, token, e-mail address or phone number, whatever the level.
+    let issued = sim_json(&client, &sim, reqwest::Method::GET, "/sim/tokens", None).await;
     let basic = scim_bridge::genesys::simulator::basic_credentials("crash-test", "crash-secret");
     for secret in ["crash-secret", TOKEN, basic.as_str()] {
         assert!(!logs.contains(secret), "{secret:?} is in the log");
     }
     for t in issued.as_array().into_iter().flatten().filter_map(|t| t["access_token"].as_str()) {
         assert!(!logs.contains(t), "an access token is in the log");
+    }
+    for personal in
+        ["logged@example.com", "unsendable@example.com", "logged%40", "4155550177", "555-0199-77", "5550199"]
+    {
+        assert!(!logs.contains(personal), "{personal:?} is in the log");
     }
 }
 
