@@ -53,6 +53,12 @@ pub enum OutboxCommand {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
+        /// Show the requests a dry run (SCIM_BRIDGE_DRY_RUN) would have sent to Genesys instead.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: how many of the newest requests to show.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
     },
     /// Make dead changes pending again: all of them, or those of one resource id.
     Retry { resource_id: Option<String> },
@@ -374,7 +380,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox(cmd) => {
             let store = Store::open(&database).with_context(|| format!("opening {}", database))?;
             match cmd {
-                OutboxCommand::List { json } => {
+                OutboxCommand::List { json, dry_run: true, limit } => {
+                    for r in store.dry_run_requests(limit)? {
+                        let at = crate::store::format_millis(r.at);
+                        if json {
+                            let line = serde_json::json!({
+                                "at": at, "kind": r.kind, "resourceId": r.resource_id,
+                                "method": r.method, "path": r.path, "body": r.body,
+                            });
+                            println!("{line}");
+                        } else {
+                            println!("{at}\t{} {}\t({} {})", r.method, r.path, r.kind, r.resource_id);
+                            if let Some(body) = &r.body {
+                                println!("    {body}");
+                            }
+                        }
+                    }
+                }
+                OutboxCommand::List { json, dry_run: false, .. } => {
                     let pending = store.outbox_pending()?.into_iter().map(|e| ("pending", e));
                     let dead = store.outbox_dead()?.into_iter().map(|e| ("dead", e));
                     if !json {

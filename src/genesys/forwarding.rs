@@ -77,7 +77,7 @@ fn endpoints(s: &GenesysSettings) -> anyhow::Result<Endpoints> {
 
 /// Start forwarding (on the current actix runtime). Without credentials, start the simulator
 /// on a loopback port and forward to it, saying so loudly.
-pub fn start(store: Arc<Store>, settings: &GenesysSettings) -> anyhow::Result<Forwarding> {
+pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> anyhow::Result<Forwarding> {
     let mapping = mapping_config(settings)?;
     let delete_mode: DeleteMode =
         settings.delete_mode.parse().map_err(|e| anyhow::anyhow!("SCIM_BRIDGE_GENESYS_DELETE: {e}"))?;
@@ -102,7 +102,7 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings) -> anyhow::Result<Fo
     };
     let client = Arc::new(Client::new(client_cfg).map_err(|e| anyhow::anyhow!("{e}"))?);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = Worker::new(store, client.clone(), mapping, delete_mode);
+    let worker = Worker::new(store, client.clone(), mapping, delete_mode).dry_run(dry_run);
     let worker = actix_web::rt::spawn(worker.run(stop_rx));
     Ok(Forwarding { stop, worker, simulator, client })
 }

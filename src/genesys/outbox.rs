@@ -30,7 +30,7 @@ use tracing::Instrument;
 use super::client::{Client, ClientError, Request};
 use super::mapping::{self, ApiMode, MappedUser, MappingConfig, MembershipUpdate};
 use crate::scim::schema::{ENTERPRISE_USER_URN, ResourceKind};
-use crate::store::{OutboxEntry, OutboxOp, Store, StoreError, now_millis};
+use crate::store::{DryRunRequest, OutboxEntry, OutboxOp, Store, StoreError, now_millis};
 use crate::telemetry::redact;
 
 const SCIM_USERS: &str = "/api/v2/scim/v2/users";
@@ -99,11 +99,19 @@ pub struct Worker {
     delete_mode: DeleteMode,
     /// Genesys's home division id (Platform creates need a division id), looked up once.
     home_division: tokio::sync::OnceCell<String>,
+    /// Send nothing; record the requests that would have been sent (`SCIM_BRIDGE_DRY_RUN`).
+    dry_run: bool,
 }
 
 impl Worker {
     pub fn new(store: Arc<Store>, client: Arc<Client>, mapping: MappingConfig, delete_mode: DeleteMode) -> Worker {
-        Worker { store, client, mapping, delete_mode, home_division: tokio::sync::OnceCell::new() }
+        Worker { store, client, mapping, delete_mode, home_division: tokio::sync::OnceCell::new(), dry_run: false }
+    }
+
+    /// Send nothing to Genesys: record the requests each change would cause instead.
+    pub fn dry_run(mut self, on: bool) -> Worker {
+        self.dry_run = on;
+        self
     }
 
     /// Deliver until `stop` turns true, between two deliveries.
@@ -149,6 +157,10 @@ impl Worker {
                 async move {
                     if *stop.borrow() {
                         return 0;
+                    }
+                    if self.dry_run {
+                        self.preview(&entry).await;
+                        return 1;
                     }
                     let outcome = self.deliver(&entry).await;
                     self.record(&entry, outcome).await;
@@ -197,6 +209,136 @@ impl Worker {
             (ResourceKind::Group, OutboxOp::Delete) => Ok(Delivery::Done),
         };
         result.unwrap_or_else(|d| d)
+    }
+
+    /// Dry run: record what delivering `e` would send, without sending. What depends on
+    /// Genesys's answers is written as a placeholder in braces: the id of a user or group the
+    /// bridge has not linked yet (`{genesys id of userName}`), the home division of a Platform
+    /// create, and a Platform PATCH's `version` (read by a GET first). A user whose create was
+    /// recorded is updated next time, as it would be had the create been sent.
+    async fn preview(&self, e: &OutboxEntry) {
+        let requests = match self.planned_requests(e).await {
+            Ok(r) => r,
+            Err(outcome) => {
+                self.record(e, outcome).await;
+                return;
+            }
+        };
+        let n = requests.len();
+        let entry = e.clone();
+        let stored = self.blocking(move |s| s.dry_run_record(&entry, requests)).await;
+        match stored {
+            Ok(()) => tracing::info!(scim.resource_id = %e.resource_id, requests = n, "dry run: recorded, not sent"),
+            Err(d) => self.record(e, d).await,
+        }
+    }
+
+    async fn planned_requests(&self, e: &OutboxEntry) -> Result<Vec<DryRunRequest>, Delivery> {
+        let at = now_millis();
+        let req = |method: &str, path: String, body: Option<Value>| DryRunRequest {
+            at,
+            kind: e.kind.as_str().to_string(),
+            resource_id: e.resource_id.clone(),
+            method: method.to_string(),
+            path,
+            body,
+        };
+        let id = e.resource_id.clone();
+        match (e.kind, e.op) {
+            (ResourceKind::User, OutboxOp::Sync) => {
+                let found = self
+                    .blocking(move |s| match s.get(ResourceKind::User, &id) {
+                        Ok(r) => Ok(Some(r)),
+                        Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
+                        Err(e) => Err(e),
+                    })
+                    .await?;
+                let Some(user) = found else { return Ok(Vec::new()) };
+                let doc = user.into_full_document();
+                let ids = self.manager_ids(&doc).await?;
+                let m = mapping::map_user(&doc, &self.mapping, &ids).map_err(|err| Delivery::Park(err.to_string()))?;
+                let link = match self.link(ResourceKind::User, &e.resource_id).await? {
+                    Some(g) => Some(g),
+                    None => {
+                        let id = e.resource_id.clone();
+                        let seen = self.blocking(move |s| s.dry_run_seen(&id)).await?;
+                        seen.then(|| format!("{{genesys id of {}}}", m.user_name()))
+                    }
+                };
+                Ok(match (self.mapping.api, link) {
+                    (ApiMode::Scim, Some(g)) => {
+                        vec![req("PATCH", format!("{SCIM_USERS}/{g}"), Some(mapping::scim_patch_body(&m)))]
+                    }
+                    (ApiMode::Scim, None) => vec![req("POST", SCIM_USERS.into(), Some(mapping::scim_create_body(&m)))],
+                    (ApiMode::Platform, Some(g)) => {
+                        let current = serde_json::json!({"id": g, "version": "{current version}"});
+                        let patch = mapping::platform_patch_body(&m, &current).ok().flatten();
+                        vec![
+                            req("GET", format!("{PLATFORM_USERS}/{g}?expand=employerInfo"), None),
+                            req("PATCH", format!("{PLATFORM_USERS}/{g}"), patch),
+                        ]
+                    }
+                    (ApiMode::Platform, None) => vec![req(
+                        "POST",
+                        PLATFORM_USERS.into(),
+                        Some(mapping::platform_create_body(&m, "{home division id}")),
+                    )],
+                })
+            }
+            (ResourceKind::User, OutboxOp::Delete) => {
+                let g = match self.link(ResourceKind::User, &e.resource_id).await? {
+                    Some(g) => g,
+                    None => match &e.user_name {
+                        Some(name) => format!("{{genesys id of {name}}}"),
+                        None => return Ok(Vec::new()),
+                    },
+                };
+                Ok(match (self.delete_mode, self.mapping.api) {
+                    (DeleteMode::Delete, ApiMode::Scim) => vec![req("DELETE", format!("{SCIM_USERS}/{g}"), None)],
+                    (DeleteMode::Delete, ApiMode::Platform) => {
+                        vec![req("DELETE", format!("{PLATFORM_USERS}/{g}"), None)]
+                    }
+                    (DeleteMode::Deactivate, _) => vec![req(
+                        "PATCH",
+                        format!("{SCIM_USERS}/{g}"),
+                        Some(serde_json::json!({
+                            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "replace", "path": "active", "value": false}]
+                        })),
+                    )],
+                })
+            }
+            (ResourceKind::Group, OutboxOp::Sync) => {
+                let found = self
+                    .blocking(move |s| match s.get(ResourceKind::Group, &id) {
+                        Ok(g) => {
+                            let members = s.members(&g)?;
+                            Ok(Some((g, members)))
+                        }
+                        Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
+                        Err(e) => Err(e),
+                    })
+                    .await?;
+                let Some((group, members)) = found else { return Ok(Vec::new()) };
+                let mut ids = Vec::new();
+                for m in members.iter().filter(|m| m.kind == "User") {
+                    ids.push(match self.link(ResourceKind::User, &m.id).await? {
+                        Some(g) => g,
+                        None => format!("{{genesys id of user {}}}", m.id),
+                    });
+                }
+                let doc = group.into_full_document();
+                let name = doc.get("displayName").and_then(Value::as_str).unwrap_or_default().to_string();
+                let r = mapping::map_group_membership(&doc, MembershipUpdate::Replace(&ids))
+                    .map_err(|err| Delivery::Park(err.to_string()))?;
+                let filter = mapping::group_lookup_filter(&name);
+                Ok(vec![
+                    req("GET", format!("{SCIM_GROUPS}?filter={filter}"), None),
+                    req("PATCH", format!("{SCIM_GROUPS}/{{genesys id of group {name}}}"), r.patch),
+                ])
+            }
+            (ResourceKind::Group, OutboxOp::Delete) => Ok(Vec::new()),
+        }
     }
 
     async fn blocking<T: Send + 'static>(

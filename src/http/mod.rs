@@ -43,6 +43,8 @@ pub struct Running {
     pub initial_token: Option<String>,
     /// The outbox worker forwarding to Genesys (and the built-in simulator, if it stands in).
     pub forwarding: crate::genesys::forwarding::Forwarding,
+    /// Nothing is sent to Genesys (`SCIM_BRIDGE_DRY_RUN`).
+    pub dry_run: bool,
 }
 
 /// Blocking threads per HTTP worker (see `start`); the reader pool has as many connections.
@@ -149,7 +151,7 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let listen = config.listen;
     let workers =
         if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
-    let (state_store, genesys_settings) = (store.clone(), config.genesys.clone());
+    let (state_store, genesys_settings, dry_run) = (store.clone(), config.genesys.clone(), config.dry_run);
     let state = web::Data::new(AppState { store, auth, config });
     let refresher = state.clone();
     let server = HttpServer::new(move || App::new().wrap(from_fn(request_span)).configure(routes(state.clone())))
@@ -173,8 +175,8 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
             let _ = web::block(move || s.auth.refresh()).await;
         }
     });
-    let forwarding = crate::genesys::forwarding::start(state_store, &genesys_settings)?;
-    Ok(Running { addr, server, initial_token, forwarding })
+    let forwarding = crate::genesys::forwarding::start(state_store, &genesys_settings, dry_run)?;
+    Ok(Running { addr, server, initial_token, forwarding, dry_run })
 }
 
 /// `scim-bridge serve`: run until SIGINT/SIGTERM.
@@ -189,7 +191,12 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<()> {
             println!("{token}");
         }
         tracing::info!(listen = %running.addr, "scim-bridge listening; SCIM base URL http://{}/scim/v2", running.addr);
-        if let Some(sim) = &running.forwarding.simulator {
+        if running.dry_run {
+            eprintln!(
+                "\n!!! DRY RUN (SCIM_BRIDGE_DRY_RUN): changes are stored but NOTHING is sent to Genesys; the requests that\n                 !!! would have been sent are recorded: `scim-bridge outbox list --dry-run`.\n"
+            );
+            tracing::warn!("dry run: nothing is sent to Genesys");
+        } else if let Some(sim) = &running.forwarding.simulator {
             let warning = format!(
                 "\n!!! NO GENESYS CREDENTIALS CONFIGURED: users are forwarded to the BUILT-IN GENESYS SIMULATOR at http://{addr},\n                 !!! not to Genesys Cloud. See what arrived at http://{addr}/sim/profiles/<userName> (the 8x8 number is at\n                 !!! /contactInfo/0/phone_other/0/value/number). Set SCIM_BRIDGE_GENESYS_CLIENT_ID, _CLIENT_SECRET and _REGION to forward for real.\n",
                 addr = sim.addr

@@ -4,6 +4,7 @@
 //! Calls into `scim` for the protocol rules; must not import actix, reqwest, `http` or `cli`.
 //! Every function here blocks: callers on an async runtime run them on a blocking thread.
 
+mod journal;
 mod outbox;
 mod query;
 mod resources;
@@ -21,6 +22,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::scim::ScimError;
 
+pub use journal::DryRunRequest;
 pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp};
 pub use resources::{GroupRef, MemberRow, Page, StoredResource, WriteOutcome};
 pub use tokens::{TokenInfo, hash_token};

@@ -122,6 +122,18 @@ pub(crate) fn enqueue(
     Ok(())
 }
 
+/// Remove a delivered row inside a write transaction, unless its revision moved on.
+pub(crate) fn complete_in(conn: &mut SqliteConnection, e: &OutboxEntry) -> Result<bool, StoreError> {
+    let n = diesel::delete(
+        outbox::table
+            .filter(outbox::kind.eq(e.kind.as_str()))
+            .filter(outbox::resource_id.eq(&e.resource_id))
+            .filter(outbox::revision.eq(e.revision)),
+    )
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
 const PENDING_COLUMNS: (
     outbox::kind,
     outbox::resource_id,
@@ -201,17 +213,8 @@ impl Store {
     /// The change was delivered: remove it, unless a newer change arrived meanwhile (then it stays
     /// pending and is delivered again). Returns whether it was removed.
     pub fn outbox_complete(&self, e: &OutboxEntry) -> Result<bool, StoreError> {
-        let (kind, id, revision) = (e.kind, e.resource_id.clone(), e.revision);
-        self.write(move |conn| {
-            let n = diesel::delete(
-                outbox::table
-                    .filter(outbox::kind.eq(kind.as_str()))
-                    .filter(outbox::resource_id.eq(&id))
-                    .filter(outbox::revision.eq(revision)),
-            )
-            .execute(conn)?;
-            Ok(n > 0)
-        })
+        let e = e.clone();
+        self.write(move |conn| complete_in(conn, &e))
     }
 
     /// Try again at `not_before` (milliseconds since the epoch), recording why it failed.

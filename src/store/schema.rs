@@ -96,3 +96,23 @@ diesel::table! {
         genesys_id -> Text,
     }
 }
+
+diesel::table! {
+    dry_run_requests (seq) {
+        seq -> BigInt,
+        at -> BigInt,
+        kind -> Text,
+        resource_id -> Text,
+        method -> Text,
+        path -> Text,
+        body -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reconcile_reports (seq) {
+        seq -> BigInt,
+        at -> BigInt,
+        report -> Text,
+    }
+}

@@ -167,3 +167,36 @@ async fn group_membership_goes_to_the_genesys_group_of_the_same_name_and_a_missi
     };
     assert!(dead.last_error.as_deref().is_some_and(|e| e.contains("create it in Genesys")), "{dead:?}");
 }
+
+#[tokio::test]
+async fn a_dry_run_stores_everything_sends_nothing_and_records_the_requests() {
+    let app = TestApp::spawn_with(|c| c.dry_run = true).await;
+    let name = "dry.run@example.com";
+    let created = app.post("/Users", entra_user(name, "+1 (415) 555-0123")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    app.wait_drained(Duration::from_secs(15)).await;
+    let ops =
+        json!([{"op": "Replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": "+14155550199"}]);
+    assert_eq!(app.patch(&format!("/Users/{id}"), patch_body(ops)).await.status, 200);
+    app.wait_drained(Duration::from_secs(15)).await;
+
+    let stats = app.sim_admin(reqwest::Method::GET, "/sim/stats", None).await;
+    assert_eq!(stats["requests"], 0, "Genesys was not called: {stats}");
+    assert!(app.profile(name).await.is_none());
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .args(["--database", &app.db_path(), "outbox", "list", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!((lines[0]["method"].as_str(), lines[0]["path"].as_str()), (Some("POST"), Some("/api/v2/scim/v2/users")));
+    assert_eq!(lines[0]["resourceId"], id.as_str());
+    let phones = lines[0]["body"]["phoneNumbers"].as_array().expect("phones in the create");
+    assert!(phones.iter().any(|p| p["type"] == "eightbyeight" && p["value"] == "+14155550123"), "{phones:?}");
+    assert_eq!(lines[1]["method"], "PATCH", "the second change updates the user the first would have created");
+    assert!(lines[1]["body"].to_string().contains("+14155550199"), "{}", lines[1]);
+}
