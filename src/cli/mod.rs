@@ -42,6 +42,9 @@ pub enum Command {
     /// Inspect and retry the changes waiting to reach Genesys Cloud.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Compare the bridge's users with Genesys Cloud's (the 8x8 number above all) and report;
+    /// exit status 0 when they match, 2 when they differ.
+    Reconcile(Box<ReconcileArgs>),
     /// Run the Genesys Cloud simulator (OAuth, SCIM v2, Platform users) for tests and demos.
     GenesysSim(Box<GenesysSimArgs>),
 }
@@ -245,6 +248,37 @@ pub struct GenesysArgs {
     pub delete_mode: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Queue a sync through the outbox for every user missing in Genesys or different there
+    /// (users present only in Genesys are reported, never changed).
+    #[arg(long)]
+    pub apply: bool,
+    #[command(flatten)]
+    pub genesys: GenesysArgs,
+}
+
+impl GenesysArgs {
+    fn layer(self) -> GenesysLayer {
+        GenesysLayer {
+            region: self.region,
+            api_url: self.api_url,
+            login_url: self.login_url,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            client_secret_file: self.client_secret_file,
+            api: self.api,
+            number_source: self.number_source,
+            default_country: self.default_country,
+            division: self.division,
+            delete_mode: self.delete_mode,
+        }
+    }
+}
+
 impl ServeArgs {
     /// What the environment and the flags set, as a configuration layer.
     fn layer(self) -> Layer {
@@ -265,19 +299,7 @@ impl ServeArgs {
                 audience: self.jwt_audience,
             },
             admin: AdminLayer { token: self.admin_token, token_file: self.admin_token_file },
-            genesys: GenesysLayer {
-                region: g.region,
-                api_url: g.api_url,
-                login_url: g.login_url,
-                client_id: g.client_id,
-                client_secret: g.client_secret,
-                client_secret_file: g.client_secret_file,
-                api: g.api,
-                number_source: g.number_source,
-                default_country: g.default_country,
-                division: g.division,
-                delete_mode: g.delete_mode,
-            },
+            genesys: g.layer(),
             ..Layer::default()
         }
     }
@@ -456,6 +478,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile(args) => {
+            let args = *args;
+            let layer = Layer { genesys: args.genesys.layer(), ..Layer::default() }.over(base);
+            let config = Config::resolve(layer)?;
+            let mapping = crate::genesys::forwarding::mapping_config(&config.genesys)?;
+            let client = crate::genesys::forwarding::client(&config.genesys)?;
+            let store = std::sync::Arc::new(Store::open(&database).with_context(|| format!("opening {database}"))?);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("runtime")?;
+            let report = rt.block_on(crate::genesys::reconcile::run(store, &client, &mapping, args.apply))?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).context("report")?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
         Command::GenesysSim(args) => {
             crate::genesys::simulator::serve_blocking(args.sim_config())?;

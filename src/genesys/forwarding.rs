@@ -75,6 +75,18 @@ fn endpoints(s: &GenesysSettings) -> anyhow::Result<Endpoints> {
     }
 }
 
+/// A client for the configured Genesys (commands such as `reconcile`); the simulator does not
+/// stand in here: without credentials this is an error that says what to set.
+pub fn client(settings: &GenesysSettings) -> anyhow::Result<Client> {
+    let (Some(id), Some(secret)) = (&settings.client_id, &settings.client_secret) else {
+        anyhow::bail!(
+            "this command talks to Genesys Cloud: set SCIM_BRIDGE_GENESYS_CLIENT_ID, SCIM_BRIDGE_GENESYS_CLIENT_SECRET \
+             (or _FILE) and SCIM_BRIDGE_GENESYS_REGION (or the [genesys] table of the configuration file)"
+        );
+    };
+    Client::new(ClientConfig::new(endpoints(settings)?, id.clone(), secret.clone())).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Start forwarding (on the current actix runtime). Without credentials, start the simulator
 /// on a loopback port and forward to it, saying so loudly.
 pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> anyhow::Result<Forwarding> {

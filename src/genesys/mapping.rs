@@ -505,6 +505,10 @@ impl MappedUser {
 
     /// The IdP's `externalId`. Sent as SCIM `externalId`; in Platform mode it is not in the
     /// user body (Genesys keeps it through `/api/v2/users/{id}/externalid`, FACTS §2.3).
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+
     pub fn external_id(&self) -> Option<&str> {
         self.external_id.as_deref()
     }

@@ -7,4 +7,5 @@ pub mod client;
 pub mod forwarding;
 pub mod mapping;
 pub mod outbox;
+pub mod reconcile;
 pub mod simulator;

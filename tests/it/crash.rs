@@ -380,3 +380,126 @@ async fn sigterm_finishes_requests_in_flight_stops_the_worker_between_calls_and_
         assert_eq!(creates.get(name).and_then(Value::as_u64), Some(1), "{name}");
     }
 }
+
+fn reconcile(db: &str, sim: &str, args: &[&str]) -> (Option<i32>, Value) {
+    let out = Command::new(BIN)
+        .args(["--database", db, "reconcile", "--json"])
+        .args(args)
+        .env("SCIM_BRIDGE_GENESYS_API_URL", sim)
+        .env("SCIM_BRIDGE_GENESYS_LOGIN_URL", sim)
+        .env("SCIM_BRIDGE_GENESYS_CLIENT_ID", "crash-test")
+        .env("SCIM_BRIDGE_GENESYS_CLIENT_SECRET", "crash-secret")
+        .env_remove("SCIM_BRIDGE_GENESYS_REGION")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), report)
+}
+
+async fn wait_drained_at(db: &str) {
+    let started = Instant::now();
+    loop {
+        let depth = Store::open(db).unwrap().outbox_depth().unwrap();
+        assert_eq!(depth.dead, 0);
+        if depth.pending == 0 {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{} changes still pending", depth.pending);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_reports_drift_and_apply_repairs_it_through_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reconcile.db").to_string_lossy().into_owned();
+    let sim_port = free_port();
+    let sim = format!("http://127.0.0.1:{sim_port}");
+    let _sim = Proc(
+        Command::new(BIN)
+            .args(["genesys-sim", "--listen", &format!("127.0.0.1:{sim_port}")])
+            .args(["--client-id", "crash-test", "--client-secret", "crash-secret"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("genesys-sim starts"),
+    );
+    let client = reqwest::Client::new();
+    wait_up(&client, &format!("{sim}/sim/stats")).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/scim/v2");
+    let mut bridge = serve(&db, port, &sim);
+    wait_up(&client, &format!("{base}/ServiceProviderConfig")).await;
+    let mut ids = Vec::new();
+    for (i, name) in ["same", "changed", "gone"].iter().enumerate() {
+        let mut body = user_body(&format!("{name}@example.com"));
+        body["phoneNumbers"] = json!([{"type": "eightbyeight", "value": number(i, 0)}]);
+        let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
+    }
+    wait_drained_at(&db).await;
+    bridge.0.kill().unwrap();
+    bridge.0.wait().unwrap();
+
+    // Drift made behind the bridge's back, through Genesys's own API.
+    let token = sim_json(&client, &sim, reqwest::Method::POST, "/sim/tokens", None).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let genesys_id = |name: &str| {
+        let (client, sim, token, name) = (client.clone(), sim.clone(), token.clone(), name.to_string());
+        async move {
+            let filter = format!("userName eq \"{name}\"");
+            let r: Value = client
+                .get(format!("{sim}/api/v2/scim/v2/users"))
+                .query(&[("filter", filter.as_str())])
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["Resources"][0]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let changed = genesys_id("changed@example.com").await;
+    let ops = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": "+14155559999"}]});
+    let r = client.patch(format!("{sim}/api/v2/scim/v2/users/{changed}")).bearer_auth(&token).json(&ops).send().await;
+    assert!(r.unwrap().status().is_success());
+    let gone = genesys_id("gone@example.com").await;
+    let r = client.delete(format!("{sim}/api/v2/scim/v2/users/{gone}")).bearer_auth(&token).send().await.unwrap();
+    assert!(r.status().is_success());
+    let stranger = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "stranger@example.com",
+        "displayName": "Stranger", "active": true});
+    let r =
+        client.post(format!("{sim}/api/v2/scim/v2/users")).bearer_auth(&token).json(&stranger).send().await.unwrap();
+    assert!(r.status().is_success());
+
+    let (code, report) = reconcile(&db, &sim, &[]);
+    assert_eq!(code, Some(2), "drift is exit status 2: {report}");
+    assert_eq!(report["inSync"], 1, "{report}");
+    assert_eq!(report["missingInGenesys"][0]["userName"], "gone@example.com", "{report}");
+    assert_eq!(report["different"][0]["userName"], "changed@example.com", "{report}");
+    let field = &report["different"][0]["fields"][0];
+    assert_eq!(
+        (field["bridge"].as_str(), field["genesys"].as_str()),
+        (Some(number(1, 0).as_str()), Some("+14155559999"))
+    );
+    assert_eq!(report["onlyInGenesys"][0]["userName"], "stranger@example.com", "{report}");
+    assert!(report.get("queued").is_none());
+    assert!(Store::open(&db).unwrap().last_reconcile_report().unwrap().is_some(), "the report is kept for /admin");
+
+    let (code, report) = reconcile(&db, &sim, &["--apply"]);
+    assert_eq!((code, report["queued"].as_u64()), (Some(2), Some(2)), "{report}");
+    let _bridge = serve(&db, port, &sim);
+    wait_drained_at(&db).await;
+    let (code, report) = reconcile(&db, &sim, &[]);
+    assert_eq!(code, Some(0), "repaired: {report}");
+    assert_eq!(report["inSync"], 3);
+    assert_eq!(report["onlyInGenesys"][0]["userName"], "stranger@example.com", "left alone");
+}

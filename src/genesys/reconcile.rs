@@ -1,0 +1,321 @@
+//! `scim-bridge reconcile`: compare the bridge's users with the users Genesys Cloud holds, the
+//! 8x8 number (the Other Phone) above all, and report what is missing in Genesys, what differs,
+//! and what is present only in Genesys; `--apply` queues a sync of the first two through the
+//! outbox (users present only in Genesys are reported, never deleted: the bridge did not make
+//! them).
+//!
+//! [`compare`] is pure (mapped users and Genesys SCIM users in, a [`Report`] out); [`run`] reads
+//! both sides (the store, and Genesys's SCIM users through the client, 25 a page as FACTS §1.8
+//! advises). The report holds e-mail addresses and numbers: it is for operators' eyes (the CLI,
+//! /admin), never for the logs.
+
+use std::collections::{BTreeMap, HashMap};
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::client::{Client, ClientError, Request};
+use super::mapping::{self, MappedUser, MappingConfig};
+use crate::scim::list::ListParams;
+use crate::scim::schema::ResourceKind;
+use crate::store::{Store, StoreError};
+
+/// The Genesys SCIM phone types that all write the Other Phone (FACTS §1.5).
+const OTHER_PHONE_TYPES: [&str; 5] = ["eightbyeight", "other", "microsoftteams", "zoomphone", "ringcentral"];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub bridge_users: usize,
+    pub genesys_users: usize,
+    pub in_sync: usize,
+    pub missing_in_genesys: Vec<Missing>,
+    pub different: Vec<Different>,
+    pub only_in_genesys: Vec<OnlyInGenesys>,
+    /// Bridge users the mapping cannot send (their change is parked too): fix them at the IdP.
+    pub unmappable: Vec<Unmappable>,
+    /// With `--apply`: how many syncs were queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Missing {
+    pub id: String,
+    pub user_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Different {
+    pub id: String,
+    pub user_name: String,
+    pub genesys_id: String,
+    pub fields: Vec<FieldDiff>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldDiff {
+    pub field: &'static str,
+    pub bridge: Option<String>,
+    pub genesys: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnlyInGenesys {
+    pub genesys_id: String,
+    pub user_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unmappable {
+    pub id: String,
+    pub error: String,
+}
+
+impl Report {
+    /// Whether Genesys matches the bridge.
+    pub fn is_clean(&self) -> bool {
+        self.missing_in_genesys.is_empty() && self.different.is_empty() && self.unmappable.is_empty()
+    }
+
+    /// The bridge ids a sync would fix (missing and different).
+    pub fn to_fix(&self) -> Vec<String> {
+        self.missing_in_genesys
+            .iter()
+            .map(|m| m.id.clone())
+            .chain(self.different.iter().map(|d| d.id.clone()))
+            .collect()
+    }
+
+    /// The human-readable form.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "reconcile: {} bridge users, {} Genesys users; {} in sync, {} missing in Genesys, {} different, {} only in Genesys, {} cannot be mapped\n",
+            self.bridge_users,
+            self.genesys_users,
+            self.in_sync,
+            self.missing_in_genesys.len(),
+            self.different.len(),
+            self.only_in_genesys.len(),
+            self.unmappable.len()
+        );
+        if !self.missing_in_genesys.is_empty() {
+            out.push_str("\nMissing in Genesys:\n");
+            for m in &self.missing_in_genesys {
+                out.push_str(&format!("  {}  (bridge id {})\n", m.user_name, m.id));
+            }
+        }
+        if !self.different.is_empty() {
+            out.push_str("\nDifferent:\n");
+            for d in &self.different {
+                out.push_str(&format!("  {}  (bridge id {}, Genesys id {})\n", d.user_name, d.id, d.genesys_id));
+                for f in &d.fields {
+                    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+                    out.push_str(&format!(
+                        "    {}: bridge {}, Genesys {}\n",
+                        f.field,
+                        show(&f.bridge),
+                        show(&f.genesys)
+                    ));
+                }
+            }
+        }
+        if !self.only_in_genesys.is_empty() {
+            out.push_str("\nOnly in Genesys (not made by the bridge; left alone):\n");
+            for o in &self.only_in_genesys {
+                out.push_str(&format!("  {}  (Genesys id {})\n", o.user_name, o.genesys_id));
+            }
+        }
+        if !self.unmappable.is_empty() {
+            out.push_str("\nCannot be sent to Genesys (fix at the identity provider):\n");
+            for u in &self.unmappable {
+                out.push_str(&format!("  bridge id {}: {}\n", u.id, u.error));
+            }
+        }
+        if let Some(n) = self.queued {
+            out.push_str(&format!("\n{n} sync(s) queued through the outbox.\n"));
+        }
+        out
+    }
+}
+
+/// The Other Phone of a Genesys SCIM user: the eightbyeight entry, else another type that
+/// writes that field.
+fn genesys_other_phone(user: &Value) -> Option<String> {
+    let phones = user.get("phoneNumbers")?.as_array()?;
+    let of_type = |t: &str| {
+        phones.iter().find(|p| p.get("type").and_then(Value::as_str).is_some_and(|pt| pt.eq_ignore_ascii_case(t)))
+    };
+    OTHER_PHONE_TYPES.iter().find_map(|t| of_type(t)).and_then(|p| p.get("value")?.as_str()).map(str::to_string)
+}
+
+fn text(user: &Value, key: &str) -> Option<String> {
+    user.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Compare mapped bridge users (`id` → the mapping's result) with Genesys's SCIM users.
+pub fn compare(bridge: Vec<(String, Result<MappedUser, String>)>, genesys: &[Value]) -> Report {
+    let mut by_name: HashMap<String, &Value> = HashMap::new();
+    for g in genesys {
+        if let Some(name) = g.get("userName").and_then(Value::as_str) {
+            by_name.insert(name.to_lowercase(), g);
+        }
+    }
+    let mut report = Report {
+        bridge_users: bridge.len(),
+        genesys_users: genesys.len(),
+        in_sync: 0,
+        missing_in_genesys: Vec::new(),
+        different: Vec::new(),
+        only_in_genesys: Vec::new(),
+        unmappable: Vec::new(),
+        queued: None,
+    };
+    let mut matched = std::collections::HashSet::new();
+    for (id, mapped) in bridge {
+        let m = match mapped {
+            Ok(m) => m,
+            Err(error) => {
+                report.unmappable.push(Unmappable { id, error });
+                continue;
+            }
+        };
+        let key = m.user_name().to_lowercase();
+        let Some(g) = by_name.get(&key) else {
+            report.missing_in_genesys.push(Missing { id, user_name: m.user_name().to_string() });
+            continue;
+        };
+        matched.insert(key);
+        let mut fields = Vec::new();
+        let mut check = |field, bridge: Option<String>, genesys: Option<String>| {
+            if bridge != genesys {
+                fields.push(FieldDiff { field, bridge, genesys });
+            }
+        };
+        check("8x8 number (Other Phone)", m.eight_by_eight_number().map(str::to_string), genesys_other_phone(g));
+        check("displayName", Some(m.display_name().to_string()), text(g, "displayName"));
+        let g_active = g.get("active").and_then(Value::as_bool).unwrap_or(true);
+        check("active", Some(m.active().to_string()), Some(g_active.to_string()));
+        check("title", m.title().map(str::to_string), text(g, "title"));
+        if fields.is_empty() {
+            report.in_sync += 1;
+        } else {
+            let genesys_id = text(g, "id").unwrap_or_default();
+            report.different.push(Different { id, user_name: m.user_name().to_string(), genesys_id, fields });
+        }
+    }
+    let mut only: BTreeMap<String, OnlyInGenesys> = BTreeMap::new();
+    for g in genesys {
+        let Some(name) = g.get("userName").and_then(Value::as_str) else { continue };
+        if !matched.contains(&name.to_lowercase()) {
+            only.insert(
+                name.to_lowercase(),
+                OnlyInGenesys { genesys_id: text(g, "id").unwrap_or_default(), user_name: name.to_string() },
+            );
+        }
+    }
+    report.only_in_genesys = only.into_values().collect();
+    report
+}
+
+/// Why a reconcile could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("reading the bridge's users: {0}")]
+    Store(#[from] StoreError),
+    #[error("reading Genesys's users: {0}")]
+    Genesys(#[from] ClientError),
+}
+
+/// Genesys's users through its SCIM API, 25 a page.
+async fn genesys_users(client: &Client) -> Result<Vec<Value>, ClientError> {
+    let mut all = Vec::new();
+    let mut start = 1u64;
+    loop {
+        let req = Request::new(Method::GET, "/api/v2/scim/v2/users")
+            .query("startIndex", &start.to_string())
+            .query("count", "25");
+        let page = client.send(&req).await?.body;
+        let resources = page.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
+        let total = page.get("totalResults").and_then(Value::as_u64).unwrap_or(0);
+        let n = resources.len() as u64;
+        all.extend(resources);
+        start += n;
+        if n == 0 || start > total {
+            return Ok(all);
+        }
+    }
+}
+
+/// The bridge's users, mapped (manager ids from the stored links).
+fn bridge_users(store: &Store, cfg: &MappingConfig) -> Result<Vec<(String, Result<MappedUser, String>)>, StoreError> {
+    let rt = ResourceKind::User.resource_type();
+    let mut out = Vec::new();
+    let mut start = 1u64;
+    loop {
+        let params = ListParams {
+            start_index: start,
+            count: Some(500),
+            sort_by: None,
+            sort_order: Default::default(),
+            filter: None,
+        };
+        let page = store.list(rt, &params, None)?;
+        let n = page.resources.len() as u64;
+        for r in page.resources {
+            let id = r.id.clone();
+            let doc: Map<String, Value> = r.into_full_document();
+            let mut ids = BTreeMap::new();
+            if let Some(m) = doc
+                .get(crate::scim::schema::ENTERPRISE_USER_URN)
+                .and_then(|e| e.get("manager"))
+                .and_then(|m| m.get("value"))
+                .and_then(Value::as_str)
+                && let Some(g) = store.genesys_link(ResourceKind::User, m)?
+            {
+                ids.insert(m.to_string(), g);
+            }
+            out.push((id, mapping::map_user(&doc, cfg, &ids).map_err(|e| e.to_string())));
+        }
+        start += n;
+        if n == 0 || start > page.total {
+            return Ok(out);
+        }
+    }
+}
+
+/// Read both sides and compare; with `apply`, queue a sync of every user missing or different.
+/// The report is kept in the store (the last one shows on /admin).
+pub async fn run(
+    store: std::sync::Arc<Store>,
+    client: &Client,
+    cfg: &MappingConfig,
+    apply: bool,
+) -> Result<Report, ReconcileError> {
+    let genesys = genesys_users(client).await?;
+    let (s, c) = (store.clone(), cfg.clone());
+    let bridge = tokio::task::spawn_blocking(move || bridge_users(&s, &c))
+        .await
+        .map_err(|_| StoreError::Corrupt("the reading task failed".into()))??;
+    let mut report = compare(bridge, &genesys);
+    let s = store.clone();
+    let fix = report.to_fix();
+    let apply_result = tokio::task::spawn_blocking(move || -> Result<Option<usize>, StoreError> {
+        let queued = if apply { Some(s.outbox_sync(ResourceKind::User, fix)?) } else { None };
+        Ok(queued)
+    })
+    .await
+    .map_err(|_| StoreError::Corrupt("the writing task failed".into()))??;
+    report.queued = apply_result;
+    let s = store;
+    let json = serde_json::to_value(&report).unwrap_or(Value::Null);
+    tokio::task::spawn_blocking(move || s.save_reconcile_report(&json))
+        .await
+        .map_err(|_| StoreError::Corrupt("the writing task failed".into()))??;
+    Ok(report)
+}
