@@ -158,8 +158,11 @@ fn text(user: &Value, key: &str) -> Option<String> {
     user.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-/// Compare mapped bridge users (`id` → the mapping's result) with Genesys's SCIM users.
-pub fn compare(bridge: Vec<(String, Result<MappedUser, String>)>, genesys: &[Value]) -> Report {
+/// A bridge user: its id and what the mapping made of it (or why it could not).
+pub type MappedBridgeUser = (String, Result<MappedUser, String>);
+
+/// Compare mapped bridge users with Genesys's SCIM users.
+pub fn compare(bridge: Vec<MappedBridgeUser>, genesys: &[Value]) -> Report {
     let mut by_name: HashMap<String, &Value> = HashMap::new();
     for g in genesys {
         if let Some(name) = g.get("userName").and_then(Value::as_str) {
@@ -253,7 +256,7 @@ async fn genesys_users(client: &Client) -> Result<Vec<Value>, ClientError> {
 }
 
 /// The bridge's users, mapped (manager ids from the stored links).
-fn bridge_users(store: &Store, cfg: &MappingConfig) -> Result<Vec<(String, Result<MappedUser, String>)>, StoreError> {
+fn bridge_users(store: &Store, cfg: &MappingConfig) -> Result<Vec<MappedBridgeUser>, StoreError> {
     let rt = ResourceKind::User.resource_type();
     let mut out = Vec::new();
     let mut start = 1u64;
