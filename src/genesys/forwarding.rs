@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::client::{Client, ClientConfig, Endpoints};
 use super::mapping::MappingConfig;
-use super::outbox::{DeleteMode, Worker};
+use super::outbox::{DeleteMode, RecentDeliveries, Worker};
 use super::simulator::{SimConfig, SimHandle};
 use crate::config::{GenesysSettings, Secret};
 use crate::store::Store;
@@ -19,6 +19,11 @@ pub struct Forwarding {
     /// The in-process simulator, when no credentials were configured.
     pub simulator: Option<EmbeddedSimulator>,
     pub client: Arc<Client>,
+    /// The worker's last deliveries.
+    pub recent: Arc<RecentDeliveries>,
+    /// Where Genesys is, for the status page (`region us_east_1`, a URL, or the simulator).
+    pub target: String,
+    pub mapping: MappingConfig,
 }
 
 /// The built-in simulator, serving on the current runtime.
@@ -114,7 +119,14 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> an
     };
     let client = Arc::new(Client::new(client_cfg).map_err(|e| anyhow::anyhow!("{e}"))?);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = Worker::new(store, client.clone(), mapping, delete_mode).dry_run(dry_run);
+    let worker = Worker::new(store, client.clone(), mapping.clone(), delete_mode).dry_run(dry_run);
+    let recent = worker.recent();
     let worker = actix_web::rt::spawn(worker.run(stop_rx));
-    Ok(Forwarding { stop, worker, simulator, client })
+    let target = match (&simulator, &settings.region, &settings.api_url) {
+        (Some(sim), _, _) => format!("the built-in simulator at http://{}", sim.addr),
+        (None, Some(r), _) => format!("Genesys Cloud, region {r}"),
+        (None, None, Some(u)) => format!("Genesys Cloud at {u}"),
+        (None, None, None) => "Genesys Cloud".into(),
+    };
+    Ok(Forwarding { stop, worker, simulator, client, recent, target, mapping })
 }

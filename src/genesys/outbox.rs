@@ -91,6 +91,39 @@ const BATCH: i64 = 64;
 /// 300-per-minute quota well below its use).
 const CONCURRENCY: usize = 4;
 
+/// One delivery attempt, for the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    pub kind: &'static str,
+    pub resource_id: String,
+    pub attempt: i64,
+    /// `delivered`, `retry`, `dead` or `dry run`.
+    pub outcome: &'static str,
+    /// Why (for retries and dead changes); may quote the user's data: operators' eyes only.
+    pub detail: Option<String>,
+}
+
+/// The last deliveries, newest first (bounded).
+#[derive(Debug, Default)]
+pub struct RecentDeliveries(std::sync::Mutex<std::collections::VecDeque<DeliveryRecord>>);
+
+impl RecentDeliveries {
+    const KEPT: usize = 50;
+
+    fn push(&self, r: DeliveryRecord) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        q.push_front(r);
+        q.truncate(Self::KEPT);
+    }
+
+    /// Newest first.
+    pub fn list(&self) -> Vec<DeliveryRecord> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+}
+
 /// Delivers the outbox.
 pub struct Worker {
     store: Arc<Store>,
@@ -101,11 +134,25 @@ pub struct Worker {
     home_division: tokio::sync::OnceCell<String>,
     /// Send nothing; record the requests that would have been sent (`SCIM_BRIDGE_DRY_RUN`).
     dry_run: bool,
+    recent: Arc<RecentDeliveries>,
 }
 
 impl Worker {
     pub fn new(store: Arc<Store>, client: Arc<Client>, mapping: MappingConfig, delete_mode: DeleteMode) -> Worker {
-        Worker { store, client, mapping, delete_mode, home_division: tokio::sync::OnceCell::new(), dry_run: false }
+        Worker {
+            store,
+            client,
+            mapping,
+            delete_mode,
+            home_division: tokio::sync::OnceCell::new(),
+            dry_run: false,
+            recent: Arc::default(),
+        }
+    }
+
+    /// Where the worker notes its last deliveries (the status page reads them).
+    pub fn recent(&self) -> Arc<RecentDeliveries> {
+        self.recent.clone()
     }
 
     /// Send nothing to Genesys: record the requests each change would cause instead.
@@ -179,6 +226,19 @@ impl Worker {
         let kind = entry.kind.as_str();
         let id = entry.resource_id.clone();
         let attempt = entry.attempts + 1;
+        let (outcome_name, detail) = match &outcome {
+            Delivery::Done => ("delivered", None),
+            Delivery::Park(why) => ("dead", Some(why.clone())),
+            Delivery::Defer(_, why) => ("retry", Some(why.clone())),
+        };
+        self.recent.push(DeliveryRecord {
+            at: now_millis(),
+            kind,
+            resource_id: id.clone(),
+            attempt,
+            outcome: outcome_name,
+            detail,
+        });
         let result = tokio::task::spawn_blocking(move || match outcome {
             Delivery::Done => store.outbox_complete(&e).map(|_| "delivered".to_string()),
             Delivery::Park(why) => store.outbox_park(&e, &why).map(|_| format!("parked as dead: {why}")),
@@ -228,7 +288,17 @@ impl Worker {
         let entry = e.clone();
         let stored = self.blocking(move |s| s.dry_run_record(&entry, requests)).await;
         match stored {
-            Ok(()) => tracing::info!(scim.resource_id = %e.resource_id, requests = n, "dry run: recorded, not sent"),
+            Ok(()) => {
+                self.recent.push(DeliveryRecord {
+                    at: now_millis(),
+                    kind: e.kind.as_str(),
+                    resource_id: e.resource_id.clone(),
+                    attempt: e.attempts + 1,
+                    outcome: "dry run",
+                    detail: Some(format!("{n} request(s) recorded, not sent")),
+                });
+                tracing::info!(scim.resource_id = %e.resource_id, requests = n, "dry run: recorded, not sent")
+            }
             Err(d) => self.record(e, d).await,
         }
     }

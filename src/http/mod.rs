@@ -2,6 +2,7 @@
 //!
 //! Handlers are thin: parse the request, call `store`/`scim`, render. Must not import diesel.
 
+mod admin;
 mod auth;
 mod discovery;
 pub mod error;
@@ -151,19 +152,31 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let listen = config.listen;
     let workers =
         if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
-    let (state_store, genesys_settings, dry_run) = (store.clone(), config.genesys.clone(), config.dry_run);
+    let dry_run = config.dry_run;
+    let forwarding = crate::genesys::forwarding::start(store.clone(), &config.genesys, dry_run)?;
+    let admin = web::Data::new(admin::AdminState {
+        store: store.clone(),
+        token_hash: admin::AdminState::token_hash(config.admin_token.as_ref().map(|t| t.expose())),
+        client: forwarding.client.clone(),
+        recent: forwarding.recent.clone(),
+        mapping: forwarding.mapping.clone(),
+        target: forwarding.target.clone(),
+        dry_run,
+    });
     let state = web::Data::new(AppState { store, auth, config });
     let refresher = state.clone();
-    let server = HttpServer::new(move || App::new().wrap(from_fn(request_span)).configure(routes(state.clone())))
-        .workers(workers)
-        // Database calls run on each worker's blocking threads. SQLite work is short and
-        // CPU-bound, so a few threads per worker keep the cores busy; more only add context
-        // switches and per-thread allocator arenas (memory).
-        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
-        .backlog(1024)
-        .disable_signals()
-        .bind(listen)
-        .with_context(|| format!("binding {listen}"))?;
+    let server = HttpServer::new(move || {
+        App::new().wrap(from_fn(request_span)).configure(admin::routes(admin.clone())).configure(routes(state.clone()))
+    })
+    .workers(workers)
+    // Database calls run on each worker's blocking threads. SQLite work is short and
+    // CPU-bound, so a few threads per worker keep the cores busy; more only add context
+    // switches and per-thread allocator arenas (memory).
+    .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+    .backlog(1024)
+    .disable_signals()
+    .bind(listen)
+    .with_context(|| format!("binding {listen}"))?;
     let addr = server.addrs().first().copied().unwrap_or(listen);
     let server = server.run();
     // Revoked tokens stop working within TOKEN_REFRESH.
@@ -175,7 +188,6 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
             let _ = web::block(move || s.auth.refresh()).await;
         }
     });
-    let forwarding = crate::genesys::forwarding::start(state_store, &genesys_settings, dry_run)?;
     Ok(Running { addr, server, initial_token, forwarding, dry_run })
 }
 
