@@ -322,3 +322,78 @@ pub async fn run(
         .map_err(|_| StoreError::Corrupt("the writing task failed".into()))??;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn mapped(user_name: &str, number: Option<&str>, title: Option<&str>) -> MappedBridgeUser {
+        let mut doc = json!({
+            "id": format!("id-{user_name}"), "userName": user_name, "displayName": "Jane Doe", "active": true,
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]
+        });
+        if let Some(n) = number {
+            doc["phoneNumbers"] = json!([{"type": "eightbyeight", "value": n}]);
+        }
+        if let Some(t) = title {
+            doc["title"] = json!(t);
+        }
+        let doc = doc.as_object().unwrap().clone();
+        let m = mapping::map_user(&doc, &MappingConfig::default(), &BTreeMap::new()).map_err(|e| e.to_string());
+        (format!("id-{user_name}"), m)
+    }
+
+    fn genesys(user_name: &str, phones: Value, title: Option<&str>) -> Value {
+        let mut g = json!({"id": format!("g-{user_name}"), "userName": user_name, "displayName": "Jane Doe",
+            "active": true, "phoneNumbers": phones});
+        if let Some(t) = title {
+            g["title"] = json!(t);
+        }
+        g
+    }
+
+    #[test]
+    fn users_are_matched_by_user_name_case_insensitively_and_compared_field_by_field() {
+        let bridge = vec![
+            mapped("same@example.com", Some("+14155550100"), None),
+            mapped("Moved@Example.com", Some("+14155550101"), Some("Agent")),
+            mapped("missing@example.com", Some("+14155550102"), None),
+        ];
+        let genesys_side = vec![
+            genesys("same@example.com", json!([{"type": "eightbyeight", "value": "+14155550100"}]), None),
+            genesys("moved@example.com", json!([{"type": "other", "value": "+14155550999"}]), Some("Agent")),
+            genesys("stranger@example.com", json!([]), None),
+        ];
+        let r = compare(bridge, &genesys_side);
+        assert_eq!((r.bridge_users, r.genesys_users, r.in_sync), (3, 3, 1));
+        assert_eq!(
+            r.missing_in_genesys,
+            vec![Missing { id: "id-missing@example.com".into(), user_name: "missing@example.com".into() }]
+        );
+        assert_eq!(r.different.len(), 1);
+        assert_eq!(
+            r.different[0].fields,
+            vec![FieldDiff {
+                field: "8x8 number (Other Phone)",
+                bridge: Some("+14155550101".into()),
+                genesys: Some("+14155550999".into())
+            }],
+            "the Other Phone is read from type other when no eightbyeight entry exists"
+        );
+        assert_eq!(r.only_in_genesys.len(), 1);
+        assert_eq!(r.only_in_genesys[0].user_name, "stranger@example.com");
+        assert!(!r.is_clean());
+        assert_eq!(r.to_fix(), vec!["id-missing@example.com".to_string(), "id-Moved@Example.com".to_string()]);
+        let text = r.to_text();
+        assert!(text.contains("1 in sync, 1 missing in Genesys, 1 different, 1 only in Genesys"), "{text}");
+    }
+
+    #[test]
+    fn a_user_the_mapping_refuses_is_reported_not_compared() {
+        let bridge = vec![("id-x".to_string(), Err("no userName".to_string()))];
+        let r = compare(bridge, &[]);
+        assert_eq!(r.unmappable, vec![Unmappable { id: "id-x".into(), error: "no userName".into() }]);
+        assert!(!r.is_clean());
+    }
+}
