@@ -10,6 +10,7 @@ use super::mapping::MappingConfig;
 use super::outbox::{DeleteMode, Worker};
 use super::simulator::{SimConfig, SimHandle};
 use crate::config::{GenesysSettings, Secret};
+use crate::metrics::OutboxStats;
 use crate::store::Store;
 
 /// A running forwarder: stop it with [`Forwarding::stop`].
@@ -19,6 +20,8 @@ pub struct Forwarding {
     /// The in-process simulator, when no credentials were configured.
     pub simulator: Option<EmbeddedSimulator>,
     pub client: Arc<Client>,
+    /// The worker's outcome counters and last progress.
+    pub outbox: OutboxStats,
 }
 
 /// The built-in simulator, serving on the current runtime.
@@ -101,6 +104,7 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings) -> anyhow::Result<Fo
     let client = Arc::new(Client::new(client_cfg).map_err(|e| anyhow::anyhow!("{e}"))?);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(store, client.clone(), mapping, delete_mode);
+    let outbox = worker.stats();
     let worker = actix_web::rt::spawn(worker.run(stop_rx));
-    Ok(Forwarding { stop, worker, simulator, client })
+    Ok(Forwarding { stop, worker, simulator, client, outbox })
 }

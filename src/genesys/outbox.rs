@@ -17,6 +17,8 @@
 //! transient failure → retried later with backoff (`Retry-After` honoured by the client); a
 //! refusal Genesys will repeat (a 4xx other than 409/429, or a user the mapping cannot send) →
 //! parked as dead with its error until an operator retries it. Only this module calls the client.
+//! Outcomes, and when the worker last settled a change, are counted in `metrics::OutboxStats`
+//! (for `/metrics` and the stuck check of `/readyz`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use serde_json::{Map, Value};
 
 use super::client::{Client, ClientError, Request};
 use super::mapping::{self, ApiMode, MappedUser, MappingConfig, MembershipUpdate};
+use crate::metrics::{DeliveryOutcome, OutboxStats};
 use crate::scim::schema::{ENTERPRISE_USER_URN, ResourceKind};
 use crate::store::{OutboxEntry, OutboxOp, Store, StoreError, now_millis};
 
@@ -97,15 +100,30 @@ pub struct Worker {
     delete_mode: DeleteMode,
     /// Genesys's home division id (Platform creates need a division id), looked up once.
     home_division: tokio::sync::OnceCell<String>,
+    /// Outcomes and the time of the last progress, for `/metrics` and `/readyz`.
+    stats: OutboxStats,
 }
 
 impl Worker {
     pub fn new(store: Arc<Store>, client: Arc<Client>, mapping: MappingConfig, delete_mode: DeleteMode) -> Worker {
-        Worker { store, client, mapping, delete_mode, home_division: tokio::sync::OnceCell::new() }
+        Worker {
+            store,
+            client,
+            mapping,
+            delete_mode,
+            home_division: tokio::sync::OnceCell::new(),
+            stats: OutboxStats::default(),
+        }
+    }
+
+    /// What this worker counts (a handle sharing its counters).
+    pub fn stats(&self) -> OutboxStats {
+        self.stats.clone()
     }
 
     /// Deliver until `stop` turns true, between two deliveries.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        self.stats.started(now_millis());
         loop {
             if *stop.borrow() {
                 break;
@@ -154,6 +172,11 @@ impl Worker {
         let kind = entry.kind.as_str();
         let id = entry.resource_id.clone();
         let attempt = entry.attempts + 1;
+        let counted = match &outcome {
+            Delivery::Done => DeliveryOutcome::Delivered,
+            Delivery::Park(_) => DeliveryOutcome::Dead,
+            Delivery::Defer(..) => DeliveryOutcome::Deferred,
+        };
         let result = tokio::task::spawn_blocking(move || match outcome {
             Delivery::Done => store.outbox_complete(&e).map(|_| "delivered".to_string()),
             Delivery::Park(why) => store.outbox_park(&e, &why).map(|_| format!("parked as dead: {why}")),
@@ -166,6 +189,7 @@ impl Worker {
         .await;
         match result {
             Ok(Ok(what)) => {
+                self.stats.attempted(counted, now_millis());
                 tracing::info!(scim.resource_type = kind, scim.resource_id = %id, outbox.attempt = attempt, "outbox: {what}")
             }
             Ok(Err(e)) => tracing::warn!(scim.resource_id = %id, error.cause = %e, "outbox: cannot record the outcome"),
