@@ -9,12 +9,14 @@
 //!   and tries again later; nothing is dropped.
 //! * **Pacing**: every response carries `inin-ratelimit-allowed/count/reset`; when the window's
 //!   quota is used up the client waits for the reset instead of meeting a 429.
+//! * **Readiness**: [`Client::check_token`] says whether a token is at hand with one request at
+//!   most, and reuses its answer for a few seconds. Calls, 429s and renewals are counted in
+//!   [`GenesysStats`] for `/metrics`.
 //!
 //! Secrets and tokens are never logged; requests are logged by method, path and the Genesys
 //! correlation id. Must not import `store` or `http`.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -23,6 +25,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::Secret;
+use crate::metrics::GenesysStats;
 
 /// The region table of the Genesys SDKs (copied from `../shared/genesys/regions.json`; a test
 /// keeps the two equal).
@@ -30,6 +33,13 @@ const REGIONS: &str = include_str!("regions.json");
 
 /// Longest `Retry-After` the client waits for itself (the SDKs' limit, FACTS §4).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(180);
+
+/// How long [`Client::check_token`] reuses its answer: readiness probes every few seconds from
+/// several places must not each ask Genesys for a token.
+pub const TOKEN_CHECK_TTL: Duration = Duration::from_secs(5);
+
+/// How long [`Client::check_token`] waits for a token (shorter than a probe's timeout).
+pub const TOKEN_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where Genesys is: the API base and the login (OAuth) base, without trailing slashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,18 +171,6 @@ pub enum ClientError {
     Credentials(String),
 }
 
-/// Counters for metrics and tests.
-#[derive(Debug, Default)]
-pub struct ClientStats {
-    pub requests: AtomicU64,
-    pub responses_2xx: AtomicU64,
-    pub responses_429: AtomicU64,
-    pub responses_5xx: AtomicU64,
-    pub network_errors: AtomicU64,
-    pub token_renewals: AtomicU64,
-    pub paced_waits: AtomicU64,
-}
-
 struct Token {
     value: Secret,
     renew_at: Instant,
@@ -194,7 +192,10 @@ pub struct Client {
     window: Mutex<Option<Window>>,
     /// Set by [`Client::shut_down`]: waits (retries, pacing) end at once and no new call starts.
     stopping: tokio::sync::watch::Sender<bool>,
-    pub stats: ClientStats,
+    /// The last answer of `check_token`, and when it was found.
+    token_check: Mutex<Option<(Instant, Result<(), String>)>>,
+    /// Counters exported on `/metrics`.
+    pub stats: GenesysStats,
 }
 
 impl Client {
@@ -210,7 +211,8 @@ impl Client {
             token: tokio::sync::Mutex::new(None),
             window: Mutex::new(None),
             stopping: tokio::sync::watch::Sender::new(false),
-            stats: ClientStats::default(),
+            token_check: Mutex::new(None),
+            stats: GenesysStats::default(),
         })
     }
 
@@ -274,7 +276,7 @@ impl Client {
                     }
                 }
                 Err(reason) => {
-                    self.stats.network_errors.fetch_add(1, Ordering::Relaxed);
+                    self.stats.network_error();
                     last_reason = reason;
                     self.backoff(attempt)
                 }
@@ -302,7 +304,6 @@ impl Client {
         if let Some(tag) = &req.if_match {
             rb = rb.header(reqwest::header::IF_MATCH, tag);
         }
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let resp = rb.send().await.map_err(|e| describe_transport(&e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -311,6 +312,7 @@ impl Client {
         let retry_after =
             header(&headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
         let text = resp.text().await.map_err(|e| describe_transport(&e))?;
+        self.stats.response(status.as_u16());
         let body: Value = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -319,18 +321,11 @@ impl Client {
         tracing::info!(genesys.method = %req.method, genesys.path = %req.path, http.status = status.as_u16(), genesys.correlation_id = correlation_id.as_deref().unwrap_or("-"), "Genesys call");
         let cid = correlation_id.clone().unwrap_or_else(|| "-".into());
         Ok(match status.as_u16() {
-            200..=299 | 304 => {
-                self.stats.responses_2xx.fetch_add(1, Ordering::Relaxed);
-                Outcome::Done(Response { status: status.as_u16(), body, correlation_id })
-            }
+            200..=299 | 304 => Outcome::Done(Response { status: status.as_u16(), body, correlation_id }),
             401 => Outcome::Unauthorized,
             409 => Outcome::Fail(ClientError::Conflict { message: error_message(&body), correlation_id: cid }),
-            429 => {
-                self.stats.responses_429.fetch_add(1, Ordering::Relaxed);
-                Outcome::Retry { after: retry_after, reason: "429 too many requests".into() }
-            }
+            429 => Outcome::Retry { after: retry_after, reason: "429 too many requests".into() },
             408 | 500 | 502 | 503 | 504 => {
-                self.stats.responses_5xx.fetch_add(u64::from(status.is_server_error()), Ordering::Relaxed);
                 Outcome::Retry { after: retry_after, reason: format!("HTTP {}", status.as_u16()) }
             }
             s => Outcome::Fail(ClientError::Refused {
@@ -358,7 +353,64 @@ impl Client {
         *self.token.lock().await = None;
     }
 
+    /// Whether an access token is at hand, for readiness: the cached one while it is valid,
+    /// else one request to the token endpoint (no retries, at most [`TOKEN_CHECK_TIMEOUT`],
+    /// waiting behind a renewal already under way). The answer, good or bad, is reused for
+    /// [`TOKEN_CHECK_TTL`]. The error says why, without secrets.
+    pub async fn check_token(&self) -> Result<(), String> {
+        if let Some((at, answer)) = self.token_check.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && at.elapsed() < TOKEN_CHECK_TTL
+        {
+            return answer.clone();
+        }
+        let answer = match tokio::time::timeout(TOKEN_CHECK_TIMEOUT, self.token_at_hand()).await {
+            Ok(answer) => answer,
+            Err(_) => Err(format!(
+                "Genesys issued no access token within {} s (its token endpoint is slow or unreachable)",
+                TOKEN_CHECK_TIMEOUT.as_secs()
+            )),
+        };
+        *self.token_check.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), answer.clone()));
+        answer
+    }
+
+    /// The cached token is valid, or one request for a new one succeeds (and is cached).
+    async fn token_at_hand(&self) -> Result<(), String> {
+        let mut guard = self.token.lock().await;
+        if guard.as_ref().is_some_and(|t| Instant::now() < t.renew_at) {
+            return Ok(());
+        }
+        match self.fetch_token_once().await {
+            Ok(fresh) => {
+                *guard = Some(fresh);
+                Ok(())
+            }
+            Err(TokenFailure::Refused(e)) => Err(e.to_string()),
+            Err(TokenFailure::Transient(reason)) => Err(format!("Genesys issued no access token: {reason}")),
+        }
+    }
+
+    /// A new token, retrying transient failures with backoff.
     async fn fetch_token(&self) -> Result<Token, ClientError> {
+        let mut attempt = 0;
+        loop {
+            let reason = match self.fetch_token_once().await {
+                Ok(token) => return Ok(token),
+                Err(TokenFailure::Refused(e)) => return Err(e),
+                Err(TokenFailure::Transient(reason)) => reason,
+            };
+            attempt += 1;
+            if attempt >= self.cfg.max_attempts {
+                return Err(ClientError::RetryLater { after: self.cfg.max_backoff, reason });
+            }
+            if !self.pause(self.backoff(attempt - 1)).await {
+                return Err(ClientError::RetryLater { after: Duration::ZERO, reason });
+            }
+        }
+    }
+
+    /// One request to the token endpoint.
+    async fn fetch_token_once(&self) -> Result<Token, TokenFailure> {
         #[derive(Deserialize)]
         struct TokenResponse {
             access_token: String,
@@ -366,58 +418,50 @@ impl Client {
             expires_in: Option<u64>,
         }
         let url = format!("{}/oauth/token", self.cfg.endpoints.login_base);
-        let mut attempt = 0;
-        loop {
-            let sent = self
-                .http
-                .post(&url)
-                .basic_auth(&self.cfg.client_id, Some(self.cfg.client_secret.expose()))
-                .form(&[("grant_type", "client_credentials")])
-                .send()
-                .await;
-            let retry = match sent {
-                Ok(resp) if resp.status().is_success() => {
-                    let parsed: TokenResponse = resp
-                        .json()
-                        .await
-                        .map_err(|e| ClientError::Credentials(format!("the token response was not understood: {e}")))?;
-                    let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(300));
-                    // Renew a minute early (or at half-life for short tokens).
-                    let margin = Duration::from_secs(60).min(lifetime / 2);
-                    self.stats.token_renewals.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(genesys.token_lifetime_s = lifetime.as_secs(), "obtained a Genesys access token");
-                    return Ok(Token {
-                        value: Secret::new(parsed.access_token),
-                        renew_at: Instant::now() + lifetime - margin,
-                    });
-                }
-                Ok(resp)
-                    if matches!(
-                        resp.status(),
-                        StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-                    ) =>
-                {
-                    let status = resp.status().as_u16();
-                    let body: Value = resp.json().await.unwrap_or(Value::Null);
-                    let why = body
-                        .get("error_description")
-                        .or_else(|| body.get("description"))
-                        .or_else(|| body.get("error"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("no reason given")
-                        .to_string();
-                    return Err(ClientError::Credentials(format!(
-                        "HTTP {status} from {url}: {why}; check SCIM_BRIDGE_GENESYS_CLIENT_ID / _CLIENT_SECRET and the region"
-                    )));
-                }
-                Ok(resp) => format!("HTTP {} from the token endpoint", resp.status().as_u16()),
-                Err(e) => describe_transport(&e),
-            };
-            attempt += 1;
-            if attempt >= self.cfg.max_attempts {
-                return Err(ClientError::RetryLater { after: self.cfg.max_backoff, reason: retry });
+        let sent = self
+            .http
+            .post(&url)
+            .basic_auth(&self.cfg.client_id, Some(self.cfg.client_secret.expose()))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await;
+        match sent {
+            Ok(resp) if resp.status().is_success() => {
+                let parsed: TokenResponse = resp.json().await.map_err(|e| {
+                    TokenFailure::Refused(ClientError::Credentials(format!(
+                        "the token response was not understood: {e}"
+                    )))
+                })?;
+                let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(300));
+                // Renew a minute early (or at half-life for short tokens).
+                let margin = Duration::from_secs(60).min(lifetime / 2);
+                self.stats.token_renewed();
+                tracing::info!(genesys.token_lifetime_s = lifetime.as_secs(), "obtained a Genesys access token");
+                Ok(Token { value: Secret::new(parsed.access_token), renew_at: Instant::now() + lifetime - margin })
             }
-            tokio::time::sleep(self.backoff(attempt - 1)).await;
+            Ok(resp)
+                if matches!(
+                    resp.status(),
+                    StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                ) =>
+            {
+                let status = resp.status().as_u16();
+                let body: Value = resp.json().await.unwrap_or(Value::Null);
+                let why = body
+                    .get("error_description")
+                    .or_else(|| body.get("description"))
+                    .or_else(|| body.get("error"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("no reason given")
+                    .to_string();
+                Err(TokenFailure::Refused(ClientError::Credentials(format!(
+                    "HTTP {status} from {url}: {why}; check SCIM_BRIDGE_GENESYS_CLIENT_ID / _CLIENT_SECRET and the region"
+                ))))
+            }
+            Ok(resp) => {
+                Err(TokenFailure::Transient(format!("HTTP {} from the token endpoint", resp.status().as_u16())))
+            }
+            Err(e) => Err(TokenFailure::Transient(describe_transport(&e))),
         }
     }
 
@@ -444,7 +488,7 @@ impl Client {
             }
         };
         if let Some(wait) = wait {
-            self.stats.paced_waits.fetch_add(1, Ordering::Relaxed);
+            self.stats.paced_wait();
             tracing::debug!(
                 wait_ms = wait.as_millis() as u64,
                 "Genesys rate-limit window used up; waiting for its reset"
@@ -471,6 +515,14 @@ impl Client {
         let jitter = rand::rng().random_range(0.5..=1.0);
         cap.mul_f64(jitter)
     }
+}
+
+/// Why one request to the token endpoint gave no token.
+enum TokenFailure {
+    /// The credentials were refused (or the answer not understood): retrying cannot help.
+    Refused(ClientError),
+    /// A 5xx, 429 or transport failure: another attempt may work.
+    Transient(String),
 }
 
 enum Outcome {

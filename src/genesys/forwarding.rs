@@ -10,6 +10,7 @@ use super::mapping::MappingConfig;
 use super::outbox::{DeleteMode, RecentDeliveries, Worker};
 use super::simulator::{SimConfig, SimHandle};
 use crate::config::{GenesysSettings, Secret};
+use crate::metrics::OutboxStats;
 use crate::store::Store;
 
 /// A running forwarder: stop it with [`Forwarding::stop`].
@@ -24,6 +25,8 @@ pub struct Forwarding {
     /// Where Genesys is, for the status page (`region us_east_1`, a URL, or the simulator).
     pub target: String,
     pub mapping: MappingConfig,
+    /// The worker's outcome counters and last progress.
+    pub outbox: OutboxStats,
 }
 
 /// The built-in simulator, serving on the current runtime.
@@ -121,6 +124,7 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> an
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(store, client.clone(), mapping.clone(), delete_mode).dry_run(dry_run);
     let recent = worker.recent();
+    let outbox = worker.stats();
     let worker = actix_web::rt::spawn(worker.run(stop_rx));
     let target = match (&simulator, &settings.region, &settings.api_url) {
         (Some(sim), _, _) => format!("the built-in simulator at http://{}", sim.addr),
@@ -128,5 +132,5 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> an
         (None, None, Some(u)) => format!("Genesys Cloud at {u}"),
         (None, None, None) => "Genesys Cloud".into(),
     };
-    Ok(Forwarding { stop, worker, simulator, client, recent, target, mapping })
+    Ok(Forwarding { stop, worker, simulator, client, recent, target, mapping, outbox })
 }

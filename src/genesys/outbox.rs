@@ -17,6 +17,8 @@
 //! transient failure → retried later with backoff (`Retry-After` honoured by the client); a
 //! refusal Genesys will repeat (a 4xx other than 409/429, or a user the mapping cannot send) →
 //! parked as dead with its error until an operator retries it. Only this module calls the client.
+//! Outcomes, and when the worker last settled a change, are counted in `metrics::OutboxStats`
+//! (for `/metrics` and the stuck check of `/readyz`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use tracing::Instrument;
 
 use super::client::{Client, ClientError, Request};
 use super::mapping::{self, ApiMode, MappedUser, MappingConfig, MembershipUpdate};
+use crate::metrics::{DeliveryOutcome, OutboxStats};
 use crate::scim::schema::{ENTERPRISE_USER_URN, ResourceKind};
 use crate::store::{DryRunRequest, OutboxEntry, OutboxOp, Store, StoreError, now_millis};
 use crate::telemetry::redact;
@@ -135,6 +138,8 @@ pub struct Worker {
     /// Send nothing; record the requests that would have been sent (`SCIM_BRIDGE_DRY_RUN`).
     dry_run: bool,
     recent: Arc<RecentDeliveries>,
+    /// Outcomes and the time of the last progress, for `/metrics` and `/readyz`.
+    stats: OutboxStats,
 }
 
 impl Worker {
@@ -147,12 +152,18 @@ impl Worker {
             home_division: tokio::sync::OnceCell::new(),
             dry_run: false,
             recent: Arc::default(),
+            stats: OutboxStats::default(),
         }
     }
 
     /// Where the worker notes its last deliveries (the status page reads them).
     pub fn recent(&self) -> Arc<RecentDeliveries> {
         self.recent.clone()
+    }
+
+    /// What this worker counts (a handle sharing its counters).
+    pub fn stats(&self) -> OutboxStats {
+        self.stats.clone()
     }
 
     /// Send nothing to Genesys: record the requests each change would cause instead.
@@ -163,6 +174,7 @@ impl Worker {
 
     /// Deliver until `stop` turns true, between two deliveries.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        self.stats.started(now_millis());
         loop {
             if *stop.borrow() {
                 break;
@@ -239,6 +251,11 @@ impl Worker {
             outcome: outcome_name,
             detail,
         });
+        let counted = match &outcome {
+            Delivery::Done => DeliveryOutcome::Delivered,
+            Delivery::Park(_) => DeliveryOutcome::Dead,
+            Delivery::Defer(..) => DeliveryOutcome::Deferred,
+        };
         let result = tokio::task::spawn_blocking(move || match outcome {
             Delivery::Done => store.outbox_complete(&e).map(|_| "delivered".to_string()),
             Delivery::Park(why) => store.outbox_park(&e, &why).map(|_| format!("parked as dead: {why}")),
@@ -253,6 +270,7 @@ impl Worker {
             // Genesys's refusals and mapping errors may quote the user's e-mail or number: the
             // log gets them masked, the database (operators' view) keeps them whole.
             Ok(Ok(what)) => {
+                self.stats.attempted(counted, now_millis());
                 tracing::info!(scim.resource_type = kind, scim.resource_id = %id, outbox.attempt = attempt, "outbox: {}", redact(&what))
             }
             Ok(Err(e)) => tracing::warn!(scim.resource_id = %id, error.cause = %e, "outbox: cannot record the outcome"),
@@ -297,6 +315,7 @@ impl Worker {
                     outcome: "dry run",
                     detail: Some(format!("{n} request(s) recorded, not sent")),
                 });
+                self.stats.attempted(DeliveryOutcome::DryRun, now_millis());
                 tracing::info!(scim.resource_id = %e.resource_id, requests = n, "dry run: recorded, not sent")
             }
             Err(d) => self.record(e, d).await,

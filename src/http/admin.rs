@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq;
 use crate::genesys::client::Client;
 use crate::genesys::mapping::MappingConfig;
 use crate::genesys::outbox::RecentDeliveries;
+use crate::metrics::OutboxStats;
 use crate::store::{Store, format_millis, now_millis};
 
 const COOKIE: &str = "scim_bridge_admin";
@@ -32,6 +33,8 @@ pub struct AdminState {
     pub token_hash: Option<[u8; 32]>,
     pub client: Arc<Client>,
     pub recent: Arc<RecentDeliveries>,
+    /// The worker's last progress (the outbox is judged as `/readyz` judges it).
+    pub outbox: OutboxStats,
     pub mapping: MappingConfig,
     /// Where changes go, in words.
     pub target: String,
@@ -243,9 +246,6 @@ fn age(ms: i64) -> String {
     }
 }
 
-/// The outbox is lagging when its oldest change waits longer than this.
-const LAG_WARN_MS: i64 = 15 * 60 * 1000;
-
 async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
     if state.token_hash.is_none() {
         return off();
@@ -283,39 +283,41 @@ async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
         );
     }
 
-    // Components.
-    let stats = &state.client.stats;
-    let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    // Components: judged as /readyz judges them.
+    let g = state.client.stats.summary();
     let db = match &ping {
         Ok(()) => "<td class=ok>ok</td><td>reachable</td>".to_string(),
         Err(e) => format!("<td class=bad>down</td><td>{}</td>", esc(&e.to_string())),
     };
     let (outbox_state, outbox_text) = match &depth {
         Ok(d) => {
+            let check = super::ops::outbox_check(d, state.outbox.last_progress_millis(), now);
             let lag = d.oldest_pending.map(|c| now - c).unwrap_or(0);
-            let cls = if d.dead > 0 {
+            let cls = if !check.ok {
+                "<td class=bad>stuck</td>"
+            } else if d.dead > 0 {
                 "<td class=warn>attention</td>"
-            } else if lag > LAG_WARN_MS {
-                "<td class=bad>lagging</td>"
             } else {
                 "<td class=ok>ok</td>"
             };
-            let text = format!(
+            let mut text = format!(
                 "<span id=pending>{}</span> pending (oldest waiting {}), <span id=dead-count>{}</span> dead",
                 d.pending,
                 if d.pending > 0 { age(lag) } else { "-".into() },
                 d.dead
             );
+            if let Some(why) = check.detail {
+                text.push_str(&format!("<br>{}", esc(&why)));
+            }
             (cls.to_string(), text)
         }
         Err(e) => ("<td class=bad>unknown</td>".into(), esc(&e.to_string())),
     };
-    let genesys_bad = n(&stats.responses_5xx) + n(&stats.network_errors);
     let genesys_state = if state.dry_run {
         "<td class=warn>not used (dry run)</td>"
-    } else if n(&stats.requests) == 0 {
+    } else if g.calls == 0 {
         "<td>idle</td>"
-    } else if n(&stats.responses_2xx) == 0 && genesys_bad > 0 {
+    } else if g.ok == 0 {
         "<td class=bad>failing</td>"
     } else {
         "<td class=ok>ok</td>"
@@ -325,12 +327,7 @@ async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
          <tr><td>database</td>{db}</tr>\
          <tr><td>Genesys</td>{genesys_state}<td>{} calls: {} 2xx, {} answered 429, {} 5xx, {} network errors; {} token renewals</td></tr>\
          <tr><td>outbox</td>{outbox_state}<td>{outbox_text}</td></tr></table>",
-        n(&stats.requests),
-        n(&stats.responses_2xx),
-        n(&stats.responses_429),
-        n(&stats.responses_5xx),
-        n(&stats.network_errors),
-        n(&stats.token_renewals),
+        g.calls, g.ok, g.rate_limited, g.server_errors, g.network_errors, g.token_renewals,
     ));
 
     // Dead changes.

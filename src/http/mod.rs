@@ -1,4 +1,5 @@
-//! HTTP: actix routes under `/scim/v2`, bearer auth, request ids, and SCIM error rendering.
+//! HTTP: actix routes under `/scim/v2`, bearer auth, request ids, and SCIM error rendering;
+//! the operator routes `/healthz`, `/readyz` and `/metrics` (`ops`, no auth).
 //!
 //! Handlers are thin: parse the request, call `store`/`scim`, render. Must not import diesel.
 
@@ -6,6 +7,7 @@ mod admin;
 mod auth;
 mod discovery;
 pub mod error;
+mod ops;
 mod request;
 mod resources;
 
@@ -24,8 +26,11 @@ use tracing::Instrument;
 
 pub use auth::Authenticator;
 use error::error_response;
+pub use ops::OUTBOX_STUCK_AFTER;
 
 use crate::config::Config;
+use crate::genesys::client::Client;
+use crate::metrics::{Metrics, OutboxStats};
 use crate::scim::ScimError;
 use crate::store::Store;
 
@@ -34,6 +39,12 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub auth: Authenticator,
     pub config: Config,
+    /// The registry `/metrics` encodes; the request middleware finds it as `web::Data<Metrics>`.
+    pub metrics: Arc<Metrics>,
+    /// The Genesys client, for the readiness check of the token.
+    pub genesys: Arc<Client>,
+    /// The outbox worker's progress, for the readiness check of the outbox.
+    pub outbox: OutboxStats,
 }
 
 /// A started server: its bound address and a handle to stop it.
@@ -54,7 +65,8 @@ pub const BLOCKING_THREADS_PER_WORKER: usize = 4;
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// One span per request, with an id echoed in `X-Request-Id`.
+/// One span per request, with an id echoed in `X-Request-Id`; counted and timed in the
+/// `Metrics` of the app data (when there is one) under its route pattern, never its raw path.
 async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -62,10 +74,21 @@ async fn request_span(
     let id = format!("{:x}-{:x}", std::process::id(), REQUEST_SEQ.fetch_add(1, Ordering::Relaxed));
     let span = tracing::info_span!("request", request.id = %id, http.method = %req.method(), http.path = %req.path());
     let started = Instant::now();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let (method, route) = (req.method().clone(), req.match_pattern());
     async move {
-        let mut resp = next.call(req).await?;
+        let result = next.call(req).await;
+        let elapsed = started.elapsed();
+        if let Some(m) = &metrics {
+            let status = match &result {
+                Ok(resp) => resp.status(),
+                Err(e) => e.as_response_error().status_code(),
+            };
+            m.observe_request(method.as_str(), route.as_deref(), status.as_u16(), elapsed);
+        }
+        let mut resp = result?;
         let status = resp.status().as_u16();
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let ms = elapsed.as_secs_f64() * 1000.0;
         if status >= 500 {
             tracing::error!(http.status = status, duration_ms = ms, "request failed");
         } else {
@@ -125,8 +148,9 @@ async fn not_found() -> HttpResponse {
 /// The routes, for `App::configure`.
 pub fn routes(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(state)
-            .route("/healthz", web::get().to(|| async { HttpResponse::Ok().content_type("text/plain").body("ok\n") }))
+        cfg.app_data(web::Data::from(state.metrics.clone()))
+            .app_data(state)
+            .configure(ops::routes)
             .service(
                 web::scope("/scim/v2")
                     .wrap(from_fn(require_auth))
@@ -153,19 +177,23 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let workers =
         if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
     let dry_run = config.dry_run;
+    // The handlers need the forwarding's client and counters, so it starts before the server.
     let forwarding = crate::genesys::forwarding::start(store.clone(), &config.genesys, dry_run)?;
+    let metrics = Arc::new(Metrics::new(&forwarding.client.stats, &forwarding.outbox));
+    let (genesys, outbox) = (forwarding.client.clone(), forwarding.outbox.clone());
     let admin = web::Data::new(admin::AdminState {
         store: store.clone(),
         token_hash: admin::AdminState::token_hash(config.admin_token.as_ref().map(|t| t.expose())),
         client: forwarding.client.clone(),
         recent: forwarding.recent.clone(),
+        outbox: forwarding.outbox.clone(),
         mapping: forwarding.mapping.clone(),
         target: forwarding.target.clone(),
         dry_run,
     });
-    let state = web::Data::new(AppState { store, auth, config });
+    let state = web::Data::new(AppState { store, auth, config, metrics, genesys, outbox });
     let refresher = state.clone();
-    let server = HttpServer::new(move || {
+    let bound = HttpServer::new(move || {
         App::new().wrap(from_fn(request_span)).configure(admin::routes(admin.clone())).configure(routes(state.clone()))
     })
     .workers(workers)
@@ -175,8 +203,14 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
     .backlog(1024)
     .disable_signals()
-    .bind(listen)
-    .with_context(|| format!("binding {listen}"))?;
+    .bind(listen);
+    let server = match bound {
+        Ok(server) => server,
+        Err(e) => {
+            actix_web::rt::spawn(forwarding.stop());
+            return Err(e).with_context(|| format!("binding {listen}"));
+        }
+    };
     let addr = server.addrs().first().copied().unwrap_or(listen);
     let server = server.run();
     // Revoked tokens stop working within TOKEN_REFRESH.
@@ -247,5 +281,51 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test;
+
+    use super::*;
+    use crate::genesys::client::{ClientConfig, Endpoints};
+    use crate::metrics::{Format, GenesysStats};
+
+    /// The real routes over a fresh database, with a client that is never called.
+    fn state(dir: &tempfile::TempDir) -> web::Data<AppState> {
+        let store = Arc::new(Store::open(&dir.path().join("t.db").to_string_lossy()).unwrap());
+        let config = Config::default();
+        let auth = Authenticator::new(store.clone(), Some("token"), &config.jwt).unwrap();
+        let endpoints = Endpoints::explicit("http://127.0.0.1:9", "http://127.0.0.1:9");
+        let genesys =
+            Arc::new(Client::new(ClientConfig::new(endpoints, "id", crate::config::Secret::new("s"))).unwrap());
+        let outbox = OutboxStats::default();
+        let metrics = Arc::new(Metrics::new(&GenesysStats::default(), &outbox));
+        web::Data::new(AppState { store, auth, config, metrics, genesys, outbox })
+    }
+
+    #[actix_web::test]
+    async fn the_route_label_is_the_pattern_not_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        let app = test::init_service(App::new().wrap(from_fn(request_span)).configure(routes(state.clone()))).await;
+        for path in [
+            "/scim/v2/Users/2819c223-7f76-453a-919d-413861904646",
+            "/scim/v2/Users/jane.doe@example.com",
+            "/scim/v2/Nothing/jane.doe@example.com",
+            "/jane.doe@example.com",
+        ] {
+            let req = test::TestRequest::get().uri(path).insert_header(("Authorization", "Bearer token")).to_request();
+            assert_eq!(test::call_service(&app, req).await.status(), 404, "{path}");
+        }
+        let text = state.metrics.encode(Format::PrometheusText).unwrap();
+        let counted = |line: &str| text.lines().any(|l| l == line);
+        assert!(
+            counted(r#"scim_bridge_http_requests_total{method="GET",route="/scim/v2/Users/{id}",status="404"} 2"#),
+            "{text}"
+        );
+        assert!(counted(r#"scim_bridge_http_requests_total{method="GET",route="unmatched",status="404"} 2"#), "{text}");
+        assert!(!text.contains("2819c223") && !text.contains("jane.doe"), "{text}");
     }
 }

@@ -13,6 +13,7 @@ mod forwarding;
 mod genesys_sim;
 mod groups;
 mod lists;
+mod ops;
 mod patch;
 mod resilience;
 mod users;
