@@ -71,7 +71,16 @@ async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = format!("{:x}-{:x}", std::process::id(), REQUEST_SEQ.fetch_add(1, Ordering::Relaxed));
+    // A proxy's or IdP's own request id is kept when it is a plain token; otherwise one is made.
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{:x}-{:x}", std::process::id(), REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)));
     let span = tracing::info_span!("request", request.id = %id, http.method = %req.method(), http.path = %req.path());
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();

@@ -293,3 +293,15 @@ async fn metrics_count_requests_by_route_the_outbox_and_genesys_calls() {
         Some(1.0)
     );
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_plain_incoming_one_is_kept() {
+    let app = TestApp::spawn().await;
+    let r = app.req(reqwest::Method::GET, "/Users", None, &[]).await;
+    let made = r.header("x-request-id").expect("an id is made").to_string();
+    assert!(!made.is_empty());
+    let r = app.req(reqwest::Method::GET, "/Users", None, &[("x-request-id", "okta-7f3a.91")]).await;
+    assert_eq!(r.header("x-request-id"), Some("okta-7f3a.91"));
+    let r = app.req(reqwest::Method::GET, "/Users", None, &[("x-request-id", "<script>alert(1)</script>")]).await;
+    assert_ne!(r.header("x-request-id"), Some("<script>alert(1)</script>"), "a strange id is replaced");
+}
