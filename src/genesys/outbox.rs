@@ -135,6 +135,8 @@ pub struct Worker {
     delete_mode: DeleteMode,
     /// Genesys's home division id (Platform creates need a division id), looked up once.
     home_division: tokio::sync::OnceCell<String>,
+    /// Division ids by lower-cased name, as found.
+    divisions: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Send nothing; record the requests that would have been sent (`SCIM_BRIDGE_DRY_RUN`).
     dry_run: bool,
     recent: Arc<RecentDeliveries>,
@@ -150,6 +152,7 @@ impl Worker {
             mapping,
             delete_mode,
             home_division: tokio::sync::OnceCell::new(),
+            divisions: tokio::sync::Mutex::default(),
             dry_run: false,
             recent: Arc::default(),
             stats: OutboxStats::default(),
@@ -515,7 +518,18 @@ impl Worker {
         let created = match self.mapping.api {
             ApiMode::Scim => self.send(Request::new(Method::POST, SCIM_USERS).json(mapping::scim_create_body(m))).await,
             ApiMode::Platform => {
-                let division = self.home_division().await?;
+                let division = match m.division() {
+                    Some(name) => match self.division_id(name).await? {
+                        Some(id) => id,
+                        None => {
+                            return Ok(Delivery::Park(format!(
+                                "Genesys has no division named '{name}': create it in Genesys, or correct the user's \
+                                 division (or SCIM_BRIDGE_GENESYS_DIVISION)"
+                            )));
+                        }
+                    },
+                    None => self.home_division().await?,
+                };
                 let body = mapping::platform_create_body(m, &division);
                 self.send(Request::new(Method::POST, PLATFORM_USERS).json(body)).await
             }
@@ -596,6 +610,29 @@ impl Worker {
             }
         }
         Ok(Delivery::Defer(None, "the Genesys user kept changing (version conflicts)".into()))
+    }
+
+    /// The id of the Genesys division of this name (case-insensitive), remembered once found.
+    async fn division_id(&self, name: &str) -> Result<Option<String>, Delivery> {
+        let key = name.to_lowercase();
+        if let Some(id) = self.divisions.lock().await.get(&key) {
+            return Ok(Some(id.clone()));
+        }
+        let resp = self
+            .send(
+                Request::new(Method::GET, "/api/v2/authorization/divisions")
+                    .query("name", name)
+                    .query("pageSize", "100"),
+            )
+            .await?;
+        let found = resp.body.get("entities").and_then(Value::as_array).into_iter().flatten().find_map(|d| {
+            let n = d.get("name").and_then(Value::as_str)?;
+            if n.eq_ignore_ascii_case(name) { d.get("id").and_then(Value::as_str).map(str::to_string) } else { None }
+        });
+        if let Some(id) = &found {
+            self.divisions.lock().await.insert(key, id.clone());
+        }
+        Ok(found)
     }
 
     async fn home_division(&self) -> Result<String, Delivery> {

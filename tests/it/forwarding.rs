@@ -200,3 +200,31 @@ async fn a_dry_run_stores_everything_sends_nothing_and_records_the_requests() {
     assert_eq!(lines[1]["method"], "PATCH", "the second change updates the user the first would have created");
     assert!(lines[1]["body"].to_string().contains("+14155550199"), "{}", lines[1]);
 }
+
+#[tokio::test]
+async fn platform_creates_go_to_the_named_division_and_an_unknown_one_is_parked() {
+    let app = TestApp::spawn_with(|c| c.genesys.api = "platform".into()).await;
+    let mut home = entra_user("home@example.com", "+14155550123");
+    home["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["division"] = json!("home");
+    assert_eq!(app.post("/Users", home).await.status, 201);
+    let p =
+        app.wait_profile("home@example.com", "the user in its division", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    assert_eq!(p["division"], "Home", "found by name, case-insensitively: {p}");
+
+    let mut lost = entra_user("lost@example.com", "+14155550124");
+    lost["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["division"] = json!("Atlantis");
+    let created = app.post("/Users", lost).await;
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let store = scim_bridge::store::Store::open(&app.db_path()).unwrap();
+    let started = Instant::now();
+    let dead = loop {
+        if let Some(d) = store.outbox_dead().unwrap().into_iter().find(|d| d.resource_id == id) {
+            break d;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never parked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(dead.last_error.as_deref().is_some_and(|e| e.contains("no division named 'Atlantis'")), "{dead:?}");
+    assert!(app.profile("lost@example.com").await.is_none());
+}
