@@ -2,6 +2,7 @@
 //! (chromedriver's HTTP protocol, with the reqwest client the tests already use). The page is
 //! loaded, signed in to, a dead change is retried with its button, and seen delivered.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,10 @@ struct Driver {
 }
 
 impl Drop for Driver {
+    /// Kill chromedriver's whole process group: the Chromium it started too, even when a failed
+    /// test never closed its session.
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.child.id())]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -42,6 +46,7 @@ impl Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(&bin)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
