@@ -60,40 +60,15 @@ pub fn parse_filter(text: &str) -> Result<Filter, ScimError> {
 /// of a filtered GET). Anything else returns `None` and goes to the parser; a test checks that
 /// both give the same tree for every input this accepts.
 fn simple_comparison(text: &str) -> Option<Filter> {
+    let (path, op, value) = simple_compare(text)?;
+    Some(Filter::Attr(AttrExp::Comparison(path, op, CompValue::Str(value))))
+}
+
+/// `attr op "string"` (plain or dotted attribute, no escapes in the string), split.
+fn simple_compare(text: &str) -> Option<(AttrPath, CompareOp, String)> {
     let (attr, rest) = text.trim().split_once(|c: char| c.is_ascii_whitespace())?;
     let (op, value) = rest.trim_start().split_once(|c: char| c.is_ascii_whitespace())?;
-    let value = value.trim();
-    let name_ok = |n: &str| {
-        let mut chars = n.chars();
-        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            && !matches!(
-                n.to_ascii_lowercase().as_str(),
-                "and"
-                    | "or"
-                    | "not"
-                    | "pr"
-                    | "eq"
-                    | "ne"
-                    | "co"
-                    | "sw"
-                    | "ew"
-                    | "gt"
-                    | "ge"
-                    | "lt"
-                    | "le"
-                    | "true"
-                    | "false"
-                    | "null"
-            )
-    };
-    let path = match attr.split_once('.') {
-        None if name_ok(attr) => AttrPath { uri: None, name: attr.to_string(), sub_attr: None },
-        Some((name, sub)) if name_ok(name) && name_ok(sub) => {
-            AttrPath { uri: None, name: name.to_string(), sub_attr: Some(sub.to_string()) }
-        }
-        _ => return None,
-    };
+    let path = simple_attr_path(attr)?;
     let op = match op.to_ascii_lowercase().as_str() {
         "eq" => CompareOp::Eq,
         "ne" => CompareOp::Ne,
@@ -106,11 +81,67 @@ fn simple_comparison(text: &str) -> Option<Filter> {
         "le" => CompareOp::Le,
         _ => return None,
     };
-    let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+    let inner = value.trim().strip_prefix('"')?.strip_suffix('"')?;
     if inner.contains(['"', '\\']) {
         return None;
     }
-    Some(Filter::Attr(AttrExp::Comparison(path, op, CompValue::Str(inner.to_string()))))
+    Some((path, op, inner.to_string()))
+}
+
+/// A name the general parser reads as a plain attribute name (not a keyword).
+fn simple_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !matches!(
+            n.to_ascii_lowercase().as_str(),
+            "and"
+                | "or"
+                | "not"
+                | "pr"
+                | "eq"
+                | "ne"
+                | "co"
+                | "sw"
+                | "ew"
+                | "gt"
+                | "ge"
+                | "lt"
+                | "le"
+                | "true"
+                | "false"
+                | "null"
+        )
+}
+
+/// `name` or `name.sub`, without a schema URN.
+fn simple_attr_path(attr: &str) -> Option<AttrPath> {
+    match attr.split_once('.') {
+        None if simple_name(attr) => Some(AttrPath { uri: None, name: attr.to_string(), sub_attr: None }),
+        Some((name, sub)) if simple_name(name) && simple_name(sub) => {
+            Some(AttrPath { uri: None, name: name.to_string(), sub_attr: Some(sub.to_string()) })
+        }
+        _ => None,
+    }
+}
+
+/// The PATCH paths IdPs send on nearly every request (`active`, `name.familyName`,
+/// `phoneNumbers[type eq "eightbyeight"].value`, `members[value eq "..."]`), recognised without
+/// the general parser, as [`simple_comparison`] is for filters.
+fn simple_path(text: &str) -> Option<PatchPath> {
+    let t = text.trim();
+    let Some((attr, rest)) = t.split_once('[') else {
+        return simple_attr_path(t).map(PatchPath::Attr);
+    };
+    let attr = simple_attr_path(attr)?;
+    let (inside, after) = rest.rsplit_once(']')?;
+    let sub_attr = match after {
+        "" => None,
+        a => Some(a.strip_prefix('.').filter(|s| simple_name(s))?.to_string()),
+    };
+    let (path, op, value) = simple_compare(inside)?;
+    let filter = ValFilter::Attr(AttrExp::Comparison(path, op, CompValue::Str(value)));
+    Some(PatchPath::Value(PatchValuePath { attr, filter, sub_attr }))
 }
 
 /// Parse a PATCH `path` (RFC 7644 §3.5.2) with the same tolerated quirks as filters (except the
@@ -123,6 +154,9 @@ pub fn parse_path(text: &str) -> Result<PatchPath, ScimError> {
         return Err(ScimError::invalid_path("the path is empty"));
     }
     let (normalised, map, placeholder) = normalise(text, false);
+    if !placeholder && let Some(p) = simple_path(&normalised) {
+        return Ok(p);
+    }
     let mut path = normalised
         .parse::<PatchPath>()
         .map_err(|e| ScimError::invalid_path(describe_parse_error("path", text, &map, &e)))?;
@@ -1035,6 +1069,39 @@ mod tests {
         ];
         for text in left_to_the_parser {
             assert!(super::simple_comparison(text).is_none(), "taken: {text}");
+        }
+    }
+
+    #[test]
+    fn the_simple_path_shortcut_agrees_with_the_parser() {
+        let taken = [
+            "active",
+            "name.familyName",
+            r#"phoneNumbers[type eq "eightbyeight"].value"#,
+            r#"phoneNumbers[type EQ "work"]"#,
+            r#"emails[ type eq "work" ].value"#,
+            r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#,
+            r#"addresses[type eq "work"].streetAddress"#,
+            r#"members[value eq "a]b"]"#,
+        ];
+        for text in taken {
+            let fast = super::simple_path(text).unwrap_or_else(|| panic!("not taken: {text}"));
+            let parsed: super::PatchPath = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(fast, parsed, "{text}");
+        }
+        let left_to_the_parser = [
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+            r#"emails[type eq "work" and primary eq true].value"#,
+            r#"emails[primary eq true]"#,
+            r#"emails[type eq "work"].value.x"#,
+            r#"emails[type eq "work"]x"#,
+            "a.b.c",
+            "not",
+            "",
+        ];
+        for text in left_to_the_parser {
+            assert!(super::simple_path(text).is_none(), "taken: {text}");
         }
     }
 
