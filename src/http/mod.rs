@@ -84,14 +84,14 @@ async fn request_span(
     let span = tracing::info_span!("request", request.id = %id, http.method = %req.method(), http.path = %req.path());
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let (method, route) = (req.method().clone(), req.match_pattern());
+    let (method, path) = (req.method().clone(), metrics.as_ref().map(|_| req.path().to_string()));
     async move {
         let result = next.call(req).await;
         let elapsed = started.elapsed();
-        if let Some(m) = &metrics {
-            let status = match &result {
-                Ok(resp) => resp.status(),
-                Err(e) => e.as_response_error().status_code(),
+        if let (Some(m), Some(path)) = (&metrics, &path) {
+            let (status, route) = match &result {
+                Ok(resp) => (resp.status(), route_label(path, resp)),
+                Err(e) => (e.as_response_error().status_code(), None),
             };
             m.observe_request(method.as_str(), route.as_deref(), status.as_u16(), elapsed);
         }
@@ -151,7 +151,34 @@ async fn require_auth(
 }
 
 async fn not_found() -> HttpResponse {
-    error_response(&ScimError::not_found("no such endpoint; SCIM lives under /scim/v2 (see /scim/v2/ResourceTypes)"))
+    let mut resp = error_response(&ScimError::not_found(
+        "no such endpoint; SCIM lives under /scim/v2 (see /scim/v2/ResourceTypes)",
+    ));
+    resp.extensions_mut().insert(Unmatched);
+    resp
+}
+
+/// Marks the answer of the default service: no route matched.
+struct Unmatched;
+
+/// The route pattern of an answered request, for metric labels: the path with each matched
+/// parameter put back as `{name}` (`/scim/v2/Users/{id}`), which costs no second pass of the
+/// router; `None` when no route matched. Should a parameter not be found verbatim in the path
+/// (an encoded id), the router's own `match_pattern` is asked.
+fn route_label<B>(path: &str, resp: &ServiceResponse<B>) -> Option<String> {
+    if resp.response().extensions().get::<Unmatched>().is_some() {
+        return None;
+    }
+    let info = resp.request().match_info();
+    let mut label = path.to_string();
+    for (name, value) in info.iter() {
+        let needle = format!("/{value}");
+        match label.rfind(&needle) {
+            Some(at) if !value.is_empty() => label.replace_range(at + 1..at + needle.len(), &format!("{{{name}}}")),
+            _ => return resp.request().match_pattern(),
+        }
+    }
+    Some(label)
 }
 
 /// The routes, for `App::configure`.

@@ -2,7 +2,6 @@
 //! (chromedriver's HTTP protocol, with the reqwest client the tests already use). The page is
 //! loaded, signed in to, a dead change is retried with its button, and seen delivered.
 
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,15 +18,33 @@ struct Driver {
     child: Child,
     base: String,
     http: reqwest::Client,
+    /// Paths (`/session/{id}`) of the sessions not closed yet.
+    sessions: std::sync::Mutex<Vec<String>>,
 }
 
 impl Drop for Driver {
-    /// Kill chromedriver's whole process group: the Chromium it started too, even when a failed
-    /// test never closed its session.
+    /// Close the sessions still open (a failed test never reached `close`), so that chromedriver
+    /// quits the Chromium it started, then stop chromedriver.
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.child.id())]).status();
+        let open: Vec<String> = std::mem::take(&mut *self.sessions.lock().unwrap_or_else(|p| p.into_inner()));
+        for path in open {
+            delete_blocking(&self.base, &path);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `DELETE path` to chromedriver without an async runtime (drop may run during a panic).
+fn delete_blocking(base: &str, path: &str) {
+    use std::io::{Read, Write};
+    let Some(addr) = base.strip_prefix("http://") else { return };
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!("DELETE {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
     }
 }
 
@@ -46,12 +63,16 @@ impl Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(&bin)
             .arg(format!("--port={port}"))
-            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let driver = Driver { child, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() };
+        let driver = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            sessions: std::sync::Mutex::default(),
+        };
         let started = Instant::now();
         loop {
             if let Ok(r) = driver.http.get(format!("{}/status", driver.base)).send().await
@@ -73,6 +94,7 @@ impl Driver {
         let r: Value =
             self.http.post(format!("{}/session", self.base)).json(&caps).send().await.unwrap().json().await.unwrap();
         let id = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no browser session: {r}"));
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).push(format!("/session/{id}"));
         Session { driver: self, url: format!("{}/session/{id}", self.base) }
     }
 }
@@ -161,6 +183,8 @@ impl Session<'_> {
 
     async fn close(self) {
         let _ = self.driver.http.delete(&self.url).send().await;
+        let path = self.url.trim_start_matches(&self.driver.base).to_string();
+        self.driver.sessions.lock().unwrap_or_else(|p| p.into_inner()).retain(|s| *s != path);
     }
 }
 
