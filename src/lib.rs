@@ -1,7 +1,7 @@
 //! scim-bridge: a SCIM 2.0 service provider that forwards users to Genesys Cloud.
 //!
-//! Layers (imports point one way): `http`, `cli` -> `genesys` -> `store` -> `scim`. `metrics` and
-//! `telemetry` are leaves: they import nothing of this crate, and `scim` and `store` do not use
+//! Layers (imports point one way): `http`, `cli` -> `genesys` -> `store` -> `scim`. `metrics`,
+//! `signals` and `telemetry` are leaves: they import nothing of this crate, and `scim` and `store` do not use
 //! them. See `docs/architecture.md`.
 
 pub mod cli;
@@ -10,5 +10,6 @@ pub mod genesys;
 pub mod http;
 pub mod metrics;
 pub mod scim;
+pub mod signals;
 pub mod store;
 pub mod telemetry;

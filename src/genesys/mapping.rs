@@ -1081,6 +1081,17 @@ pub fn scim_create_body(m: &MappedUser) -> Value {
 /// The path that updates the work e-mail without touching Genesys's read-only `other` e-mail.
 const WORK_EMAIL_PATH: &str = r#"emails[type eq "work"].value"#;
 
+/// The bridge id of a stored user's manager (`enterprise.manager.value`), which the caller
+/// resolves to a Genesys id for [`map_user`].
+pub fn manager_bridge_id(doc: &Map<String, Value>) -> Option<&str> {
+    doc.get(ENTERPRISE_USER_URN)?.get("manager")?.get("value")?.as_str()
+}
+
+/// The SCIM PATCH that deactivates a Genesys user (a SCIM DELETE in `deactivate` mode).
+pub fn scim_deactivate_body() -> Value {
+    json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]})
+}
+
 /// The `PATCH /api/v2/scim/v2/users/{id}` body that makes the Genesys user what `m` says: one
 /// operation per attribute the bridge owns, in the forms Entra (Genesys's gallery IdP) sends
 /// (FACTS §1.6, §7.2). A PATCH rather than a PUT because a PUT replaces the whole resource, and

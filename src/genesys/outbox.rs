@@ -32,8 +32,8 @@ use tracing::Instrument;
 use super::client::{Client, ClientError, Request};
 use super::mapping::{self, ApiMode, MappedUser, MappingConfig, MembershipUpdate};
 use crate::metrics::{DeliveryOutcome, OutboxStats};
-use crate::scim::schema::{ENTERPRISE_USER_URN, ResourceKind};
-use crate::store::{DryRunRequest, OutboxEntry, OutboxOp, Store, StoreError, now_millis};
+use crate::scim::schema::ResourceKind;
+use crate::store::{DryRunRequest, MemberRow, OutboxEntry, OutboxOp, Store, StoreError, StoredResource, now_millis};
 use crate::telemetry::redact;
 
 const SCIM_USERS: &str = "/api/v2/scim/v2/users";
@@ -335,20 +335,9 @@ impl Worker {
             path,
             body,
         };
-        let id = e.resource_id.clone();
         match (e.kind, e.op) {
             (ResourceKind::User, OutboxOp::Sync) => {
-                let found = self
-                    .blocking(move |s| match s.get(ResourceKind::User, &id) {
-                        Ok(r) => Ok(Some(r)),
-                        Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
-                        Err(e) => Err(e),
-                    })
-                    .await?;
-                let Some(user) = found else { return Ok(Vec::new()) };
-                let doc = user.into_full_document();
-                let ids = self.manager_ids(&doc).await?;
-                let m = mapping::map_user(&doc, &self.mapping, &ids).map_err(|err| Delivery::Park(err.to_string()))?;
+                let Some(m) = self.mapped_user(&e.resource_id).await? else { return Ok(Vec::new()) };
                 let link = match self.link(ResourceKind::User, &e.resource_id).await? {
                     Some(g) => Some(g),
                     None => {
@@ -390,28 +379,15 @@ impl Worker {
                     (DeleteMode::Delete, ApiMode::Platform) => {
                         vec![req("DELETE", format!("{PLATFORM_USERS}/{g}"), None)]
                     }
-                    (DeleteMode::Deactivate, _) => vec![req(
-                        "PATCH",
-                        format!("{SCIM_USERS}/{g}"),
-                        Some(serde_json::json!({
-                            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                            "Operations": [{"op": "replace", "path": "active", "value": false}]
-                        })),
-                    )],
+                    (DeleteMode::Deactivate, _) => {
+                        vec![req("PATCH", format!("{SCIM_USERS}/{g}"), Some(mapping::scim_deactivate_body()))]
+                    }
                 })
             }
             (ResourceKind::Group, OutboxOp::Sync) => {
-                let found = self
-                    .blocking(move |s| match s.get(ResourceKind::Group, &id) {
-                        Ok(g) => {
-                            let members = s.members(&g)?;
-                            Ok(Some((g, members)))
-                        }
-                        Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
-                        Err(e) => Err(e),
-                    })
-                    .await?;
-                let Some((group, members)) = found else { return Ok(Vec::new()) };
+                let Some((group, members)) = self.group_with_members(&e.resource_id).await? else {
+                    return Ok(Vec::new());
+                };
                 let mut ids = Vec::new();
                 for m in members.iter().filter(|m| m.kind == "User") {
                     ids.push(match self.link(ResourceKind::User, &m.id).await? {
@@ -448,7 +424,9 @@ impl Worker {
         self.client.send(&req).await
     }
 
-    async fn sync_user(&self, id: &str, attempts: i64) -> Result<Delivery, Delivery> {
+    /// The stored user mapped for Genesys; `None` when it was deleted meanwhile. A user the
+    /// mapping cannot send is parked (`Err(Delivery::Park)`).
+    async fn mapped_user(&self, id: &str) -> Result<Option<MappedUser>, Delivery> {
         let owned = id.to_string();
         let found = self
             .blocking(move |s| match s.get(ResourceKind::User, &owned) {
@@ -457,14 +435,29 @@ impl Worker {
                 Err(e) => Err(e),
             })
             .await?;
-        // Deleted meanwhile: its delete is the pending change now.
-        let Some(user) = found else { return Ok(Delivery::Done) };
+        let Some(user) = found else { return Ok(None) };
         let doc = user.into_full_document();
         let ids = self.manager_ids(&doc).await?;
-        let mapped = match mapping::map_user(&doc, &self.mapping, &ids) {
-            Ok(m) => m,
-            Err(e) => return Ok(Delivery::Park(e.to_string())),
-        };
+        mapping::map_user(&doc, &self.mapping, &ids).map(Some).map_err(|e| Delivery::Park(e.to_string()))
+    }
+
+    /// The stored group and its member rows; `None` when it was deleted meanwhile.
+    async fn group_with_members(&self, id: &str) -> Result<Option<(StoredResource, Vec<MemberRow>)>, Delivery> {
+        let owned = id.to_string();
+        self.blocking(move |s| match s.get(ResourceKind::Group, &owned) {
+            Ok(g) => {
+                let members = s.members(&g)?;
+                Ok(Some((g, members)))
+            }
+            Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    async fn sync_user(&self, id: &str, attempts: i64) -> Result<Delivery, Delivery> {
+        // Deleted meanwhile: its delete is the pending change now.
+        let Some(mapped) = self.mapped_user(id).await? else { return Ok(Delivery::Done) };
         let genesys_id = match self.link(ResourceKind::User, id).await? {
             Some(g) => Some(g),
             // A first attempt without a link POSTs at once: should Genesys hold the userName
@@ -482,12 +475,7 @@ impl Worker {
 
     /// The Genesys id of the user's manager, when the manager has been delivered.
     async fn manager_ids(&self, doc: &Map<String, Value>) -> Result<BTreeMap<String, String>, Delivery> {
-        let manager = doc
-            .get(ENTERPRISE_USER_URN)
-            .and_then(|e| e.get("manager"))
-            .and_then(|m| m.get("value"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let manager = mapping::manager_bridge_id(doc).map(str::to_string);
         let mut ids = BTreeMap::new();
         if let Some(m) = manager
             && let Some(g) = self.link(ResourceKind::User, &m).await?
@@ -665,10 +653,7 @@ impl Worker {
                 self.send(Request::new(Method::DELETE, format!("{PLATFORM_USERS}/{g}"))).await.map(|_| ())
             }
             (DeleteMode::Deactivate, _) => {
-                let body = serde_json::json!({
-                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                    "Operations": [{"op": "replace", "path": "active", "value": false}]
-                });
+                let body = mapping::scim_deactivate_body();
                 self.send(Request::new(Method::PATCH, format!("{SCIM_USERS}/{g}")).json(body)).await.map(|_| ())
             }
         };
@@ -685,18 +670,7 @@ impl Worker {
     }
 
     async fn sync_group(&self, id: &str, attempts: i64) -> Result<Delivery, Delivery> {
-        let owned = id.to_string();
-        let found = self
-            .blocking(move |s| match s.get(ResourceKind::Group, &owned) {
-                Ok(g) => {
-                    let members = s.members(&g)?;
-                    Ok(Some((g, members)))
-                }
-                Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
-                Err(e) => Err(e),
-            })
-            .await?;
-        let Some((group, members)) = found else { return Ok(Delivery::Done) };
+        let Some((group, members)) = self.group_with_members(id).await? else { return Ok(Delivery::Done) };
         // Members must be in Genesys first: wait a little for users still being delivered.
         let mut desired = BTreeSet::new();
         let mut missing = 0;

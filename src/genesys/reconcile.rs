@@ -274,11 +274,7 @@ fn bridge_users(store: &Store, cfg: &MappingConfig) -> Result<Vec<MappedBridgeUs
             let id = r.id.clone();
             let doc: Map<String, Value> = r.into_full_document();
             let mut ids = BTreeMap::new();
-            if let Some(m) = doc
-                .get(crate::scim::schema::ENTERPRISE_USER_URN)
-                .and_then(|e| e.get("manager"))
-                .and_then(|m| m.get("value"))
-                .and_then(Value::as_str)
+            if let Some(m) = mapping::manager_bridge_id(&doc)
                 && let Some(g) = store.genesys_link(ResourceKind::User, m)?
             {
                 ids.insert(m.to_string(), g);

@@ -290,7 +290,7 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<()> {
         let server = running.server;
         let forwarding = running.forwarding;
         actix_web::rt::spawn(async move {
-            shutdown_signal().await;
+            crate::signals::shutdown_signal().await;
             tracing::info!("shutting down: finishing requests in flight");
             handle.stop(true).await;
         });
@@ -299,25 +299,6 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<()> {
         forwarding.stop().await;
         served
     })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 #[cfg(test)]

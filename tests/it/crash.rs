@@ -60,6 +60,25 @@ fn serve_logging(db: &str, port: u16, sim: &str, log: Option<&std::path::Path>) 
     Proc(cmd.spawn().expect("serve starts"))
 }
 
+/// `scim-bridge genesys-sim` on a free port (OAuth client `crash-test` / `crash-secret`, plus
+/// `extra` flags), up and answering; its base URL.
+async fn genesys_sim(client: &reqwest::Client, extra: &[&str]) -> (Proc, String) {
+    let port = free_port();
+    let sim = Proc(
+        Command::new(BIN)
+            .args(["genesys-sim", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--client-id", "crash-test", "--client-secret", "crash-secret"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("genesys-sim starts"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_up(client, &format!("{base}/sim/stats")).await;
+    (sim, base)
+}
+
 fn number(i: usize, round: usize) -> String {
     format!("+1415{:07}", 5_550_000 + round * 1_000 + i)
 }
@@ -99,20 +118,8 @@ async fn created_count(client: &reqwest::Client, sim: &str) -> usize {
 async fn sigkill_mid_drain_then_restart_delivers_every_accepted_change_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db").to_string_lossy().into_owned();
-    let sim_port = free_port();
-    let sim = format!("http://127.0.0.1:{sim_port}");
-    let _sim = Proc(
-        Command::new(BIN)
-            .args(["genesys-sim", "--listen", &format!("127.0.0.1:{sim_port}")])
-            .args(["--client-id", "crash-test", "--client-secret", "crash-secret"])
-            .args(["--rate-limit-per-minute", "100000"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("genesys-sim starts"),
-    );
     let client = reqwest::Client::new();
-    wait_up(&client, &format!("{sim}/sim/stats")).await;
+    let (_sim, sim) = genesys_sim(&client, &["--rate-limit-per-minute", "100000"]).await;
     // Slow Genesys down so that the drain takes seconds and the kill lands in its middle.
     sim_json(&client, &sim, reqwest::Method::POST, "/sim/faults", Some(json!({"latency_ms": 60}))).await;
 
@@ -159,16 +166,7 @@ async fn sigkill_mid_drain_then_restart_delivers_every_accepted_change_exactly_o
 
     // Restart on the same database: the rest arrives, nothing twice.
     let _bridge = serve(&db, port, &sim);
-    let started = Instant::now();
-    loop {
-        let depth = Store::open(&db).unwrap().outbox_depth().unwrap();
-        assert_eq!(depth.dead, 0);
-        if depth.pending == 0 {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "{} changes still pending", depth.pending);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_drained_at(&db, Duration::from_secs(120)).await;
     let stats = sim_json(&client, &sim, reqwest::Method::GET, "/sim/stats", None).await;
     let creates = stats["creates_by_user_name"].as_object().unwrap();
     assert_eq!(creates.len(), USERS);
@@ -186,19 +184,8 @@ async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("logs.db").to_string_lossy().into_owned();
     let log = dir.path().join("serve.log");
-    let sim_port = free_port();
-    let sim = format!("http://127.0.0.1:{sim_port}");
-    let _sim = Proc(
-        Command::new(BIN)
-            .args(["genesys-sim", "--listen", &format!("127.0.0.1:{sim_port}")])
-            .args(["--client-id", "crash-test", "--client-secret", "crash-secret"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("genesys-sim starts"),
-    );
     let client = reqwest::Client::new();
-    wait_up(&client, &format!("{sim}/sim/stats")).await;
+    let (_sim, sim) = genesys_sim(&client, &[]).await;
     // Every Genesys call fails once, so retries and their reasons are logged too.
     sim_json(&client, &sim, reqwest::Method::POST, "/sim/faults", Some(json!({"fail_next": [503, 401, 429]}))).await;
     let port = free_port();
@@ -269,20 +256,8 @@ async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_
 async fn sigterm_finishes_requests_in_flight_stops_the_worker_between_calls_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("term.db").to_string_lossy().into_owned();
-    let sim_port = free_port();
-    let sim = format!("http://127.0.0.1:{sim_port}");
-    let _sim = Proc(
-        Command::new(BIN)
-            .args(["genesys-sim", "--listen", &format!("127.0.0.1:{sim_port}")])
-            .args(["--client-id", "crash-test", "--client-secret", "crash-secret"])
-            .args(["--rate-limit-per-minute", "100000", "--latency-ms", "20"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("genesys-sim starts"),
-    );
     let client = reqwest::Client::new();
-    wait_up(&client, &format!("{sim}/sim/stats")).await;
+    let (_sim, sim) = genesys_sim(&client, &["--rate-limit-per-minute", "100000", "--latency-ms", "20"]).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}/scim/v2");
     let mut bridge = serve(&db, port, &sim);
@@ -363,16 +338,7 @@ async fn sigterm_finishes_requests_in_flight_stops_the_worker_between_calls_and_
     let list: Value =
         client.get(format!("{base}/Users?count=0")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["totalResults"].as_u64(), Some(accepted.len() as u64), "stored = answered 201");
-    let started = Instant::now();
-    loop {
-        let depth = Store::open(&db).unwrap().outbox_depth().unwrap();
-        assert_eq!(depth.dead, 0);
-        if depth.pending == 0 {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "{} changes still pending", depth.pending);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_drained_at(&db, Duration::from_secs(120)).await;
     let stats = sim_json(&client, &sim, reqwest::Method::GET, "/sim/stats", None).await;
     let creates = stats["creates_by_user_name"].as_object().unwrap();
     assert_eq!(creates.len(), accepted.len(), "every accepted user is in Genesys");
@@ -398,7 +364,8 @@ fn reconcile(db: &str, sim: &str, args: &[&str]) -> (Option<i32>, Value) {
     (out.status.code(), report)
 }
 
-async fn wait_drained_at(db: &str) {
+/// Wait until the outbox at `db` has nothing pending; fail on a dead change or after `limit`.
+async fn wait_drained_at(db: &str, limit: Duration) {
     let started = Instant::now();
     loop {
         let depth = Store::open(db).unwrap().outbox_depth().unwrap();
@@ -406,7 +373,7 @@ async fn wait_drained_at(db: &str) {
         if depth.pending == 0 {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "{} changes still pending", depth.pending);
+        assert!(started.elapsed() < limit, "{} changes still pending", depth.pending);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -415,19 +382,8 @@ async fn wait_drained_at(db: &str) {
 async fn reconcile_reports_drift_and_apply_repairs_it_through_the_outbox() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("reconcile.db").to_string_lossy().into_owned();
-    let sim_port = free_port();
-    let sim = format!("http://127.0.0.1:{sim_port}");
-    let _sim = Proc(
-        Command::new(BIN)
-            .args(["genesys-sim", "--listen", &format!("127.0.0.1:{sim_port}")])
-            .args(["--client-id", "crash-test", "--client-secret", "crash-secret"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("genesys-sim starts"),
-    );
     let client = reqwest::Client::new();
-    wait_up(&client, &format!("{sim}/sim/stats")).await;
+    let (_sim, sim) = genesys_sim(&client, &[]).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}/scim/v2");
     let mut bridge = serve(&db, port, &sim);
@@ -440,7 +396,7 @@ async fn reconcile_reports_drift_and_apply_repairs_it_through_the_outbox() {
         assert_eq!(r.status(), 201);
         ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
     }
-    wait_drained_at(&db).await;
+    wait_drained_at(&db, Duration::from_secs(60)).await;
     bridge.0.kill().unwrap();
     bridge.0.wait().unwrap();
 
@@ -497,7 +453,7 @@ async fn reconcile_reports_drift_and_apply_repairs_it_through_the_outbox() {
     let (code, report) = reconcile(&db, &sim, &["--apply"]);
     assert_eq!((code, report["queued"].as_u64()), (Some(2), Some(2)), "{report}");
     let _bridge = serve(&db, port, &sim);
-    wait_drained_at(&db).await;
+    wait_drained_at(&db, Duration::from_secs(60)).await;
     let (code, report) = reconcile(&db, &sim, &[]);
     assert_eq!(code, Some(0), "repaired: {report}");
     assert_eq!(report["inSync"], 3);

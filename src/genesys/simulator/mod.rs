@@ -314,30 +314,11 @@ pub fn serve_blocking(config: SimConfig) -> anyhow::Result<()> {
         );
         let handle = running.server.handle();
         actix_web::rt::spawn(async move {
-            shutdown_signal().await;
+            crate::signals::shutdown_signal().await;
             handle.stop(true).await;
         });
         running.server.await.context("server")
     })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
