@@ -9,7 +9,9 @@ pub mod config;
 pub mod genesys;
 pub mod http;
 pub mod metrics;
-pub mod scim;
 pub mod signals;
 pub mod store;
 pub mod telemetry;
+
+/// The SCIM protocol core, a crate of its own (`crates/scim`).
+pub use scim;

@@ -3,7 +3,6 @@
 //!
 //! Must not import diesel: storage goes through `store`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +10,6 @@ use anyhow::Context;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::config::{AdminLayer, Config, GenesysLayer, JwtLayer, Layer, Secret};
-use crate::genesys::simulator::{FaultsUpdate, SimConfig};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -46,7 +44,7 @@ pub enum Command {
     /// exit status 0 when they match, 2 when they differ.
     Reconcile(Box<ReconcileArgs>),
     /// Run the Genesys Cloud simulator (OAuth, SCIM v2, Platform users) for tests and demos.
-    GenesysSim(Box<GenesysSimArgs>),
+    GenesysSim(Box<genesys_sim::SimArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,100 +63,6 @@ pub enum OutboxCommand {
     },
     /// Make dead changes pending again: all of them, or those of one resource id.
     Retry { resource_id: Option<String> },
-}
-
-/// `genesys-sim`: one listener is both the login host (`POST /oauth/token`) and the API host
-/// (`/api/v2/...`); admin routes under `/sim/` need no token, so keep it on loopback.
-#[derive(Debug, Args)]
-pub struct GenesysSimArgs {
-    /// Address to listen on.
-    #[arg(long, env = "SCIM_BRIDGE_SIM_LISTEN", default_value = "127.0.0.1:9090")]
-    pub listen: SocketAddr,
-    /// The OAuth client id the simulator accepts.
-    #[arg(long, env = "SCIM_BRIDGE_SIM_CLIENT_ID")]
-    pub client_id: String,
-    /// The OAuth client secret the simulator accepts.
-    #[arg(long, env = "SCIM_BRIDGE_SIM_CLIENT_SECRET", hide_env_values = true)]
-    pub client_secret: Secret,
-    /// Requests allowed per token per window (Genesys: 300 per minute).
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
-    pub rate_limit_per_minute: u32,
-    /// Length of the rate-limit window in seconds (Genesys: 60).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
-    pub window_seconds: u64,
-    /// Lifetime of issued access tokens in seconds (Genesys default 86400).
-    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
-    pub token_lifetime_seconds: u64,
-    /// Groups that exist from the start, comma-separated ("Sales,Support").
-    #[arg(long, value_delimiter = ',')]
-    pub seed_groups: Vec<String>,
-    /// JSON seed file: ["Sales", ...] or {"groups": [...], "divisions": [...], "users": [SCIM users]}.
-    #[arg(long)]
-    pub seed_file: Option<PathBuf>,
-    /// Probability (0..1) that an API request fails with one of --error-status.
-    #[arg(long)]
-    pub error_rate: Option<f64>,
-    /// Statuses for --error-rate failures, comma-separated (default 502,503,504).
-    #[arg(long, value_delimiter = ',')]
-    pub error_status: Vec<u16>,
-    /// Retry-After seconds on every 429 (over 180 makes Genesys SDKs give up).
-    #[arg(long)]
-    pub retry_after_seconds: Option<u64>,
-    /// Answer every API request with 429 for this many seconds after start.
-    #[arg(long = "storm-429-for-seconds")]
-    pub storm_429_for_seconds: Option<u64>,
-    /// Delay every answer by this many milliseconds.
-    #[arg(long)]
-    pub latency_ms: Option<u64>,
-    /// Probability (0..1) that an API request is answered by closing the connection.
-    #[arg(long)]
-    pub drop_connection_rate: Option<f64>,
-    /// Probability (0..1) that an API request is carried out and its answer then lost (connection dropped).
-    #[arg(long)]
-    pub lose_response_rate: Option<f64>,
-    /// Answer everything with 503 for this many seconds after start.
-    #[arg(long)]
-    pub outage_for_seconds: Option<u64>,
-    /// Status of a version mismatch: 409 (default) or 400.
-    #[arg(long)]
-    pub version_conflict_status: Option<u16>,
-    /// Answer SCIM lists with count > 25 (and no attributes/excludedAttributes) with 429: true or false.
-    #[arg(long = "large-page-429")]
-    pub large_page_429: Option<bool>,
-    /// HTTP worker threads.
-    #[arg(long, default_value_t = 1)]
-    pub workers: usize,
-}
-
-impl GenesysSimArgs {
-    /// The simulator configuration these flags describe.
-    pub fn sim_config(self) -> SimConfig {
-        SimConfig {
-            listen: self.listen,
-            client_id: self.client_id,
-            client_secret: self.client_secret,
-            rate_limit_per_minute: self.rate_limit_per_minute,
-            rate_window: std::time::Duration::from_secs(self.window_seconds),
-            token_lifetime: std::time::Duration::from_secs(self.token_lifetime_seconds),
-            seed_groups: self.seed_groups.into_iter().map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect(),
-            seed_file: self.seed_file,
-            faults: FaultsUpdate {
-                error_rate: self.error_rate,
-                error_status: (!self.error_status.is_empty()).then_some(self.error_status),
-                retry_after_seconds: self.retry_after_seconds,
-                storm_429_for_seconds: self.storm_429_for_seconds,
-                latency_ms: self.latency_ms,
-                drop_connection_rate: self.drop_connection_rate,
-                lose_response_rate: self.lose_response_rate,
-                outage_for_seconds: self.outage_for_seconds,
-                version_conflict_status: self.version_conflict_status,
-                large_page_429: self.large_page_429,
-                ..FaultsUpdate::default()
-            },
-            workers: self.workers.max(1),
-            ..SimConfig::default()
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -496,7 +400,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
         Command::GenesysSim(args) => {
-            crate::genesys::simulator::serve_blocking(args.sim_config())?;
+            genesys_sim::serve_blocking(args.sim_config())?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -27,10 +27,6 @@ use serde_json::Value;
 use crate::config::Secret;
 use crate::metrics::GenesysStats;
 
-/// The region table of the Genesys SDKs (copied from `../shared/genesys/regions.json`; a test
-/// keeps the two equal).
-const REGIONS: &str = include_str!("regions.json");
-
 /// Longest `Retry-After` the client waits for itself (the SDKs' limit, FACTS §4).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(180);
 
@@ -41,50 +37,7 @@ pub const TOKEN_CHECK_TTL: Duration = Duration::from_secs(5);
 /// How long [`Client::check_token`] waits for a token (shorter than a probe's timeout).
 pub const TOKEN_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Where Genesys is: the API base and the login (OAuth) base, without trailing slashes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoints {
-    pub api_base: String,
-    pub login_base: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Region {
-    sdk_name: String,
-    domain: String,
-    api_base: String,
-    login_base: String,
-}
-
-impl Endpoints {
-    /// A region by SDK name (`us_east_1`, also `us-east-1`), domain (`mypurecloud.de`) or API host.
-    pub fn for_region(name: &str) -> Result<Endpoints, String> {
-        #[derive(Deserialize)]
-        struct Table {
-            regions: Vec<Region>,
-        }
-        let table: Table = serde_json::from_str(REGIONS).map_err(|e| format!("region table: {e}"))?;
-        let wanted = name.trim().to_ascii_lowercase().replace('-', "_");
-        let wanted_host = wanted.trim_start_matches("https://").trim_start_matches("api.").to_string();
-        table
-            .regions
-            .into_iter()
-            .find(|r| r.sdk_name == wanted || r.domain == wanted_host)
-            .map(|r| Endpoints { api_base: r.api_base, login_base: r.login_base })
-            .ok_or_else(|| {
-                format!("unknown Genesys region '{name}'; use an SDK name such as us_east_1 or eu_central_1, or a domain such as mypurecloud.de")
-            })
-    }
-
-    /// Explicit URLs (the simulator, or a region not in the table).
-    pub fn explicit(api_url: &str, login_url: &str) -> Endpoints {
-        Endpoints {
-            api_base: api_url.trim_end_matches('/').to_string(),
-            login_base: login_url.trim_end_matches('/').to_string(),
-        }
-    }
-}
+pub use super::api::Endpoints;
 
 /// Everything the client needs.
 #[derive(Debug, Clone)]
@@ -561,24 +514,6 @@ fn error_message(body: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn regions_resolve_by_sdk_name_domain_and_host() {
-        let de = Endpoints::for_region("eu_central_1").unwrap();
-        assert_eq!(de.api_base, "https://api.mypurecloud.de");
-        assert_eq!(de.login_base, "https://login.mypurecloud.de");
-        assert_eq!(Endpoints::for_region("eu-central-1").unwrap(), de);
-        assert_eq!(Endpoints::for_region("mypurecloud.de").unwrap(), de);
-        assert_eq!(Endpoints::for_region("api.mypurecloud.de").unwrap(), de);
-        assert!(Endpoints::for_region("mars_north_1").unwrap_err().contains("us_east_1"));
-    }
-
-    #[test]
-    fn embedded_region_table_matches_the_shared_one() {
-        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/genesys/regions.json");
-        let text = std::fs::read_to_string(shared).expect("../shared/genesys/regions.json beside the project");
-        assert_eq!(text, REGIONS, "src/genesys/regions.json is a copy of ../shared/genesys/regions.json");
-    }
 
     #[test]
     fn backoff_is_capped_and_jittered() {

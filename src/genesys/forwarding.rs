@@ -110,7 +110,7 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> an
         let secret = Secret::new(uuid::Uuid::new_v4().to_string());
         let sim = super::simulator::start(SimConfig {
             listen: "127.0.0.1:0".parse().context("loopback address")?,
-            client_secret: secret.clone(),
+            client_secret: super::simulator::ClientSecret::new(secret.expose()),
             ..SimConfig::default()
         })
         .context("starting the built-in Genesys simulator")?;

@@ -3,9 +3,12 @@
 //!
 //! Imports point one way: `http`, `cli` -> `genesys` -> `store` -> `scim`. `mapping` does no IO.
 
+pub mod api;
 pub mod client;
 pub mod forwarding;
 pub mod mapping;
 pub mod outbox;
 pub mod reconcile;
-pub mod simulator;
+
+/// The Genesys simulator, a crate of its own (`crates/genesys-sim`) that shares no code with the bridge.
+pub use genesys_sim as simulator;

@@ -32,9 +32,9 @@ use tracing::Instrument;
 use super::client::{Client, ClientError, Request};
 use super::mapping::{self, ApiMode, MappedUser, MappingConfig, MembershipUpdate};
 use crate::metrics::{DeliveryOutcome, OutboxStats};
-use crate::scim::schema::ResourceKind;
 use crate::store::{DryRunRequest, MemberRow, OutboxEntry, OutboxOp, Store, StoreError, StoredResource, now_millis};
 use crate::telemetry::redact;
+use scim::schema::ResourceKind;
 
 const SCIM_USERS: &str = "/api/v2/scim/v2/users";
 const SCIM_GROUPS: &str = "/api/v2/scim/v2/groups";

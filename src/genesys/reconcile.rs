@@ -17,9 +17,9 @@ use serde_json::{Map, Value};
 
 use super::client::{Client, ClientError, Request};
 use super::mapping::{self, MappedUser, MappingConfig};
-use crate::scim::list::ListParams;
-use crate::scim::schema::ResourceKind;
 use crate::store::{Store, StoreError};
+use scim::list::ListParams;
+use scim::schema::ResourceKind;
 
 /// The Genesys SCIM phone types that all write the Other Phone (FACTS §1.5).
 const OTHER_PHONE_TYPES: [&str; 5] = ["eightbyeight", "other", "microsoftteams", "zoomphone", "ringcentral"];

@@ -8,8 +8,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use subtle::ConstantTimeEq;
 
 use crate::config::JwtConfig;
-use crate::scim::ScimError;
 use crate::store::{Store, hash_token};
+use scim::ScimError;
 
 /// Stored token hashes are re-read at least this often, so a revoked token stops working
 /// within this delay without a database read per request.

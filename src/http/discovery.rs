@@ -8,9 +8,9 @@ use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE, error_response};
 use super::request::base_url;
 use super::resources::MAX_RESULTS;
-use crate::scim::ScimError;
-use crate::scim::list::list_response;
-use crate::scim::schema::{self, ResourceType, registry};
+use scim::ScimError;
+use scim::list::list_response;
+use scim::schema::{self, ResourceType, registry};
 
 type State = web::Data<AppState>;
 

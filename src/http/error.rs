@@ -7,8 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::scim::ScimError;
 use crate::store::StoreError;
+use scim::ScimError;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
@@ -87,7 +87,7 @@ impl ResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::ScimType;
+    use scim::ScimType;
 
     fn check(e: StoreError, status: u16, scim_type: Option<ScimType>) {
         let got = scim_error_of(e);

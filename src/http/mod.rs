@@ -31,8 +31,8 @@ pub use ops::OUTBOX_STUCK_AFTER;
 use crate::config::Config;
 use crate::genesys::client::Client;
 use crate::metrics::{Metrics, OutboxStats};
-use crate::scim::ScimError;
 use crate::store::Store;
+use scim::ScimError;
 
 /// Shared by every request.
 pub struct AppState {

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::AppState;
-use crate::scim::ScimError;
+use scim::ScimError;
 
 /// Read and parse a JSON request body, enforcing the size limit and the content type.
 pub async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Value, ScimError> {

@@ -7,14 +7,14 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
 use super::request::{Params, base_url, json_body};
-use crate::scim::ScimError;
-use crate::scim::filter;
-use crate::scim::list::{self, ListParams};
-use crate::scim::patch;
-use crate::scim::projection::{Projection, parse_projection};
-use crate::scim::resource;
-use crate::scim::schema::{ResourceKind, ResourceType};
 use crate::store::{GroupRef, MemberRow, Page, Store, StoreError, StoredResource, WriteOutcome};
+use scim::ScimError;
+use scim::filter;
+use scim::list::{self, ListParams};
+use scim::patch;
+use scim::projection::{Projection, parse_projection};
+use scim::resource;
+use scim::schema::{ResourceKind, ResourceType};
 
 /// Default and largest page sizes (also published in ServiceProviderConfig).
 pub const DEFAULT_COUNT: u64 = 100;

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use super::outbox::enqueue;
 use super::schema::{dry_run_requests, reconcile_reports};
 use super::{OutboxEntry, OutboxOp, Store, StoreError, now_millis};
-use crate::scim::schema::ResourceKind;
+use scim::schema::ResourceKind;
 
 /// One request a dry run would have sent to Genesys.
 #[derive(Debug, Clone, PartialEq)]

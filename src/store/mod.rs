@@ -20,7 +20,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::scim::ScimError;
+use scim::ScimError;
 
 pub use journal::DryRunRequest;
 pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp};

@@ -13,7 +13,7 @@ use diesel::upsert::excluded;
 
 use super::schema::{genesys_links, outbox, outbox_dead};
 use super::{Store, StoreError, now_millis};
-use crate::scim::schema::ResourceKind;
+use scim::schema::ResourceKind;
 
 /// What a pending change asks of Genesys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,8 +351,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::scim::schema::registry;
-    use crate::scim::{patch, resource};
+    use scim::schema::registry;
+    use scim::{patch, resource};
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

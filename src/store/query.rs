@@ -7,9 +7,9 @@
 //! `members.value`. Every generated atom is NULL-free (`col IS NOT NULL AND ...`), so `not`
 //! keeps its meaning. Values are always bound, never spliced into the SQL text.
 
-use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, ValFilter};
+use scim::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, ValFilter};
 
-use crate::scim::schema::{Namespace, ResourceKind, ResourceType};
+use scim::schema::{Namespace, ResourceKind, ResourceType};
 
 /// A value bound to a `?` placeholder.
 #[derive(Debug, Clone, PartialEq)]

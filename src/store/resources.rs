@@ -11,12 +11,12 @@ use super::outbox::{self, OutboxOp};
 use super::query::{self, Bind, Cond};
 use super::schema::{group_members, page_counts, resource_values, resources};
 use super::{Store, StoreError, format_millis, now_millis};
-use crate::scim::ScimError;
-use crate::scim::filter::{self, Filter};
-use crate::scim::list::{ListParams, SortOrder};
-use crate::scim::patch::{self, MemberChange, PatchRequest};
-use crate::scim::resource::{self, Member, Prepared};
-use crate::scim::schema::{ResourceKind, ResourceType};
+use scim::ScimError;
+use scim::filter::{self, Filter};
+use scim::list::{ListParams, SortOrder};
+use scim::patch::{self, MemberChange, PatchRequest};
+use scim::resource::{self, Member, Prepared};
+use scim::schema::{ResourceKind, ResourceType};
 
 /// Rows per page-count bucket (`seq >> BUCKET_BITS`).
 const BUCKET_BITS: u32 = 10;
@@ -776,8 +776,8 @@ fn list_in(
     if let (true, Some(sort_by)) = (sort_in_memory, params.sort_by.as_deref()) {
         {
             let def = rt.resolve_text(sort_by).and_then(|t| match t {
-                crate::scim::schema::Target::Attribute(r) => Some(r.leaf()),
-                crate::scim::schema::Target::Extension(_) => None,
+                scim::schema::Target::Attribute(r) => Some(r.leaf()),
+                scim::schema::Target::Extension(_) => None,
             });
             matched.sort_by(|(ra, a), (rb, b)| {
                 let o =
@@ -910,7 +910,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::scim::schema::registry;
+    use scim::schema::registry;
 
     fn store_with_users() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -1031,7 +1031,7 @@ mod tests {
                 let mut expected: Vec<(Map<String, Value>, i64, String)> =
                     page.resources.iter().map(|r| (r.full_document(), r.seq, r.id.clone())).collect();
                 let def = match rt.resolve_text(sort_by) {
-                    Some(crate::scim::schema::Target::Attribute(r)) => Some(r.leaf()),
+                    Some(scim::schema::Target::Attribute(r)) => Some(r.leaf()),
                     _ => None,
                 };
                 expected.sort_by(|(a, sa, _), (b, sb, _)| {

@@ -43,7 +43,7 @@ impl Store {
     pub fn create_token(&self, name: &str) -> Result<String, StoreError> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(StoreError::Scim(crate::scim::ScimError::invalid_value("a token name must not be empty")));
+            return Err(StoreError::Scim(scim::ScimError::invalid_value("a token name must not be empty")));
         }
         let token = generate_token();
         let (name, hash) = (name.to_string(), hex(&hash_token(&token)));
@@ -54,7 +54,7 @@ impl Store {
             match inserted {
                 Ok(_) => Ok(()),
                 Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                    Err(StoreError::Scim(crate::scim::ScimError::uniqueness(format!(
+                    Err(StoreError::Scim(scim::ScimError::uniqueness(format!(
                         "a token named '{name}' already exists; revoke it first or pick another name"
                     ))))
                 }

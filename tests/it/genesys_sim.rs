@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use scim_bridge::config::Secret;
-use scim_bridge::genesys::simulator::{FaultsUpdate, SimConfig, SimHandle, basic_credentials};
+use scim_bridge::genesys::simulator::{ClientSecret, FaultsUpdate, SimConfig, SimHandle, basic_credentials};
 
 use crate::helpers::Resp;
 
@@ -42,7 +41,7 @@ impl Sim {
         let mut config = SimConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             client_id: CLIENT_ID.into(),
-            client_secret: Secret::new(CLIENT_SECRET),
+            client_secret: ClientSecret::new(CLIENT_SECRET),
             seed_groups: vec!["Sales".into(), "Support".into()],
             ..SimConfig::default()
         };

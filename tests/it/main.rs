@@ -1,5 +1,8 @@
 //! The one integration test binary: the real server on loopback, real HTTP.
 
+// Helpers outside `#[test]` functions may fail loudly too: a failed assumption is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod helpers;
 
 mod admin;

@@ -28,8 +28,8 @@ use time::format_description::well_known::Rfc3339;
 
 pub use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, PatchPath, PatchValuePath, ValFilter};
 
-use crate::scim::error::ScimError;
-use crate::scim::schema::{AttrType, AttributeDef, Namespace, ResourceType, get_ci};
+use crate::error::ScimError;
+use crate::schema::{AttrType, AttributeDef, Namespace, ResourceType, get_ci};
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
@@ -1108,8 +1108,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::scim::ScimType;
-    use crate::scim::schema::{ENTERPRISE_USER_URN, registry};
+    use crate::ScimType;
+    use crate::schema::{ENTERPRISE_USER_URN, registry};
 
     fn user() -> &'static ResourceType {
         &registry().user

@@ -262,7 +262,7 @@ fn kind_of(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::ScimType;
+    use crate::ScimType;
 
     /// Query values `(startIndex, count, sortBy, sortOrder, filter)` with default count 100 and
     /// maximum 200.

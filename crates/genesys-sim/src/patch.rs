@@ -7,7 +7,7 @@
 //! path (`manager.value`), an extension path (`urn:...:enterprise:2.0:User:department`,
 //! `urn:...:enterprise:2.0:User` itself), and a value-filter path
 //! (`phoneNumbers[type eq "eightbyeight"].value`, `emails[type eq "work"].value`,
-//! `members[value eq "id"]`). Paths are parsed by `crate::scim::filter::parse_path`.
+//! `members[value eq "id"]`). Paths are read by this crate's own `path` module.
 //!
 //! Genesys behaviour copied here: the UC phone types and `other` are one field, so a filter
 //! `phoneNumbers[type eq "microsoftteams"]` matches the Other Phone whatever type it was written
@@ -19,7 +19,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::scim::filter::{AttrExp, CompValue, CompareOp, PatchPath, ValFilter, parse_path};
+use crate::path::{self, CompareOp, ValFilter};
 
 use super::store::OTHER_PHONE_TYPES;
 use super::wire::ApiError;
@@ -125,13 +125,9 @@ fn apply_one(
         let ext = object_at(doc, urn)?;
         return apply_object(ext, o.op, value, core_urn, &[]);
     }
-    let parsed = parse_path(path).map_err(|e| ApiError::bad_request(format!("Invalid path: {}", e.detail)))?;
-    let (attr, filter, sub) = match parsed {
-        PatchPath::Attr(a) => (a, None, None),
-        PatchPath::Value(vp) => (vp.attr, Some(vp.filter), vp.sub_attr),
-    };
-    let sub = sub.or(if filter.is_none() { attr.sub_attr.clone() } else { None });
-    let container: &mut Map<String, Value> = match attr.uri.as_deref() {
+    let parsed = path::parse(path).map_err(|e| ApiError::bad_request(format!("Invalid path: {e}")))?;
+    let path::PatchPath { uri, name, filter, sub } = parsed;
+    let container: &mut Map<String, Value> = match uri.as_deref() {
         None => doc,
         Some(u) if u.eq_ignore_ascii_case(core_urn) => doc,
         Some(u) => match extensions.iter().find(|e| e.eq_ignore_ascii_case(u)) {
@@ -144,7 +140,6 @@ fn apply_one(
             None => return Err(ApiError::bad_request(format!("Invalid path: unknown schema {u}"))),
         },
     };
-    let name = attr.name;
     match filter {
         None => apply_attr(container, o.op, &name, sub.as_deref(), value),
         Some(f) => apply_filtered(container, o.op, &name, &f, sub.as_deref(), value),
@@ -385,7 +380,7 @@ fn other_type_in(filter: &ValFilter) -> Option<&'static str> {
 /// The `attr eq value` terms of a filter made only of them (joined by `and`).
 fn eq_terms(filter: &ValFilter) -> Option<Vec<(String, Value)>> {
     match filter {
-        ValFilter::Attr(AttrExp::Comparison(p, CompareOp::Eq, v)) => Some(vec![(p.name.clone(), comp_json(v))]),
+        ValFilter::Compare(name, CompareOp::Eq, v) => Some(vec![(name.clone(), v.clone())]),
         ValFilter::And(items) => {
             let mut out = Vec::new();
             for f in items.iter() {
@@ -397,30 +392,18 @@ fn eq_terms(filter: &ValFilter) -> Option<Vec<(String, Value)>> {
     }
 }
 
-fn comp_json(v: &CompValue) -> Value {
-    match v {
-        CompValue::False => Value::Bool(false),
-        CompValue::True => Value::Bool(true),
-        CompValue::Null => Value::Null,
-        CompValue::Number(n) => Value::Number(n.clone()),
-        CompValue::Str(s) => Value::String(s.clone()),
-    }
-}
-
 /// Whether an element of a multi-valued attribute matches a value filter. Strings compare
 /// case-insensitively. In `phoneNumbers`, `type eq` any Other-Phone type matches every
 /// Other-Phone type.
 fn matches(elem: &Value, filter: &ValFilter, phones: bool) -> bool {
     match filter {
-        ValFilter::Attr(AttrExp::Present(p)) => {
-            elem.as_object().and_then(|o| get_ci(o, &p.name)).is_some_and(|v| !v.is_null())
-        }
-        ValFilter::Attr(AttrExp::Comparison(p, op, v)) => {
-            let field = elem.as_object().and_then(|o| get_ci(o, &p.name));
+        ValFilter::Present(name) => elem.as_object().and_then(|o| get_ci(o, name)).is_some_and(|v| !v.is_null()),
+        ValFilter::Compare(name, op, v) => {
+            let field = elem.as_object().and_then(|o| get_ci(o, name));
             if phones
                 && *op == CompareOp::Eq
-                && p.name.eq_ignore_ascii_case("type")
-                && let (Some(Value::String(have)), CompValue::Str(want)) = (field, v)
+                && name.eq_ignore_ascii_case("type")
+                && let (Some(Value::String(have)), Value::String(want)) = (field, v)
                 && is_other_type(have)
                 && is_other_type(want)
             {
@@ -438,19 +421,17 @@ fn is_other_type(t: &str) -> bool {
     OTHER_PHONE_TYPES.iter().any(|o| o.eq_ignore_ascii_case(t))
 }
 
-fn compare(field: Option<&Value>, op: &CompareOp, want: &CompValue) -> bool {
+fn compare(field: Option<&Value>, op: &CompareOp, want: &Value) -> bool {
     let eq = |f: Option<&Value>| match (f, want) {
-        (None | Some(Value::Null), CompValue::Null) => true,
-        (Some(Value::String(a)), CompValue::Str(b)) => a.eq_ignore_ascii_case(b),
-        (Some(Value::Bool(a)), CompValue::True) => *a,
-        (Some(Value::Bool(a)), CompValue::False) => !*a,
-        (Some(Value::String(a)), CompValue::True) => a.eq_ignore_ascii_case("true"),
-        (Some(Value::String(a)), CompValue::False) => a.eq_ignore_ascii_case("false"),
-        (Some(Value::Number(a)), CompValue::Number(b)) => a.as_f64() == b.as_f64(),
+        (None | Some(Value::Null), Value::Null) => true,
+        (Some(Value::String(a)), Value::String(b)) => a.eq_ignore_ascii_case(b),
+        (Some(Value::Bool(a)), Value::Bool(b)) => a == b,
+        (Some(Value::String(a)), Value::Bool(b)) => a.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+        (Some(Value::Number(a)), Value::Number(b)) => a.as_f64() == b.as_f64(),
         _ => false,
     };
     let text = |f: Option<&Value>, test: fn(&str, &str) -> bool| match (f, want) {
-        (Some(Value::String(a)), CompValue::Str(b)) => test(&a.to_lowercase(), &b.to_lowercase()),
+        (Some(Value::String(a)), Value::String(b)) => test(&a.to_lowercase(), &b.to_lowercase()),
         _ => false,
     };
     match op {

@@ -31,11 +31,9 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::scim::error::ScimError;
-use crate::scim::filter::{self, AttrExp, CompValue, CompareOp, PatchPath, ValFilter};
-use crate::scim::schema::{
-    AttributeDef, Mutability, Namespace, PATCH_OP_URN, ResourceKind, ResourceType, get_ci, key_ci,
-};
+use crate::error::ScimError;
+use crate::filter::{self, AttrExp, CompValue, CompareOp, PatchPath, ValFilter};
+use crate::schema::{AttributeDef, Mutability, Namespace, PATCH_OP_URN, ResourceKind, ResourceType, get_ci, key_ci};
 
 /// The `op` of a PATCH operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1104,7 +1102,7 @@ fn member_change(op: OpKind, target: &PatchTarget, value: Option<&Value>) -> Res
 /// Member objects for add/replace: each needs a string `value` (the member's id); names are
 /// made canonical and nulls dropped (Entra sends `"$ref": null`). `null` is no members.
 fn member_list(value: Option<&Value>) -> Result<Vec<Value>, ScimError> {
-    let members_def = crate::scim::schema::registry().group.core_attribute("members");
+    let members_def = crate::schema::registry().group.core_attribute("members");
     let items: Vec<&Value> = match value {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.iter().collect(),
@@ -1173,8 +1171,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::scim::ScimType;
-    use crate::scim::schema::{ENTERPRISE_USER_URN, USER_URN, registry};
+    use crate::ScimType;
+    use crate::schema::{ENTERPRISE_USER_URN, USER_URN, registry};
 
     const ENT: &str = ENTERPRISE_USER_URN;
 

@@ -378,8 +378,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::scim::ScimType;
-    use crate::scim::schema::{ENTERPRISE_USER_URN, GROUP_URN, ResourceKind, USER_URN};
+    use crate::ScimType;
+    use crate::schema::{ENTERPRISE_USER_URN, GROUP_URN, ResourceKind, USER_URN};
 
     const ENT: &str = ENTERPRISE_USER_URN;
 

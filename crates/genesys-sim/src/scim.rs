@@ -53,6 +53,17 @@ const SCIM_AUTHORITY: &str = "x-pc:scimv2:v1";
 pub(crate) const BASE: &str = "/api/v2/scim/v2";
 
 /// Timestamps as Genesys writes them: `yyyy-MM-ddTHH:mm:ss.SSSZ`.
+/// A boolean as Genesys reads it: JSON `true`/`false`, or the strings `"true"`/`"false"` in
+/// any case (Entra sends `"True"`; Genesys's SCIM API accepts it).
+fn lenient_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
 pub(crate) fn iso(t: time::OffsetDateTime) -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     t.to_offset(time::UtcOffset::UTC).format(&fmt).unwrap_or_default()
@@ -247,7 +258,7 @@ fn read_user(doc: &Map<String, Value>) -> Result<UserInput, ApiError> {
                 input.active = match value {
                     Value::Null => None,
                     v => Some(
-                        crate::scim::filter::as_bool_lenient(v)
+                        lenient_bool(v)
                             .ok_or_else(|| ApiError::invalid_value(&v.to_string(), "active", "true, false"))?,
                     ),
                 }
@@ -288,7 +299,7 @@ fn read_emails(value: &Value, input: &mut UserInput) -> Result<(), ApiError> {
         match kind.to_ascii_lowercase().as_str() {
             "work" => {
                 if let Some(v) = get_ci(e, "value").map(|v| opt_string(v, "emails.value")).transpose()?.flatten() {
-                    let primary = get_ci(e, "primary").and_then(crate::scim::filter::as_bool_lenient).unwrap_or(false);
+                    let primary = get_ci(e, "primary").and_then(lenient_bool).unwrap_or(false);
                     input.work_email = Some((v, primary));
                 }
             }
@@ -328,7 +339,7 @@ fn read_phones(value: &Value, input: &mut UserInput) -> Result<(), ApiError> {
         if !number.chars().any(|c| c.is_ascii_digit()) {
             return Err(ApiError::invalid_value(&number, "phoneNumbers.value", "an E.164 number or a tel URI"));
         }
-        let primary = get_ci(p, "primary").and_then(crate::scim::filter::as_bool_lenient).unwrap_or(false);
+        let primary = get_ci(p, "primary").and_then(lenient_bool).unwrap_or(false);
         if let Some(i) = input.phones.iter().position(|x| x.slot == slot) {
             input.phones.remove(i);
             input.slot_conflicts += 1;
@@ -962,7 +973,7 @@ const USER_FILTER_ATTRS: [&str; 12] = [
 
 fn check_user_term(t: &Term) -> Result<(), ApiError> {
     match t {
-        Term::Eq(a, v) if a == "active" && crate::scim::filter::parse_bool_lenient(v).is_none() => {
+        Term::Eq(a, v) if a == "active" && lenient_bool(&Value::String(v.clone())).is_none() => {
             Err(ApiError::invalid_value(v, "active", "true, false"))
         }
         Term::Eq(a, _) if !USER_FILTER_ATTRS.contains(&a.as_str()) => {
@@ -979,7 +990,7 @@ fn user_matches(store: &Store, u: &SimUser, t: &Term) -> bool {
             "id" => u.id.eq_ignore_ascii_case(v),
             "username" => u.user_name.eq_ignore_ascii_case(v),
             "externalid" => u.external_id.as_deref() == Some(v.as_str()),
-            "active" => crate::scim::filter::parse_bool_lenient(v) == Some(u.state == UserState::Active),
+            "active" => lenient_bool(&Value::String(v.clone())) == Some(u.state == UserState::Active),
             "email" | "emails" => u.user_name.eq_ignore_ascii_case(v) || ci(u.work_email.as_ref(), v),
             "division" => store.division_name(&u.division_id).eq_ignore_ascii_case(v),
             "manager" => ci(u.manager.as_ref(), v),

@@ -25,9 +25,9 @@ pub const SPC_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProvider
 pub const RESOURCE_TYPE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-const USER_SCHEMA_DOC: &str = include_str!("../../schemas/user.json");
-const GROUP_SCHEMA_DOC: &str = include_str!("../../schemas/group.json");
-const ENTERPRISE_SCHEMA_DOC: &str = include_str!("../../schemas/enterprise_user.json");
+const USER_SCHEMA_DOC: &str = include_str!("../../../schemas/user.json");
+const GROUP_SCHEMA_DOC: &str = include_str!("../../../schemas/group.json");
+const ENTERPRISE_SCHEMA_DOC: &str = include_str!("../../../schemas/enterprise_user.json");
 
 /// RFC 7643 §2.3 data types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

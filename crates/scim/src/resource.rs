@@ -868,8 +868,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::scim::ScimType;
-    use crate::scim::schema::{ENTERPRISE_USER_URN, GROUP_URN, USER_URN, registry};
+    use crate::ScimType;
+    use crate::schema::{ENTERPRISE_USER_URN, GROUP_URN, USER_URN, registry};
 
     const ENT: &str = ENTERPRISE_USER_URN;
 
@@ -901,7 +901,7 @@ mod tests {
         let result: Result<(Value, Option<Vec<Member>>), ScimError> = match input {
             Attr(path, v) => {
                 let def = match registry().user.resolve_text(path) {
-                    Some(crate::scim::schema::Target::Attribute(r)) => r.leaf(),
+                    Some(crate::schema::Target::Attribute(r)) => r.leaf(),
                     _ => panic!("{name}: no attribute {path}"),
                 };
                 canonical_value(def, v, path).map(|v| (v.unwrap_or(serde_json::Value::Null), None))

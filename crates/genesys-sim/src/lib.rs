@@ -28,9 +28,11 @@
 //! used only for its path parser and lenient booleans.
 
 mod admin;
+pub mod cli;
 mod faults;
 mod oauth;
 mod patch;
+mod path;
 mod platform;
 mod scim;
 mod store;
@@ -49,8 +51,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::config::Secret;
-
+pub use cli::SimArgs;
 pub use faults::{FaultsUpdate, InvalidFaults, Stats};
 pub use oauth::basic_credentials;
 
@@ -59,13 +60,60 @@ use oauth::{TokenOutcome, Tokens};
 use store::Store;
 use wire::{Answer, ApiError, Reply};
 
+/// The OAuth client secret the simulator accepts; never printed (`Debug` redacts it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn new(s: impl Into<String>) -> Self {
+        ClientSecret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for ClientSecret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(ClientSecret(s.to_string()))
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT, for [`serve_blocking`].
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// Everything a simulator needs at start.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     pub listen: SocketAddr,
     /// The one OAuth client-credentials client the login host knows.
     pub client_id: String,
-    pub client_secret: Secret,
+    pub client_secret: ClientSecret,
     /// Requests per token per window (Genesys: 300 per minute, FACTS §4).
     pub rate_limit_per_minute: u32,
     /// The rate-limit window (Genesys: 60 s).
@@ -90,7 +138,7 @@ impl Default for SimConfig {
         SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             client_id: "genesys-sim-client".to_string(),
-            client_secret: Secret::new("genesys-sim-secret"),
+            client_secret: ClientSecret::new("genesys-sim-secret"),
             rate_limit_per_minute: 300,
             rate_window: Duration::from_secs(60),
             token_lifetime: Duration::from_secs(86_400),
@@ -314,7 +362,7 @@ pub fn serve_blocking(config: SimConfig) -> anyhow::Result<()> {
         );
         let handle = running.server.handle();
         actix_web::rt::spawn(async move {
-            crate::signals::shutdown_signal().await;
+            shutdown_signal().await;
             handle.stop(true).await;
         });
         running.server.await.context("server")

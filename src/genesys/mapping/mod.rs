@@ -1,0 +1,87 @@
+//! From a stored SCIM user or group to the Genesys Cloud request (pure: values in, values out).
+//!
+//! Owns: the SCIM → Genesys attribute mapping in both API modes ([`ApiMode`]) — Genesys's SCIM v2
+//! API (`/api/v2/scim/v2/users`, the default) and the Platform API (`/api/v2/users`); where the 8x8
+//! number comes from ([`NumberSource`]); phone-number normalisation to E.164 or an RFC 3966 tel URI
+//! ([`normalise_number`]); and the group membership PATCH ([`map_group_membership`]).
+//! `docs/genesys-mapping.md` has the mapping table, what is dropped and why, and what is
+//! unverified. Genesys facts come from `/work/shared/genesys/FACTS.md`, cited as FACTS §n.
+//!
+//! The rule the bridge exists for: the user's 8x8 number ends up as the Genesys *Other Phone*
+//! (`UserProfile.contactInfo.[0].phone_other.[0].value.number`): SCIM phone type `eightbyeight`,
+//! Platform contact `{mediaType: PHONE, type: OTHER}` (FACTS §0.2–0.3, §2.2). Genesys puts `other`,
+//! `eightbyeight`, `microsoftteams`, `zoomphone` and `ringcentral` all into that one field (FACTS
+//! §1.4–1.5), so at most one phone of those types is sent: the 8x8 one.
+//!
+//! Flow for the caller (the outbox): [`map_user`] once per change gives a [`MappedUser`] (the
+//! desired Genesys state, or a per-user [`MappingError`]); then, by mode, [`scim_create_body`] /
+//! [`scim_patch_body`], or [`platform_create_body`] / [`platform_state_body`] /
+//! [`platform_patch_body`] (the last two read the user as Genesys has it, for `version`).
+//!
+//! Pure: no IO, no clock, no logging. Errors and notes never hold a phone number or an e-mail
+//! address (STYLE.md, Telemetry): they say what is wrong and name the user by the bridge's `id`.
+//!
+//! Must not import: actix, diesel, reqwest, tokio, `crate::store`, `crate::http`, `crate::cli`.
+//! Documents are read through `scim` only (path parser, value filters, schema).
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+
+mod error;
+mod groups;
+mod number;
+mod platform_body;
+mod scim_body;
+mod source;
+mod user;
+
+#[cfg(test)]
+mod tests;
+
+pub use self::error::*;
+pub use self::groups::*;
+pub use self::number::*;
+pub use self::platform_body::*;
+pub use self::scim_body::*;
+pub use self::source::*;
+pub use self::user::*;
+pub use super::api::ApiMode;
+pub use super::api::phones::PhoneKind;
+use super::api::phones::{MANAGED_PLATFORM_TYPES, is_other_phone_type};
+
+/// A configuration value that cannot be used; the message says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub(crate) String);
+
+/// Everything the mapping is configured with. Build it at startup (each field parses from a
+/// string with a fixable error) and pass it by reference.
+#[derive(Debug, Clone, Default)]
+pub struct MappingConfig {
+    /// Which Genesys API to write to; the caller chooses the body functions by it.
+    pub api: ApiMode,
+    /// Where the 8x8 number comes from.
+    pub number_source: NumberSource,
+    /// Completes national numbers (`(415) 555-0123`) to E.164; None: numbers must be international.
+    pub default_country: Option<Country>,
+    /// Division name for users whose enterprise extension carries none; None: Genesys's default
+    /// (the home division, FACTS §0.4 [unverified for SCIM create without division]).
+    pub division: Option<String>,
+}
+
+/// Bridge id → Genesys user id, supplied by the caller (for `manager`, which Genesys wants as
+/// its own user id). Implemented for the standard maps.
+pub trait GenesysIds {
+    fn genesys_id(&self, bridge_id: &str) -> Option<&str>;
+}
+
+impl<S: BuildHasher> GenesysIds for HashMap<String, String, S> {
+    fn genesys_id(&self, bridge_id: &str) -> Option<&str> {
+        self.get(bridge_id).map(String::as_str)
+    }
+}
+
+impl GenesysIds for BTreeMap<String, String> {
+    fn genesys_id(&self, bridge_id: &str) -> Option<&str> {
+        self.get(bridge_id).map(String::as_str)
+    }
+}

@@ -1,0 +1,176 @@
+//! Request bodies of Genesys's Platform API for a mapped user (genesys-api-notes §2.1–2.2, §7.3).
+
+use serde_json::{Map, Value, json};
+
+use super::*;
+
+/// The `POST /api/v2/users` body (CreateUser: `name`, `email`, `divisionId` required). The
+/// caller resolves [`MappedUser::division`] (or the home division,
+/// `GET /api/v2/authorization/divisions/home`) to `division_id`. CreateUser has no manager and
+/// no employer info: follow the create with [`platform_patch_body`] over the created user.
+pub fn platform_create_body(m: &MappedUser, division_id: &str) -> Value {
+    let mut body = Map::new();
+    body.insert("name".into(), json!(m.display_name));
+    body.insert("email".into(), json!(m.user_name));
+    body.insert("divisionId".into(), json!(division_id));
+    if let Some(department) = &m.department {
+        body.insert("department".into(), json!(department));
+    }
+    if let Some(title) = &m.title {
+        body.insert("title".into(), json!(title));
+    }
+    if !m.phones.is_empty() {
+        body.insert("addresses".into(), Value::Array(m.phones.iter().map(platform_contact).collect()));
+    }
+    body.insert("state".into(), json!(platform_state(m)));
+    Value::Object(body)
+}
+
+/// The `PATCH /api/v2/users/{id}` body that changes a user's state (active/inactive), or None
+/// when `current` already has it. UpdateUser says a `state` PATCH may change nothing else, so
+/// this is a request of its own: send it first, then [`platform_patch_body`] over its response
+/// (the user with the new `version`).
+pub fn platform_state_body(m: &MappedUser, current: &Value) -> Result<Option<Value>, MappingError> {
+    let version = current_version(m, current)?;
+    let want = platform_state(m);
+    let have = current.get("state").and_then(Value::as_str).unwrap_or("");
+    Ok((!have.eq_ignore_ascii_case(want)).then(|| json!({"version": version, "state": want})))
+}
+
+/// The `PATCH /api/v2/users/{id}` body that makes `current` (the user as
+/// `GET /api/v2/users/{id}?expand=employerInfo` returns it) what `m` says, or None when nothing
+/// differs. Carries `current.version` (required; a mismatch is 409, FACTS §0.5).
+///
+/// Fields are sent only when they differ. `addresses` (when any PHONE or SMS contact differs):
+/// Genesys replaces the PHONE and SMS contacts wholesale and keeps EMAIL ones (FACTS §2.1), so
+/// the list is the user's phones (the 8x8 number as `OTHER`) plus every contact of `current` the
+/// bridge does not own, copied without the server's `display`: SMS contacts, PHONE contacts of
+/// other types (`MAIN`, `PRIMARY`), and extension-only PHONE contacts of a type the user's phones
+/// do not use. EMAIL contacts are neither sent nor touched. Division changes are not made here
+/// (UpdateUser has no division; see `docs/genesys-mapping.md`).
+pub fn platform_patch_body(m: &MappedUser, current: &Value) -> Result<Option<Value>, MappingError> {
+    let version = current_version(m, current)?;
+    let have = |key: &str| current.get(key).and_then(Value::as_str).unwrap_or("");
+    let mut changes = Map::new();
+    if have("name") != m.display_name {
+        changes.insert("name".into(), json!(m.display_name));
+    }
+    if !have("email").eq_ignore_ascii_case(&m.user_name) {
+        changes.insert("email".into(), json!(m.user_name));
+    }
+    // An empty string clears a field [unverified: Terraform sends the same].
+    for (key, want) in [("department", &m.department), ("title", &m.title)] {
+        let want = want.as_deref().unwrap_or("");
+        if have(key) != want {
+            changes.insert(key.into(), json!(want));
+        }
+    }
+    let manager =
+        current.get("manager").map_or("", |v| v.get("id").and_then(Value::as_str).or(v.as_str()).unwrap_or(""));
+    match &m.manager {
+        Manager::Genesys(id) if id != manager => {
+            changes.insert("manager".into(), json!(id));
+        }
+        Manager::None if !manager.is_empty() => {
+            changes.insert("manager".into(), json!(""));
+        }
+        _ => {}
+    }
+    let info = current.get("employerInfo").and_then(Value::as_object);
+    let employee_id = info.and_then(|i| i.get("employeeId")).and_then(Value::as_str).unwrap_or("");
+    let want_employee_id = m.employee_number.as_deref().unwrap_or("");
+    if employee_id != want_employee_id {
+        // employerInfo is one object: keep its other members (officialName, dateHire, ...).
+        let mut info = info.cloned().unwrap_or_default();
+        info.insert("employeeId".into(), json!(want_employee_id));
+        changes.insert("employerInfo".into(), Value::Object(info));
+    }
+    if let Some(addresses) = platform_addresses(m, current) {
+        changes.insert("addresses".into(), Value::Array(addresses));
+    }
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let mut body = Map::new();
+    body.insert("version".into(), json!(version));
+    body.extend(changes);
+    Ok(Some(Value::Object(body)))
+}
+
+/// The new `addresses` list, or None when the PHONE/SMS contacts would not change.
+pub(super) fn platform_addresses(m: &MappedUser, current: &Value) -> Option<Vec<Value>> {
+    let existing: &[Value] = current.get("addresses").and_then(Value::as_array).map_or(&[], Vec::as_slice);
+    let used: Vec<&str> = m.phones.iter().map(|p| p.kind.platform_type()).collect();
+    let kept = existing.iter().filter(|c| {
+        let kind = contact_field(c, "type").to_ascii_uppercase();
+        match contact_field(c, "mediaType").to_ascii_uppercase().as_str() {
+            "EMAIL" => false,
+            "PHONE" if MANAGED_PLATFORM_TYPES.contains(&kind.as_str()) => {
+                contact_field(c, "address").is_empty()
+                    && !contact_field(c, "extension").is_empty()
+                    && !used.contains(&kind.as_str())
+            }
+            _ => true,
+        }
+    });
+    // A phone Genesys already has with the same number goes back as Genesys has it (keeping
+    // what Genesys added, such as `countryCode` or an `integration` tag [unverified values]).
+    let phone = |p: &Phone| {
+        existing
+            .iter()
+            .find(|c| {
+                contact_field(c, "mediaType").eq_ignore_ascii_case("PHONE")
+                    && contact_field(c, "type").eq_ignore_ascii_case(p.kind.platform_type())
+                    && contact_field(c, "address") == p.number
+            })
+            .map_or_else(|| platform_contact(p), without_display)
+    };
+    let wanted: Vec<Value> = m.phones.iter().map(phone).chain(kept.map(without_display)).collect();
+
+    let key = |c: &Value| {
+        [
+            contact_field(c, "mediaType").to_ascii_uppercase(),
+            contact_field(c, "type").to_ascii_uppercase(),
+            contact_field(c, "address"),
+            contact_field(c, "extension"),
+        ]
+    };
+    let mut before: Vec<[String; 4]> =
+        existing.iter().filter(|c| !contact_field(c, "mediaType").eq_ignore_ascii_case("EMAIL")).map(key).collect();
+    let mut after: Vec<[String; 4]> = wanted.iter().map(key).collect();
+    before.sort();
+    after.sort();
+    (before != after).then_some(wanted)
+}
+
+pub(super) fn contact_field(contact: &Value, key: &str) -> String {
+    contact.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// A contact of the current user as it is sent back: without `display`, which the server derives.
+pub(super) fn without_display(contact: &Value) -> Value {
+    match contact {
+        Value::Object(o) => {
+            Value::Object(o.iter().filter(|(k, _)| *k != "display").map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// A phone as a Platform `Contact` (FACTS §2.2, §7.3). A number with an extension is sent as
+/// the same tel URI as in SCIM mode [unverified for the Platform API: `Contact.extension` is a
+/// Genesys internal extension, "mutually exclusive with the address field"].
+pub(super) fn platform_contact(p: &Phone) -> Value {
+    json!({"address": p.number, "mediaType": "PHONE", "type": p.kind.platform_type()})
+}
+
+pub(super) fn platform_state(m: &MappedUser) -> &'static str {
+    if m.active { "active" } else { "inactive" }
+}
+
+pub(super) fn current_version(m: &MappedUser, current: &Value) -> Result<i64, MappingError> {
+    current.get("version").and_then(Value::as_i64).ok_or_else(|| MappingError {
+        subject: Subject::User(m.bridge_id.clone()),
+        kind: MappingErrorKind::CurrentWithoutVersion,
+    })
+}
