@@ -6,8 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::client::{Client, ClientConfig, Endpoints};
+use super::mapping::DeleteMode;
 use super::mapping::MappingConfig;
-use super::outbox::{DeleteMode, RecentDeliveries, Worker};
+use super::outbox::{RecentDeliveries, Worker};
 use super::simulator::{SimConfig, SimHandle};
 use crate::config::{GenesysSettings, Secret};
 use crate::metrics::OutboxStats;

@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use super::client::{Client, ClientError, Request};
-use super::mapping::{self, ApiMode, MappedUser, MappingConfig, MembershipUpdate};
+use super::mapping::{self, ApiMode, DeleteMode, MappedUser, MappingConfig, MembershipUpdate};
 use crate::metrics::{DeliveryOutcome, OutboxStats};
 use crate::store::{DryRunRequest, MemberRow, OutboxEntry, OutboxOp, Store, StoreError, StoredResource, now_millis};
 use crate::telemetry::redact;
@@ -39,24 +39,6 @@ use scim::schema::ResourceKind;
 const SCIM_USERS: &str = "/api/v2/scim/v2/users";
 const SCIM_GROUPS: &str = "/api/v2/scim/v2/groups";
 const PLATFORM_USERS: &str = "/api/v2/users";
-
-/// What a SCIM DELETE does in Genesys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeleteMode {
-    Delete,
-    Deactivate,
-}
-
-impl std::str::FromStr for DeleteMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "delete" => Ok(DeleteMode::Delete),
-            "deactivate" => Ok(DeleteMode::Deactivate),
-            other => Err(format!("'{other}' is not a delete mode; use delete or deactivate")),
-        }
-    }
-}
 
 /// The result of one delivery attempt.
 #[derive(Debug)]

@@ -53,6 +53,38 @@ use super::api::phones::{MANAGED_PLATFORM_TYPES, is_other_phone_type};
 #[error("{0}")]
 pub struct ConfigError(pub(crate) String);
 
+/// What a SCIM DELETE does in Genesys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeleteMode {
+    /// Delete the Genesys user (the default).
+    #[default]
+    Delete,
+    /// Deactivate it (`active: false`) and keep it, with its history.
+    Deactivate,
+}
+
+impl DeleteMode {
+    pub const ALLOWED: &'static str = "delete, deactivate";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeleteMode::Delete => "delete",
+            DeleteMode::Deactivate => "deactivate",
+        }
+    }
+}
+
+impl std::str::FromStr for DeleteMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "delete" => Ok(DeleteMode::Delete),
+            "deactivate" => Ok(DeleteMode::Deactivate),
+            other => Err(format!("'{other}' is not a delete mode; use delete or deactivate")),
+        }
+    }
+}
+
 /// Everything the mapping is configured with. Build it at startup (each field parses from a
 /// string with a fixable error) and pass it by reference.
 #[derive(Debug, Clone, Default)]
