@@ -13,7 +13,7 @@ in its own process:
             a simulator answering in --latency ms (default 100, like a real region) at 300/min.
             Reported: Genesys API calls per IdP change once everything is delivered, and
             whether every profile holds the last number.
-  creates   (scripts/bench-genesys.sh, not here) ../shared/bench/peers.sh against the bridge
+  creates   (scripts/bench-genesys.sh, not here) scripts/bench/measure.sh against the bridge
             while its worker drains into an unlimited simulator.
 Stdlib only. Usage: bench_genesys.py BIN WORKDIR [--limit N] [--users U] [--latency MS]
 """

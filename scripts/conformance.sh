@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Run the external SCIM conformance suites (../shared/conformance) against the built binary on
-# loopback with a fresh database, and hold them to the project's bar:
+# Run the external SCIM conformance suites (runners in scripts/conformance/) against the built
+# binary on loopback with a fresh database, and hold them to the project's bar:
 #   scim2-tester: 0 failed and at least 130 checks run; scim-sanity: 0 failed; Okta SPEC: 12 of 12.
 # Usage: scripts/conformance.sh [path/to/scim-bridge]   (default target/release/scim-bridge)
+# Needs python3 (>= 3.11, with venv) and curl; the first run installs scim2-tester and scim-sanity
+# from PyPI into a cache (scripts/conformance/venv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-target/release/scim-bridge}"
-shared="$(cd ../shared && pwd)"
 [ -x "$bin" ] || { echo "conformance: $bin not built" >&2; exit 2; }
 
 work=$(mktemp -d)
@@ -24,22 +25,22 @@ curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$work/server.log
 url="http://127.0.0.1:$port/scim/v2"
 
 fail=0
-summary() { grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1; }
+summary() { grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 || true; }
 
 echo "== scim2-tester"
-"$shared/conformance/run-scim2-tester.sh" "$url" | tee "$work/scim2-tester.out" || true
+scripts/conformance/scim2-tester.sh "$url" | tee "$work/scim2-tester.out" || true
 line=$(summary "$work/scim2-tester.out"); echo "scim2-tester: $line"
 passed=$(echo "$line" | awk '{print $1}'); failed=$(echo "$line" | awk '{print $3}'); skipped=$(echo "$line" | awk '{print $5}')
 total=$(( ${passed:-0} + ${failed:-1} + ${skipped:-0} ))
 if [ "${failed:-1}" != 0 ] || [ "$total" -lt 130 ]; then echo "FAIL scim2-tester: $line (need 0 failed, >= 130 checks; ran $total)"; fail=1; fi
 
 echo "== scim-sanity"
-"$shared/conformance/run-scim-sanity.sh" "$url" | tee "$work/scim-sanity.out" || true
+scripts/conformance/scim-sanity.sh "$url" | tee "$work/scim-sanity.out" || true
 line=$(summary "$work/scim-sanity.out"); echo "scim-sanity: $line"
 case "$line" in *" 0 failed"*) ;; *) echo "FAIL scim-sanity: $line"; fail=1;; esac
 
 echo "== Okta SPEC test"
-"$shared/conformance/run-okta-spec.sh" "$url" | tee "$work/okta.out" || true
+scripts/conformance/okta-spec.sh "$url" | tee "$work/okta.out" || true
 line=$(summary "$work/okta.out"); echo "okta: $line"
 case "$line" in "12 passed, 0 failed"*) ;; *) echo "FAIL Okta SPEC: $line (need 12 of 12)"; fail=1;; esac
 

@@ -313,12 +313,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             let line = serde_json::json!({
                                 "at": at, "kind": r.kind, "resourceId": r.resource_id,
                                 "method": r.method, "path": r.path, "body": r.body,
+                                "bodyAfterRead": r.body_after_read,
                             });
                             println!("{line}");
                         } else {
                             println!("{at}\t{} {}\t({} {})", r.method, r.path, r.kind, r.resource_id);
                             if let Some(body) = &r.body {
-                                println!("    {body}");
+                                let only =
+                                    if r.body_after_read { " (only what differs from the read is sent)" } else { "" };
+                                println!("    {body}{only}");
                             }
                         }
                     }

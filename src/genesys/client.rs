@@ -1,9 +1,9 @@
 //! The one place that talks to Genesys Cloud: OAuth client credentials, retries, pacing.
 //!
 //! * **Token**: `POST {login}/oauth/token` with Basic auth and `grant_type=client_credentials`
-//!   (FACTS §3); cached, renewed a minute before it expires and after a 401.
+//!   (genesys-api-notes §3); cached, renewed a minute before it expires and after a 401.
 //! * **Retries**: 429, 500, 502, 503, 504, timeouts and connection errors, waiting `Retry-After`
-//!   when given, else a capped exponential backoff with jitter (FACTS §4: the SDKs retry
+//!   when given, else a capped exponential backoff with jitter (genesys-api-notes §4: the SDKs retry
 //!   429/502/503/504 and give up when `Retry-After` exceeds 180 s). A wait longer than that, or a
 //!   budget of attempts used up, becomes [`ClientError::RetryLater`]: the outbox keeps the change
 //!   and tries again later; nothing is dropped.
@@ -20,15 +20,19 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
+
+use super::api::answers::{self, AnswerClass};
+use super::api::requests::OAUTH_TOKEN;
+use super::api::{ApiRequest, Verb, wire};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::Secret;
 use crate::metrics::GenesysStats;
 
-/// Longest `Retry-After` the client waits for itself (the SDKs' limit, FACTS §4).
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(180);
+/// Longest `Retry-After` the client waits for itself (the SDKs' limit, genesys-api-notes §4).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(answers::MAX_RETRY_AFTER_SECS);
 
 /// How long [`Client::check_token`] reuses its answer: readiness probes every few seconds from
 /// several places must not each ask Genesys for a token.
@@ -65,36 +69,6 @@ impl ClientConfig {
             base_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
         }
-    }
-}
-
-/// A request to the Genesys API. `path` is relative to the API base (`/api/v2/users/...`).
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: Method,
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub body: Option<Value>,
-    /// `application/scim+json` for SCIM routes, `application/json` otherwise.
-    pub scim: bool,
-    pub if_match: Option<String>,
-}
-
-impl Request {
-    pub fn new(method: Method, path: impl Into<String>) -> Self {
-        let path = path.into();
-        let scim = path.starts_with("/api/v2/scim/");
-        Request { method, path, query: Vec::new(), body: None, scim, if_match: None }
-    }
-
-    pub fn json(mut self, body: Value) -> Self {
-        self.body = Some(body);
-        self
-    }
-
-    pub fn query(mut self, key: &str, value: &str) -> Self {
-        self.query.push((key.to_string(), value.to_string()));
-        self
     }
 }
 
@@ -193,7 +167,7 @@ impl Client {
     }
 
     /// Send a request, with token handling, pacing and retries.
-    pub async fn send(&self, req: &Request) -> Result<Response, ClientError> {
+    pub async fn send(&self, req: &ApiRequest) -> Result<Response, ClientError> {
         let mut last_reason = String::from("no attempt made");
         let mut renewed_after_401 = false;
         for attempt in 0..self.cfg.max_attempts {
@@ -242,26 +216,23 @@ impl Client {
         Err(ClientError::RetryLater { after: self.cfg.max_backoff, reason: last_reason })
     }
 
-    async fn send_once(&self, req: &Request, token: &Secret) -> Result<Outcome, String> {
+    async fn send_once(&self, req: &ApiRequest, token: &Secret) -> Result<Outcome, String> {
         let url = format!("{}{}", self.cfg.endpoints.api_base, req.path);
-        let ctype = if req.scim { "application/scim+json" } else { "application/json" };
+        let ctype = if req.is_scim() { "application/scim+json" } else { "application/json" };
         let mut rb = self
             .http
-            .request(req.method.clone(), &url)
+            .request(method(req.verb), &url)
             .bearer_auth(token.expose())
             .header(reqwest::header::ACCEPT, ctype)
             .query(&req.query);
         if let Some(body) = &req.body {
             rb = rb.header(reqwest::header::CONTENT_TYPE, ctype).body(body.to_string());
         }
-        if let Some(tag) = &req.if_match {
-            rb = rb.header(reqwest::header::IF_MATCH, tag);
-        }
         let resp = rb.send().await.map_err(|e| describe_transport(&e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         self.observe_window(&headers);
-        let correlation_id = header(&headers, "inin-correlation-id").map(str::to_string);
+        let correlation_id = header(&headers, answers::CORRELATION_ID).map(str::to_string);
         let retry_after =
             header(&headers, "retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
         let text = resp.text().await.map_err(|e| describe_transport(&e))?;
@@ -271,20 +242,23 @@ impl Client {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        tracing::info!(genesys.method = %req.method, genesys.path = %req.path, http.status = status.as_u16(), genesys.correlation_id = correlation_id.as_deref().unwrap_or("-"), "Genesys call");
+        tracing::info!(genesys.method = req.verb.as_str(), genesys.path = %req.path, http.status = status.as_u16(), genesys.correlation_id = correlation_id.as_deref().unwrap_or("-"), "Genesys call");
         let cid = correlation_id.clone().unwrap_or_else(|| "-".into());
-        Ok(match status.as_u16() {
-            200..=299 | 304 => Outcome::Done(Response { status: status.as_u16(), body, correlation_id }),
-            401 => Outcome::Unauthorized,
-            409 => Outcome::Fail(ClientError::Conflict { message: error_message(&body), correlation_id: cid }),
-            429 => Outcome::Retry { after: retry_after, reason: "429 too many requests".into() },
-            408 | 500 | 502 | 503 | 504 => {
-                Outcome::Retry { after: retry_after, reason: format!("HTTP {}", status.as_u16()) }
+        let code = status.as_u16();
+        Ok(match answers::classify(code) {
+            AnswerClass::Success => Outcome::Done(Response { status: code, body, correlation_id }),
+            AnswerClass::Unauthorized => Outcome::Unauthorized,
+            AnswerClass::Conflict => {
+                Outcome::Fail(ClientError::Conflict { message: wire::error_message(&body), correlation_id: cid })
             }
-            s => Outcome::Fail(ClientError::Refused {
-                status: s,
-                code: body.get("code").and_then(Value::as_str).unwrap_or_default().to_string(),
-                message: error_message(&body),
+            AnswerClass::Retry if code == 429 => {
+                Outcome::Retry { after: retry_after, reason: "429 too many requests".into() }
+            }
+            AnswerClass::Retry => Outcome::Retry { after: retry_after, reason: format!("HTTP {code}") },
+            AnswerClass::Refused => Outcome::Fail(ClientError::Refused {
+                status: code,
+                code: wire::error_code(&body),
+                message: wire::error_message(&body),
                 correlation_id: cid,
             }),
         })
@@ -370,7 +344,7 @@ impl Client {
             #[serde(default)]
             expires_in: Option<u64>,
         }
-        let url = format!("{}/oauth/token", self.cfg.endpoints.login_base);
+        let url = format!("{}{OAUTH_TOKEN}", self.cfg.endpoints.login_base);
         let sent = self
             .http
             .post(&url)
@@ -392,12 +366,7 @@ impl Client {
                 tracing::info!(genesys.token_lifetime_s = lifetime.as_secs(), "obtained a Genesys access token");
                 Ok(Token { value: Secret::new(parsed.access_token), renew_at: Instant::now() + lifetime - margin })
             }
-            Ok(resp)
-                if matches!(
-                    resp.status(),
-                    StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-                ) =>
-            {
+            Ok(resp) if answers::token_refused(resp.status().as_u16()) => {
                 let status = resp.status().as_u16();
                 let body: Value = resp.json().await.unwrap_or(Value::Null);
                 let why = body
@@ -455,7 +424,7 @@ impl Client {
     fn observe_window(&self, headers: &reqwest::header::HeaderMap) {
         let num = |name| header(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
         if let (Some(allowed), Some(count), Some(reset)) =
-            (num("inin-ratelimit-allowed"), num("inin-ratelimit-count"), num("inin-ratelimit-reset"))
+            (num(answers::RATE_LIMIT_ALLOWED), num(answers::RATE_LIMIT_COUNT), num(answers::RATE_LIMIT_RESET))
         {
             let win = Window { allowed, count, reset_at: Instant::now() + Duration::from_secs(reset.max(1)) };
             *self.window.lock().unwrap_or_else(|p| p.into_inner()) = Some(win);
@@ -502,13 +471,14 @@ fn describe_transport(e: &reqwest::Error) -> String {
     }
 }
 
-/// The human message of a Genesys ErrorBody or ScimError.
-fn error_message(body: &Value) -> String {
-    body.get("message")
-        .or_else(|| body.get("detail"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| "no message".into())
+/// The reqwest method of a Genesys API verb.
+fn method(verb: Verb) -> Method {
+    match verb {
+        Verb::Get => Method::GET,
+        Verb::Post => Method::POST,
+        Verb::Patch => Method::PATCH,
+        Verb::Delete => Method::DELETE,
+    }
 }
 
 #[cfg(test)]

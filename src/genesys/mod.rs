@@ -8,6 +8,7 @@ pub mod client;
 pub mod forwarding;
 pub mod mapping;
 pub mod outbox;
+pub mod plan;
 pub mod reconcile;
 
 /// The Genesys simulator, a crate of its own (`crates/genesys-sim`) that shares no code with the bridge.

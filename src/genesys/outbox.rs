@@ -1,44 +1,39 @@
 //! The outbox worker: delivers each pending change to Genesys Cloud, one resource at a time.
 //!
 //! The store keeps one pending row per resource, written with the change (`store::outbox`); this
-//! worker reads due rows oldest first and brings Genesys to the resource's stored state:
-//!
-//! * **User sync**: map the stored user (`mapping`), find its Genesys id (the stored link; on a
-//!   retry, else a lookup by `userName`, so a create whose response was lost is found instead of
-//!   created twice), then create (POST) or update (PATCH). A first attempt without a link POSTs
-//!   at once and adopts the existing user when Genesys answers 409 (its userName is taken: a
-//!   crash after the 201, or a user made outside the bridge). A 404 on update forgets the link
-//!   and creates.
-//! * **User delete**: delete in Genesys (or deactivate, by configuration) and forget the link.
-//! * **Group sync**: find the Genesys group of the same `displayName` (Genesys groups are not
-//!   created through SCIM) and PATCH its members to the stored member list.
+//! worker reads due rows oldest first and brings Genesys to the resource's stored state by
+//! executing its plan (`genesys::plan`): it loads the resource and what the bridge knows of its
+//! Genesys side (the stored link; on a retry, a lookup by `userName` comes first, so a create
+//! whose answer was lost is found instead of created twice), sends the plan's first request,
+//! folds the answer into what is known, and plans again until the plan is done. Answers that
+//! are not successes are handled here: 409 to a create adopts the existing user (a lookup and
+//! an update follow), 409 to a Platform update reads the user again (three times at most), 404
+//! to an update forgets the link and creates the user again, 404 to a delete is done.
 //!
 //! Outcomes: delivered → the row is removed (kept if a newer change arrived meanwhile); a
 //! transient failure → retried later with backoff (`Retry-After` honoured by the client); a
 //! refusal Genesys will repeat (a 4xx other than 409/429, or a user the mapping cannot send) →
 //! parked as dead with its error until an operator retries it. Only this module calls the client.
+//! The dry run plans the same way and records the whole first plan instead of sending it.
 //! Outcomes, and when the worker last settled a change, are counted in `metrics::OutboxStats`
 //! (for `/metrics` and the stuck check of `/readyz`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::Method;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use super::client::{Client, ClientError, Request};
-use super::mapping::{self, ApiMode, DeleteMode, MappedUser, MappingConfig, MembershipUpdate};
+use super::api::ApiMode;
+use super::client::{Client, ClientError};
+use super::mapping::{self, DeleteMode, MappedUser, MappingConfig};
+use super::plan::{self, Change, Known, Learnt, Member, Plan, Purpose, Step};
 use crate::metrics::{DeliveryOutcome, OutboxStats};
 use crate::store::{DryRunRequest, MemberRow, OutboxEntry, OutboxOp, Store, StoreError, StoredResource, now_millis};
 use crate::telemetry::redact;
 use scim::schema::ResourceKind;
-
-const SCIM_USERS: &str = "/api/v2/scim/v2/users";
-const SCIM_GROUPS: &str = "/api/v2/scim/v2/groups";
-const PLATFORM_USERS: &str = "/api/v2/users";
 
 /// The result of one delivery attempt.
 #[derive(Debug)]
@@ -68,6 +63,41 @@ impl From<StoreError> for Delivery {
         Delivery::Defer(Some(Duration::from_secs(5)), format!("database: {e}"))
     }
 }
+
+/// The resource of a change, loaded for planning.
+#[derive(Debug)]
+enum Subject {
+    User(MappedUser),
+    /// A deleted user, with its last `userName` (to find it in Genesys without a link).
+    DeletedUser(Option<String>),
+    /// A group: its document and its user members (bridge id, Genesys id once delivered).
+    Group {
+        doc: Map<String, Value>,
+        members: Vec<Member>,
+        attempts: i64,
+    },
+}
+
+impl Subject {
+    fn change(&self) -> Change<'_> {
+        match self {
+            Subject::User(m) => Change::SyncUser(m),
+            Subject::DeletedUser(name) => Change::DeleteUser { user_name: name.as_deref() },
+            Subject::Group { doc, members, attempts } => Change::SyncGroup { group: doc, members, attempts: *attempts },
+        }
+    }
+
+    fn is_user_sync(&self) -> bool {
+        matches!(self, Subject::User(_))
+    }
+}
+
+/// The most Genesys requests one delivery makes (a Platform create with a division lookup,
+/// a state change and version conflicts stays well below).
+const MAX_STEPS: usize = 16;
+
+/// Version conflicts one Platform update tolerates before it tries again later.
+const MAX_VERSION_CONFLICTS: u32 = 3;
 
 /// How many due rows one pass reads.
 const BATCH: i64 = 64;
@@ -114,7 +144,8 @@ pub struct Worker {
     store: Arc<Store>,
     client: Arc<Client>,
     mapping: MappingConfig,
-    delete_mode: DeleteMode,
+    /// What the plan depends on: the API mode and what a delete does.
+    settings: plan::Settings,
     /// Genesys's home division id (Platform creates need a division id), looked up once.
     home_division: tokio::sync::OnceCell<String>,
     /// Division ids by lower-cased name, as found.
@@ -131,8 +162,8 @@ impl Worker {
         Worker {
             store,
             client,
+            settings: plan::Settings { api: mapping.api, delete_mode },
             mapping,
-            delete_mode,
             home_division: tokio::sync::OnceCell::new(),
             divisions: tokio::sync::Mutex::default(),
             dry_run: false,
@@ -264,29 +295,145 @@ impl Worker {
     }
 
     async fn deliver(&self, e: &OutboxEntry) -> Delivery {
-        let result = match (e.kind, e.op) {
-            (ResourceKind::User, OutboxOp::Sync) => self.sync_user(&e.resource_id, e.attempts).await,
-            (ResourceKind::User, OutboxOp::Delete) => self.delete_user(&e.resource_id, e.user_name.as_deref()).await,
-            (ResourceKind::Group, OutboxOp::Sync) => self.sync_group(&e.resource_id, e.attempts).await,
-            // Genesys groups are not deleted through SCIM (FACTS §1.1): nothing to send.
-            (ResourceKind::Group, OutboxOp::Delete) => Ok(Delivery::Done),
+        let subject = match self.subject(e).await {
+            Ok(Some(s)) => s,
+            // Deleted meanwhile (its delete is the pending change now), or nothing to send.
+            Ok(None) => return Delivery::Done,
+            Err(d) => return d,
         };
-        result.unwrap_or_else(|d| d)
+        let mut known = match self.known(e, &subject, false).await {
+            Ok(k) => k,
+            Err(d) => return d,
+        };
+        // A retry looks first: its earlier create may have worked with the answer lost.
+        known.look_up_first = e.attempts > 0;
+        self.execute(e, &subject, known).await
     }
 
-    /// Dry run: record what delivering `e` would send, without sending. What depends on
-    /// Genesys's answers is written as a placeholder in braces: the id of a user or group the
-    /// bridge has not linked yet (`{genesys id of userName}`), the home division of a Platform
-    /// create, and a Platform PATCH's `version` (read by a GET first). A user whose create was
-    /// recorded is updated next time, as it would be had the create been sent.
+    /// Run the plan of `e` until it is done: send its first request, learn, plan again.
+    async fn execute(&self, e: &OutboxEntry, subject: &Subject, mut known: Known) -> Delivery {
+        let mut version_conflicts = 0;
+        for _ in 0..MAX_STEPS {
+            let steps = match plan::plan(&subject.change(), &known, self.settings) {
+                Plan::Done => return Delivery::Done,
+                Plan::Park(why) => return Delivery::Park(why),
+                Plan::Wait(after, why) => return Delivery::Defer(Some(after), why),
+                Plan::Send(steps) => steps,
+            };
+            let Some(step) = steps.into_iter().next() else { return Delivery::Done };
+            if !step.request.is_concrete() {
+                return Delivery::Park(format!(
+                    "internal: a planned request still holds a placeholder: {}",
+                    step.request.path
+                ));
+            }
+            match self.client.send(&step.request).await {
+                Ok(resp) => {
+                    if let Learnt::Incomplete(why) = known.learn(&step, &resp.body, self.settings.api) {
+                        return Delivery::Defer(None, why);
+                    }
+                    if let Err(d) = self.remember(e, subject, &step, &known).await {
+                        return d;
+                    }
+                }
+                Err(err) => match (&step.purpose, err) {
+                    // Created meanwhile (our lost answer, or by someone else): adopt it.
+                    (Purpose::CreateUser, conflict @ ClientError::Conflict { .. }) => {
+                        if known.look_up_first {
+                            return Delivery::from(conflict);
+                        }
+                        known.look_up_first = true;
+                    }
+                    // The user changed in Genesys between our read and our write: read again.
+                    (Purpose::ChangeUserState | Purpose::UpdateUser, conflict @ ClientError::Conflict { .. })
+                        if self.settings.api == ApiMode::Platform =>
+                    {
+                        version_conflicts += 1;
+                        if version_conflicts >= MAX_VERSION_CONFLICTS {
+                            return Delivery::Defer(
+                                None,
+                                format!("the Genesys user kept changing (version conflicts): {conflict}"),
+                            );
+                        }
+                        known.current = None;
+                    }
+                    // Deleted in Genesys: forget the link; the next attempt creates it again.
+                    (
+                        Purpose::ReadUser | Purpose::ChangeUserState | Purpose::UpdateUser,
+                        ClientError::Refused { status: 404, .. },
+                    ) if subject.is_user_sync() => {
+                        if let Err(d) = self.set_link(ResourceKind::User, &e.resource_id, None).await {
+                            return d;
+                        }
+                        return Delivery::Defer(
+                            Some(Duration::ZERO),
+                            "the Genesys user was gone; creating it again".into(),
+                        );
+                    }
+                    // Already gone in Genesys: the goal is reached.
+                    (Purpose::DeleteUser | Purpose::DeactivateUser, ClientError::Refused { status: 404, .. }) => {
+                        known.deleted = true;
+                        if let Err(d) = self.remember(e, subject, &step, &known).await {
+                            return d;
+                        }
+                    }
+                    (_, err) => return Delivery::from(err),
+                },
+            }
+        }
+        Delivery::Defer(None, "the change needed more Genesys requests than expected; trying again".into())
+    }
+
+    /// Store what a step taught that outlives this delivery: the link of a found or created
+    /// user or group, the link forgotten after a delete, a division id.
+    async fn remember(&self, e: &OutboxEntry, subject: &Subject, step: &Step, known: &Known) -> Result<(), Delivery> {
+        match &step.purpose {
+            Purpose::FindUser | Purpose::CreateUser if subject.is_user_sync() => {
+                if let Some(g) = &known.genesys_id {
+                    self.set_link(ResourceKind::User, &e.resource_id, Some(g)).await?;
+                }
+            }
+            Purpose::DeleteUser => self.set_link(ResourceKind::User, &e.resource_id, None).await?,
+            Purpose::FindDivision(name) => {
+                if let Some(d) = &known.division_id {
+                    self.divisions.lock().await.insert(name.to_lowercase(), d.clone());
+                }
+            }
+            Purpose::HomeDivision => {
+                if let Some(d) = &known.division_id {
+                    let _ = self.home_division.set(d.clone());
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Dry run: record what delivering `e` would send (the whole first plan), without sending.
+    /// What depends on Genesys's answers is a placeholder in braces (`plan`). A user whose create
+    /// was recorded is updated next time, as it would be had the create been sent; a division
+    /// looked up once is taken as known.
     async fn preview(&self, e: &OutboxEntry) {
-        let requests = match self.planned_requests(e).await {
-            Ok(r) => r,
+        let requests = match self.planned(e).await {
+            Ok(steps) => steps,
             Err(outcome) => {
                 self.record(e, outcome).await;
                 return;
             }
         };
+        let at = now_millis();
+        let requests: Vec<DryRunRequest> = requests
+            .into_iter()
+            .map(|s| DryRunRequest {
+                at,
+                kind: e.kind.as_str().to_string(),
+                resource_id: e.resource_id.clone(),
+                method: s.request.verb.as_str().to_string(),
+                path: s.request.target(),
+                body: s.body.json().cloned(),
+                body_after_read: matches!(s.body, plan::Body::AfterRead(_)),
+            })
+            .collect();
         let n = requests.len();
         let entry = e.clone();
         let stored = self.blocking(move |s| s.dry_run_record(&entry, requests)).await;
@@ -307,87 +454,52 @@ impl Worker {
         }
     }
 
-    async fn planned_requests(&self, e: &OutboxEntry) -> Result<Vec<DryRunRequest>, Delivery> {
-        let at = now_millis();
-        let req = |method: &str, path: String, body: Option<Value>| DryRunRequest {
-            at,
-            kind: e.kind.as_str().to_string(),
-            resource_id: e.resource_id.clone(),
-            method: method.to_string(),
-            path,
-            body,
-        };
+    /// The plan of `e` as the worker would start it, from what the bridge knows without asking
+    /// Genesys (the dry run; `reconcile` prints the same plans).
+    async fn planned(&self, e: &OutboxEntry) -> Result<Vec<Step>, Delivery> {
+        let Some(subject) = self.subject(e).await? else { return Ok(Vec::new()) };
+        let known = self.known(e, &subject, true).await?;
+        match plan::plan(&subject.change(), &known, self.settings) {
+            Plan::Done => Ok(Vec::new()),
+            Plan::Send(steps) => {
+                // Later plans take a looked-up division as known.
+                for s in &steps {
+                    match &s.purpose {
+                        Purpose::FindDivision(name) => {
+                            self.divisions.lock().await.insert(name.to_lowercase(), plan::division_placeholder(name));
+                        }
+                        Purpose::HomeDivision => {
+                            let _ = self.home_division.set(plan::HOME_DIVISION_PLACEHOLDER.to_string());
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(steps)
+            }
+            Plan::Park(why) => Err(Delivery::Park(why)),
+            Plan::Wait(after, why) => Err(Delivery::Defer(Some(after), why)),
+        }
+    }
+
+    /// The stored resource behind `e`, ready for planning; `None` when there is nothing to send
+    /// (the resource was deleted meanwhile, or a group was deleted: Genesys groups are not
+    /// deleted through SCIM). A user the mapping cannot send is parked.
+    async fn subject(&self, e: &OutboxEntry) -> Result<Option<Subject>, Delivery> {
         match (e.kind, e.op) {
-            (ResourceKind::User, OutboxOp::Sync) => {
-                let Some(m) = self.mapped_user(&e.resource_id).await? else { return Ok(Vec::new()) };
-                let link = match self.link(ResourceKind::User, &e.resource_id).await? {
-                    Some(g) => Some(g),
-                    None => {
-                        let id = e.resource_id.clone();
-                        let seen = self.blocking(move |s| s.dry_run_seen(&id)).await?;
-                        seen.then(|| format!("{{genesys id of {}}}", m.user_name()))
-                    }
-                };
-                Ok(match (self.mapping.api, link) {
-                    (ApiMode::Scim, Some(g)) => {
-                        vec![req("PATCH", format!("{SCIM_USERS}/{g}"), Some(mapping::scim_patch_body(&m)))]
-                    }
-                    (ApiMode::Scim, None) => vec![req("POST", SCIM_USERS.into(), Some(mapping::scim_create_body(&m)))],
-                    (ApiMode::Platform, Some(g)) => {
-                        let current = serde_json::json!({"id": g, "version": "{current version}"});
-                        let patch = mapping::platform_patch_body(&m, &current).ok().flatten();
-                        vec![
-                            req("GET", format!("{PLATFORM_USERS}/{g}?expand=employerInfo"), None),
-                            req("PATCH", format!("{PLATFORM_USERS}/{g}"), patch),
-                        ]
-                    }
-                    (ApiMode::Platform, None) => vec![req(
-                        "POST",
-                        PLATFORM_USERS.into(),
-                        Some(mapping::platform_create_body(&m, "{home division id}")),
-                    )],
-                })
-            }
-            (ResourceKind::User, OutboxOp::Delete) => {
-                let g = match self.link(ResourceKind::User, &e.resource_id).await? {
-                    Some(g) => g,
-                    None => match &e.user_name {
-                        Some(name) => format!("{{genesys id of {name}}}"),
-                        None => return Ok(Vec::new()),
-                    },
-                };
-                Ok(match (self.delete_mode, self.mapping.api) {
-                    (DeleteMode::Delete, ApiMode::Scim) => vec![req("DELETE", format!("{SCIM_USERS}/{g}"), None)],
-                    (DeleteMode::Delete, ApiMode::Platform) => {
-                        vec![req("DELETE", format!("{PLATFORM_USERS}/{g}"), None)]
-                    }
-                    (DeleteMode::Deactivate, _) => {
-                        vec![req("PATCH", format!("{SCIM_USERS}/{g}"), Some(mapping::scim_deactivate_body()))]
-                    }
-                })
-            }
+            (ResourceKind::User, OutboxOp::Sync) => Ok(self.mapped_user(&e.resource_id).await?.map(Subject::User)),
+            (ResourceKind::User, OutboxOp::Delete) => Ok(Some(Subject::DeletedUser(e.user_name.clone()))),
             (ResourceKind::Group, OutboxOp::Sync) => {
-                let Some((group, members)) = self.group_with_members(&e.resource_id).await? else {
-                    return Ok(Vec::new());
-                };
+                let Some((group, members)) = self.group_with_members(&e.resource_id).await? else { return Ok(None) };
                 let mut ids = Vec::new();
                 for m in members.iter().filter(|m| m.kind == "User") {
-                    ids.push(match self.link(ResourceKind::User, &m.id).await? {
-                        Some(g) => g,
-                        None => format!("{{genesys id of user {}}}", m.id),
+                    ids.push(Member {
+                        bridge_id: m.id.clone(),
+                        genesys_id: self.link(ResourceKind::User, &m.id).await?,
                     });
                 }
-                let doc = group.into_full_document();
-                let name = doc.get("displayName").and_then(Value::as_str).unwrap_or_default().to_string();
-                let r = mapping::map_group_membership(&doc, MembershipUpdate::Replace(&ids))
-                    .map_err(|err| Delivery::Park(err.to_string()))?;
-                let filter = mapping::group_lookup_filter(&name);
-                Ok(vec![
-                    req("GET", format!("{SCIM_GROUPS}?filter={filter}"), None),
-                    req("PATCH", format!("{SCIM_GROUPS}/{{genesys id of group {name}}}"), r.patch),
-                ])
+                Ok(Some(Subject::Group { doc: group.into_full_document(), members: ids, attempts: e.attempts }))
             }
-            (ResourceKind::Group, OutboxOp::Delete) => Ok(Vec::new()),
+            (ResourceKind::Group, OutboxOp::Delete) => Ok(None),
         }
     }
 
@@ -400,10 +512,6 @@ impl Worker {
             Ok(r) => r.map_err(Delivery::from),
             Err(_) => Err(Delivery::Defer(None, "a database task failed".into())),
         }
-    }
-
-    async fn send(&self, req: Request) -> Result<super::client::Response, ClientError> {
-        self.client.send(&req).await
     }
 
     /// The stored user mapped for Genesys; `None` when it was deleted meanwhile. A user the
@@ -437,24 +545,6 @@ impl Worker {
         .await
     }
 
-    async fn sync_user(&self, id: &str, attempts: i64) -> Result<Delivery, Delivery> {
-        // Deleted meanwhile: its delete is the pending change now.
-        let Some(mapped) = self.mapped_user(id).await? else { return Ok(Delivery::Done) };
-        let genesys_id = match self.link(ResourceKind::User, id).await? {
-            Some(g) => Some(g),
-            // A first attempt without a link POSTs at once: should Genesys hold the userName
-            // already (a crash after its 201, or a user made outside the bridge) it answers 409
-            // and `create_user` adopts that user. A retry looks first: its earlier POST may have
-            // worked with the answer lost.
-            None if attempts == 0 => None,
-            None => self.find_user(mapped.user_name()).await?,
-        };
-        match genesys_id {
-            Some(g) => self.update_user(id, &g, &mapped).await,
-            None => self.create_user(id, &mapped).await,
-        }
-    }
-
     /// The Genesys id of the user's manager, when the manager has been delivered.
     async fn manager_ids(&self, doc: &Map<String, Value>) -> Result<BTreeMap<String, String>, Delivery> {
         let manager = mapping::manager_bridge_id(doc).map(str::to_string);
@@ -477,228 +567,36 @@ impl Worker {
         self.blocking(move |s| s.set_genesys_link(kind, &id, g.as_deref())).await
     }
 
-    /// A Genesys user by `userName` (SCIM filter; the same user store serves both APIs).
-    async fn find_user(&self, user_name: &str) -> Result<Option<String>, Delivery> {
-        let filter = format!("userName eq {}", Value::String(user_name.to_string()));
-        let resp = self.send(Request::new(Method::GET, SCIM_USERS).query("filter", &filter)).await?;
-        Ok(first_id(&resp.body))
-    }
-
-    async fn create_user(&self, id: &str, m: &MappedUser) -> Result<Delivery, Delivery> {
-        let created = match self.mapping.api {
-            ApiMode::Scim => self.send(Request::new(Method::POST, SCIM_USERS).json(mapping::scim_create_body(m))).await,
-            ApiMode::Platform => {
-                let division = match m.division() {
-                    Some(name) => match self.division_id(name).await? {
-                        Some(id) => id,
-                        None => {
-                            return Ok(Delivery::Park(format!(
-                                "Genesys has no division named '{name}': create it in Genesys, or correct the user's \
-                                 division (or SCIM_BRIDGE_GENESYS_DIVISION)"
-                            )));
-                        }
-                    },
-                    None => self.home_division().await?,
-                };
-                let body = mapping::platform_create_body(m, &division);
-                self.send(Request::new(Method::POST, PLATFORM_USERS).json(body)).await
-            }
+    /// What the bridge knows of the Genesys side of `e` before asking Genesys: the stored link
+    /// and the divisions found so far. In a dry run, a user whose create was recorded counts as
+    /// created, and members not delivered count as delivered.
+    async fn known(&self, e: &OutboxEntry, subject: &Subject, dry_run: bool) -> Result<Known, Delivery> {
+        let mut known = Known { genesys_id: self.link(e.kind, &e.resource_id).await?, ..Known::default() };
+        let user_name = match subject {
+            Subject::User(m) => Some(m.user_name()),
+            Subject::DeletedUser(name) => name.as_deref(),
+            Subject::Group { .. } => None,
         };
-        match created {
-            Ok(resp) => {
-                let Some(g) = resp.body.get("id").and_then(Value::as_str).map(str::to_string) else {
-                    return Ok(Delivery::Defer(None, "Genesys created the user but sent no id".into()));
-                };
-                self.set_link(ResourceKind::User, id, Some(&g)).await?;
-                match self.mapping.api {
-                    // The create body carries everything in SCIM mode.
-                    ApiMode::Scim => Ok(Delivery::Done),
-                    // The Platform create has no manager or employee id: update the new user.
-                    ApiMode::Platform => self.update_user(id, &g, m).await,
-                }
-            }
-            // Created meanwhile (our lost response, or by someone else): adopt it and update.
-            Err(conflict @ ClientError::Conflict { .. }) => match self.find_user(m.user_name()).await? {
-                Some(g) => {
-                    self.set_link(ResourceKind::User, id, Some(&g)).await?;
-                    self.update_user(id, &g, m).await
-                }
-                None => Ok(Delivery::from(conflict)),
-            },
-            Err(e) => Ok(Delivery::from(e)),
-        }
-    }
-
-    async fn update_user(&self, id: &str, g: &str, m: &MappedUser) -> Result<Delivery, Delivery> {
-        let sent = match self.mapping.api {
-            ApiMode::Scim => {
-                let path = format!("{SCIM_USERS}/{g}");
-                self.send(Request::new(Method::PATCH, path).json(mapping::scim_patch_body(m)))
-                    .await
-                    .map(|_| Delivery::Done)
-            }
-            ApiMode::Platform => self.update_platform_user(g, m).await,
-        };
-        match sent {
-            Err(ClientError::Refused { status: 404, .. }) => {
-                // Deleted in Genesys: forget the link; the next attempt creates it again.
-                self.set_link(ResourceKind::User, id, None).await?;
-                Ok(Delivery::Defer(Some(Duration::ZERO), "the Genesys user was gone; creating it again".into()))
-            }
-            Ok(d) => Ok(d),
-            Err(e) => Ok(Delivery::from(e)),
-        }
-    }
-
-    /// Platform: read the user (for its `version` and the phones we do not own), send a state
-    /// change alone if needed, then the rest; a version conflict reads again.
-    async fn update_platform_user(&self, g: &str, m: &MappedUser) -> Result<Delivery, ClientError> {
-        let path = format!("{PLATFORM_USERS}/{g}");
-        for _ in 0..3 {
-            let mut current =
-                self.send(Request::new(Method::GET, path.clone()).query("expand", "employerInfo")).await?.body;
-            let state = match mapping::platform_state_body(m, &current) {
-                Ok(b) => b,
-                Err(e) => return Ok(Delivery::Park(e.to_string())),
-            };
-            if let Some(body) = state {
-                match self.send(Request::new(Method::PATCH, path.clone()).json(body)).await {
-                    Ok(resp) => current = resp.body,
-                    Err(ClientError::Conflict { .. }) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-            let patch = match mapping::platform_patch_body(m, &current) {
-                Ok(p) => p,
-                Err(e) => return Ok(Delivery::Park(e.to_string())),
-            };
-            let Some(body) = patch else { return Ok(Delivery::Done) };
-            match self.send(Request::new(Method::PATCH, path.clone()).json(body)).await {
-                Ok(_) => return Ok(Delivery::Done),
-                Err(ClientError::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Delivery::Defer(None, "the Genesys user kept changing (version conflicts)".into()))
-    }
-
-    /// The id of the Genesys division of this name (case-insensitive), remembered once found.
-    async fn division_id(&self, name: &str) -> Result<Option<String>, Delivery> {
-        let key = name.to_lowercase();
-        if let Some(id) = self.divisions.lock().await.get(&key) {
-            return Ok(Some(id.clone()));
-        }
-        let resp = self
-            .send(
-                Request::new(Method::GET, "/api/v2/authorization/divisions")
-                    .query("name", name)
-                    .query("pageSize", "100"),
-            )
-            .await?;
-        let found = resp.body.get("entities").and_then(Value::as_array).into_iter().flatten().find_map(|d| {
-            let n = d.get("name").and_then(Value::as_str)?;
-            if n.eq_ignore_ascii_case(name) { d.get("id").and_then(Value::as_str).map(str::to_string) } else { None }
-        });
-        if let Some(id) = &found {
-            self.divisions.lock().await.insert(key, id.clone());
-        }
-        Ok(found)
-    }
-
-    async fn home_division(&self) -> Result<String, Delivery> {
-        if let Some(d) = self.home_division.get() {
-            return Ok(d.clone());
-        }
-        let resp = self.send(Request::new(Method::GET, "/api/v2/authorization/divisions/home")).await?;
-        let id = resp
-            .body
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| Delivery::Defer(None, "Genesys sent no home division id".into()))?;
-        let _ = self.home_division.set(id.clone());
-        Ok(id)
-    }
-
-    async fn delete_user(&self, id: &str, user_name: Option<&str>) -> Result<Delivery, Delivery> {
-        let genesys_id = match (self.link(ResourceKind::User, id).await?, user_name) {
-            (Some(g), _) => Some(g),
-            (None, Some(name)) => self.find_user(name).await?,
-            (None, None) => None,
-        };
-        let Some(g) = genesys_id else { return Ok(Delivery::Done) };
-        let sent = match (self.delete_mode, self.mapping.api) {
-            (DeleteMode::Delete, ApiMode::Scim) => {
-                self.send(Request::new(Method::DELETE, format!("{SCIM_USERS}/{g}"))).await.map(|_| ())
-            }
-            (DeleteMode::Delete, ApiMode::Platform) => {
-                self.send(Request::new(Method::DELETE, format!("{PLATFORM_USERS}/{g}"))).await.map(|_| ())
-            }
-            (DeleteMode::Deactivate, _) => {
-                let body = mapping::scim_deactivate_body();
-                self.send(Request::new(Method::PATCH, format!("{SCIM_USERS}/{g}")).json(body)).await.map(|_| ())
-            }
-        };
-        match sent {
-            Ok(()) => {}
-            // Already gone in Genesys: the goal is reached.
-            Err(ClientError::Refused { status: 404, .. }) => {}
-            Err(e) => return Ok(Delivery::from(e)),
-        }
-        if self.delete_mode == DeleteMode::Delete {
-            self.set_link(ResourceKind::User, id, None).await?;
-        }
-        Ok(Delivery::Done)
-    }
-
-    async fn sync_group(&self, id: &str, attempts: i64) -> Result<Delivery, Delivery> {
-        let Some((group, members)) = self.group_with_members(id).await? else { return Ok(Delivery::Done) };
-        // Members must be in Genesys first: wait a little for users still being delivered.
-        let mut desired = BTreeSet::new();
-        let mut missing = 0;
-        for m in members.iter().filter(|m| m.kind == "User") {
-            match self.link(ResourceKind::User, &m.id).await? {
-                Some(g) => {
-                    desired.insert(g);
-                }
-                None => missing += 1,
-            }
-        }
-        if missing > 0 && attempts < 10 {
-            return Ok(Delivery::Defer(
-                Some(Duration::from_secs(2)),
-                format!("{missing} member(s) not in Genesys yet; waiting for their delivery"),
-            ));
-        }
-        let doc = group.into_full_document();
-        let name = doc.get("displayName").and_then(Value::as_str).unwrap_or_default().to_string();
-        let filter = mapping::group_lookup_filter(&name);
-        let found = self.send(Request::new(Method::GET, SCIM_GROUPS).query("filter", &filter)).await?;
-        let Some(genesys_group) = first_id(&found.body) else {
-            return Ok(Delivery::Park(format!(
-                "Genesys has no group named '{name}': create it in Genesys (groups are not created through SCIM)"
-            )));
-        };
-        let path = format!("{SCIM_GROUPS}/{genesys_group}");
-        let current = self.send(Request::new(Method::GET, path.clone())).await?.body;
-        let have: BTreeSet<String> = current
-            .get("members")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        let add: Vec<String> = desired.difference(&have).cloned().collect();
-        let remove: Vec<String> = have.difference(&desired).cloned().collect();
-        let request = match mapping::map_group_membership(&doc, MembershipUpdate::Delta { add: &add, remove: &remove })
+        if let Some(name) = user_name
+            && known.genesys_id.is_none()
+            && dry_run
         {
-            Ok(r) => r,
-            Err(e) => return Ok(Delivery::Park(e.to_string())),
-        };
-        if let Some(body) = request.patch {
-            self.send(Request::new(Method::PATCH, path).json(body)).await?;
+            let id = e.resource_id.clone();
+            if self.blocking(move |s| s.dry_run_seen(&id)).await? {
+                known.genesys_id = Some(plan::user_id_placeholder(name));
+            }
         }
-        Ok(Delivery::Done)
+        if let Subject::User(m) = subject
+            && self.settings.api == ApiMode::Platform
+            && known.genesys_id.is_none()
+        {
+            known.division_id = match m.division() {
+                Some(name) => self.divisions.lock().await.get(&name.to_lowercase()).cloned(),
+                None => self.home_division.get().cloned(),
+            };
+        }
+        known.assume_members_delivered = dry_run;
+        Ok(known)
     }
 }
 
@@ -706,11 +604,6 @@ impl Worker {
 /// resource folded into this row).
 fn change_id(e: &OutboxEntry) -> String {
     format!("{}/{}#{}", e.kind.as_str(), e.resource_id, e.revision)
-}
-
-/// The id of the first resource of a SCIM ListResponse.
-fn first_id(list: &Value) -> Option<String> {
-    list.get("Resources")?.as_array()?.first()?.get("id")?.as_str().map(str::to_string)
 }
 
 /// Backoff for a failed delivery without a server-given delay: 1 s doubling to 5 minutes.

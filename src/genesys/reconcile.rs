@@ -5,24 +5,23 @@
 //! them).
 //!
 //! [`compare`] is pure (mapped users and Genesys SCIM users in, a [`Report`] out); [`run`] reads
-//! both sides (the store, and Genesys's SCIM users through the client, 25 a page as FACTS §1.8
+//! both sides (the store, and Genesys's SCIM users through the client, 25 a page as genesys-api-notes §1.8
 //! advises). The report holds e-mail addresses and numbers: it is for operators' eyes (the CLI,
 //! /admin), never for the logs.
 
 use std::collections::{BTreeMap, HashMap};
 
-use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::client::{Client, ClientError, Request};
+use super::api::phones::OTHER_PHONE_TYPES;
+use super::api::{ApiRequest, wire};
+use super::client::{Client, ClientError};
 use super::mapping::{self, MappedUser, MappingConfig};
+use super::plan::{self, Change, Known, Plan};
 use crate::store::{Store, StoreError};
 use scim::list::ListParams;
 use scim::schema::ResourceKind;
-
-/// The Genesys SCIM phone types that all write the Other Phone (FACTS §1.5).
-const OTHER_PHONE_TYPES: [&str; 5] = ["eightbyeight", "other", "microsoftteams", "zoomphone", "ringcentral"];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,6 +44,35 @@ pub struct Report {
 pub struct Missing {
     pub id: String,
     pub user_name: String,
+    /// What `--apply` would send for it (the outbox worker's plan, as the dry run shows it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<PlannedRequest>,
+}
+
+/// One request of a plan, as reports show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedRequest {
+    pub method: &'static str,
+    /// Path and query, relative to the Genesys API base.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+}
+
+/// The requests the worker would start with for `m`, given its Genesys id if it has one.
+fn planned(m: &MappedUser, genesys_id: Option<&str>, settings: plan::Settings) -> Vec<PlannedRequest> {
+    let known = Known { genesys_id: genesys_id.map(str::to_string), ..Known::default() };
+    match plan::plan(&Change::SyncUser(m), &known, settings) {
+        Plan::Send(steps) => steps
+            .into_iter()
+            .map(|s| PlannedRequest {
+                method: s.request.verb.as_str(),
+                path: s.request.target(),
+                body: s.body.json().cloned(),
+            })
+            .collect(),
+        Plan::Done | Plan::Park(_) | Plan::Wait(..) => Vec::new(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,6 +82,9 @@ pub struct Different {
     pub user_name: String,
     pub genesys_id: String,
     pub fields: Vec<FieldDiff>,
+    /// What `--apply` would send for it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<PlannedRequest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -108,6 +139,7 @@ impl Report {
             out.push_str("\nMissing in Genesys:\n");
             for m in &self.missing_in_genesys {
                 out.push_str(&format!("  {}  (bridge id {})\n", m.user_name, m.id));
+                push_plan(&mut out, &m.plan);
             }
         }
         if !self.different.is_empty() {
@@ -123,6 +155,7 @@ impl Report {
                         show(&f.genesys)
                     ));
                 }
+                push_plan(&mut out, &d.plan);
             }
         }
         if !self.only_in_genesys.is_empty() {
@@ -144,6 +177,13 @@ impl Report {
     }
 }
 
+/// The planned requests under a report entry.
+fn push_plan(out: &mut String, plan: &[PlannedRequest]) {
+    for r in plan {
+        out.push_str(&format!("    would send: {} {}\n", r.method, r.path));
+    }
+}
+
 /// The Other Phone of a Genesys SCIM user: the eightbyeight entry, else another type that
 /// writes that field.
 fn genesys_other_phone(user: &Value) -> Option<String> {
@@ -161,8 +201,14 @@ fn text(user: &Value, key: &str) -> Option<String> {
 /// A bridge user: its id and what the mapping made of it (or why it could not).
 pub type MappedBridgeUser = (String, Result<MappedUser, String>);
 
-/// Compare mapped bridge users with Genesys's SCIM users.
+/// Compare mapped bridge users with Genesys's SCIM users; each user missing or different
+/// carries the plan `--apply` would start (sent in the default settings' API mode).
 pub fn compare(bridge: Vec<MappedBridgeUser>, genesys: &[Value]) -> Report {
+    compare_with(bridge, genesys, plan::Settings::default())
+}
+
+/// [`compare`] with the settings the plans are made with.
+pub fn compare_with(bridge: Vec<MappedBridgeUser>, genesys: &[Value], settings: plan::Settings) -> Report {
     let mut by_name: HashMap<String, &Value> = HashMap::new();
     for g in genesys {
         if let Some(name) = g.get("userName").and_then(Value::as_str) {
@@ -190,7 +236,8 @@ pub fn compare(bridge: Vec<MappedBridgeUser>, genesys: &[Value]) -> Report {
         };
         let key = m.user_name().to_lowercase();
         let Some(g) = by_name.get(&key) else {
-            report.missing_in_genesys.push(Missing { id, user_name: m.user_name().to_string() });
+            let plan = planned(&m, None, settings);
+            report.missing_in_genesys.push(Missing { id, user_name: m.user_name().to_string(), plan });
             continue;
         };
         matched.insert(key);
@@ -209,7 +256,8 @@ pub fn compare(bridge: Vec<MappedBridgeUser>, genesys: &[Value]) -> Report {
             report.in_sync += 1;
         } else {
             let genesys_id = text(g, "id").unwrap_or_default();
-            report.different.push(Different { id, user_name: m.user_name().to_string(), genesys_id, fields });
+            let plan = planned(&m, Some(&genesys_id), settings);
+            report.different.push(Different { id, user_name: m.user_name().to_string(), genesys_id, fields, plan });
         }
     }
     let mut only: BTreeMap<String, OnlyInGenesys> = BTreeMap::new();
@@ -240,12 +288,9 @@ async fn genesys_users(client: &Client) -> Result<Vec<Value>, ClientError> {
     let mut all = Vec::new();
     let mut start = 1u64;
     loop {
-        let req = Request::new(Method::GET, "/api/v2/scim/v2/users")
-            .query("startIndex", &start.to_string())
-            .query("count", "25");
-        let page = client.send(&req).await?.body;
-        let resources = page.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
-        let total = page.get("totalResults").and_then(Value::as_u64).unwrap_or(0);
+        let page = client.send(&ApiRequest::scim_users_page(start)).await?.body;
+        let resources = wire::list_resources(&page).to_vec();
+        let total = wire::list_total(&page);
         let n = resources.len() as u64;
         all.extend(resources);
         start += n;
@@ -301,7 +346,8 @@ pub async fn run(
     let bridge = tokio::task::spawn_blocking(move || bridge_users(&s, &c))
         .await
         .map_err(|_| StoreError::Corrupt("the reading task failed".into()))??;
-    let mut report = compare(bridge, &genesys);
+    let settings = plan::Settings { api: cfg.api, delete_mode: mapping::DeleteMode::default() };
+    let mut report = compare_with(bridge, &genesys, settings);
     let s = store.clone();
     let fix = report.to_fix();
     let apply_result = tokio::task::spawn_blocking(move || -> Result<Option<usize>, StoreError> {
@@ -363,11 +409,21 @@ mod tests {
         ];
         let r = compare(bridge, &genesys_side);
         assert_eq!((r.bridge_users, r.genesys_users, r.in_sync), (3, 3, 1));
+        assert_eq!(r.missing_in_genesys.len(), 1);
+        let missing = &r.missing_in_genesys[0];
         assert_eq!(
-            r.missing_in_genesys,
-            vec![Missing { id: "id-missing@example.com".into(), user_name: "missing@example.com".into() }]
+            (missing.id.as_str(), missing.user_name.as_str()),
+            ("id-missing@example.com", "missing@example.com")
         );
+        let shown = |p: &[PlannedRequest]| p.iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>();
+        assert_eq!(shown(&missing.plan), ["POST /api/v2/scim/v2/users"], "--apply would create it");
         assert_eq!(r.different.len(), 1);
+        let g = r.different[0].genesys_id.clone();
+        assert_eq!(
+            shown(&r.different[0].plan),
+            [format!("PATCH /api/v2/scim/v2/users/{g}")],
+            "--apply would update it"
+        );
         assert_eq!(
             r.different[0].fields,
             vec![FieldDiff {
@@ -383,6 +439,7 @@ mod tests {
         assert_eq!(r.to_fix(), vec!["id-missing@example.com".to_string(), "id-Moved@Example.com".to_string()]);
         let text = r.to_text();
         assert!(text.contains("1 in sync, 1 missing in Genesys, 1 different, 1 only in Genesys"), "{text}");
+        assert!(text.contains("would send: POST /api/v2/scim/v2/users\n"), "{text}");
     }
 
     #[test]

@@ -17,7 +17,13 @@ pub struct DryRunRequest {
     /// Path and query, relative to the Genesys API base.
     pub path: String,
     pub body: Option<serde_json::Value>,
+    /// The body depends on a read made first: these are the desired values, of which only those
+    /// that differ from what Genesys holds are sent.
+    pub body_after_read: bool,
 }
+
+/// A `dry_run_requests` row: at, kind, resource id, method, path, body, body after read.
+type DryRunRow = (i64, String, String, String, String, Option<String>, bool);
 
 /// How many dry-run requests are kept (the oldest are dropped beyond).
 const DRY_RUN_KEPT: i64 = 100_000;
@@ -37,6 +43,7 @@ impl Store {
                         dry_run_requests::method.eq(&r.method),
                         dry_run_requests::path.eq(&r.path),
                         dry_run_requests::body.eq(r.body.as_ref().map(|b| b.to_string())),
+                        dry_run_requests::body_after_read.eq(r.body_after_read),
                     ))
                     .execute(conn)?;
             }
@@ -54,7 +61,7 @@ impl Store {
     /// The recorded dry-run requests, oldest first (the last `limit`).
     pub fn dry_run_requests(&self, limit: i64) -> Result<Vec<DryRunRequest>, StoreError> {
         let mut conn = self.reader()?;
-        let mut rows: Vec<(i64, String, String, String, String, Option<String>)> = dry_run_requests::table
+        let mut rows: Vec<DryRunRow> = dry_run_requests::table
             .select((
                 dry_run_requests::at,
                 dry_run_requests::kind,
@@ -62,6 +69,7 @@ impl Store {
                 dry_run_requests::method,
                 dry_run_requests::path,
                 dry_run_requests::body,
+                dry_run_requests::body_after_read,
             ))
             .order(dry_run_requests::seq.desc())
             .limit(limit)
@@ -69,13 +77,14 @@ impl Store {
         rows.reverse();
         Ok(rows
             .into_iter()
-            .map(|(at, kind, resource_id, method, path, body)| DryRunRequest {
+            .map(|(at, kind, resource_id, method, path, body, body_after_read)| DryRunRequest {
                 at,
                 kind,
                 resource_id,
                 method,
                 path,
                 body: body.and_then(|b| serde_json::from_str(&b).ok()),
+                body_after_read,
             })
             .collect())
     }

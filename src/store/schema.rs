@@ -106,6 +106,7 @@ diesel::table! {
         method -> Text,
         path -> Text,
         body -> Nullable<Text>,
+        body_after_read -> Bool,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The Genesys simulator over real HTTP on loopback: OAuth, SCIM and Platform on one store, the
-//! headers and limits of FACTS §4, and every fault on demand.
+//! headers and limits of genesys-api-notes §4, and every fault on demand.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -644,7 +644,7 @@ async fn faults_on_demand() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(sim.get(&path).await.status, StatusCode::OK);
 
-    // Large SCIM pages may 429 (FACTS §1.8) unless attributes trim them, or the check is off.
+    // Large SCIM pages may 429 (genesys-api-notes §1.8) unless attributes trim them, or the check is off.
     assert_error_body(&sim.get(&format!("{path}?count=50")).await, 429, "too.many.requests");
     assert_eq!(sim.get(&format!("{path}?count=50&attributes=userName")).await.status, StatusCode::OK);
     sim.faults(json!({"large_page_429": false})).await;

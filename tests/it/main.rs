@@ -18,5 +18,6 @@ mod groups;
 mod lists;
 mod ops;
 mod patch;
+mod plan;
 mod resilience;
 mod users;

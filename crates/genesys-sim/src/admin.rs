@@ -5,11 +5,13 @@
 //! user's internal profile). Do not expose a simulator beyond loopback.
 //!
 //! * `GET /sim/profiles/{userName}` — the user's profile in Genesys's internal notation
-//!   (FACTS §2.2), so the JSON pointer `/contactInfo/0/phone_other/0/value/number` is the Other
+//!   (genesys-api-notes §2.2), so the JSON pointer `/contactInfo/0/phone_other/0/value/number` is the Other
 //!   Phone whichever API wrote it. The non-deleted user of that name, else the last deleted one.
 //! * `POST /sim/groups` `{"displayName": "Sales"}` (or `{"name": ...}`) — seed a group (201, or
 //!   200 when it exists); `GET /sim/groups` — all groups.
 //! * `GET /sim/stats`, `DELETE /sim/stats` (reset).
+//! * `GET /sim/requests` — the last 10,000 API requests as received (method, decoded path and
+//!   query, JSON body, status), oldest first; `DELETE /sim/requests` forgets them.
 //! * `GET /sim/faults`, `POST /sim/faults` (merge a [`super::FaultsUpdate`]), `DELETE
 //!   /sim/faults` (back to the start-up settings).
 //! * `POST /sim/tokens` — a token without the OAuth round trip; `GET /sim/tokens` — the valid
@@ -30,7 +32,7 @@ use super::store::{SimUser, Store};
 use super::wire::{Answer, ApiError, Reply};
 use super::{Inner, SimConfig};
 
-/// The profile notation of FACTS §2.2: `{"contactInfo": [{"phone_other": [{"value": {"number"}}]}]}`.
+/// The profile notation of genesys-api-notes §2.2: `{"contactInfo": [{"phone_other": [{"value": {"number"}}]}]}`.
 pub(crate) fn profile(store: &Store, u: &SimUser) -> Value {
     let one = |v: &str| json!([{"value": v}]);
     let mut general = Map::new();
@@ -133,6 +135,11 @@ pub(crate) fn route(
             inner.stats = Stats::default();
             Ok(Reply::empty(204))
         }
+        ("GET", ["requests"]) => Ok(Reply::json(200, serde_json::to_value(&inner.journal).unwrap_or(Value::Null))),
+        ("DELETE", ["requests"]) => {
+            inner.journal.clear();
+            Ok(Reply::empty(204))
+        }
         ("GET", ["faults"]) => Ok(Reply::json(200, faults_json(&inner.faults, now))),
         ("POST", ["faults"]) => {
             let update: FaultsUpdate = serde_json::from_slice(body)
@@ -165,7 +172,7 @@ pub(crate) fn route(
             inner.stats = Stats::default();
             Ok(Reply::empty(204))
         }
-        (_, ["profiles", _] | ["groups"] | ["stats"] | ["faults"] | ["tokens"] | ["reset"]) => {
+        (_, ["profiles", _] | ["groups"] | ["stats"] | ["requests"] | ["faults"] | ["tokens"] | ["reset"]) => {
             Err(ApiError::method_not_allowed(method))
         }
         _ => Err(ApiError::not_found()),

@@ -1,7 +1,7 @@
 //! Faults on demand, the per-token rate limiter, and the request statistics of the simulator.
 //!
 //! Owns: the fault settings (`POST /sim/faults` and the `genesys-sim` flags), the fixed-window
-//! rate limiter of FACTS §4 (N requests per token per window, default 300 per 60 s, with the
+//! rate limiter of genesys-api-notes §4 (N requests per token per window, default 300 per 60 s, with the
 //! `inin-ratelimit-*` numbers), and [`Stats`] (`GET /sim/stats`).
 //!
 //! Must not import: actix, or any module of this crate outside `genesys::simulator`.
@@ -23,14 +23,14 @@ pub struct FaultsUpdate {
     /// Statuses drawn (uniformly) for `error_rate` failures; default 502, 503, 504.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_status: Option<Vec<u16>>,
-    /// Requests allowed per token per window (FACTS §4: 300 per minute).
+    /// Requests allowed per token per window (genesys-api-notes §4: 300 per minute).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_minute: Option<u32>,
     /// Length of the rate-limit window in seconds (60 in Genesys; shorter for tests).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_seconds: Option<u64>,
     /// `Retry-After` sent on every 429 (and on injected 503s) instead of the computed value;
-    /// 0 removes the override. Over 180 makes Genesys SDKs give up (FACTS §4).
+    /// 0 removes the override. Over 180 makes Genesys SDKs give up (genesys-api-notes §4).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
     /// Answer every `/api/v2` request with 429 for this many seconds from now (0 ends a storm).
@@ -60,11 +60,11 @@ pub struct FaultsUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lose_response_rate: Option<f64>,
     /// Status of a version mismatch: 409 (Genesys's response tables, the default) or 400
-    /// (`invalidVers` on SCIM, "does not match the current version" on Platform; FACTS §1.9, §2.1).
+    /// (`invalidVers` on SCIM, "does not match the current version" on Platform; genesys-api-notes §1.9, §2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_conflict_status: Option<u16>,
     /// Whether a SCIM list with `count` over 25 and neither `attributes` nor
-    /// `excludedAttributes` is answered with 429 (FACTS §1.8 "may ... return a 429"). Default on.
+    /// `excludedAttributes` is answered with 429 (genesys-api-notes §1.8 "may ... return a 429"). Default on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub large_page_429: Option<bool>,
 }
@@ -328,11 +328,11 @@ pub struct Stats {
     pub faults_injected: BTreeMap<String, u64>,
     /// Connections closed without an answer.
     pub dropped_connections: u64,
-    /// Attributes a SCIM write sent that Genesys does not model (FACTS §1.3 "Not present"),
+    /// Attributes a SCIM write sent that Genesys does not model (genesys-api-notes §1.3 "Not present"),
     /// ignored, by name.
     pub ignored_attributes: BTreeMap<String, u64>,
     /// Writes that sent two phone numbers for one Genesys field (e.g. `other` and
-    /// `eightbyeight`, both the Other Phone; FACTS §1.5): the last one won.
+    /// `eightbyeight`, both the Other Phone; genesys-api-notes §1.5): the last one won.
     pub phone_slot_conflicts: u64,
 }
 

@@ -1,4 +1,4 @@
-//! A faithful stand-in for Genesys Cloud's public API (`/work/shared/genesys/FACTS.md`, §8 is its
+//! A faithful stand-in for Genesys Cloud's public API (`docs/genesys-api-notes.md`, §8 is its
 //! checklist): the login host's OAuth token endpoint, the SCIM v2 server, and the Platform user
 //! endpoints, all on one in-memory user store, on one HTTP listener; plus faults on demand and
 //! an admin surface under `/sim/` for tests.
@@ -8,7 +8,7 @@
 //! The listener is both the "login" and the "api" host: `POST /oauth/token`, `/api/v2/...`.
 //!
 //! Every answer carries `inin-correlation-id` (a uuid, = ErrorBody `contextId`) and
-//! `inin-ratelimit-allowed`/`-count`/`-reset` (FACTS §4). `/api/v2` needs a bearer token from
+//! `inin-ratelimit-allowed`/`-count`/`-reset` (genesys-api-notes §4). `/api/v2` needs a bearer token from
 //! `/oauth/token` and counts against that token's fixed window (default 300 per 60 s; both
 //! settable, so benchmarks and tests need not wait minutes); over the limit is 429
 //! `too.many.requests` with `Retry-After`.
@@ -114,13 +114,13 @@ pub struct SimConfig {
     /// The one OAuth client-credentials client the login host knows.
     pub client_id: String,
     pub client_secret: ClientSecret,
-    /// Requests per token per window (Genesys: 300 per minute, FACTS §4).
+    /// Requests per token per window (Genesys: 300 per minute, genesys-api-notes §4).
     pub rate_limit_per_minute: u32,
     /// The rate-limit window (Genesys: 60 s).
     pub rate_window: Duration,
     /// Lifetime of issued tokens (Genesys default 86400 s, settable 300..172800 per client).
     pub token_lifetime: Duration,
-    /// Groups that exist from the start (Genesys groups must pre-exist, FACTS §1.11).
+    /// Groups that exist from the start (Genesys groups must pre-exist, genesys-api-notes §1.11).
     pub seed_groups: Vec<String>,
     /// A JSON seed file: `["Sales", ...]` or `{"groups": [...], "divisions": [...], "users":
     /// [<SCIM create bodies>]}`.
@@ -166,7 +166,28 @@ pub(crate) struct Inner {
     pub limiter: RateLimiter,
     pub faults: Faults,
     pub stats: Stats,
+    /// The last API requests, oldest first (`GET /sim/requests`).
+    pub journal: std::collections::VecDeque<JournalEntry>,
 }
+
+/// One API request as the simulator received it, and its answer's status (`GET /sim/requests`):
+/// what a test compares with what the bridge meant to send.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct JournalEntry {
+    pub method: String,
+    /// The path, percent-decoded (`/api/v2/users/<id>`).
+    pub path: String,
+    /// The query parameters, decoded, in order.
+    pub query: Vec<(String, String)>,
+    /// The JSON body, if the request had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// The status answered, or `dropped`.
+    pub status: String,
+}
+
+/// How many requests the journal keeps.
+const JOURNAL_LEN: usize = 10_000;
 
 struct Shared {
     config: SimConfig,
@@ -189,6 +210,7 @@ impl SimHandle {
             limiter: RateLimiter::default(),
             faults: admin::initial_faults(&config, Instant::now(), true),
             stats: Stats::default(),
+            journal: std::collections::VecDeque::new(),
         };
         for g in &config.seed_groups {
             if !g.trim().is_empty() {
@@ -242,6 +264,16 @@ impl SimHandle {
 
     pub fn reset_stats(&self) {
         self.lock().stats = Stats::default();
+    }
+
+    /// The API requests received (the last 10,000), oldest first; `/oauth/token` excluded.
+    pub fn requests(&self) -> Vec<JournalEntry> {
+        self.lock().journal.iter().cloned().collect()
+    }
+
+    /// Forget the requests received so far.
+    pub fn clear_requests(&self) {
+        self.lock().journal.clear();
     }
 
     /// The profile of `GET /sim/profiles/{userName}`.
@@ -407,7 +439,7 @@ impl Ctx<'_> {
     }
 
     /// The JSON body. SCIM takes `application/scim+json` or `application/json`, Platform only
-    /// `application/json` (FACTS §1.1, swagger `consumes`); others are 415.
+    /// `application/json` (genesys-api-notes §1.1, swagger `consumes`); others are 415.
     pub fn json_body(&self, scim: bool) -> Result<Value, ApiError> {
         let media = self.content_type.map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
         let ok = match media.as_deref() {
@@ -640,6 +672,18 @@ fn handle<'r>(
         }
     };
     inner.stats.record(&label, &status);
+    if segs.first() == Some(&"api") {
+        if inner.journal.len() >= JOURNAL_LEN {
+            inner.journal.pop_front();
+        }
+        inner.journal.push_back(JournalEntry {
+            method: method.to_string(),
+            path: format!("/{}", segs.join("/")),
+            query: ctx.query.clone(),
+            body: serde_json::from_slice(ctx.body).ok(),
+            status: status.clone(),
+        });
+    }
     tracing::debug!(http.method = method, route = %label, http.status = %status, "genesys simulator");
     (outcome, rate)
 }
@@ -679,7 +723,7 @@ fn route_label(method: &str, segs: &[&str]) -> String {
 fn route_api(inner: &mut Inner, ctx: &Ctx, method: &str, segs: &[&str], now: Instant) -> Answer {
     let not_allowed = || Err(ApiError::method_not_allowed(method));
     match segs {
-        // `/api/v2/scim/v2/...`, and the legacy duplicates `/api/v2/scim/...` (FACTS §1.1).
+        // `/api/v2/scim/v2/...`, and the legacy duplicates `/api/v2/scim/...` (genesys-api-notes §1.1).
         ["v2", "scim", rest @ ..] => match (method, rest.strip_prefix(&["v2"]).unwrap_or(rest)) {
             ("GET", ["users"]) => scim::list_users(inner, ctx),
             ("POST", ["users"]) => scim::create_user(inner, ctx),
@@ -690,7 +734,7 @@ fn route_api(inner: &mut Inner, ctx: &Ctx, method: &str, segs: &[&str], now: Ins
             ("DELETE", ["users", id]) => scim::delete_user(inner, ctx, id),
             (_, ["users", _]) => not_allowed(),
             ("GET", ["groups"]) => scim::list_groups(inner, ctx),
-            // No group creation or deletion in Genesys (FACTS §1.1).
+            // No group creation or deletion in Genesys (genesys-api-notes §1.1).
             (_, ["groups"]) => not_allowed(),
             ("GET", ["groups", id]) => scim::get_group(inner, ctx, id),
             ("PUT", ["groups", id]) => scim::replace_group(inner, ctx, id),
@@ -723,7 +767,7 @@ fn route_api(inner: &mut Inner, ctx: &Ctx, method: &str, segs: &[&str], now: Ins
     }
 }
 
-/// The HTTP response with the headers every Genesys answer carries (FACTS §4).
+/// The HTTP response with the headers every Genesys answer carries (genesys-api-notes §4).
 fn respond(reply: Reply, correlation: &str, rate: RateInfo) -> HttpResponse {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut b = HttpResponse::build(status);

@@ -1,8 +1,8 @@
-//! The login host's `POST /oauth/token` (client-credentials grant, FACTS §3) and bearer checks
-//! for `/api/v2` (FACTS §8 item 1).
+//! The login host's `POST /oauth/token` (client-credentials grant, genesys-api-notes §3) and bearer checks
+//! for `/api/v2` (genesys-api-notes §8 item 1).
 //!
 //! Request: `Authorization: Basic base64(id:secret)`, form body `grant_type=client_credentials`
-//! (`client_id`/`client_secret` in the body are accepted too, "undocumented but works", FACTS
+//! (`client_id`/`client_secret` in the body are accepted too, "undocumented but works", genesys-api-notes
 //! §3). Answer: 200 `{"access_token","token_type":"bearer","expires_in"}`; a bad client is 400
 //! `{"error":"unauthorized_client","description","error_description"}`. The grant-type errors
 //! (`invalid_request`, `unsupported_grant_type`) are RFC 6749 §5.2's words, **[unverified]** for
@@ -74,7 +74,7 @@ fn bearer(header: Option<&str>) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// An OAuth error answer (not an ErrorBody: the login host has its own shape, FACTS §3).
+/// An OAuth error answer (not an ErrorBody: the login host has its own shape, genesys-api-notes §3).
 fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
     Reply::json(status, json!({"error": error, "description": description, "error_description": description}))
 }
@@ -135,7 +135,7 @@ pub(crate) fn token_request(
         }
     }
     let token = tokens.issue(now, client.lifetime);
-    // Genesys answers 86399 for a 86400 s client (FACTS §3): the seconds left, rounded down.
+    // Genesys answers 86399 for a 86400 s client (genesys-api-notes §3): the seconds left, rounded down.
     let expires_in = client.lifetime.as_secs().saturating_sub(1).max(1);
     TokenOutcome::Issued(Reply::json(
         200,

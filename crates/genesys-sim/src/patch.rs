@@ -1,7 +1,7 @@
 //! SCIM PATCH for the simulator: apply a `PatchOp` to the SCIM JSON of a user or group, which the
 //! SCIM routes then read back like a PUT body (so PATCH and PUT share every validation).
 //!
-//! Supported (FACTS §1.6, and what the bridge and Entra send): `add`/`replace`/`remove` (any
+//! Supported (genesys-api-notes §1.6, and what the bridge and Entra send): `add`/`replace`/`remove` (any
 //! case) with no path (an object of attributes, extension objects under their URN), an
 //! attribute path (`active`, `displayName`, `title`, `externalId`, `members`), a sub-attribute
 //! path (`manager.value`), an extension path (`urn:...:enterprise:2.0:User:department`,
@@ -40,7 +40,7 @@ pub(crate) struct Operation {
 }
 
 /// Read a `ScimV2PatchRequest`: `schemas` required (its content is not checked: a Genesys
-/// moderator's working example sent resource URNs, FACTS §1.2), `Operations` (any case) a
+/// moderator's working example sent resource URNs, genesys-api-notes §1.2), `Operations` (any case) a
 /// non-empty list of `{op, path?, value?}`; `path` required for `remove`.
 pub(crate) fn parse_request(body: &Value) -> Result<Vec<Operation>, ApiError> {
     let Some(obj) = body.as_object() else {

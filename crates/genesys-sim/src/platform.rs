@@ -1,8 +1,8 @@
-//! Genesys's Platform user API on the same store as SCIM (FACTS §2.1, §2.2): `GET/POST
+//! Genesys's Platform user API on the same store as SCIM (genesys-api-notes §2.1, §2.2): `GET/POST
 //! /api/v2/users`, `GET/PATCH/DELETE /api/v2/users/{id}`, plus the small reads a client needs
 //! around them (`GET /api/v2/authorization/divisions[/home]`, `GET /api/v2/tokens/me`).
 //!
-//! Fidelity decisions (FACTS section in brackets):
+//! Fidelity decisions (the section of docs/genesys-api-notes.md in brackets):
 //! * `User` JSON keys as the SDK models spell them (§2.1): `name` is SCIM `displayName`,
 //!   `email`/`username` are the userName, `addresses` hold the phones (`mediaType: PHONE`,
 //!   `type` WORK..OTHER), SMS contacts and the work e-mail (`EMAIL`/`WORK`, unverified);
@@ -194,7 +194,7 @@ fn read_contacts(v: &Value) -> Result<Vec<ContactIn>, ApiError> {
 }
 
 /// `addresses` given: every PHONE and SMS contact is replaced, EMAIL contacts are kept
-/// ([quirk], FACTS §2.1); EMAIL/WORK in the list sets the work e-mail.
+/// ([quirk], genesys-api-notes §2.1); EMAIL/WORK in the list sets the work e-mail.
 fn write_addresses(u: &mut SimUser, contacts: Vec<ContactIn>) {
     let had_other = u.phones.contains_key(&PhoneSlot::Other);
     u.phones.clear();
@@ -523,7 +523,7 @@ pub(crate) fn home_division(inner: &Inner) -> Answer {
     Ok(Reply::json(200, division_json(&inner.store, HOME_DIVISION_ID)))
 }
 
-/// `GET /api/v2/tokens/me` (TokenInfo): a cheap credential check (FACTS §3).
+/// `GET /api/v2/tokens/me` (TokenInfo): a cheap credential check (genesys-api-notes §3).
 pub(crate) fn token_info(inner: &Inner, ctx: &Ctx, now: Instant) -> Answer {
     let org = json!({"id": ORG_ID, "name": ORG_NAME});
     let mut body = json!({

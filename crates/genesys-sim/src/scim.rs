@@ -1,8 +1,8 @@
-//! Genesys's SCIM 2.0 server as FACTS §1 describes it, under `/api/v2/scim/v2` (lower-case
+//! Genesys's SCIM 2.0 server as genesys-api-notes §1 describes it, under `/api/v2/scim/v2` (lower-case
 //! segments only): users, groups (no POST/DELETE), `/serviceproviderconfig`, `/resourcetypes`,
 //! `/schemas`.
 //!
-//! Fidelity decisions (FACTS section in brackets):
+//! Fidelity decisions (the section of docs/genesys-api-notes.md in brackets):
 //! * The user model is Genesys's (§1.3): no `name`, `addresses`, `nickName`, ...; such
 //!   attributes are ignored and counted in `Stats::ignored_attributes` (Genesys's behaviour is
 //!   unverified). `userName` (an e-mail address) and `displayName` are required on POST and PUT.
@@ -47,7 +47,7 @@ pub(crate) const CORE_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group
 pub(crate) const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub(crate) const GENESYS: &str = "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User";
 const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-/// The authority Genesys puts in front of the SCIM `externalId` (FACTS §1.3; exact string unverified).
+/// The authority Genesys puts in front of the SCIM `externalId` (genesys-api-notes §1.3; exact string unverified).
 const SCIM_AUTHORITY: &str = "x-pc:scimv2:v1";
 /// The SCIM base path.
 pub(crate) const BASE: &str = "/api/v2/scim/v2";
@@ -303,7 +303,7 @@ fn read_emails(value: &Value, input: &mut UserInput) -> Result<(), ApiError> {
                     input.work_email = Some((v, primary));
                 }
             }
-            // The userName, read-only (FACTS §1.4): not written.
+            // The userName, read-only (genesys-api-notes §1.4): not written.
             "other" => {}
             other => return Err(ApiError::invalid_value(other, "ScimEmail.type", "work, other")),
         }
@@ -536,7 +536,7 @@ fn write_user(store: &mut Store, user: &mut SimUser, input: UserInput, mode: Mod
     Ok(())
 }
 
-/// Genesys userNames are e-mail addresses (FACTS §1.3).
+/// Genesys userNames are e-mail addresses (genesys-api-notes §1.3).
 pub(crate) fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => !local.is_empty() && !domain.is_empty() && !s.chars().any(char::is_whitespace),
@@ -737,7 +737,7 @@ fn paging(ctx: &Ctx) -> Result<(usize, usize), ApiError> {
     Ok((num("startIndex", 1)?.max(1), num("count", 25)?))
 }
 
-/// FACTS §1.8: "A page size over 25 may exceed internal resource limits and return a 429
+/// genesys-api-notes §1.8: "A page size over 25 may exceed internal resource limits and return a 429
 /// error", unless `attributes`/`excludedAttributes` trim the secondary lookups.
 fn large_page_check(inner: &Inner, ctx: &Ctx, count: usize) -> Result<(), ApiError> {
     let trimmed = !ctx.query_list("attributes").is_empty() || !ctx.query_list("excludedAttributes").is_empty();
@@ -1020,11 +1020,11 @@ fn group_of<'s>(store: &'s Store, id: &str) -> Result<&'s SimGroup, ApiError> {
     store.group(id).ok_or_else(ApiError::not_found)
 }
 
-/// `GET /groups`: `filter` is required (FACTS §1.1).
+/// `GET /groups`: `filter` is required (genesys-api-notes §1.1).
 pub(crate) fn list_groups(inner: &mut Inner, ctx: &Ctx) -> Answer {
     let Some(filter) = ctx.query_one("filter").filter(|f| !f.trim().is_empty()) else {
         return Err(ApiError::bad_request(
-            "The filter parameter is required, for example filter=displayName eq \"Sales\" (FACTS: filter required on groups)",
+            "The filter parameter is required, for example filter=displayName eq \"Sales\"",
         ));
     };
     let terms = parse_filter(filter)?;
@@ -1136,7 +1136,7 @@ pub(crate) fn patch_group(inner: &mut Inner, ctx: &Ctx, id: &str) -> Answer {
 // Discovery
 // ---------------------------------------------------------------------------------------------
 
-/// `GET /serviceproviderconfig`. The live values are unverified (FACTS §9); these describe the
+/// `GET /serviceproviderconfig`. The live values are unverified (genesys-api-notes §9); these describe the
 /// simulator.
 pub(crate) fn service_provider_config(ctx: &Ctx) -> Answer {
     Ok(Reply::scim(
@@ -1299,7 +1299,7 @@ const SCHEMA_IDS: [&str; 7] = [
     GENESYS,
 ];
 
-/// `GET /schemas[/{id}]`; a `filter` on the list is 403 (FACTS §1.1 [quirk]).
+/// `GET /schemas[/{id}]`; a `filter` on the list is 403 (genesys-api-notes §1.1 [quirk]).
 pub(crate) fn schemas(ctx: &Ctx, which: Option<&str>) -> Answer {
     match which {
         Some(id) => schema(id, &ctx.base).map(|v| Reply::scim(200, v)).ok_or_else(ApiError::not_found),

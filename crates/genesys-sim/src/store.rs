@@ -1,15 +1,15 @@
 //! The simulator's one in-memory user store, shared by the SCIM and the Platform routes.
 //!
-//! Owns: the Genesys user as one record (FACTS §1.4's "UserProfile": name, state, version,
+//! Owns: the Genesys user as one record (genesys-api-notes §1.4's "UserProfile": name, state, version,
 //! title, department, division, manager, HR fields, e-mails and the phone fields of the profile),
-//! groups (which exist only when seeded, FACTS §1.11), divisions, and the invariants both APIs
+//! groups (which exist only when seeded, genesys-api-notes §1.11), divisions, and the invariants both APIs
 //! share: `userName` unique among non-deleted users (case-insensitive), `version` +1 per write
 //! that changes the user, soft delete.
 //!
 //! The phone model is the profile's, not SCIM's: one field per Genesys phone type
 //! ([`PhoneSlot`]). Every UC type SCIM knows (`other`, `eightbyeight`, `microsoftteams`,
-//! `zoomphone`, `ringcentral`) writes the single Other Phone (FACTS §1.4, §1.5), which is also
-//! Platform `addresses[{mediaType: PHONE, type: OTHER}]` (FACTS §2.2).
+//! `zoomphone`, `ringcentral`) writes the single Other Phone (genesys-api-notes §1.4, §1.5), which is also
+//! Platform `addresses[{mediaType: PHONE, type: OTHER}]` (genesys-api-notes §2.2).
 //!
 //! Must not import: actix, `crate::store`, `crate::http`.
 
@@ -58,10 +58,10 @@ pub(crate) enum PhoneSlot {
     Other,
 }
 
-/// SCIM `phoneNumbers.type` values that land in the Other Phone (FACTS §1.4, §1.5).
+/// SCIM `phoneNumbers.type` values that land in the Other Phone (genesys-api-notes §1.4, §1.5).
 pub(crate) const OTHER_PHONE_TYPES: [&str; 5] = ["other", "eightbyeight", "microsoftteams", "zoomphone", "ringcentral"];
 
-/// The 11 values of `ScimPhoneNumber.type` today (FACTS §1.5).
+/// The 11 values of `ScimPhoneNumber.type` today (genesys-api-notes §1.5).
 pub(crate) const SCIM_PHONE_TYPES: [&str; 11] = [
     "work",
     "work2",
@@ -155,7 +155,7 @@ pub(crate) struct Phone {
     pub number: Option<String>,
     pub extension: Option<String>,
     pub country_code: Option<String>,
-    /// Platform `Contact.integration`, kept as written (values unverified, FACTS §2.1).
+    /// Platform `Contact.integration`, kept as written (values unverified, genesys-api-notes §2.1).
     pub integration: Option<String>,
 }
 
@@ -231,7 +231,7 @@ impl SimUser {
 
     /// The primary phone: the one marked primary, or the only phone when there is one
     /// ("If no other numbers are populated through SCIM, the Other Phone field is set as
-    /// primary automatically", FACTS §1.5 [quirk]).
+    /// primary automatically", genesys-api-notes §1.5 [quirk]).
     pub fn primary_phone(&self) -> Option<PhoneSlot> {
         match self.primary_slot {
             Some(s) if self.phones.contains_key(&s) => Some(s),

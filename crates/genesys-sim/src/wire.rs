@@ -1,7 +1,7 @@
-//! The simulator's answers before the common headers: Genesys's `ErrorBody` (FACTS §4), SCIM's
-//! `ScimError` (FACTS §1.12) and successful replies.
+//! The simulator's answers before the common headers: Genesys's `ErrorBody` (genesys-api-notes §4), SCIM's
+//! `ScimError` (genesys-api-notes §1.12) and successful replies.
 //!
-//! Which shape an error takes follows Genesys's response tables (FACTS §1.12): `ErrorBody` for
+//! Which shape an error takes follows Genesys's response tables (genesys-api-notes §1.12): `ErrorBody` for
 //! 400/401/403/404/405/408/413/415/429/5xx on every route, the SCIM ones included; `ScimError`
 //! only for the SCIM 409s (duplicate userName, version mismatch) and for the 400 `invalidVers`
 //! variant of a version mismatch (the `If-Match` parameter text).
@@ -10,9 +10,9 @@
 
 use serde_json::{Value, json};
 
-/// `application/json`, what Platform answers carry (FACTS §4 headers).
+/// `application/json`, what Platform answers carry (genesys-api-notes §4 headers).
 pub(crate) const JSON: &str = "application/json";
-/// `application/scim+json`, what SCIM answers carry (FACTS §1.1 content types).
+/// `application/scim+json`, what SCIM answers carry (genesys-api-notes §1.1 content types).
 pub(crate) const SCIM_JSON: &str = "application/scim+json";
 
 /// The SCIM error message URN.
@@ -74,7 +74,7 @@ impl ApiError {
         ApiError::new(409, "general.conflict", message)
     }
 
-    /// 409 ScimError "User name already in use by non-deleted user." (FACTS §1.1).
+    /// 409 ScimError "User name already in use by non-deleted user." (genesys-api-notes §1.1).
     pub fn scim_user_name_taken() -> ApiError {
         ApiError {
             shape: Shape::ScimError(Some("uniqueness")),
@@ -83,7 +83,7 @@ impl ApiError {
     }
 
     /// A SCIM `If-Match` mismatch: 409 ScimError "Version does not match current version."
-    /// (response tables), or 400 ScimError `invalidVers` (parameter text); FACTS §1.9.
+    /// (response tables), or 400 ScimError `invalidVers` (parameter text); genesys-api-notes §1.9.
     pub fn scim_version_mismatch(status: u16) -> ApiError {
         if status == 400 {
             ApiError {
@@ -100,7 +100,7 @@ impl ApiError {
 
     /// A Platform `version` mismatch: 409 `general.conflict` with the 2018 swagger message, or
     /// 400 with "does not match the current version" in the message (Terraform's
-    /// `IsVersionMismatch`, FACTS §2.1).
+    /// `IsVersionMismatch`, genesys-api-notes §2.1).
     pub fn platform_version_mismatch(status: u16) -> ApiError {
         let message = "The version supplied does not match the current version of the user";
         if status == 400 { ApiError::bad_request(message) } else { ApiError::conflict(message) }
@@ -145,7 +145,7 @@ impl ApiError {
         )
     }
 
-    /// 429 `too.many.requests` with `Retry-After` (message of the 2025 swagger, FACTS §4).
+    /// 429 `too.many.requests` with `Retry-After` (message of the 2025 swagger, genesys-api-notes §4).
     pub fn too_many_requests(retry_after: u64) -> ApiError {
         ApiError {
             retry_after: Some(retry_after),
@@ -157,7 +157,7 @@ impl ApiError {
         }
     }
 
-    /// A rate-limit 429, naming the limit (`client.credentials.token.rate.per.minute`, FACTS §4).
+    /// A rate-limit 429, naming the limit (`client.credentials.token.rate.per.minute`, genesys-api-notes §4).
     pub fn rate_limited(retry_after: u64, allowed: u32) -> ApiError {
         ApiError {
             limit: Some(("client.credentials.token.rate.per.minute", allowed)),
@@ -267,7 +267,7 @@ impl Reply {
         self
     }
 
-    /// `ETag: "<version>"` (strong, as Genesys's documented example `"42"`; FACTS §1.9).
+    /// `ETag: "<version>"` (strong, as Genesys's documented example `"42"`; genesys-api-notes §1.9).
     pub fn etag(self, version: u64) -> Reply {
         self.header("etag", format!("\"{version}\""))
     }

@@ -412,7 +412,7 @@ fn insert_space_after(toks: Vec<Tok>, wanted: impl Fn(Option<&Tok>, &Tok, &Tok) 
 /// Quirk: comparison literals in any case, `active eq True`, `manager eq NULL`.
 ///
 /// .NET clients render booleans as `True`/`False` (Entra sends its booleans as such strings in
-/// PATCH values, `/work/shared/idp-requests.md` §4.1 item 2). RFC 7644 §3.4.2.2 spells
+/// PATCH values, `docs/idp-notes.md` §4.1 item 2). RFC 7644 §3.4.2.2 spells
 /// `compValue = false / null / true` in ABNF, whose quoted literals are case-insensitive
 /// (RFC 5234 §2.3), while `scim_v2` accepts only lower case. Only a word right after a
 /// comparison operator is lowered, so attribute names are never touched.
@@ -429,7 +429,7 @@ fn quirk_literal_case(toks: &mut [Tok]) {
 ///
 /// Microsoft Entra ID checks uniqueness of a work email with this filter (Microsoft Learn,
 /// "Tutorial: Develop and plan provisioning for a SCIM endpoint in Microsoft Entra ID";
-/// `/work/shared/idp-requests.md` §4.1 item 15). RFC 7644 §3.4.2.2 has no sub-attribute after
+/// `docs/idp-notes.md` §4.1 item 15). RFC 7644 §3.4.2.2 has no sub-attribute after
 /// a value path in a filter; the RFC form of the same question is
 /// `emails[(type eq "work") and value eq "x"]`, which is what we hand to the parser. The
 /// comparison may also be `pr`.
@@ -916,7 +916,7 @@ fn compare_numbers(a: &Number, b: &Number) -> Ordering {
     x.partial_cmp(&y).unwrap_or(Ordering::Equal)
 }
 
-/// `"true"`/`"false"` in any case, as Entra sends booleans (`/work/shared/idp-requests.md` §4.1 item 2).
+/// `"true"`/`"false"` in any case, as Entra sends booleans (`docs/idp-notes.md` §4.1 item 2).
 pub fn parse_bool_lenient(s: &str) -> Option<bool> {
     match s.trim() {
         t if t.eq_ignore_ascii_case("true") => Some(true),

@@ -88,7 +88,7 @@ pub fn parse_list_params(
 
 /// The `ListResponse` body (RFC 7644 §3.4.2). `itemsPerPage` is the number of `Resources`;
 /// `Resources` is always present, possibly empty (Entra's Test Connection expects an empty list,
-/// idp-requests.md §4.1 item 14).
+/// docs/idp-notes.md §4.1 item 14).
 pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>) -> Value {
     json!({
         "schemas": [LIST_RESPONSE_URN],
@@ -329,7 +329,7 @@ mod tests {
         use Input::Query;
         let cases: Vec<(Input, Expected)> = vec![
             (Query((None, None, None, None, None)), Params(1, Some(100), None, false, None)),
-            // Okta import pages (idp-requests.md §4.2 item 7).
+            // Okta import pages (docs/idp-notes.md §4.2 item 7).
             (Query((Some("101"), Some("100"), None, None, None)), Params(101, Some(100), None, false, None)),
             (Query((Some("0"), Some("-5"), None, None, None)), Params(1, Some(0), None, false, None)),
             (Query((Some("-3"), Some("0"), None, None, None)), Params(1, Some(0), None, false, None)),

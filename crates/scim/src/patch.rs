@@ -11,7 +11,7 @@
 //! document, which `scim::resource` does afterwards. Values are written as the client sent
 //! them; only attribute *names* are normalised to the schema's spelling.
 //!
-//! Decisions (`/work/shared/idp-requests.md` §5 and below):
+//! Decisions (`docs/idp-notes.md` §5 and below):
 //! * add/replace on a value-filtered path that matches no element creates the element from the
 //!   filter's `eq` terms (RFC 7644 §3.5.2.3 says `noTarget` for replace; Entra relies on
 //!   creation). A filter that cannot describe an element (`or`, `co`, ...) is still `noTarget`.
@@ -231,7 +231,7 @@ fn parse_operation(rt: &ResourceType, raw: &Value) -> Result<Operation, ScimErro
 
 /// `op` in any case: Entra ID sends `Add`, `Replace`, `Remove` ("Microsoft Entra ID emits the
 /// values of op as Add, Replace, and Remove", Microsoft Learn SCIM tutorial;
-/// `/work/shared/idp-requests.md` §4.1 item 1).
+/// `docs/idp-notes.md` §4.1 item 1).
 fn parse_op(s: &str) -> Result<OpKind, ScimError> {
     match s.trim().to_ascii_lowercase().as_str() {
         "add" => Ok(OpKind::Add),
@@ -374,7 +374,7 @@ fn expand_target<'v>(
 }
 
 /// The attributes of a path-less add/replace value: plain names, dotted sub-attribute paths
-/// (`"name.givenName"`, Entra, `/work/shared/idp-requests.md` §4.1 item 8), URN-qualified
+/// (`"name.givenName"`, Entra, `docs/idp-notes.md` §4.1 item 8), URN-qualified
 /// names, and whole extension objects keyed by their URN.
 fn expand_pathless<'v>(
     rt: &ResourceType,
@@ -531,7 +531,7 @@ fn apply_operation(
 /// Okta's group rename carries the group's own id in a path-less replace:
 /// `{"op":"replace","value":{"id":"<group id>","displayName":".."}}`, sent with every
 /// membership update (Okta "SCIM 2.0 Protocol Reference", Group Push;
-/// `/work/shared/idp-requests.md` §4.2 item 8). `id` is readOnly: the same id is accepted and
+/// `docs/idp-notes.md` §4.2 item 8). `id` is readOnly: the same id is accepted and
 /// ignored, a different one is a `mutability` error.
 fn quirk_okta_own_id(doc: &Map<String, Value>, sent: &Value) -> Result<(), ScimError> {
     match (doc.get("id"), sent) {
@@ -1012,7 +1012,7 @@ fn check_immutable(
 
 /// Entra ID sends the enterprise `manager` (a complex attribute) as a plain string:
 /// `{"op":"Add","path":"urn:...:enterprise:2.0:User:manager","value":"271"}`
-/// (Captain-P-Goldfish/SCIM-SDK#541 and #686; `/work/shared/idp-requests.md` §4.1 item 7).
+/// (Captain-P-Goldfish/SCIM-SDK#541 and #686; `docs/idp-notes.md` §4.1 item 7).
 /// A scalar given for a single-valued complex attribute that has a `value` sub-attribute
 /// becomes `{"value": scalar}`.
 fn quirk_entra_scalar_for_complex(def: Option<&AttributeDef>, value: Value) -> Value {
@@ -1030,7 +1030,7 @@ fn quirk_entra_scalar_for_complex(def: Option<&AttributeDef>, value: Value) -> V
 
 /// Entra's older documentation adds the single-valued `manager` as a one-element array:
 /// `{"op":"Add","path":"manager","value":[{"$ref":"...","value":"<id>"}]}` (Microsoft Learn SCIM
-/// tutorial, Example 5; `/work/shared/idp-requests.md` §4.1 item 7). A one-element array given
+/// tutorial, Example 5; `docs/idp-notes.md` §4.1 item 7). A one-element array given
 /// for a single-valued attribute stands for its element.
 fn quirk_entra_single_value_in_array(def: Option<&AttributeDef>, value: &Value) -> Value {
     match (def, value) {
@@ -1041,7 +1041,7 @@ fn quirk_entra_single_value_in_array(def: Option<&AttributeDef>, value: &Value) 
 
 /// Entra ID removes group members with a value list:
 /// `{"op":"Remove","path":"members","value":[{"value":"<id>"}]}` (Microsoft Learn "Known issues
-/// ... SCIM 2.0 protocol compliance"; `/work/shared/idp-requests.md` §4.1 item 10). Per RFC a
+/// ... SCIM 2.0 protocol compliance"; `docs/idp-notes.md` §4.1 item 10). Per RFC a
 /// remove without filter drops every value; we remove exactly the listed ones (decision §5).
 /// For `members` this becomes [`MemberChange::RemoveValues`]; for other multi-valued attributes
 /// an element goes when it equals a listed value, or when its `value` sub-attribute equals the

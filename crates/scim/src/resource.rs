@@ -8,7 +8,7 @@
 //! round-trips. The store assigns `id` and `meta`; this module only carries them over on replace.
 //!
 //! Identity providers do not all send strict RFC JSON. Each tolerated deviation is one small
-//! function below whose doc names the IdP and the evidence (see `/work/shared/idp-requests.md`).
+//! function below whose doc names the IdP and the evidence (see `docs/idp-notes.md`).
 //! We accept what IdPs send and store strict RFC form.
 //!
 //! Must not import: actix, diesel, reqwest, tokio, or any module outside `scim`.
@@ -122,7 +122,7 @@ pub fn canonical_value(def: &AttributeDef, value: Value, path: &str) -> Result<O
 // IdP quirks: each one small, named, with its evidence.
 
 /// Entra sends booleans as strings: `"active": "False"` by default and `"primary": "true"` in
-/// sub-attribute PATCH values (idp-requests.md §4.1 item 2: Microsoft Learn "Known issues ... SCIM
+/// sub-attribute PATCH values (docs/idp-notes.md §4.1 item 2: Microsoft Learn "Known issues ... SCIM
 /// 2.0 protocol compliance"; SimpleIdServer#376). Accepts `true`/`false` in any case, trimmed.
 fn boolean_from_string(s: &str) -> Option<bool> {
     let s = s.trim();
@@ -136,7 +136,7 @@ fn boolean_from_string(s: &str) -> Option<bool> {
 }
 
 /// Entra sends the enterprise `manager` as a plain string holding the manager's id
-/// (`"value": "271"` on path `...:manager`; idp-requests.md §4.1 item 7, SCIM-SDK#541 and #686).
+/// (`"value": "271"` on path `...:manager`; docs/idp-notes.md §4.1 item 7, SCIM-SDK#541 and #686).
 /// A string given for a single-valued complex attribute that has a `value` sub-attribute becomes
 /// `{"value": "..."}`; an empty string means no value.
 fn complex_from_value_string(def: &AttributeDef, s: &str) -> Option<Option<Value>> {
@@ -169,7 +169,7 @@ fn single_value_from_one_element_array(mut items: Vec<Value>, path: &str) -> Res
 
 /// A multi-valued attribute given one bare value (`"emails": {"value": "a@example.com"}`) is
 /// taken as a one-element array. Evidence is thin: hand-written JSON templates such as
-/// OneLogin's "SCIM JSON Template" (idp-requests.md §4.3), and PATCH values the patch module
+/// OneLogin's "SCIM JSON Template" (docs/idp-notes.md §4.3), and PATCH values the patch module
 /// passes through; no captured request shows it. The meaning is unambiguous, so we accept it.
 /// A bare string for a multi-valued *complex* attribute is still refused: its sub-attribute is
 /// not obvious.
@@ -185,14 +185,14 @@ fn multi_valued_from_single_value(def: &AttributeDef, value: Value, path: &str) 
 }
 
 /// Entra sends enterprise attributes as flattened top-level keys,
-/// `"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "x"` (idp-requests.md
+/// `"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "x"` (docs/idp-notes.md
 /// §4.1 item 6; limosa-io/laravel-scim-server#34). Returns the extension index and the rest of the
 /// key (`department`, or `manager.value`) when `key` starts with a known extension URN and `:`.
 fn extension_attribute_from_flattened_key<'k>(rt: &ResourceType, key: &'k str) -> Option<(usize, &'k str)> {
     rt.extensions.iter().enumerate().find_map(|(i, e)| strip_urn_prefix(key, &e.schema.id).map(|rest| (i, rest)))
 }
 
-/// Entra's tutorial create body (Example 2; idp-requests.md §4.1 item 13) sends enterprise
+/// Entra's tutorial create body (Example 2; docs/idp-notes.md §4.1 item 13) sends enterprise
 /// attributes unqualified at the top level (`"department": null, "manager": null`). A top-level
 /// name that no core attribute has but exactly one extension defines goes into that extension,
 /// as an unqualified PATCH path does (`ResourceType::resolve`).
@@ -204,7 +204,7 @@ fn unqualified_extension_attribute(rt: &ResourceType, key: &str) -> Option<(usiz
 
 /// `password` (the only writeOnly attribute) is accepted and discarded, never stored: the bridge
 /// authenticates nobody (users sign in at their IdP), `returned: never` means we could not give it
-/// back anyway, and a stored plaintext password (Okta sends one on create, idp-requests.md §4.2
+/// back anyway, and a stored plaintext password (Okta sends one on create, docs/idp-notes.md §4.2
 /// item 4) would only be a liability.
 fn is_discarded(def: &AttributeDef) -> bool {
     def.mutability == Mutability::WriteOnly
@@ -618,7 +618,7 @@ fn members_from(value: Value) -> Result<Vec<Member>, ScimError> {
 /// Required attributes (RFC 7643 §7 `required`), plus a Group's `displayName`: RFC 7643 §4.2
 /// calls it REQUIRED in prose although the §8.7.1 schema representation (and our
 /// `schemas/group.json`) says `required: false`. We follow the prose: a nameless group cannot be
-/// matched by Entra (its default matching attribute, idp-requests.md §4.1 item 14) nor pushed on.
+/// matched by Entra (its default matching attribute, docs/idp-notes.md §4.1 item 14) nor pushed on.
 fn is_required(rt: &ResourceType, def: &AttributeDef) -> bool {
     def.required || (rt.kind == ResourceKind::Group && def.name == "displayName")
 }
@@ -1102,7 +1102,7 @@ mod tests {
         })
     }
 
-    /// Entra's create body (Microsoft Learn tutorial, Example 2; idp-requests.md §4.1 item 13):
+    /// Entra's create body (Microsoft Learn tutorial, Example 2; docs/idp-notes.md §4.1 item 13):
     /// the `enterprise:2.0User` typo, nulls, `roles: []`, `meta.resourceType`, here with
     /// capitalised keys, string booleans and a flattened enterprise attribute added.
     fn entra_create() -> serde_json::Value {

@@ -36,7 +36,7 @@ pub struct MappingError {
 pub enum MappingErrorKind {
     #[error("`userName` is missing; Genesys requires it (it is the user's Genesys login e-mail)")]
     MissingUserName,
-    #[error("`userName` is not an e-mail address; Genesys uses it as the user's login e-mail (FACTS §1.3)")]
+    #[error("`userName` is not an e-mail address; Genesys uses it as the user's login e-mail (genesys-api-notes §1.3)")]
     UserNameNotEmail,
     #[error("`{attribute}` must be {expected}")]
     WrongType { attribute: String, expected: &'static str },
@@ -46,7 +46,7 @@ pub enum MappingErrorKind {
     EightByEightNumber { path: String, problem: NumberError },
     #[error("the Genesys user has no integer `version`; PATCH needs the user as GET /api/v2/users/{{id}} returns it")]
     CurrentWithoutVersion,
-    #[error("`displayName` is missing; Genesys matches groups by it (FACTS §1.11)")]
+    #[error("`displayName` is missing; Genesys matches groups by it (genesys-api-notes §1.11)")]
     GroupWithoutDisplayName,
 }
 

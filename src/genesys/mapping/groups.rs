@@ -32,7 +32,7 @@ pub fn group_lookup_filter(display_name: &str) -> String {
 
 /// The lookup filter and the members PATCH for a stored group (only its `displayName` is read).
 /// Removes are `members[value eq "<id>"]` (RFC 7644 §3.5.2.2); adds are one `add` of
-/// `[{"value": id}]`, the form Entra sends (idp-requests.md §4.1 item 10). Duplicate ids are
+/// `[{"value": id}]`, the form Entra sends (docs/idp-notes.md §4.1 item 10). Duplicate ids are
 /// sent once.
 pub fn map_group_membership(
     group: &Map<String, Value>,

@@ -5,12 +5,12 @@
 //! number comes from ([`NumberSource`]); phone-number normalisation to E.164 or an RFC 3966 tel URI
 //! ([`normalise_number`]); and the group membership PATCH ([`map_group_membership`]).
 //! `docs/genesys-mapping.md` has the mapping table, what is dropped and why, and what is
-//! unverified. Genesys facts come from `/work/shared/genesys/FACTS.md`, cited as FACTS §n.
+//! unverified. Genesys facts come from `docs/genesys-api-notes.md`, cited as genesys-api-notes §n.
 //!
 //! The rule the bridge exists for: the user's 8x8 number ends up as the Genesys *Other Phone*
 //! (`UserProfile.contactInfo.[0].phone_other.[0].value.number`): SCIM phone type `eightbyeight`,
-//! Platform contact `{mediaType: PHONE, type: OTHER}` (FACTS §0.2–0.3, §2.2). Genesys puts `other`,
-//! `eightbyeight`, `microsoftteams`, `zoomphone` and `ringcentral` all into that one field (FACTS
+//! Platform contact `{mediaType: PHONE, type: OTHER}` (genesys-api-notes §0.2–0.3, §2.2). Genesys puts `other`,
+//! `eightbyeight`, `microsoftteams`, `zoomphone` and `ringcentral` all into that one field (genesys-api-notes
 //! §1.4–1.5), so at most one phone of those types is sent: the 8x8 one.
 //!
 //! Flow for the caller (the outbox): [`map_user`] once per change gives a [`MappedUser`] (the
@@ -96,7 +96,7 @@ pub struct MappingConfig {
     /// Completes national numbers (`(415) 555-0123`) to E.164; None: numbers must be international.
     pub default_country: Option<Country>,
     /// Division name for users whose enterprise extension carries none; None: Genesys's default
-    /// (the home division, FACTS §0.4 [unverified for SCIM create without division]).
+    /// (the home division, genesys-api-notes §0.4 [unverified for SCIM create without division]).
     pub division: Option<String>,
 }
 

@@ -116,7 +116,7 @@ pub(super) const E164_MIN_DIGITS: usize = 7;
 pub(super) const MAX_EXTENSION_DIGITS: usize = 10;
 
 /// Normalise a phone number as an IdP stores it to what Genesys's `ScimPhoneNumber.value` takes:
-/// "E.164 or tel URI format" (FACTS §1.3). `+1 (415) 555-0123` → `+14155550123`; with an
+/// "E.164 or tel URI format" (genesys-api-notes §1.3). `+1 (415) 555-0123` → `+14155550123`; with an
 /// extension (`x42`, `ext. 42`, `extension 42`, `#42`, `;ext=42`, or a tel URI's `ext`
 /// parameter) → `tel:+14155550123;ext=42`.
 ///

@@ -39,10 +39,10 @@ pub fn platform_state_body(m: &MappedUser, current: &Value) -> Result<Option<Val
 
 /// The `PATCH /api/v2/users/{id}` body that makes `current` (the user as
 /// `GET /api/v2/users/{id}?expand=employerInfo` returns it) what `m` says, or None when nothing
-/// differs. Carries `current.version` (required; a mismatch is 409, FACTS §0.5).
+/// differs. Carries `current.version` (required; a mismatch is 409, genesys-api-notes §0.5).
 ///
 /// Fields are sent only when they differ. `addresses` (when any PHONE or SMS contact differs):
-/// Genesys replaces the PHONE and SMS contacts wholesale and keeps EMAIL ones (FACTS §2.1), so
+/// Genesys replaces the PHONE and SMS contacts wholesale and keeps EMAIL ones (genesys-api-notes §2.1), so
 /// the list is the user's phones (the 8x8 number as `OTHER`) plus every contact of `current` the
 /// bridge does not own, copied without the server's `display`: SMS contacts, PHONE contacts of
 /// other types (`MAIN`, `PRIMARY`), and extension-only PHONE contacts of a type the user's phones
@@ -157,7 +157,7 @@ pub(super) fn without_display(contact: &Value) -> Value {
     }
 }
 
-/// A phone as a Platform `Contact` (FACTS §2.2, §7.3). A number with an extension is sent as
+/// A phone as a Platform `Contact` (genesys-api-notes §2.2, §7.3). A number with an extension is sent as
 /// the same tel URI as in SCIM mode [unverified for the Platform API: `Contact.extension` is a
 /// Genesys internal extension, "mutually exclusive with the address field"].
 pub(super) fn platform_contact(p: &Phone) -> Value {

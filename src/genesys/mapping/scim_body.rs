@@ -6,7 +6,7 @@ use scim::schema::{ENTERPRISE_USER_URN, PATCH_OP_URN, USER_URN};
 
 use super::*;
 
-/// The `POST /api/v2/scim/v2/users` body (ScimV2CreateUser; shape of FACTS §7.1). No `password`
+/// The `POST /api/v2/scim/v2/users` body (ScimV2CreateUser; shape of genesys-api-notes §7.1). No `password`
 /// (Genesys generates one; users sign in through their IdP), no `roles` and no Genesys extension
 /// (Genesys keeps those; see `docs/genesys-mapping.md`).
 pub fn scim_create_body(m: &MappedUser) -> Value {
@@ -60,9 +60,9 @@ pub fn scim_deactivate_body() -> Value {
 
 /// The `PATCH /api/v2/scim/v2/users/{id}` body that makes the Genesys user what `m` says: one
 /// operation per attribute the bridge owns, in the forms Entra (Genesys's gallery IdP) sends
-/// (FACTS §1.6, §7.2). A PATCH rather than a PUT because a PUT replaces the whole resource, and
+/// (genesys-api-notes §1.6, §7.2). A PATCH rather than a PUT because a PUT replaces the whole resource, and
 /// would clear what Genesys keeps and the bridge does not send: `roles`, routing skills and
-/// languages, external ids (FACTS §1.3). `If-Match` is optional for it (FACTS §1.1).
+/// languages, external ids (genesys-api-notes §1.3). `If-Match` is optional for it (genesys-api-notes §1.1).
 ///
 /// Owned attributes absent from `m` are removed (`title`, `externalId`, `phoneNumbers`,
 /// department, manager, employee number), except: the work e-mail (a filtered remove that

@@ -85,7 +85,7 @@ impl MappedUser {
     }
 
     /// The IdP's `externalId`. Sent as SCIM `externalId`; in Platform mode it is not in the
-    /// user body (Genesys keeps it through `/api/v2/users/{id}/externalid`, FACTS §2.3).
+    /// user body (Genesys keeps it through `/api/v2/users/{id}/externalid`, genesys-api-notes §2.3).
     pub fn title(&self) -> Option<&str> {
         self.title.as_deref()
     }
@@ -137,7 +137,7 @@ impl fmt::Debug for MappedUser {
     }
 }
 
-/// Where a missing `displayName` was taken from (Genesys requires one, FACTS §0.4).
+/// Where a missing `displayName` was taken from (Genesys requires one, genesys-api-notes §0.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DisplayNameSource {
     NameFormatted,
@@ -162,7 +162,7 @@ pub enum PhoneDrop {
 /// Why an e-mail of the SCIM user is not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailDrop {
-    /// Genesys takes `work` and `other`, and `other` is its own copy of `userName` (FACTS §1.3–1.4).
+    /// Genesys takes `work` and `other`, and `other` is its own copy of `userName` (genesys-api-notes §1.3–1.4).
     NotWork,
     Duplicate,
     NoValue,
@@ -171,7 +171,7 @@ pub enum EmailDrop {
 /// Why an attribute of the SCIM user is not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotForwarded {
-    /// Genesys's SCIM user has no such attribute (FACTS §1.3: `name`, `nickName`, `addresses`,
+    /// Genesys's SCIM user has no such attribute (genesys-api-notes §1.3: `name`, `nickName`, `addresses`,
     /// `locale`, `timezone`, `userType`, `ims`, `photos`, `x509Certificates`, ...).
     NotInGenesys,
     /// Genesys has it, and keeps its own value: `roles` (Genesys role names, assigned in
@@ -329,7 +329,7 @@ pub(super) fn map_user_fields<I: GenesysIds + ?Sized>(
     })
 }
 
-/// Genesys requires `displayName` (FACTS §0.4); IdPs do not always send it. Falls back to
+/// Genesys requires `displayName` (genesys-api-notes §0.4); IdPs do not always send it. Falls back to
 /// `name.formatted`, then `name.givenName` + `name.familyName` (either alone), then `userName`.
 pub(super) fn fallback_display_name(
     user: &Map<String, Value>,
@@ -349,7 +349,7 @@ pub(super) fn fallback_display_name(
 }
 
 /// The one `work` e-mail (primary first). Genesys's e-mail types are `work` and `other`, and
-/// `other` is Genesys's read-only copy of `userName` (FACTS §1.3–1.4), so only `work` is sent.
+/// `other` is Genesys's read-only copy of `userName` (genesys-api-notes §1.3–1.4), so only `work` is sent.
 pub(super) fn map_emails(
     user: &Map<String, Value>,
     notes: &mut Vec<MappingNote>,
@@ -381,7 +381,7 @@ pub(super) fn map_emails(
 /// normalised: it is the point of the bridge), plus the phones of the types Genesys keeps apart
 /// from the Other Phone, normalised (dropped with a note when they cannot be). No Other-Phone
 /// type other than the 8x8 number is sent. When there is an 8x8 number it is the primary phone
-/// ("The Genesys Cloud Other Phone field must be the user's primary phone", FACTS §1.5).
+/// ("The Genesys Cloud Other Phone field must be the user's primary phone", genesys-api-notes §1.5).
 pub(super) fn map_phones(
     user: &Map<String, Value>,
     cfg: &MappingConfig,
@@ -481,7 +481,7 @@ pub(super) fn map_manager<I: GenesysIds + ?Sized>(
     })
 }
 
-/// Attributes Genesys's SCIM user has and the mapping sends (FACTS §1.3).
+/// Attributes Genesys's SCIM user has and the mapping sends (genesys-api-notes §1.3).
 pub(super) const FORWARDED: [&str; 7] =
     ["userName", "displayName", "active", "title", "externalId", "emails", "phoneNumbers"];
 /// Server-side bookkeeping, never sent: ids and meta are Genesys's own, `groups` is read-only,
@@ -491,7 +491,7 @@ pub(super) const FORWARDED_ENTERPRISE: [&str; 4] = ["division", "department", "m
 /// Attributes Genesys has that the bridge does not send (see [`NotForwarded::KeptByGenesys`]).
 pub(super) const KEPT_BY_GENESYS: [&str; 2] = ["roles", GENESYS_USER_URN];
 pub(super) const KEPT_BY_GENESYS_ENTERPRISE: [&str; 1] = ["dateHire"];
-/// Genesys's own user extension (FACTS §1.2).
+/// Genesys's own user extension (genesys-api-notes §1.2).
 pub(super) const GENESYS_USER_URN: &str = "urn:ietf:params:scim:schemas:extension:genesys:purecloud:2.0:User";
 
 pub(super) fn note_unforwarded(
@@ -580,7 +580,7 @@ pub(super) fn primary_first(items: &[Value]) -> impl Iterator<Item = (usize, &Va
     primary.into_iter().chain(rest)
 }
 
-/// Genesys's `userName` is the login e-mail (FACTS §1.3): one `@` with something on each side and
+/// Genesys's `userName` is the login e-mail (genesys-api-notes §1.3): one `@` with something on each side and
 /// no whitespace. Genesys checks the rest.
 pub(super) fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
@@ -600,7 +600,7 @@ pub(super) fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
     s.get(..prefix.len()).filter(|p| p.eq_ignore_ascii_case(prefix)).map(|_| &s[prefix.len()..])
 }
 
-/// Entra sends extension attributes as flattened `urn:…:User:attr` keys (idp-requests.md §4.1
+/// Entra sends extension attributes as flattened `urn:…:User:attr` keys (docs/idp-notes.md §4.1
 /// items 5–6). The store folds them into the object under the URN for the extensions it models;
 /// for one it does not model the key stays as sent, so the number source looks there too.
 pub(super) fn quirk_flattened_unmodelled_extension<'d>(

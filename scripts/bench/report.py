@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Print the tables of docs/benchmarks.md from one or more results.tsv files written by
+scripts/bench/measure.sh: throughput with p50/p99 latency and peak RSS per target, then the
+server's CPU efficiency, and with --relative-to TARGET each target's throughput as a multiple
+of TARGET's. Standard library only.
+Usage: report.py [--relative-to TARGET] results.tsv [more.tsv ...]"""
+
+import csv
+import sys
+
+PHASES = ["seed", "get", "filter", "patch", "page"]
+# Other column names for the same figures (the optional peer tool's TSV uses these).
+ALIASES = {"sock_err": "socket_errors", "srv_cpu_s": "cpu_s"}
+
+
+def load(paths):
+    rows = {}
+    targets = []
+    for path in paths:
+        with open(path, newline="") as fh:
+            for raw in csv.DictReader(fh, delimiter="\t"):
+                row = {ALIASES.get(k, k): v for k, v in raw.items()}
+                if row["target"] not in targets:
+                    targets.append(row["target"])
+                rows[(row["target"], row["phase"])] = row
+    return targets, rows
+
+
+def throughput_cell(row):
+    if row is None or row["rps"] == "-":
+        return "-"
+    cell = f"{row['rps']} ({row['p50_ms']}/{row['p99_ms']})"
+    if row["non2xx"] not in ("0", "-"):
+        cell += f" [{row['non2xx']} non-2xx]"
+    if row["socket_errors"] not in ("0", "-"):
+        cell += f" [{row['socket_errors']} socket errors]"
+    return cell
+
+
+def efficiency_cell(row):
+    if row is None or row["cpu_s"] == "-" or row["requests"] == "-" or float(row["cpu_s"]) <= 0:
+        return "-"
+    cpu, wall = float(row["cpu_s"]), float(row["wall_s"])
+    return f"{int(row['requests']) / cpu:.0f} ({100 * cpu / wall:.0f}% CPU)"
+
+
+def main(args):
+    reference = None
+    if args[:1] == ["--relative-to"] and len(args) > 2:
+        reference, args = args[1], args[2:]
+    targets, rows = load(args)
+    header = ["target"] + [f"{p} req/s (p50/p99 ms)" for p in PHASES] + ["peak RSS MiB"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for t in targets:
+        peaks = [int(r["peak_rss_mib"]) for p in PHASES
+                 if (r := rows.get((t, p))) and r["peak_rss_mib"] not in ("-", "")]
+        cells = [throughput_cell(rows.get((t, p))) for p in PHASES]
+        print("| " + " | ".join([t] + cells + [str(max(peaks)) if peaks else "-"]) + " |")
+
+    if any(efficiency_cell(rows.get((t, p))) != "-" for t in targets for p in PHASES):
+        print()
+        print("Server CPU efficiency (requests per server CPU-second) and the server's CPU share of wall time:")
+        print("| target | " + " | ".join(PHASES) + " |")
+        print("|" + "---|" * (len(PHASES) + 1))
+        for t in targets:
+            print("| " + " | ".join([t] + [efficiency_cell(rows.get((t, p))) for p in PHASES]) + " |")
+
+    if reference in targets and len(targets) > 1:
+        print()
+        print(f"Throughput relative to {reference} (the figures to compare; only phases without errors):")
+        print("| target | " + " | ".join(PHASES) + " |")
+        print("|" + "---|" * (len(PHASES) + 1))
+        for t in targets:
+            cells = []
+            for p in PHASES:
+                r, q = rows.get((t, p)), rows.get((reference, p))
+                clean = r and q and r["rps"] != "-" and q["rps"] not in ("-", "0") \
+                    and r["non2xx"] == "0" and q["non2xx"] == "0"
+                cells.append(f"{float(r['rps']) / float(q['rps']):.2f}x" if clean else "-")
+            print("| " + " | ".join([t] + cells) + " |")
+
+    notes = [(t, p, r["note"]) for (t, p), r in rows.items() if r.get("note")]
+    if notes:
+        print()
+        for t, p, note in notes:
+            print(f"note: {t} {p}: {note}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
