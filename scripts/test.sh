@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/prerequisites.sh
 echo "== cargo fmt --check"; cargo fmt --all -- --check
-echo "== cargo clippy"; cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo test"; cargo test --locked
-echo "== cargo build --release"; cargo build --release --locked
+echo "== cargo clippy"; cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"; cargo test --workspace --locked
+echo "== cargo build --release"; cargo build --release --workspace --locked
 echo "== conformance"; scripts/conformance.sh "${CARGO_TARGET_DIR:-target}/release/scim-bridge"
