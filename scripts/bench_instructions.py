@@ -142,6 +142,8 @@ class Bridge:
         self.mode = mode
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_BRIDGE_")}
         env.update(SCIM_BRIDGE_BOOTSTRAP_TOKEN=TOKEN, RUST_LOG="info", SCIM_BRIDGE_LOG_FORMAT="text")
+        if os.environ.get("BENCH_GLIBC_TUNABLES"):
+            env["GLIBC_TUNABLES"] = os.environ["BENCH_GLIBC_TUNABLES"]
         self.black_hole = None
         if mode == "dry-run":
             env["SCIM_BRIDGE_DRY_RUN"] = "true"
@@ -162,7 +164,7 @@ class Bridge:
         self.log_path = os.path.join(out, "server.log")
         self.log = open(self.log_path, "w")
         cmd = [
-            "valgrind", "--tool=callgrind", "--instr-atstart=yes", *EXCLUDE_ARGS,
+            "valgrind", "--tool=callgrind", *os.environ.get("BENCH_VALGRIND_ARGS", "").split(), "--instr-atstart=yes", *EXCLUDE_ARGS,
             # after --toggle-collect, which otherwise switches collection off at start
             "--collect-atstart=yes",
             f"--callgrind-out-file={os.path.join(out, 'callgrind.out')}",
@@ -214,12 +216,10 @@ class Bridge:
         if self.outbox is not None:
             self.outbox.close()
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            # Every phase is dumped already; a graceful stop would wait for the parked worker's
+            # token request to time out.
+            self.proc.kill()
+            self.proc.wait()
         self.log.close()
         if self.black_hole is not None:
             self.black_hole.close()
