@@ -121,8 +121,12 @@ impl ApiRequest {
     // --- SCIM groups (genesys-api-notes §1.11: groups are found by name, never created) ---
 
     pub fn scim_group_by_display_name(display_name: &str) -> Self {
-        let filter = format!("displayName eq {}", Value::String(display_name.to_string()));
-        ApiRequest::new(Verb::Get, SCIM_GROUPS).with_query("filter", filter)
+        ApiRequest::new(Verb::Get, SCIM_GROUPS).with_query("filter", Self::display_name_filter(display_name))
+    }
+
+    /// `displayName eq "<name>"`, the name as a JSON string (quotes and backslashes escaped).
+    pub fn display_name_filter(display_name: &str) -> String {
+        format!("displayName eq {}", Value::String(display_name.to_string()))
     }
 
     pub fn scim_group_get(genesys_id: &str) -> Self {

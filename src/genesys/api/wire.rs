@@ -2,10 +2,182 @@
 //! SCIM list responses, error bodies, Platform contacts and division lists
 //! (genesys-api-notes §1.3, §1.7, §2.1, §0.4, §4).
 //!
-//! Request bodies for users and groups are rendered by `genesys::mapping` from these names;
-//! answers are read here so that a change of shape is mended in one place.
+//! Request bodies are typed here ([`ScimUser`], [`PatchRequest`], [`PlatformCreateUser`],
+//! [`PlatformUserPatch`], [`PlatformContact`]) and filled in by `genesys::mapping`; answers are
+//! read here, so that a change of shape is mended in one place. Field order is the order sent.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use scim::schema::USER_URN as SCIM_USER_URN;
+/// The SCIM schema URNs Genesys's SCIM API speaks (RFC 7643 §4.1, §4.3; RFC 7644 §3.5.2); Genesys
+/// reads division, department, manager and employee number from the enterprise extension
+/// (genesys-api-notes §1.3).
+pub use scim::schema::{ENTERPRISE_USER_URN as SCIM_ENTERPRISE_URN, PATCH_OP_URN as SCIM_PATCH_OP_URN};
+
+/// The body of `POST /api/v2/scim/v2/users` (`ScimV2CreateUser`, genesys-api-notes §1.3, §7.1).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimUser {
+    pub schemas: Vec<&'static str>,
+    pub user_name: String,
+    pub display_name: String,
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<ScimMultiValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phone_numbers: Vec<ScimMultiValue>,
+    #[serde(
+        rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enterprise: Option<ScimEnterprise>,
+}
+
+/// An e-mail or phone of a SCIM user: `{type, value, primary?}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScimMultiValue {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub value: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub primary: bool,
+}
+
+/// The enterprise extension as Genesys reads it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScimEnterprise {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub division: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// `{"value": <Genesys user id>}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager: Option<ScimReference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
+}
+
+impl ScimEnterprise {
+    pub fn is_empty(&self) -> bool {
+        *self == ScimEnterprise::default()
+    }
+}
+
+/// `{"value": id}`: a manager or a group member.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScimReference {
+    pub value: String,
+}
+
+/// A SCIM PATCH request (`ScimV2PatchRequest`, genesys-api-notes §1.6).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatchRequest {
+    pub schemas: [&'static str; 1],
+    #[serde(rename = "Operations")]
+    pub operations: Vec<PatchOperation>,
+}
+
+impl PatchRequest {
+    pub fn new(operations: Vec<PatchOperation>) -> Self {
+        PatchRequest { schemas: [SCIM_PATCH_OP_URN], operations }
+    }
+}
+
+/// One PATCH operation, lower-case `op` as RFC 7644 spells it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatchOperation {
+    pub op: &'static str,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+impl PatchOperation {
+    pub fn replace(path: impl Into<String>, value: Value) -> Self {
+        PatchOperation { op: "replace", path: path.into(), value: Some(value) }
+    }
+
+    pub fn add(path: impl Into<String>, value: Value) -> Self {
+        PatchOperation { op: "add", path: path.into(), value: Some(value) }
+    }
+
+    pub fn remove(path: impl Into<String>) -> Self {
+        PatchOperation { op: "remove", path: path.into(), value: None }
+    }
+}
+
+/// The body of `POST /api/v2/users` (`CreateUser`: `name`, `email`, `divisionId` required;
+/// genesys-api-notes §2.1, §7.3).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformCreateUser {
+    pub name: String,
+    pub email: String,
+    pub division_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<PlatformContact>,
+    pub state: &'static str,
+}
+
+/// A Platform `Contact` of `addresses` (genesys-api-notes §2.1–2.2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformContact {
+    pub address: String,
+    pub media_type: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// The body of `PATCH /api/v2/users/{id}` (`UpdateUser`): the current `version` and the
+/// fields that change (genesys-api-notes §2.1). A `state` change goes alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformUserPatch {
+    pub version: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The manager's Genesys user id; `""` clears it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+    /// The whole `employerInfo` object (Genesys replaces it as one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub employer_info: Option<Value>,
+    /// The whole PHONE/SMS contact list (Genesys replaces it as one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<Value>>,
+}
+
+impl PlatformUserPatch {
+    /// Whether anything besides the version would be sent.
+    pub fn changes_nothing(&self) -> bool {
+        *self == PlatformUserPatch { version: self.version, ..PlatformUserPatch::default() }
+    }
+}
+
+/// A typed body as the JSON sent. Every body here is made of strings, numbers, booleans and
+/// JSON values, which always serialise: the fallback is never taken.
+pub fn to_json<T: Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
+}
 
 /// Genesys's own SCIM extension of the user (routing skills, languages, external ids); kept by
 /// Genesys and never written by the bridge (genesys-api-notes §1.3).
@@ -65,13 +237,10 @@ pub fn error_code(body: &Value) -> String {
     body.get("code").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
-/// A Platform phone contact (`Contact` of `addresses`, genesys-api-notes §2.1).
-pub fn platform_phone(number: &str, contact_type: &str) -> Value {
-    json!({"address": number, "mediaType": super::phones::PLATFORM_PHONE_MEDIA, "type": contact_type})
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -86,5 +255,34 @@ mod tests {
         assert_eq!(error_message(&json!({"message": "m", "code": "c"})), "m");
         assert_eq!(error_message(&json!({"detail": "d"})), "d");
         assert_eq!(error_code(&json!({"code": "general.conflict"})), "general.conflict");
+    }
+
+    #[test]
+    fn bodies_serialise_in_genesys_field_names_and_order() {
+        let user = ScimUser {
+            schemas: vec![SCIM_USER_URN],
+            user_name: "a@b.c".into(),
+            display_name: "A".into(),
+            active: true,
+            title: None,
+            external_id: None,
+            emails: vec![],
+            phone_numbers: vec![ScimMultiValue { kind: "eightbyeight", value: "+1".into(), primary: false }],
+            enterprise: Some(ScimEnterprise { department: Some("D".into()), ..ScimEnterprise::default() }),
+        };
+        assert_eq!(
+            to_json(&user).to_string(),
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a@b.c","displayName":"A","active":true,"phoneNumbers":[{"type":"eightbyeight","value":"+1"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D"}}"#
+        );
+        let patch = PatchRequest::new(vec![PatchOperation::remove("title")]);
+        assert_eq!(
+            to_json(&patch),
+            json!({"schemas": [SCIM_PATCH_OP_URN], "Operations": [{"op": "remove", "path": "title"}]})
+        );
+        assert!(PlatformUserPatch { version: 3, ..PlatformUserPatch::default() }.changes_nothing());
+        assert_eq!(
+            to_json(&PlatformUserPatch { version: 3, title: Some("T".into()), ..PlatformUserPatch::default() }),
+            json!({"version": 3, "title": "T"})
+        );
     }
 }

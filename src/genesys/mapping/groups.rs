@@ -1,10 +1,12 @@
 //! The group membership PATCH for Genesys's SCIM groups (genesys-api-notes §1.1, §1.11).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use scim::schema::{PATCH_OP_URN, get_ci};
+use scim::schema::get_ci;
 
 use super::*;
+use crate::genesys::api::ApiRequest;
+use crate::genesys::api::wire::{PatchOperation, PatchRequest, ScimReference, to_json};
 
 /// How a group's members change, in Genesys user ids (the caller resolves bridge ids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +27,10 @@ pub struct GroupRequest {
     pub patch: Option<Value>,
 }
 
-/// `displayName eq "<name>"`, the name as a JSON string (quotes and backslashes escaped).
+/// `displayName eq "<name>"`, the name as a JSON string (quotes and backslashes escaped): the
+/// filter of [`ApiRequest::scim_group_by_display_name`].
 pub fn group_lookup_filter(display_name: &str) -> String {
-    format!("displayName eq {}", Value::String(display_name.to_string()))
+    ApiRequest::display_name_filter(display_name)
 }
 
 /// The lookup filter and the members PATCH for a stored group (only its `displayName` is read).
@@ -44,21 +47,25 @@ pub fn map_group_membership(
     };
     let name =
         text(group, "displayName").map_err(fail)?.ok_or_else(|| fail(MappingErrorKind::GroupWithoutDisplayName))?;
-    let members = |ids: &[String]| Value::Array(unique(ids).into_iter().map(|id| json!({"value": id})).collect());
+    let members = |ids: &[String]| {
+        let refs: Vec<ScimReference> =
+            unique(ids).into_iter().map(|id| ScimReference { value: id.to_string() }).collect();
+        to_json(&refs)
+    };
     let ops = match update {
-        MembershipUpdate::Replace(ids) => vec![json!({"op": "replace", "path": "members", "value": members(ids)})],
+        MembershipUpdate::Replace(ids) => vec![PatchOperation::replace("members", members(ids))],
         MembershipUpdate::Delta { add, remove } => {
-            let mut ops: Vec<Value> = unique(remove)
+            let mut ops: Vec<PatchOperation> = unique(remove)
                 .into_iter()
-                .map(|id| json!({"op": "remove", "path": format!("members[value eq {}]", Value::String(id.to_string()))}))
+                .map(|id| PatchOperation::remove(format!("members[value eq {}]", Value::String(id.to_string()))))
                 .collect();
             if !add.is_empty() {
-                ops.push(json!({"op": "add", "path": "members", "value": members(add)}));
+                ops.push(PatchOperation::add("members", members(add)));
             }
             ops
         }
     };
-    let patch = (!ops.is_empty()).then(|| json!({"schemas": [PATCH_OP_URN], "Operations": ops}));
+    let patch = (!ops.is_empty()).then(|| to_json(&PatchRequest::new(ops)));
     Ok(GroupRequest { lookup_filter: group_lookup_filter(&name), patch })
 }
 

@@ -1,29 +1,25 @@
 //! Request bodies of Genesys's Platform API for a mapped user (genesys-api-notes §2.1–2.2, §7.3).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::*;
+use crate::genesys::api::phones::{PLATFORM_EMAIL_MEDIA, PLATFORM_PHONE_MEDIA};
+use crate::genesys::api::wire::{PlatformContact, PlatformCreateUser, PlatformUserPatch, to_json};
 
 /// The `POST /api/v2/users` body (CreateUser: `name`, `email`, `divisionId` required). The
 /// caller resolves [`MappedUser::division`] (or the home division,
 /// `GET /api/v2/authorization/divisions/home`) to `division_id`. CreateUser has no manager and
 /// no employer info: follow the create with [`platform_patch_body`] over the created user.
 pub fn platform_create_body(m: &MappedUser, division_id: &str) -> Value {
-    let mut body = Map::new();
-    body.insert("name".into(), json!(m.display_name));
-    body.insert("email".into(), json!(m.user_name));
-    body.insert("divisionId".into(), json!(division_id));
-    if let Some(department) = &m.department {
-        body.insert("department".into(), json!(department));
-    }
-    if let Some(title) = &m.title {
-        body.insert("title".into(), json!(title));
-    }
-    if !m.phones.is_empty() {
-        body.insert("addresses".into(), Value::Array(m.phones.iter().map(platform_contact).collect()));
-    }
-    body.insert("state".into(), json!(platform_state(m)));
-    Value::Object(body)
+    to_json(&PlatformCreateUser {
+        name: m.display_name.clone(),
+        email: m.user_name.clone(),
+        division_id: division_id.to_string(),
+        department: m.department.clone(),
+        title: m.title.clone(),
+        addresses: m.phones.iter().map(platform_contact).collect(),
+        state: platform_state(m),
+    })
 }
 
 /// The `PATCH /api/v2/users/{id}` body that changes a user's state (active/inactive), or None
@@ -34,7 +30,8 @@ pub fn platform_state_body(m: &MappedUser, current: &Value) -> Result<Option<Val
     let version = current_version(m, current)?;
     let want = platform_state(m);
     let have = current.get("state").and_then(Value::as_str).unwrap_or("");
-    Ok((!have.eq_ignore_ascii_case(want)).then(|| json!({"version": version, "state": want})))
+    Ok((!have.eq_ignore_ascii_case(want))
+        .then(|| to_json(&PlatformUserPatch { version, state: Some(want), ..PlatformUserPatch::default() })))
 }
 
 /// The `PATCH /api/v2/users/{id}` body that makes `current` (the user as
@@ -51,31 +48,20 @@ pub fn platform_state_body(m: &MappedUser, current: &Value) -> Result<Option<Val
 pub fn platform_patch_body(m: &MappedUser, current: &Value) -> Result<Option<Value>, MappingError> {
     let version = current_version(m, current)?;
     let have = |key: &str| current.get(key).and_then(Value::as_str).unwrap_or("");
-    let mut changes = Map::new();
-    if have("name") != m.display_name {
-        changes.insert("name".into(), json!(m.display_name));
-    }
-    if !have("email").eq_ignore_ascii_case(&m.user_name) {
-        changes.insert("email".into(), json!(m.user_name));
-    }
+    let differs = |key: &str, want: &str| (have(key) != want).then(|| want.to_string());
+    let mut patch = PlatformUserPatch { version, ..PlatformUserPatch::default() };
+    patch.name = differs("name", &m.display_name);
+    patch.email = (!have("email").eq_ignore_ascii_case(&m.user_name)).then(|| m.user_name.clone());
     // An empty string clears a field [unverified: Terraform sends the same].
-    for (key, want) in [("department", &m.department), ("title", &m.title)] {
-        let want = want.as_deref().unwrap_or("");
-        if have(key) != want {
-            changes.insert(key.into(), json!(want));
-        }
-    }
+    patch.department = differs("department", m.department.as_deref().unwrap_or(""));
+    patch.title = differs("title", m.title.as_deref().unwrap_or(""));
     let manager =
         current.get("manager").map_or("", |v| v.get("id").and_then(Value::as_str).or(v.as_str()).unwrap_or(""));
-    match &m.manager {
-        Manager::Genesys(id) if id != manager => {
-            changes.insert("manager".into(), json!(id));
-        }
-        Manager::None if !manager.is_empty() => {
-            changes.insert("manager".into(), json!(""));
-        }
-        _ => {}
-    }
+    patch.manager = match &m.manager {
+        Manager::Genesys(id) if id != manager => Some(id.clone()),
+        Manager::None if !manager.is_empty() => Some(String::new()),
+        _ => None,
+    };
     let info = current.get("employerInfo").and_then(Value::as_object);
     let employee_id = info.and_then(|i| i.get("employeeId")).and_then(Value::as_str).unwrap_or("");
     let want_employee_id = m.employee_number.as_deref().unwrap_or("");
@@ -83,18 +69,10 @@ pub fn platform_patch_body(m: &MappedUser, current: &Value) -> Result<Option<Val
         // employerInfo is one object: keep its other members (officialName, dateHire, ...).
         let mut info = info.cloned().unwrap_or_default();
         info.insert("employeeId".into(), json!(want_employee_id));
-        changes.insert("employerInfo".into(), Value::Object(info));
+        patch.employer_info = Some(Value::Object(info));
     }
-    if let Some(addresses) = platform_addresses(m, current) {
-        changes.insert("addresses".into(), Value::Array(addresses));
-    }
-    if changes.is_empty() {
-        return Ok(None);
-    }
-    let mut body = Map::new();
-    body.insert("version".into(), json!(version));
-    body.extend(changes);
-    Ok(Some(Value::Object(body)))
+    patch.addresses = platform_addresses(m, current);
+    Ok((!patch.changes_nothing()).then(|| to_json(&patch)))
 }
 
 /// The new `addresses` list, or None when the PHONE/SMS contacts would not change.
@@ -104,8 +82,8 @@ pub(super) fn platform_addresses(m: &MappedUser, current: &Value) -> Option<Vec<
     let kept = existing.iter().filter(|c| {
         let kind = contact_field(c, "type").to_ascii_uppercase();
         match contact_field(c, "mediaType").to_ascii_uppercase().as_str() {
-            "EMAIL" => false,
-            "PHONE" if MANAGED_PLATFORM_TYPES.contains(&kind.as_str()) => {
+            PLATFORM_EMAIL_MEDIA => false,
+            PLATFORM_PHONE_MEDIA if MANAGED_PLATFORM_TYPES.contains(&kind.as_str()) => {
                 contact_field(c, "address").is_empty()
                     && !contact_field(c, "extension").is_empty()
                     && !used.contains(&kind.as_str())
@@ -119,11 +97,11 @@ pub(super) fn platform_addresses(m: &MappedUser, current: &Value) -> Option<Vec<
         existing
             .iter()
             .find(|c| {
-                contact_field(c, "mediaType").eq_ignore_ascii_case("PHONE")
+                contact_field(c, "mediaType").eq_ignore_ascii_case(PLATFORM_PHONE_MEDIA)
                     && contact_field(c, "type").eq_ignore_ascii_case(p.kind.platform_type())
                     && contact_field(c, "address") == p.number
             })
-            .map_or_else(|| platform_contact(p), without_display)
+            .map_or_else(|| to_json(&platform_contact(p)), without_display)
     };
     let wanted: Vec<Value> = m.phones.iter().map(phone).chain(kept.map(without_display)).collect();
 
@@ -135,8 +113,11 @@ pub(super) fn platform_addresses(m: &MappedUser, current: &Value) -> Option<Vec<
             contact_field(c, "extension"),
         ]
     };
-    let mut before: Vec<[String; 4]> =
-        existing.iter().filter(|c| !contact_field(c, "mediaType").eq_ignore_ascii_case("EMAIL")).map(key).collect();
+    let mut before: Vec<[String; 4]> = existing
+        .iter()
+        .filter(|c| !contact_field(c, "mediaType").eq_ignore_ascii_case(PLATFORM_EMAIL_MEDIA))
+        .map(key)
+        .collect();
     let mut after: Vec<[String; 4]> = wanted.iter().map(key).collect();
     before.sort();
     after.sort();
@@ -160,8 +141,8 @@ pub(super) fn without_display(contact: &Value) -> Value {
 /// A phone as a Platform `Contact` (genesys-api-notes §2.2, §7.3). A number with an extension is sent as
 /// the same tel URI as in SCIM mode [unverified for the Platform API: `Contact.extension` is a
 /// Genesys internal extension, "mutually exclusive with the address field"].
-pub(super) fn platform_contact(p: &Phone) -> Value {
-    json!({"address": p.number, "mediaType": "PHONE", "type": p.kind.platform_type()})
+pub(super) fn platform_contact(p: &Phone) -> PlatformContact {
+    PlatformContact { address: p.number.clone(), media_type: PLATFORM_PHONE_MEDIA, kind: p.kind.platform_type() }
 }
 
 pub(super) fn platform_state(m: &MappedUser) -> &'static str {

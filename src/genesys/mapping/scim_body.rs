@@ -2,46 +2,39 @@
 
 use serde_json::{Map, Value, json};
 
-use scim::schema::{ENTERPRISE_USER_URN, PATCH_OP_URN, USER_URN};
+use scim::schema::ENTERPRISE_USER_URN;
 
 use super::*;
+use crate::genesys::api::wire::{
+    PatchOperation, PatchRequest, SCIM_ENTERPRISE_URN, SCIM_USER_URN, ScimEnterprise, ScimMultiValue, ScimReference,
+    ScimUser, to_json,
+};
 
 /// The `POST /api/v2/scim/v2/users` body (ScimV2CreateUser; shape of genesys-api-notes §7.1). No `password`
 /// (Genesys generates one; users sign in through their IdP), no `roles` and no Genesys extension
 /// (Genesys keeps those; see `docs/genesys-mapping.md`).
 pub fn scim_create_body(m: &MappedUser) -> Value {
     let enterprise = scim_enterprise(m);
-    let mut schemas = vec![json!(USER_URN)];
+    let mut schemas = vec![SCIM_USER_URN];
     if !enterprise.is_empty() {
-        schemas.push(json!(ENTERPRISE_USER_URN));
+        schemas.push(SCIM_ENTERPRISE_URN);
     }
-    let mut body = Map::new();
-    body.insert("schemas".into(), Value::Array(schemas));
-    body.insert("userName".into(), json!(m.user_name));
-    body.insert("displayName".into(), json!(m.display_name));
-    body.insert("active".into(), json!(m.active));
-    if let Some(title) = &m.title {
-        body.insert("title".into(), json!(title));
-    }
-    if let Some(external_id) = &m.external_id {
-        body.insert("externalId".into(), json!(external_id));
-    }
-    if let Some(email) = &m.work_email {
-        let mut e = Map::new();
-        e.insert("type".into(), json!("work"));
-        e.insert("value".into(), json!(email.value));
-        if email.primary {
-            e.insert("primary".into(), json!(true));
-        }
-        body.insert("emails".into(), json!([e]));
-    }
-    if !m.phones.is_empty() {
-        body.insert("phoneNumbers".into(), scim_phones(m));
-    }
-    if !enterprise.is_empty() {
-        body.insert(ENTERPRISE_USER_URN.into(), Value::Object(enterprise));
-    }
-    Value::Object(body)
+    let body = ScimUser {
+        schemas,
+        user_name: m.user_name.clone(),
+        display_name: m.display_name.clone(),
+        active: m.active,
+        title: m.title.clone(),
+        external_id: m.external_id.clone(),
+        emails: m
+            .work_email
+            .iter()
+            .map(|e| ScimMultiValue { kind: "work", value: e.value.clone(), primary: e.primary })
+            .collect(),
+        phone_numbers: scim_phones(m),
+        enterprise: (!enterprise.is_empty()).then_some(enterprise),
+    };
+    to_json(&body)
 }
 
 /// The path that updates the work e-mail without touching Genesys's read-only `other` e-mail.
@@ -55,7 +48,7 @@ pub fn manager_bridge_id(doc: &Map<String, Value>) -> Option<&str> {
 
 /// The SCIM PATCH that deactivates a Genesys user (a SCIM DELETE in `deactivate` mode).
 pub fn scim_deactivate_body() -> Value {
-    json!({"schemas": [PATCH_OP_URN], "Operations": [{"op": "replace", "path": "active", "value": false}]})
+    to_json(&PatchRequest::new(vec![PatchOperation::replace("active", json!(false))]))
 }
 
 /// The `PATCH /api/v2/scim/v2/users/{id}` body that makes the Genesys user what `m` says: one
@@ -69,13 +62,13 @@ pub fn scim_deactivate_body() -> Value {
 /// matches nothing is RFC 7644 `noTarget`), the division (a user always has one), and a manager
 /// that is not resolved yet (left as it is).
 pub fn scim_patch_body(m: &MappedUser) -> Value {
-    let replace = |path: &str, value: Value| json!({"op": "replace", "path": path, "value": value});
-    let remove = |path: &str| json!({"op": "remove", "path": path});
+    let replace = |path: &str, value: Value| PatchOperation::replace(path, value);
+    let remove = |path: &str| PatchOperation::remove(path);
     let set = |path: &str, value: Option<&String>| match value {
         Some(v) => replace(path, json!(v)),
         None => remove(path),
     };
-    let ent = |attr: &str| format!("{ENTERPRISE_USER_URN}:{attr}");
+    let ent = |attr: &str| format!("{SCIM_ENTERPRISE_URN}:{attr}");
 
     let mut ops = vec![
         replace("userName", json!(m.user_name)),
@@ -87,46 +80,36 @@ pub fn scim_patch_body(m: &MappedUser) -> Value {
     if let Some(email) = &m.work_email {
         ops.push(replace(WORK_EMAIL_PATH, json!(email.value)));
     }
-    ops.push(if m.phones.is_empty() { remove("phoneNumbers") } else { replace("phoneNumbers", scim_phones(m)) });
+    let phones = scim_phones(m);
+    ops.push(if phones.is_empty() { remove("phoneNumbers") } else { replace("phoneNumbers", to_json(&phones)) });
     if let Some(division) = &m.division {
         ops.push(replace(&ent("division"), json!(division)));
     }
     ops.push(set(&ent("department"), m.department.as_ref()));
     match &m.manager {
-        Manager::Genesys(id) => ops.push(replace(&ent("manager"), json!({"value": id}))),
+        Manager::Genesys(id) => ops.push(replace(&ent("manager"), to_json(&ScimReference { value: id.clone() }))),
         Manager::None => ops.push(remove(&ent("manager"))),
         Manager::Unresolved => {}
     }
     ops.push(set(&ent("employeeNumber"), m.employee_number.as_ref()));
-    json!({"schemas": [PATCH_OP_URN], "Operations": ops})
+    to_json(&PatchRequest::new(ops))
 }
 
-pub(super) fn scim_phones(m: &MappedUser) -> Value {
-    let phones = m.phones.iter().map(|p| {
-        let mut e = Map::new();
-        e.insert("type".into(), json!(p.kind.scim_type()));
-        e.insert("value".into(), json!(p.number));
-        if p.primary {
-            e.insert("primary".into(), json!(true));
-        }
-        Value::Object(e)
-    });
-    Value::Array(phones.collect())
+pub(super) fn scim_phones(m: &MappedUser) -> Vec<ScimMultiValue> {
+    m.phones
+        .iter()
+        .map(|p| ScimMultiValue { kind: p.kind.scim_type(), value: p.number.clone(), primary: p.primary })
+        .collect()
 }
 
-pub(super) fn scim_enterprise(m: &MappedUser) -> Map<String, Value> {
-    let mut e = Map::new();
-    if let Some(division) = &m.division {
-        e.insert("division".into(), json!(division));
+pub(super) fn scim_enterprise(m: &MappedUser) -> ScimEnterprise {
+    ScimEnterprise {
+        division: m.division.clone(),
+        department: m.department.clone(),
+        manager: match &m.manager {
+            Manager::Genesys(id) => Some(ScimReference { value: id.clone() }),
+            Manager::None | Manager::Unresolved => None,
+        },
+        employee_number: m.employee_number.clone(),
     }
-    if let Some(department) = &m.department {
-        e.insert("department".into(), json!(department));
-    }
-    if let Manager::Genesys(id) = &m.manager {
-        e.insert("manager".into(), json!({"value": id}));
-    }
-    if let Some(number) = &m.employee_number {
-        e.insert("employeeNumber".into(), json!(number));
-    }
-    e
 }
