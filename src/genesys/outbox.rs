@@ -371,7 +371,7 @@ impl Worker {
                     return Ok(Vec::new());
                 };
                 let mut ids = Vec::new();
-                for m in members.iter().filter(|m| m.kind == "User") {
+                for m in members.iter().filter(|m| m.kind == crate::store::MemberKind::User) {
                     ids.push(match self.link(ResourceKind::User, &m.id).await? {
                         Some(g) => g,
                         None => format!("{{genesys id of user {}}}", m.id),
@@ -413,7 +413,7 @@ impl Worker {
         let found = self
             .blocking(move |s| match s.get(ResourceKind::User, &owned) {
                 Ok(r) => Ok(Some(r)),
-                Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
+                Err(StoreError::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),
             })
             .await?;
@@ -431,7 +431,7 @@ impl Worker {
                 let members = s.members(&g)?;
                 Ok(Some((g, members)))
             }
-            Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
+            Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         })
         .await
@@ -656,7 +656,7 @@ impl Worker {
         // Members must be in Genesys first: wait a little for users still being delivered.
         let mut desired = BTreeSet::new();
         let mut missing = 0;
-        for m in members.iter().filter(|m| m.kind == "User") {
+        for m in members.iter().filter(|m| m.kind == crate::store::MemberKind::User) {
             match self.link(ResourceKind::User, &m.id).await? {
                 Some(g) => {
                     desired.insert(g);
