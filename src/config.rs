@@ -1,13 +1,24 @@
-//! Configuration: one [`Config`] built from defaults, then an optional TOML file (`--config`),
-//! then `SCIM_BRIDGE_*` environment variables, then flags. Each source is a [`Layer`] (every
-//! field optional); [`Layer::over`] stacks them and [`Config::resolve`] applies the defaults,
-//! reads secret files and validates, reporting every problem at once with how to fix it.
+//! Configuration: one typed [`Config`] built from defaults, then an optional TOML file
+//! (`--config`), then `SCIM_BRIDGE_*` environment variables, then flags. Each source is a
+//! [`Layer`]: every field optional, values as the source spelled them, and the [`Origin`] of
+//! each (the file, the variable, the flag). [`Layer::over`] stacks them; [`Config::resolve`]
+//! applies the defaults, reads secret files and the JWT key, and parses every value into its
+//! type, reporting every problem at once with the option, where its value came from and what
+//! is allowed. After that nothing parses or compares a configuration string: modes are enums,
+//! Genesys is [`Endpoints`] or the simulator, the JWT key is loaded.
 //! Secrets live in [`Secret`], whose `Debug` is redacted. `docs/configuration.md` documents
 //! every option; `docs/scim-bridge.example.toml` is loaded by the tests.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use crate::genesys::api::{ApiMode, Endpoints};
+use crate::genesys::mapping::{Country, DeleteMode, NumberSource};
+pub use crate::telemetry::LogFormat;
 
 /// A secret string: never printed by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq, serde::Deserialize)]
@@ -37,60 +48,161 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// How JWT bearer tokens are verified (for IdPs that send OAuth access tokens).
-#[derive(Debug, Clone, Default)]
-pub struct JwtConfig {
-    /// HS256 shared secret.
-    pub hs256_secret: Option<Secret>,
-    /// PEM file with an RSA or EC public key (RS256 / ES256).
-    pub public_key_file: Option<PathBuf>,
-    /// Required `iss` claim.
-    pub issuer: Option<String>,
-    /// Required `aud` claim.
-    pub audience: Option<String>,
+/// Where a configuration value came from, so a message can say what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The TOML file (`--config`), by its path.
+    File(PathBuf),
+    /// An environment variable, by its name (`SCIM_BRIDGE_LISTEN`).
+    Env(String),
+    /// A command-line flag (`--listen`).
+    Flag(String),
 }
 
-impl JwtConfig {
-    pub fn enabled(&self) -> bool {
-        self.hs256_secret.is_some() || self.public_key_file.is_some()
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Env(name) | Origin::Flag(name) => f.write_str(name),
+        }
     }
 }
 
-/// How to reach Genesys Cloud and what to send it. No credentials: the built-in simulator.
+/// The origin of each value a layer sets, by configuration key (`genesys.api`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(BTreeMap<String, Origin>);
+
+impl Origins {
+    pub fn set(&mut self, key: impl Into<String>, origin: Origin) {
+        self.0.insert(key.into(), origin);
+    }
+
+    pub fn of(&self, key: &str) -> Option<&Origin> {
+        self.0.get(key)
+    }
+
+    /// These origins over `lower`'s: a key set here wins, as its value does in [`Layer::over`].
+    fn over(self, mut lower: Origins) -> Origins {
+        lower.0.extend(self.0);
+        lower
+    }
+}
+
+/// How JWT bearer tokens are verified (for IdPs that send OAuth access tokens). Issuer and
+/// audience are required: without them a token the IdP signs for another application would pass.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub key: JwtKey,
+    /// Required `iss` claim.
+    pub issuer: String,
+    /// Required `aud` claim.
+    pub audience: String,
+}
+
+/// The key JWT signatures are checked with, loaded at start.
+#[derive(Clone)]
+pub enum JwtKey {
+    /// HS256 with a shared secret.
+    Hs256(Secret),
+    /// An RSA public key from a PEM file: RS256, RS384, RS512.
+    Rsa { file: PathBuf, key: DecodingKey },
+    /// An EC public key from a PEM file: ES256, ES384.
+    Ec { file: PathBuf, key: DecodingKey },
+}
+
+impl JwtKey {
+    /// Read a PEM public key, RSA or EC; the error says what is wrong with the file.
+    pub fn from_pem_file(path: &Path) -> Result<JwtKey, String> {
+        let pem = std::fs::read(path).map_err(|e| format!("the file cannot be read: {e}"))?;
+        if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
+            return Ok(JwtKey::Rsa { file: path.to_path_buf(), key });
+        }
+        match DecodingKey::from_ec_pem(&pem) {
+            Ok(key) => Ok(JwtKey::Ec { file: path.to_path_buf(), key }),
+            Err(e) => Err(format!(
+                "the file holds neither an RSA nor an EC public key in PEM form ({e}); export the IdP's signing key as PEM"
+            )),
+        }
+    }
+
+    /// The signature algorithms this key verifies (never HS256 with a public key as secret).
+    pub fn algorithms(&self) -> Vec<Algorithm> {
+        match self {
+            JwtKey::Hs256(_) => vec![Algorithm::HS256],
+            JwtKey::Rsa { .. } => vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512],
+            JwtKey::Ec { .. } => vec![Algorithm::ES256, Algorithm::ES384],
+        }
+    }
+
+    pub fn decoding_key(&self) -> DecodingKey {
+        match self {
+            JwtKey::Hs256(secret) => DecodingKey::from_secret(secret.expose().as_bytes()),
+            JwtKey::Rsa { key, .. } | JwtKey::Ec { key, .. } => key.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JwtKey::Hs256(secret) => f.debug_tuple("Hs256").field(secret).finish(),
+            JwtKey::Rsa { file, .. } => f.debug_struct("Rsa").field("file", file).finish_non_exhaustive(),
+            JwtKey::Ec { file, .. } => f.debug_struct("Ec").field("file", file).finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Where users are forwarded.
+#[derive(Debug, Clone, Default)]
+pub enum GenesysTarget {
+    /// No OAuth client is configured: `serve` forwards to the built-in simulator (and says so
+    /// loudly); commands that need Genesys refuse to run.
+    #[default]
+    Simulator,
+    /// Genesys Cloud.
+    Cloud(GenesysCloud),
+}
+
+/// Genesys Cloud: where it is and the OAuth client (client-credentials grant).
+#[derive(Debug, Clone)]
+pub struct GenesysCloud {
+    pub endpoints: Endpoints,
+    /// The region as configured, for the status page; `None` with explicit URLs.
+    pub region: Option<String>,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+/// How to reach Genesys Cloud and what to send it.
 #[derive(Debug, Clone, Default)]
 pub struct GenesysSettings {
-    /// A region of the SDK table (`us_east_1`, `eu_central_1`, or a domain such as `mypurecloud.de`).
-    pub region: Option<String>,
-    /// Explicit API base URL (instead of a region), e.g. `https://api.mypurecloud.com`.
-    pub api_url: Option<String>,
-    /// Explicit login (OAuth) base URL, e.g. `https://login.mypurecloud.com`.
-    pub login_url: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
-    /// `scim` (default) or `platform`.
-    pub api: String,
-    /// SCIM attribute path of the 8x8 number (default `phoneNumbers[type eq "eightbyeight"].value`).
-    pub number_source: Option<String>,
-    /// ISO country for national-format numbers (e.g. `US`).
-    pub default_country: Option<String>,
+    pub target: GenesysTarget,
+    /// Which Genesys API users are written with.
+    pub api: ApiMode,
+    /// Where the 8x8 number is read from (default `phoneNumbers[type eq "eightbyeight"].value`).
+    pub number_source: NumberSource,
+    /// The country of national-format numbers (e.g. `US`); `None`: numbers must be international.
+    pub default_country: Option<Country>,
     /// Division name for users that carry none.
     pub division: Option<String>,
-    /// What a SCIM DELETE does in Genesys: `delete` (default) or `deactivate`.
-    pub delete_mode: String,
+    /// What a SCIM DELETE does in Genesys.
+    pub delete_mode: DeleteMode,
 }
 
-impl GenesysSettings {
-    /// Whether real Genesys credentials are configured (otherwise the simulator stands in).
-    pub fn has_credentials(&self) -> bool {
-        self.client_id.is_some() || self.client_secret.is_some()
-    }
+/// What every command needs: the log format and the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Global {
+    pub log_format: LogFormat,
+    pub database_url: String,
 }
+
+/// The database when none is configured.
+pub const DEFAULT_DATABASE: &str = "scim-bridge.db";
 
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `text` (human-readable) or `json` logs.
-    pub log_format: String,
+    pub log_format: LogFormat,
     /// Accept and store everything, send nothing to Genesys, record what would have been sent.
     pub dry_run: bool,
     /// The token of the `/admin` status page (none: the page is off).
@@ -101,9 +213,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// A token accepted besides the stored ones (containers, CI).
     pub bootstrap_token: Option<Secret>,
-    pub jwt: JwtConfig,
-    /// The externally visible base URL of the SCIM root (for `meta.location` and `Location`);
-    /// derived from each request's Host when unset.
+    /// JWT bearer tokens (none: only static tokens are accepted).
+    pub jwt: Option<JwtConfig>,
+    /// The externally visible base URL of the SCIM root (for `meta.location` and `Location`),
+    /// without a trailing slash; derived from each request's Host when unset.
     pub public_url: Option<String>,
     /// HTTP worker threads (0 = one per core).
     pub workers: usize,
@@ -113,24 +226,26 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            log_format: "text".into(),
+            log_format: LogFormat::Text,
             dry_run: false,
             admin_token: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database_url: "scim-bridge.db".into(),
+            database_url: DEFAULT_DATABASE.into(),
             max_body_bytes: 1024 * 1024,
             bootstrap_token: None,
-            jwt: JwtConfig::default(),
+            jwt: None,
             public_url: None,
             workers: 0,
-            genesys: GenesysSettings { api: "scim".into(), delete_mode: "delete".into(), ..GenesysSettings::default() },
+            genesys: GenesysSettings::default(),
         }
     }
 }
 
 /// One source of configuration (the TOML file, or the environment and flags): every field is
-/// optional; what a higher layer sets wins. A secret may be given directly or as a `*_file`
-/// holding it; a layer that sets one of the pair overrides both of a lower layer.
+/// optional and holds the value as the source spelled it (numbers and booleans too, so a bad one
+/// is reported with the others); what a higher layer sets wins. A secret may be given directly
+/// or as a `*_file` holding it; a layer that sets one of the pair overrides both of a lower layer.
+/// `origins` says where each value came from.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
@@ -138,9 +253,12 @@ pub struct Layer {
     pub database_url: Option<String>,
     pub public_url: Option<String>,
     pub log_format: Option<String>,
-    pub max_body_bytes: Option<usize>,
-    pub workers: Option<usize>,
-    pub dry_run: Option<bool>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub max_body_bytes: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub workers: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub dry_run: Option<String>,
     pub bootstrap_token: Option<Secret>,
     pub bootstrap_token_file: Option<PathBuf>,
     #[serde(default)]
@@ -149,6 +267,36 @@ pub struct Layer {
     pub admin: AdminLayer,
     #[serde(default)]
     pub genesys: GenesysLayer,
+    #[serde(skip)]
+    pub origins: Origins,
+}
+
+/// A TOML string, number or boolean as text (`workers = 4` and `workers = "4"` alike): the
+/// value is parsed, and a bad one reported, by [`Config::resolve`].
+fn scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct Scalar;
+    impl serde::de::Visitor<'_> for Scalar {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string, a number or a boolean")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_any(Scalar).map(Some)
 }
 
 /// `[jwt]`: JWT bearer tokens for IdPs that send OAuth access tokens.
@@ -193,17 +341,31 @@ fn pair<T, U>(upper: (Option<T>, Option<U>), lower: (Option<T>, Option<U>)) -> (
 }
 
 impl Layer {
-    /// Read a TOML configuration file.
+    /// Read a TOML configuration file; every value it sets has the file as its origin.
     pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(vec![format!("cannot read the configuration file {}: {e}", path.display())]))?;
-        toml::from_str(&text).map_err(|e| {
-            ConfigError(vec![format!(
-                "{}: {} (see docs/configuration.md for the keys)",
-                path.display(),
-                e.to_string().trim_end()
-            )])
+        Layer::from_toml(&text, &|_| Origin::File(path.to_path_buf())).map_err(|e| {
+            ConfigError(vec![format!("{}: {} (see docs/configuration.md for the keys)", path.display(), e.trim_end())])
         })
+    }
+
+    /// A layer from TOML text, the origin of each key it sets given by `origin`.
+    pub(crate) fn from_toml(text: &str, origin: &dyn Fn(&str) -> Origin) -> Result<Layer, String> {
+        let mut layer: Layer = toml::from_str(text).map_err(|e| e.to_string())?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (key, value) in &table {
+            match value {
+                toml::Value::Table(sub) => {
+                    for name in sub.keys() {
+                        let key = format!("{key}.{name}");
+                        layer.origins.set(key.clone(), origin(&key));
+                    }
+                }
+                _ => layer.origins.set(key.clone(), origin(key)),
+            }
+        }
+        Ok(layer)
     }
 
     /// This layer stacked over `lower`: each value set here wins.
@@ -252,6 +414,7 @@ impl Layer {
                 division: g.division.or(lg.division),
                 delete_mode: g.delete_mode.or(lg.delete_mode),
             },
+            origins: self.origins.over(lower.origins),
         }
     }
 }
@@ -286,175 +449,435 @@ pub fn env_name(key: &str) -> String {
     }
 }
 
-/// `key (ENV_NAME)`, how messages name an option.
+/// The configuration key an environment variable sets (`SCIM_BRIDGE_GENESYS_CLIENT_ID` →
+/// `genesys.client_id`): the inverse of [`env_name`]. `None` for other variables.
+pub fn key_of_env(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("SCIM_BRIDGE_")?.to_ascii_lowercase();
+    if rest == "genesys_delete" {
+        return Some("genesys.delete_mode".into());
+    }
+    for table in ["genesys", "jwt", "admin"] {
+        if let Some(name) = rest.strip_prefix(table).and_then(|r| r.strip_prefix('_')) {
+            return Some(format!("{table}.{name}"));
+        }
+    }
+    Some(rest)
+}
+
+/// `key (ENV_NAME)`, how messages name an option that is not set but should be.
 fn named(key: &str) -> String {
     format!("`{key}` ({})", env_name(key))
+}
+
+/// An allowed-values list (`"scim, platform"`) as a sentence: `scim or platform`, `one of a, b or c`.
+fn either(allowed: &str) -> String {
+    let items: Vec<&str> = allowed.split(", ").collect();
+    match items.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [two @ .., last] if two.len() == 1 => format!("{} or {last}", two[0]),
+        [init @ .., last] => format!("one of {} or {last}", init.join(", ")),
+    }
 }
 
 /// Shortest bearer and admin token accepted (a guessable token is refused, not warned about).
 pub const MIN_TOKEN_LEN: usize = 16;
 /// Shortest HS256 secret: RFC 7518 §3.2 wants a key at least as long as the hash (256 bits).
 pub const MIN_HS256_SECRET_LEN: usize = 32;
+/// Smallest `max_body_bytes` accepted (a SCIM user is a few hundred bytes).
+pub const MIN_BODY_BYTES: usize = 1024;
 
-/// A secret given directly or read from a file (trailing newline removed).
-fn secret(key: &str, direct: Option<Secret>, file: Option<PathBuf>, problems: &mut Vec<String>) -> Option<Secret> {
-    if let Some(s) = direct {
-        return Some(s);
+/// The problems found while resolving, each naming the option, where its value came from and
+/// what to set instead.
+struct Problems {
+    origins: Origins,
+    list: Vec<String>,
+}
+
+impl Problems {
+    fn new(origins: Origins) -> Problems {
+        Problems { origins, list: Vec::new() }
     }
-    let path = file?;
-    match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().is_empty() => {
-            problems.push(format!("{} names {}, which is empty", named(&format!("{key}_file")), path.display()));
-            None
+
+    /// `` `key` (from ORIGIN) ``, or `` `key` `` when the origin was not recorded.
+    fn option(&self, key: &str) -> String {
+        match self.origins.of(key) {
+            Some(o) => format!("`{key}` (from {o})"),
+            None => format!("`{key}`"),
         }
-        Ok(text) => Some(Secret::new(text.trim_end_matches(['\r', '\n']).trim())),
-        Err(e) => {
-            problems.push(format!(
-                "{} names {}, which cannot be read: {e}",
-                named(&format!("{key}_file")),
-                path.display()
-            ));
-            None
+    }
+
+    /// A value that cannot be used: `` `key` = "value" (from ORIGIN): fix ``.
+    fn bad(&mut self, key: &str, value: &str, fix: impl fmt::Display) {
+        let from = self.origins.of(key).map(|o| format!(" (from {o})")).unwrap_or_default();
+        self.list.push(format!("`{key}` = {value:?}{from}: {fix}"));
+    }
+
+    fn push(&mut self, problem: String) {
+        self.list.push(problem);
+    }
+
+    /// The value of `key` parsed by `parse` (whose error says what to use), `None` when unset
+    /// or bad (then reported).
+    fn value<T>(&mut self, key: &str, raw: Option<&str>, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let raw = raw?;
+        match parse(raw.trim()) {
+            Ok(v) => Some(v),
+            Err(fix) => {
+                self.bad(key, raw, fix);
+                None
+            }
+        }
+    }
+
+    /// A secret given directly or read from its `*_file` (trailing newline removed), with the
+    /// key that gave it.
+    fn secret(&mut self, key: &str, direct: Option<Secret>, file: Option<PathBuf>) -> Option<(Secret, String)> {
+        if let Some(s) = direct {
+            return Some((s, key.to_string()));
+        }
+        let path = file?;
+        let file_key = format!("{key}_file");
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text.trim().is_empty() => {
+                self.bad(&file_key, &path.display().to_string(), "the file is empty; put the secret in it");
+                None
+            }
+            Ok(text) => Some((Secret::new(text.trim_end_matches(['\r', '\n']).trim()), file_key)),
+            Err(e) => {
+                self.bad(&file_key, &path.display().to_string(), format!("the file cannot be read: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Refuse a secret shorter than `min` (naming the key that gave it, never the value).
+    fn min_len(&mut self, given: &Option<(Secret, String)>, min: usize) {
+        if let Some((s, key)) = given
+            && s.expose().len() < min
+        {
+            let problem = format!(
+                "{}: the secret is {} characters long; use at least {min} random characters (e.g. `openssl rand -hex 32`)",
+                self.option(key),
+                s.expose().len()
+            );
+            self.push(problem);
+        }
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, ConfigError> {
+        if self.list.is_empty() { Ok(value) } else { Err(ConfigError(self.list)) }
+    }
+}
+
+fn enum_value<T: std::str::FromStr>(allowed: &'static str) -> impl FnOnce(&str) -> Result<T, String> {
+    move |text| text.parse::<T>().map_err(|_| format!("use {}", either(allowed)))
+}
+
+/// clap's boolish words, so `SCIM_BRIDGE_DRY_RUN=1` and `dry_run = true` both work.
+fn boolish(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "on" | "1" => Ok(true),
+        "false" | "f" | "no" | "n" | "off" | "0" => Ok(false),
+        _ => Err("use true or false".into()),
+    }
+}
+
+fn http_url(example: &'static str) -> impl Fn(&str) -> Result<String, String> {
+    move |text| {
+        let url = text.trim_end_matches('/');
+        if (url.starts_with("https://") || url.starts_with("http://")) && url.len() > "https://".len() {
+            Ok(url.to_string())
+        } else {
+            Err(format!("use an http:// or https:// URL, e.g. {example}"))
         }
     }
 }
 
-fn min_len(key: &str, s: &Option<Secret>, min: usize, problems: &mut Vec<String>) {
-    if let Some(s) = s
-        && s.expose().len() < min
-    {
-        problems.push(format!(
-            "{} is {} characters long; use at least {min} random characters (e.g. `openssl rand -hex 32`)",
-            named(key),
-            s.expose().len()
-        ));
+/// A value that is there only when it is not blank.
+fn non_blank(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+impl Global {
+    /// The log format and the database of a stacked layer, validated.
+    pub fn resolve(layer: &Layer) -> Result<Global, ConfigError> {
+        let mut problems = Problems::new(layer.origins.clone());
+        let global = Global::check(layer, &mut problems);
+        problems.finish(global)
+    }
+
+    fn check(layer: &Layer, p: &mut Problems) -> Global {
+        let log_format =
+            p.value("log_format", layer.log_format.as_deref(), enum_value(LogFormat::ALLOWED)).unwrap_or_default();
+        let database_url = layer.database_url.clone().unwrap_or_else(|| DEFAULT_DATABASE.into());
+        Global { log_format, database_url }
     }
 }
 
 impl Config {
-    /// Apply the defaults to a stacked layer, read the secret files and validate.
+    /// Apply the defaults to a stacked layer, read the secret files and the JWT key, and parse
+    /// every value, reporting every problem at once.
     pub fn resolve(layer: Layer) -> Result<Config, ConfigError> {
         let d = Config::default();
-        let mut problems = Vec::new();
-        let listen = match layer.listen.as_deref().map(str::trim) {
-            None => d.listen,
-            Some(text) => text.parse().unwrap_or_else(|_| {
-                problems
-                    .push(format!("{} = {text:?} is not an address and port such as 127.0.0.1:8080", named("listen")));
-                d.listen
-            }),
-        };
-        let log_format = layer.log_format.unwrap_or(d.log_format);
-        if !matches!(log_format.as_str(), "text" | "json") {
-            problems.push(format!("{} = {log_format:?}: use text or json", named("log_format")));
-        }
-        let max_body_bytes = layer.max_body_bytes.unwrap_or(d.max_body_bytes);
-        if max_body_bytes < 1024 {
-            problems
-                .push(format!("{} = {max_body_bytes} is too small; the default is 1048576", named("max_body_bytes")));
-        }
-        let public_url = layer.public_url.map(|u| u.trim().trim_end_matches('/').to_string());
-        if let Some(u) = &public_url
-            && !(u.starts_with("https://") || u.starts_with("http://"))
-        {
-            problems.push(format!(
-                "{} = {u:?} is not a URL; give the SCIM base URL as IdPs see it, e.g. https://scim.example.com/scim/v2",
-                named("public_url")
-            ));
-        }
-        let bootstrap_token =
-            secret("bootstrap_token", layer.bootstrap_token, layer.bootstrap_token_file, &mut problems)
-                .filter(|t| !t.expose().trim().is_empty());
-        min_len("bootstrap_token", &bootstrap_token, MIN_TOKEN_LEN, &mut problems);
-        let admin_token = secret("admin.token", layer.admin.token, layer.admin.token_file, &mut problems);
-        min_len("admin.token", &admin_token, MIN_TOKEN_LEN, &mut problems);
+        let mut p = Problems::new(layer.origins.clone());
+        let Global { log_format, database_url } = Global::check(&layer, &mut p);
+        let listen = p
+            .value("listen", layer.listen.as_deref(), |t| {
+                t.parse::<SocketAddr>()
+                    .map_err(|_| "use an address and port such as 127.0.0.1:8080 or [::]:8080".into())
+            })
+            .unwrap_or(d.listen);
+        let max_body_bytes = p
+            .value("max_body_bytes", layer.max_body_bytes.as_deref(), |t| match t.parse::<usize>() {
+                Ok(n) if n >= MIN_BODY_BYTES => Ok(n),
+                _ => Err(format!(
+                    "use a number of bytes of at least {MIN_BODY_BYTES}; the default is {}",
+                    d.max_body_bytes
+                )),
+            })
+            .unwrap_or(d.max_body_bytes);
+        let workers = p
+            .value("workers", layer.workers.as_deref(), |t| {
+                t.parse::<usize>().map_err(|_| "use a whole number of threads, or 0 for one per core".into())
+            })
+            .unwrap_or(d.workers);
+        let dry_run = p.value("dry_run", layer.dry_run.as_deref(), boolish).unwrap_or(d.dry_run);
+        let public_url =
+            p.value("public_url", layer.public_url.as_deref(), http_url("https://scim.example.com/scim/v2"));
 
-        let j = layer.jwt;
-        let jwt = JwtConfig {
-            hs256_secret: secret("jwt.hs256_secret", j.hs256_secret, j.hs256_secret_file, &mut problems),
-            public_key_file: j.public_key_file,
-            issuer: j.issuer,
-            audience: j.audience,
-        };
-        min_len("jwt.hs256_secret", &jwt.hs256_secret, MIN_HS256_SECRET_LEN, &mut problems);
-        if let Some(path) = &jwt.public_key_file
-            && let Err(e) = std::fs::metadata(path)
-        {
-            problems.push(format!(
-                "{} names {}, which cannot be read: {e}",
-                named("jwt.public_key_file"),
-                path.display()
-            ));
-        }
-        if jwt.enabled() && (jwt.issuer.is_none() || jwt.audience.is_none()) {
-            problems.push(format!(
-                "JWT bearer tokens are enabled without {} and {}: set both to the values your IdP puts in `iss` and \
-                 `aud`, or any token it signs for another application would be accepted",
-                named("jwt.issuer"),
-                named("jwt.audience")
-            ));
-        }
+        let bootstrap_token = p
+            .secret("bootstrap_token", layer.bootstrap_token, layer.bootstrap_token_file)
+            .filter(|(t, _)| !t.expose().trim().is_empty());
+        p.min_len(&bootstrap_token, MIN_TOKEN_LEN);
+        let admin_token = p.secret("admin.token", layer.admin.token, layer.admin.token_file);
+        p.min_len(&admin_token, MIN_TOKEN_LEN);
 
-        let g = layer.genesys;
-        let client_secret = secret("genesys.client_secret", g.client_secret, g.client_secret_file, &mut problems);
-        let genesys = GenesysSettings {
-            region: g.region.filter(|r| !r.trim().is_empty()),
-            api_url: g.api_url.filter(|u| !u.trim().is_empty()),
-            login_url: g.login_url.filter(|u| !u.trim().is_empty()),
-            client_id: g.client_id.filter(|c| !c.trim().is_empty()),
-            client_secret,
-            api: g.api.unwrap_or(d.genesys.api),
-            number_source: g.number_source,
-            default_country: g.default_country,
-            division: g.division,
-            delete_mode: g.delete_mode.unwrap_or(d.genesys.delete_mode),
-        };
-        match (&genesys.client_id, &genesys.client_secret) {
-            (Some(_), None) => problems.push(format!(
-                "{} is set without its secret: set {} (or {})",
-                named("genesys.client_id"),
-                named("genesys.client_secret"),
-                env_name("genesys.client_secret_file")
-            )),
-            (None, Some(_)) => {
-                problems.push(format!("a Genesys client secret is set without {}", named("genesys.client_id")))
-            }
-            (None, None) if genesys.region.is_some() || genesys.api_url.is_some() || genesys.login_url.is_some() => {
-                problems.push(format!(
-                    "where Genesys is is set but no OAuth client: set {} and {} to forward to Genesys Cloud, or \
-                     remove the region and URLs to use the built-in simulator",
-                    named("genesys.client_id"),
-                    named("genesys.client_secret")
-                ))
-            }
-            _ => {}
-        }
-        if !matches!(genesys.api.as_str(), "scim" | "platform") {
-            problems.push(format!("{} = {:?}: use scim or platform", named("genesys.api"), genesys.api));
-        }
-        if !matches!(genesys.delete_mode.as_str(), "delete" | "deactivate") {
-            problems.push(format!(
-                "{} = {:?}: use delete or deactivate",
-                named("genesys.delete_mode"),
-                genesys.delete_mode
-            ));
-        }
+        let jwt = Config::resolve_jwt(layer.jwt, &mut p);
+        let genesys = Config::resolve_genesys(layer.genesys, &mut p);
 
         let config = Config {
             log_format,
-            dry_run: layer.dry_run.unwrap_or(d.dry_run),
-            admin_token,
+            dry_run,
+            admin_token: admin_token.map(|(s, _)| s),
             listen,
-            database_url: layer.database_url.unwrap_or(d.database_url),
+            database_url,
             max_body_bytes,
-            bootstrap_token,
+            bootstrap_token: bootstrap_token.map(|(s, _)| s),
             jwt,
             public_url,
-            workers: layer.workers.unwrap_or(d.workers),
+            workers,
             genesys,
         };
-        if problems.is_empty() { Ok(config) } else { Err(ConfigError(problems)) }
+        p.finish(config)
     }
+
+    fn resolve_jwt(j: JwtLayer, p: &mut Problems) -> Option<JwtConfig> {
+        let hs256 = p.secret("jwt.hs256_secret", j.hs256_secret, j.hs256_secret_file);
+        p.min_len(&hs256, MIN_HS256_SECRET_LEN);
+        let enabled = hs256.is_some() || j.public_key_file.is_some();
+        // A public key wins over a shared secret: it is what an IdP's signing key is.
+        let key = match (&j.public_key_file, hs256) {
+            (Some(path), _) => match JwtKey::from_pem_file(path) {
+                Ok(k) => Some(k),
+                Err(why) => {
+                    p.bad("jwt.public_key_file", &path.display().to_string(), why);
+                    None
+                }
+            },
+            (None, Some((secret, _))) => Some(JwtKey::Hs256(secret)),
+            (None, None) => None,
+        };
+        match (key, j.issuer, j.audience) {
+            (Some(key), Some(issuer), Some(audience)) => Some(JwtConfig { key, issuer, audience }),
+            (_, issuer, audience) => {
+                if enabled && (issuer.is_none() || audience.is_none()) {
+                    p.push(format!(
+                        "JWT bearer tokens are enabled without {} and {}: set both to the values your IdP puts in \
+                         `iss` and `aud`, or any token it signs for another application would be accepted",
+                        named("jwt.issuer"),
+                        named("jwt.audience")
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    fn resolve_genesys(g: GenesysLayer, p: &mut Problems) -> GenesysSettings {
+        let d = GenesysSettings::default();
+        let client_secret = p.secret("genesys.client_secret", g.client_secret, g.client_secret_file);
+        let client_id = non_blank(g.client_id);
+        let (region, api_url, login_url) = (non_blank(g.region), non_blank(g.api_url), non_blank(g.login_url));
+        let place_set = region.is_some() || api_url.is_some() || login_url.is_some();
+        let shape = (region.is_some(), api_url.is_some(), login_url.is_some());
+        let api_url = p.value("genesys.api_url", api_url.as_deref(), http_url("https://api.mypurecloud.com"));
+        let login_url = p.value("genesys.login_url", login_url.as_deref(), http_url("https://login.mypurecloud.com"));
+        let endpoints = match shape {
+            (true, false, false) => {
+                let region = region.unwrap_or_default();
+                p.value("genesys.region", Some(&region), |name| {
+                    Endpoints::for_region(name).map_err(|_| {
+                        format!(
+                            "use an SDK region name ({}) or its domain, e.g. mypurecloud.de",
+                            Endpoints::region_names().join(", ")
+                        )
+                    })
+                })
+                .map(|e| (e, Some(region.trim().to_string())))
+            }
+            (false, true, true) => match (api_url, login_url) {
+                (Some(api), Some(login)) => Some((Endpoints::explicit(&api, &login), None)),
+                // A bad URL, reported above.
+                _ => None,
+            },
+            (false, false, false) => None,
+            (true, has_api, _) => {
+                let url = if has_api { "genesys.api_url" } else { "genesys.login_url" };
+                let problem = format!(
+                    "{} and {} are both set: give either the region or both URLs",
+                    p.option("genesys.region"),
+                    p.option(url)
+                );
+                p.push(problem);
+                None
+            }
+            (false, has_api, _) => {
+                let (set, unset) = if has_api {
+                    ("genesys.api_url", "genesys.login_url")
+                } else {
+                    ("genesys.login_url", "genesys.api_url")
+                };
+                let problem =
+                    format!("{} is set without {}: set both URLs, or a region instead", p.option(set), named(unset));
+                p.push(problem);
+                None
+            }
+        };
+        let target = match (client_id, client_secret) {
+            (Some(client_id), Some((client_secret, _))) => match endpoints {
+                Some((endpoints, region)) => {
+                    GenesysTarget::Cloud(GenesysCloud { endpoints, region, client_id, client_secret })
+                }
+                None => {
+                    if !place_set {
+                        p.push(format!(
+                            "Genesys credentials are set but not where Genesys is: set {} (e.g. us_east_1), or {} \
+                             and {}",
+                            named("genesys.region"),
+                            named("genesys.api_url"),
+                            named("genesys.login_url")
+                        ));
+                    }
+                    GenesysTarget::Simulator
+                }
+            },
+            (Some(_), None) => {
+                let problem = format!(
+                    "{} is set without its secret: set {} (or {})",
+                    p.option("genesys.client_id"),
+                    named("genesys.client_secret"),
+                    env_name("genesys.client_secret_file")
+                );
+                p.push(problem);
+                GenesysTarget::Simulator
+            }
+            (None, Some((_, given))) => {
+                let problem = format!("{} is set without {}", p.option(&given), named("genesys.client_id"));
+                p.push(problem);
+                GenesysTarget::Simulator
+            }
+            (None, None) => {
+                if place_set {
+                    p.push(format!(
+                        "where Genesys is is set but no OAuth client: set {} and {} to forward to Genesys Cloud, or \
+                         remove the region and URLs to use the built-in simulator",
+                        named("genesys.client_id"),
+                        named("genesys.client_secret")
+                    ));
+                }
+                GenesysTarget::Simulator
+            }
+        };
+        GenesysSettings {
+            target,
+            api: p.value("genesys.api", g.api.as_deref(), enum_value(ApiMode::ALLOWED)).unwrap_or(d.api),
+            number_source: p
+                .value("genesys.number_source", g.number_source.as_deref(), |t| {
+                    t.parse::<NumberSource>().map_err(|e| e.to_string())
+                })
+                .unwrap_or(d.number_source),
+            default_country: p.value("genesys.default_country", g.default_country.as_deref(), |t| {
+                t.parse::<Country>().map_err(|e| e.to_string())
+            }),
+            division: g.division,
+            delete_mode: p
+                .value("genesys.delete_mode", g.delete_mode.as_deref(), enum_value(DeleteMode::ALLOWED))
+                .unwrap_or(d.delete_mode),
+        }
+    }
+}
+
+/// Every kind of bad value of each option, for the table tests here (file, environment) and in
+/// `cli` (flags): the key, the value, and words of what the message must say to use instead.
+/// `{dir}` stands for a directory holding `empty` (an empty file) and `not-a-key.pem`.
+#[cfg(test)]
+pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
+    ("listen", "everywhere", "an address and port such as 127.0.0.1:8080"),
+    ("listen", "127.0.0.1", "an address and port such as 127.0.0.1:8080"),
+    ("log_format", "xml", "use text or json"),
+    ("max_body_bytes", "big", "at least 1024"),
+    ("max_body_bytes", "100", "at least 1024"),
+    ("max_body_bytes", "-1", "at least 1024"),
+    ("workers", "many", "a whole number of threads"),
+    ("workers", "-2", "a whole number of threads"),
+    ("dry_run", "maybe", "use true or false"),
+    ("public_url", "scim.example.com", "https://scim.example.com/scim/v2"),
+    ("bootstrap_token", "short", "at least 16"),
+    ("bootstrap_token_file", "{dir}/missing", "cannot be read"),
+    ("bootstrap_token_file", "{dir}/empty", "the file is empty"),
+    ("admin.token", "short", "at least 16"),
+    ("admin.token_file", "{dir}/missing", "cannot be read"),
+    ("admin.token_file", "{dir}/empty", "the file is empty"),
+    ("jwt.hs256_secret", "too-short", "at least 32"),
+    ("jwt.hs256_secret_file", "{dir}/missing", "cannot be read"),
+    ("jwt.public_key_file", "{dir}/missing", "cannot be read"),
+    ("jwt.public_key_file", "{dir}/not-a-key.pem", "neither an RSA nor an EC public key in PEM form"),
+    ("genesys.region", "mars_north_1", "us_east_1, "),
+    ("genesys.api_url", "api.mypurecloud.com", "https://api.mypurecloud.com"),
+    ("genesys.login_url", "login.mypurecloud.com", "https://login.mypurecloud.com"),
+    ("genesys.client_secret_file", "{dir}/missing", "cannot be read"),
+    ("genesys.client_secret_file", "{dir}/empty", "the file is empty"),
+    ("genesys.api", "soap", "use scim or platform"),
+    ("genesys.number_source", "phoneNumbers", "phoneNumbers[type eq \"work\"].value"),
+    ("genesys.number_source", "name[", "Expected a SCIM attribute path"),
+    ("genesys.number_source", "", "the default is"),
+    ("genesys.default_country", "XX", "use one of US, "),
+    ("genesys.delete_mode", "shred", "use delete or deactivate"),
+];
+
+/// A directory with the files `BAD_VALUES` names.
+#[cfg(test)]
+pub(crate) fn bad_value_files() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.path().join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    };
+    write("empty", "\n");
+    write("not-a-key.pem", "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n");
+    dir
+}
+
+/// Assert that one of `problems` names `key` with `origin` and says `allowed`.
+#[cfg(test)]
+pub(crate) fn assert_refused(problems: &[String], key: &str, value: &str, origin: &str, allowed: &str) {
+    let named = format!("`{key}`");
+    let from = format!("(from {origin})");
+    assert!(
+        problems.iter().any(|p| p.contains(&named) && p.contains(&from) && p.contains(allowed)),
+        "{key} = {value:?} from {origin}: no problem names the option, its origin and {allowed:?}:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[cfg(test)]
@@ -463,6 +886,21 @@ mod tests {
 
     fn layer(toml_text: &str) -> Layer {
         toml::from_str(toml_text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A layer as the environment would give it: each key's origin is its variable.
+    fn env_layer(toml_text: &str) -> Layer {
+        Layer::from_toml(toml_text, &|key| Origin::Env(env_name(key))).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `key = value` as TOML (in its table when the key is dotted).
+    fn toml_setting(key: &str, value: &str) -> String {
+        // A JSON string is a TOML basic string (same quotes and escapes).
+        let quoted = serde_json::Value::String(value.to_string()).to_string();
+        match key.split_once('.') {
+            Some((table, name)) => format!("[{table}]\n{name} = {quoted}\n"),
+            None => format!("{key} = {quoted}\n"),
+        }
     }
 
     fn problems(l: Layer) -> Vec<String> {
@@ -484,9 +922,14 @@ mod tests {
         l.admin.token_file = Some(admin);
         let c = Config::resolve(l).expect("the example is valid");
         assert_eq!(c.public_url.as_deref(), Some("https://scim.example.com/scim/v2"));
-        assert_eq!(c.genesys.client_secret.as_ref().map(Secret::expose), Some("genesys-client-secret-value"));
+        let GenesysTarget::Cloud(cloud) = &c.genesys.target else { panic!("Genesys Cloud: {:?}", c.genesys) };
+        assert_eq!(cloud.client_secret.expose(), "genesys-client-secret-value");
         assert_eq!(c.admin_token.as_ref().map(Secret::expose), Some("an-admin-token-long-enough"));
-        assert_eq!((c.log_format.as_str(), c.dry_run, c.genesys.region.as_deref()), ("json", false, Some("us_east_1")));
+        assert_eq!((c.log_format, c.dry_run, cloud.region.as_deref()), (LogFormat::Json, false, Some("us_east_1")));
+        assert_eq!(cloud.endpoints, Endpoints::for_region("us_east_1").unwrap());
+        assert_eq!((c.genesys.api, c.genesys.delete_mode), (ApiMode::Scim, DeleteMode::Delete));
+        assert_eq!(c.genesys.default_country.map(Country::iso), Some("US"));
+        assert_eq!(c.genesys.number_source.as_str(), NumberSource::DEFAULT);
     }
 
     #[test]
@@ -500,18 +943,20 @@ mod tests {
 
     #[test]
     fn a_higher_layer_secret_replaces_a_lower_secret_file() {
-        let lower = layer("[genesys]\nclient_id = \"id\"\nclient_secret_file = \"/nonexistent\"");
+        let lower =
+            layer("[genesys]\nclient_id = \"id\"\nclient_secret_file = \"/nonexistent\"\nregion = \"us_east_1\"");
         let upper = Layer {
             genesys: GenesysLayer { client_secret: Some(Secret::new("from-the-environment")), ..Default::default() },
             ..Default::default()
         };
         let c = Config::resolve(upper.over(lower)).expect("the unreadable file is not consulted");
-        assert_eq!(c.genesys.client_secret.unwrap().expose(), "from-the-environment");
+        let GenesysTarget::Cloud(cloud) = c.genesys.target else { panic!("Genesys Cloud") };
+        assert_eq!(cloud.client_secret.expose(), "from-the-environment");
     }
 
     #[test]
     fn every_problem_is_reported_at_once_with_what_to_set() {
-        let p = problems(layer(
+        let p = problems(env_layer(
             "listen = \"everywhere\"\nbootstrap_token = \"short\"\n[genesys]\nclient_id = \"id\"\ndelete_mode = \"shred\"\n[jwt]\nhs256_secret = \"x\"",
         ));
         let all = p.join("\n");
@@ -541,20 +986,161 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "\n").unwrap();
-        let p = problems(Layer { bootstrap_token_file: Some(empty), ..Default::default() });
+        let p = problems(env_layer(&toml_setting("bootstrap_token_file", &empty.display().to_string())));
         assert!(p[0].contains("SCIM_BRIDGE_BOOTSTRAP_TOKEN_FILE") && p[0].contains("empty"), "{p:?}");
-        let p = problems(Layer { bootstrap_token_file: Some(dir.path().join("missing")), ..Default::default() });
+        let missing = dir.path().join("missing");
+        let p = problems(env_layer(&toml_setting("bootstrap_token_file", &missing.display().to_string())));
         assert!(p[0].contains("cannot be read"), "{p:?}");
     }
 
     #[test]
     fn secrets_stay_out_of_debug_output() {
         let c = Config::resolve(layer(
-            "bootstrap_token = \"bootstrap-token-value-1234\"\n[genesys]\nclient_id = \"id\"\nclient_secret = \"client-secret-value\"\nregion = \"us_east_1\"",
+            "bootstrap_token = \"bootstrap-token-value-1234\"\n[genesys]\nclient_id = \"id\"\nclient_secret = \"client-secret-value\"\nregion = \"us_east_1\"\n[jwt]\nhs256_secret = \"jwt-secret-value-of-thirty-two-bytes\"\nissuer = \"i\"\naudience = \"a\"",
         ))
         .unwrap();
         let shown = format!("{c:?}");
-        assert!(!shown.contains("bootstrap-token-value") && !shown.contains("client-secret-value"), "{shown}");
+        for secret in ["bootstrap-token-value", "client-secret-value", "jwt-secret-value"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
         assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn every_bad_value_from_the_file_names_the_option_the_file_and_what_to_use() {
+        let files = bad_value_files();
+        let dir = files.path().display().to_string();
+        for (key, value, allowed) in BAD_VALUES {
+            let value = value.replace("{dir}", &dir);
+            let path = files.path().join("scim-bridge.toml");
+            std::fs::write(&path, toml_setting(key, &value)).unwrap();
+            let p = problems(Layer::from_file(&path).unwrap());
+            assert_refused(&p, key, &value, &path.display().to_string(), allowed);
+        }
+    }
+
+    #[test]
+    fn every_bad_value_from_the_environment_names_the_option_the_variable_and_what_to_use() {
+        let files = bad_value_files();
+        let dir = files.path().display().to_string();
+        for (key, value, allowed) in BAD_VALUES {
+            let value = value.replace("{dir}", &dir);
+            let p = problems(env_layer(&toml_setting(key, &value)));
+            assert_refused(&p, key, &value, &env_name(key), allowed);
+        }
+    }
+
+    #[test]
+    fn a_bad_value_is_quoted_but_a_bad_secret_is_not() {
+        let p = problems(env_layer("[genesys]\napi = \"soap\"\n[admin]\ntoken = \"tiny-secret\""));
+        assert!(
+            p.contains(&"`genesys.api` = \"soap\" (from SCIM_BRIDGE_GENESYS_API): use scim or platform".to_string())
+        );
+        assert!(p.iter().all(|m| !m.contains("tiny-secret")), "{p:?}");
+    }
+
+    #[test]
+    fn values_are_parsed_into_their_types_once() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let c = Config::resolve(layer(&format!(
+            "log_format = \"JSON\"\nworkers = 4\nmax_body_bytes = \"2048\"\ndry_run = \"yes\"\nlisten = \" [::1]:9000 \"\n\
+             public_url = \"https://scim.example.com/scim/v2/\"\n\
+             [jwt]\npublic_key_file = \"{}\"\nissuer = \"i\"\naudience = \"a\"\n\
+             [genesys]\napi = \"Platform\"\ndelete_mode = \"deactivate\"\nregion = \"eu-central-1\"\nclient_id = \"id\"\n\
+             client_secret = \"s\"\ndefault_country = \"gb\"\nnumber_source = 'phoneNumbers[type eq \"work\"].value'",
+            fixtures.join("jwt-es256-public.pem").display()
+        )))
+        .unwrap();
+        assert_eq!((c.log_format, c.workers, c.max_body_bytes, c.dry_run), (LogFormat::Json, 4, 2048, true));
+        assert_eq!(c.listen, "[::1]:9000".parse::<SocketAddr>().unwrap());
+        assert_eq!(c.public_url.as_deref(), Some("https://scim.example.com/scim/v2"));
+        let jwt = c.jwt.expect("JWT");
+        assert!(matches!(jwt.key, JwtKey::Ec { .. }), "{jwt:?}");
+        assert_eq!(jwt.key.algorithms(), vec![Algorithm::ES256, Algorithm::ES384]);
+        let g = c.genesys;
+        assert_eq!((g.api, g.delete_mode), (ApiMode::Platform, DeleteMode::Deactivate));
+        assert_eq!(g.default_country.map(Country::iso), Some("GB"));
+        assert_eq!(g.number_source.as_str(), "phoneNumbers[type eq \"work\"].value");
+        let GenesysTarget::Cloud(cloud) = g.target else { panic!("Genesys Cloud") };
+        assert_eq!(cloud.endpoints.api_base, "https://api.mypurecloud.de");
+        assert_eq!(cloud.region.as_deref(), Some("eu-central-1"));
+
+        let c = Config::resolve(layer(
+            "[genesys]\napi_url = \"http://127.0.0.1:9/\"\nlogin_url = \"http://127.0.0.1:9\"\nclient_id = \"id\"\nclient_secret = \"s\"",
+        ))
+        .unwrap();
+        let GenesysTarget::Cloud(cloud) = c.genesys.target else { panic!("Genesys Cloud") };
+        assert_eq!(
+            (cloud.endpoints, cloud.region),
+            (Endpoints::explicit("http://127.0.0.1:9", "http://127.0.0.1:9"), None)
+        );
+
+        let c = Config::resolve(Layer::default()).unwrap();
+        assert!(matches!(c.genesys.target, GenesysTarget::Simulator) && c.jwt.is_none());
+    }
+
+    #[test]
+    fn where_genesys_is_must_be_one_region_or_both_urls() {
+        let creds = "client_id = \"id\"\nclient_secret = \"s\"\n";
+        let cases = [
+            ("region = \"us_east_1\"\napi_url = \"https://api.mypurecloud.com\"", "are both set"),
+            ("api_url = \"https://api.mypurecloud.com\"", "is set without `genesys.login_url`"),
+            ("login_url = \"https://login.mypurecloud.com\"", "is set without `genesys.api_url`"),
+            ("", "not where Genesys is"),
+        ];
+        for (place, needle) in cases {
+            let p = problems(env_layer(&format!("[genesys]\n{creds}{place}")));
+            assert!(p.len() == 1 && p[0].contains(needle), "{place}: {p:?}");
+        }
+        let p = problems(env_layer("[genesys]\nclient_secret = \"s\"\nregion = \"us_east_1\""));
+        assert!(
+            p[0].contains("`genesys.client_secret` (from SCIM_BRIDGE_GENESYS_CLIENT_SECRET) is set without"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_jwt_key_is_loaded_at_start_and_never_printed() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let rsa = JwtKey::from_pem_file(&fixtures.join("jwt-rs256-public.pem")).unwrap();
+        assert_eq!(rsa.algorithms(), vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]);
+        assert!(format!("{rsa:?}").contains("jwt-rs256-public.pem"));
+        let shown = format!("{:?}", JwtKey::Hs256(Secret::new("a-shared-secret")));
+        assert!(!shown.contains("a-shared-secret"), "{shown}");
+    }
+
+    #[test]
+    fn the_global_options_are_checked_for_every_command() {
+        let g = Global::resolve(&Layer::default()).unwrap();
+        assert_eq!(g, Global { log_format: LogFormat::Text, database_url: DEFAULT_DATABASE.into() });
+        let e = Global::resolve(&env_layer("log_format = \"xml\"")).unwrap_err();
+        assert_eq!(e.0, vec!["`log_format` = \"xml\" (from SCIM_BRIDGE_LOG_FORMAT): use text or json".to_string()]);
+    }
+
+    #[test]
+    fn origins_follow_the_winning_layer() {
+        let file =
+            Layer::from_toml("listen = \"127.0.0.1:1\"\nworkers = 2", &|_| Origin::File("f.toml".into())).unwrap();
+        let env = Layer::from_toml("listen = \"x\"", &|k| Origin::Env(env_name(k))).unwrap();
+        let l = env.over(file);
+        assert_eq!(l.origins.of("listen"), Some(&Origin::Env("SCIM_BRIDGE_LISTEN".into())));
+        assert_eq!(l.origins.of("workers"), Some(&Origin::File("f.toml".into())));
+        assert_eq!(l.workers.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn allowed_values_read_as_a_sentence() {
+        assert_eq!(either("scim, platform"), "scim or platform");
+        assert_eq!(either("a, b, c"), "one of a, b or c");
+        assert_eq!(either(LogFormat::ALLOWED), "text or json");
+        assert_eq!(either(DeleteMode::ALLOWED), "delete or deactivate");
+    }
+
+    #[test]
+    fn variables_and_keys_correspond() {
+        for key in ["listen", "genesys.client_secret_file", "jwt.hs256_secret", "admin.token", "genesys.delete_mode"] {
+            assert_eq!(key_of_env(&env_name(key)).as_deref(), Some(key));
+        }
+        assert_eq!(key_of_env("PATH"), None);
     }
 }

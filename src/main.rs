@@ -1,10 +1,8 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = scim_bridge::cli::Cli::parse();
-    match scim_bridge::cli::run(cli) {
+    let (cli, matches) = scim_bridge::cli::parse_args();
+    match scim_bridge::cli::run(cli, &matches) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("scim-bridge: {e:#}");

@@ -1,14 +1,59 @@
 //! Logging: `tracing` with a `RUST_LOG` filter, human-readable by default, JSON on request.
 //! Never log tokens, secrets, bodies, e-mail addresses or phone numbers.
 
+use std::fmt;
+use std::str::FromStr;
+
 use tracing_subscriber::EnvFilter;
 
-/// Install the global subscriber once. `json` selects the JSON format.
-pub fn init(json: bool) {
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line per event (the default).
+    #[default]
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    pub const ALLOWED: &'static str = "text, json";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            t if t.eq_ignore_ascii_case("text") => Ok(LogFormat::Text),
+            t if t.eq_ignore_ascii_case("json") => Ok(LogFormat::Json),
+            t => Err(format!("unknown log format `{t}`: use text or json")),
+        }
+    }
+}
+
+/// Install the global subscriber once, writing in `format`.
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests) keeps the first subscriber.
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
 }
 
 /// A text for a log line with e-mail addresses and phone numbers masked (`<email>`,

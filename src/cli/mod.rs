@@ -7,9 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{AdminLayer, Config, GenesysLayer, JwtLayer, Layer, Secret};
+use crate::config::{
+    AdminLayer, Config, GenesysLayer, GenesysTarget, Global, JwtLayer, Layer, LogFormat, Origin, Origins, Secret,
+    key_of_env,
+};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -22,7 +26,7 @@ pub struct Cli {
     #[arg(long = "database", env = "SCIM_BRIDGE_DATABASE_URL", global = true)]
     pub database: Option<String>,
     /// Log format: text or json [default: text].
-    #[arg(long, env = "SCIM_BRIDGE_LOG_FORMAT", global = true, value_parser = ["text", "json"])]
+    #[arg(long, env = "SCIM_BRIDGE_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -72,17 +76,16 @@ pub struct ServeArgs {
     pub listen: Option<String>,
     /// Largest request body accepted, in bytes [default: 1048576].
     #[arg(long, env = "SCIM_BRIDGE_MAX_BODY_BYTES")]
-    pub max_body_bytes: Option<usize>,
+    pub max_body_bytes: Option<String>,
     /// Externally visible SCIM base URL, e.g. https://scim.example.com/scim/v2 (default: from the request).
     #[arg(long, env = "SCIM_BRIDGE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// HTTP worker threads [default: one per core].
     #[arg(long, env = "SCIM_BRIDGE_WORKERS")]
-    pub workers: Option<usize>,
+    pub workers: Option<String>,
     /// Accept and store everything but send nothing to Genesys; record what would have been sent.
-    #[arg(long, env = "SCIM_BRIDGE_DRY_RUN", num_args = 0..=1, default_missing_value = "true",
-          value_parser = clap::builder::BoolishValueParser::new())]
-    pub dry_run: Option<bool>,
+    #[arg(long, env = "SCIM_BRIDGE_DRY_RUN", num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: Option<String>,
     /// A bearer token accepted besides the stored ones (containers, CI).
     #[arg(long, env = "SCIM_BRIDGE_BOOTSTRAP_TOKEN", hide_env_values = true)]
     pub bootstrap_token: Option<Secret>,
@@ -136,7 +139,7 @@ pub struct GenesysArgs {
     #[arg(long = "genesys-client-secret-file", env = "SCIM_BRIDGE_GENESYS_CLIENT_SECRET_FILE")]
     pub client_secret_file: Option<PathBuf>,
     /// Which Genesys API receives users: scim or platform [default: scim].
-    #[arg(long = "genesys-api", env = "SCIM_BRIDGE_GENESYS_API", value_parser = ["scim", "platform"])]
+    #[arg(long = "genesys-api", env = "SCIM_BRIDGE_GENESYS_API")]
     pub api: Option<String>,
     /// SCIM path of the 8x8 number, e.g. 'phoneNumbers[type eq "work"].value'.
     #[arg(long = "genesys-number-source", env = "SCIM_BRIDGE_GENESYS_NUMBER_SOURCE")]
@@ -148,7 +151,7 @@ pub struct GenesysArgs {
     #[arg(long = "genesys-division", env = "SCIM_BRIDGE_GENESYS_DIVISION")]
     pub division: Option<String>,
     /// What a SCIM DELETE does in Genesys: delete or deactivate [default: delete].
-    #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE", value_parser = ["delete", "deactivate"])]
+    #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE")]
     pub delete_mode: Option<String>,
 }
 
@@ -223,10 +226,57 @@ pub enum TokenCommand {
 }
 
 impl Cli {
-    /// The global options as a layer (over the file, under the command's own).
-    fn global_layer(&self) -> Layer {
-        Layer { database_url: self.database.clone(), log_format: self.log_format.clone(), ..Layer::default() }
+    /// The global options as a layer (over the file, under the command's own), carrying the
+    /// origin of every value on the command line.
+    fn global_layer(&self, matches: &ArgMatches) -> Layer {
+        Layer {
+            database_url: self.database.clone(),
+            log_format: self.log_format.clone(),
+            origins: origins(matches),
+            ..Layer::default()
+        }
     }
+}
+
+/// Parse the process's arguments (and the variables clap reads), exiting with clap's message
+/// and status on a usage error. The matches say where each value came from.
+pub fn parse_args() -> (Cli, ArgMatches) {
+    let matches = Cli::command().get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => (cli, matches),
+        Err(e) => e.exit(),
+    }
+}
+
+/// Where each configuration value of the command line came from: a flag, or the variable clap
+/// read it from (`ArgMatches::value_source`). Options are keyed by configuration key, found from
+/// their variable's name.
+fn origins(matches: &ArgMatches) -> Origins {
+    fn record(cmd: &clap::Command, matches: &ArgMatches, out: &mut Origins) {
+        for arg in cmd.get_arguments() {
+            let Some(var) = arg.get_env().and_then(|v| v.to_str()) else { continue };
+            let Some(key) = key_of_env(var) else { continue };
+            let origin = match matches.value_source(arg.get_id().as_str()) {
+                Some(ValueSource::EnvVariable) => Origin::Env(var.to_string()),
+                Some(ValueSource::CommandLine) => match arg.get_long() {
+                    Some(long) => Origin::Flag(format!("--{long}")),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            out.set(key, origin);
+        }
+    }
+    let cmd = Cli::command();
+    let mut out = Origins::default();
+    // Global options: clap copies their values (and sources) to the top level.
+    record(&cmd, matches, &mut out);
+    if let Some((name, sub_matches)) = matches.subcommand()
+        && let Some(sub) = cmd.find_subcommand(name)
+    {
+        record(sub, sub_matches, &mut out);
+    }
+    out
 }
 
 /// The `SCIM_BRIDGE_*` variables this program reads (from the command definitions).
@@ -274,15 +324,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Run a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Run a parsed command line; `matches` (from [`parse_args`]) say where its values came from.
+pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
     let file = match &cli.config {
         Some(path) => Layer::from_file(path)?,
         None => Layer::default(),
     };
-    let base = cli.global_layer().over(file);
-    let log_format = base.log_format.clone().unwrap_or_else(|| "text".into());
-    crate::telemetry::init(log_format == "json");
+    let base = cli.global_layer(matches).over(file);
+    // `serve` and `reconcile` report a bad log format with their other problems; the other
+    // commands below. Until then, text.
+    let global = Global::resolve(&base);
+    crate::telemetry::init(global.as_ref().map_or(LogFormat::Text, |g| g.log_format));
     for (var, near) in unknown_env_vars(std::env::vars().map(|(k, _)| k)) {
         match near {
             Some(n) => tracing::warn!(variable = %var, "unknown SCIM_BRIDGE_ variable ignored; did you mean {n}?"),
@@ -291,19 +343,44 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let database = base.database_url.clone().unwrap_or_else(|| Config::default().database_url);
     match cli.command {
         Command::Serve(args) => {
             let config = Config::resolve(args.layer().over(base))?;
             crate::http::serve_blocking(config)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Reconcile(args) => {
+            let args = *args;
+            let layer = Layer { genesys: args.genesys.layer(), ..Layer::default() }.over(base);
+            let config = Config::resolve(layer)?;
+            let GenesysTarget::Cloud(cloud) = &config.genesys.target else {
+                anyhow::bail!(
+                    "this command talks to Genesys Cloud: set SCIM_BRIDGE_GENESYS_CLIENT_ID, \
+                     SCIM_BRIDGE_GENESYS_CLIENT_SECRET (or _FILE) and SCIM_BRIDGE_GENESYS_REGION (or the [genesys] \
+                     table of the configuration file)"
+                );
+            };
+            let mapping = crate::genesys::forwarding::mapping_config(&config.genesys);
+            let client = crate::genesys::forwarding::client(cloud)?;
+            let database = &config.database_url;
+            let store = std::sync::Arc::new(Store::open(database).with_context(|| format!("opening {database}"))?);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("runtime")?;
+            let report = rt.block_on(crate::genesys::reconcile::run(store, &client, &mapping, args.apply))?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).context("report")?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+        }
         Command::Migrate => {
+            let database = global?.database_url;
             let n = Store::migrate(&database).with_context(|| format!("migrating {}", database))?;
             eprintln!("scim-bridge: {n} migration(s) applied to {}", database);
             Ok(ExitCode::SUCCESS)
         }
         Command::Outbox(cmd) => {
+            let database = global?.database_url;
             let store = Store::open(&database).with_context(|| format!("opening {}", database))?;
             match cmd {
                 OutboxCommand::List { json, dry_run: true, limit } => {
@@ -365,6 +442,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => {
+            let database = global?.database_url;
             let store = Store::open(&database).with_context(|| format!("opening {}", database))?;
             match cmd {
                 TokenCommand::Create { name } => {
@@ -386,23 +464,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reconcile(args) => {
-            let args = *args;
-            let layer = Layer { genesys: args.genesys.layer(), ..Layer::default() }.over(base);
-            let config = Config::resolve(layer)?;
-            let mapping = crate::genesys::forwarding::mapping_config(&config.genesys)?;
-            let client = crate::genesys::forwarding::client(&config.genesys)?;
-            let store = std::sync::Arc::new(Store::open(&database).with_context(|| format!("opening {database}"))?);
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("runtime")?;
-            let report = rt.block_on(crate::genesys::reconcile::run(store, &client, &mapping, args.apply))?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report).context("report")?);
-            } else {
-                print!("{}", report.to_text());
-            }
-            Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(2) })
-        }
         Command::GenesysSim(args) => {
+            global?;
             genesys_sim::serve_blocking(args.sim_config())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -442,16 +505,86 @@ mod tests {
         }
     }
 
+    fn parse(args: &[&str]) -> (Cli, ArgMatches) {
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        (Cli::from_arg_matches(&matches).unwrap(), matches)
+    }
+
+    /// The layer `serve` resolves for this command line, over `file`.
+    fn serve_layer(args: &[&str], file: Layer) -> Layer {
+        let (cli, matches) = parse(args);
+        let base = cli.global_layer(&matches).over(file);
+        let Command::Serve(serve) = cli.command else { panic!("serve") };
+        serve.layer().over(base)
+    }
+
+    /// The variables of the global options, `serve` and `reconcile` (all of the configuration).
+    fn configuration_args() -> Vec<(String, Option<String>)> {
+        let cmd = Cli::command();
+        let subs = ["serve", "reconcile"].map(|name| cmd.find_subcommand(name).unwrap().clone());
+        std::iter::once(&cmd)
+            .chain(subs.iter())
+            .flat_map(|c| c.get_arguments().cloned().collect::<Vec<_>>())
+            .filter_map(|a| {
+                let var = a.get_env()?.to_str()?.to_string();
+                (var != "SCIM_BRIDGE_CONFIG").then(|| (var, a.get_long().map(str::to_string)))
+            })
+            .collect()
+    }
+
     #[test]
     fn flags_beat_the_environment_and_both_beat_the_file() {
-        let file: Layer =
-            toml::from_str("listen = \"127.0.0.1:7000\"\nworkers = 3\n[genesys]\napi = \"platform\"").unwrap();
-        let cli = Cli::try_parse_from(["scim-bridge", "serve", "--listen", "127.0.0.1:9000"]).unwrap();
-        let Command::Serve(args) = cli.command else { panic!("serve") };
-        let config = Config::resolve(args.layer().over(file)).unwrap();
+        let file = Layer::from_toml("listen = \"127.0.0.1:7000\"\nworkers = 3\n[genesys]\napi = \"platform\"", &|_| {
+            Origin::File("scim-bridge.toml".into())
+        })
+        .unwrap();
+        let layer = serve_layer(&["scim-bridge", "serve", "--listen", "127.0.0.1:9000"], file);
+        assert_eq!(layer.origins.of("listen"), Some(&Origin::Flag("--listen".into())));
+        assert_eq!(layer.origins.of("workers"), Some(&Origin::File("scim-bridge.toml".into())));
+        let config = Config::resolve(layer).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:9000", "the flag wins");
         assert_eq!(config.workers, 3, "the file fills what the flags leave");
-        assert_eq!(config.genesys.api, "platform");
+        assert_eq!(config.genesys.api, crate::genesys::api::ApiMode::Platform);
         assert_eq!(config.max_body_bytes, 1024 * 1024, "the default fills the rest");
+    }
+
+    #[test]
+    fn every_bad_value_of_a_flag_names_the_option_the_flag_and_what_to_use() {
+        use crate::config::{BAD_VALUES, assert_refused, bad_value_files, env_name};
+        let files = bad_value_files();
+        let dir = files.path().display().to_string();
+        let args = configuration_args();
+        for (key, value, allowed) in BAD_VALUES {
+            let var = env_name(key);
+            let Some((_, Some(long))) = args.iter().find(|(v, _)| *v == var) else { panic!("no flag for {key}") };
+            let value = value.replace("{dir}", &dir);
+            let arg = format!("--{long}={value}");
+            let layer = serve_layer(&["scim-bridge", "serve", &arg], Layer::default());
+            let p = Config::resolve(layer).expect_err("refused").0;
+            assert_refused(&p, key, &value, &format!("--{long}"), allowed);
+        }
+    }
+
+    #[test]
+    fn bad_values_of_global_flags_are_refused_for_every_command() {
+        let (cli, matches) = parse(&["scim-bridge", "--log-format", "xml", "migrate"]);
+        let e = Global::resolve(&cli.global_layer(&matches)).unwrap_err();
+        assert_eq!(e.0, vec!["`log_format` = \"xml\" (from --log-format): use text or json".to_string()]);
+    }
+
+    #[test]
+    fn every_variable_is_a_key_of_the_file_and_back() {
+        let args = configuration_args();
+        assert!(args.len() >= 25, "{args:?}");
+        for (var, _) in args {
+            let key = key_of_env(&var).unwrap();
+            assert_eq!(crate::config::env_name(&key), var);
+            let setting = match key.split_once('.') {
+                Some((table, name)) => format!("[{table}]\n{name} = \"1\""),
+                None => format!("{key} = \"1\""),
+            };
+            let layer = Layer::from_toml(&setting, &|k| Origin::Env(crate::config::env_name(k)));
+            assert!(layer.is_ok(), "{var}: {setting}: {layer:?}");
+        }
     }
 }

@@ -491,7 +491,7 @@ impl Worker {
             (ResourceKind::Group, OutboxOp::Sync) => {
                 let Some((group, members)) = self.group_with_members(&e.resource_id).await? else { return Ok(None) };
                 let mut ids = Vec::new();
-                for m in members.iter().filter(|m| m.kind == "User") {
+                for m in members.iter().filter(|m| m.kind == crate::store::MemberKind::User) {
                     ids.push(Member {
                         bridge_id: m.id.clone(),
                         genesys_id: self.link(ResourceKind::User, &m.id).await?,
@@ -521,7 +521,7 @@ impl Worker {
         let found = self
             .blocking(move |s| match s.get(ResourceKind::User, &owned) {
                 Ok(r) => Ok(Some(r)),
-                Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
+                Err(StoreError::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),
             })
             .await?;
@@ -539,7 +539,7 @@ impl Worker {
                 let members = s.members(&g)?;
                 Ok(Some((g, members)))
             }
-            Err(StoreError::Scim(e)) if e.status == 404 => Ok(None),
+            Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         })
         .await

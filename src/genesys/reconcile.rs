@@ -345,7 +345,7 @@ pub async fn run(
     let (s, c) = (store.clone(), cfg.clone());
     let bridge = tokio::task::spawn_blocking(move || bridge_users(&s, &c))
         .await
-        .map_err(|_| StoreError::Corrupt("the reading task failed".into()))??;
+        .map_err(|_| StoreError::Internal("the reading task failed".into()))??;
     let settings = plan::Settings { api: cfg.api, delete_mode: mapping::DeleteMode::default() };
     let mut report = compare_with(bridge, &genesys, settings);
     let s = store.clone();
@@ -355,13 +355,13 @@ pub async fn run(
         Ok(queued)
     })
     .await
-    .map_err(|_| StoreError::Corrupt("the writing task failed".into()))??;
+    .map_err(|_| StoreError::Internal("the writing task failed".into()))??;
     report.queued = apply_result;
     let s = store;
     let json = serde_json::to_value(&report).unwrap_or(Value::Null);
     tokio::task::spawn_blocking(move || s.save_reconcile_report(&json))
         .await
-        .map_err(|_| StoreError::Corrupt("the writing task failed".into()))??;
+        .map_err(|_| StoreError::Internal("the writing task failed".into()))??;
     Ok(report)
 }
 

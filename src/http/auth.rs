@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{DecodingKey, Validation};
 use subtle::ConstantTimeEq;
 
 use crate::config::JwtConfig;
@@ -28,8 +28,8 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<Store>, bootstrap: Option<&str>, jwt: &JwtConfig) -> anyhow::Result<Self> {
-        let jwt = if jwt.enabled() { Some(jwt_verifier(jwt)?) } else { None };
+    pub fn new(store: Arc<Store>, bootstrap: Option<&str>, jwt: Option<&JwtConfig>) -> anyhow::Result<Self> {
+        let jwt = jwt.map(jwt_verifier);
         let auth = Authenticator {
             store,
             bootstrap: bootstrap.map(hash_token),
@@ -100,39 +100,15 @@ fn jwt_reason(e: &jsonwebtoken::errors::Error) -> &'static str {
     }
 }
 
-fn jwt_verifier(cfg: &JwtConfig) -> anyhow::Result<(DecodingKey, Validation)> {
-    let (key, algs) = if let Some(path) = &cfg.public_key_file {
-        let pem =
-            std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read JWT public key {}: {e}", path.display()))?;
-        match DecodingKey::from_rsa_pem(&pem) {
-            Ok(k) => (k, vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]),
-            Err(_) => match DecodingKey::from_ec_pem(&pem) {
-                Ok(k) => (k, vec![Algorithm::ES256, Algorithm::ES384]),
-                Err(e) => anyhow::bail!(
-                    "{} holds neither an RSA nor an EC public key in PEM form ({e}); export the IdP's signing key as PEM",
-                    path.display()
-                ),
-            },
-        }
-    } else if let Some(secret) = &cfg.hs256_secret {
-        (DecodingKey::from_secret(secret.expose().as_bytes()), vec![Algorithm::HS256])
-    } else {
-        anyhow::bail!("JWT verification needs a secret or a public key");
-    };
-    let mut validation = Validation::new(algs[0]);
-    validation.algorithms = algs;
-    match &cfg.issuer {
-        Some(iss) => validation.set_issuer(&[iss]),
-        None => anyhow::bail!("JWT verification needs SCIM_BRIDGE_JWT_ISSUER: tokens of any issuer would be accepted"),
-    }
-    match &cfg.audience {
-        Some(aud) => validation.set_audience(&[aud]),
-        None => anyhow::bail!(
-            "JWT verification needs SCIM_BRIDGE_JWT_AUDIENCE: tokens meant for other services would be accepted"
-        ),
-    }
+/// The key and the checks of every JWT: signed with the configured key by one of its
+/// algorithms, from the configured issuer for the configured audience, not expired.
+fn jwt_verifier(cfg: &JwtConfig) -> (DecodingKey, Validation) {
+    let mut validation = Validation::default();
+    validation.algorithms = cfg.key.algorithms();
+    validation.set_issuer(&[&cfg.issuer]);
+    validation.set_audience(&[&cfg.audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-    Ok((key, validation))
+    (cfg.key.decoding_key(), validation)
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).

@@ -28,23 +28,33 @@ impl From<ScimError> for ApiError {
     }
 }
 
-/// Map a storage error: protocol errors pass through; database trouble is ours.
+/// The one mapping from the store's errors to SCIM errors (status, `scimType`, detail). The
+/// caller's mistakes get a detail it can act on; a database that cannot answer now is a 503 to
+/// retry; our own faults are an opaque 500 whose cause is logged here, once.
 pub fn scim_error_of(e: StoreError) -> ScimError {
     match e {
-        StoreError::Scim(e) => e,
-        StoreError::Connection(cause) => {
-            tracing::error!(error.cause = %cause, "database unavailable");
-            ScimError::unavailable("the database is unavailable; retry later")
+        StoreError::NotFound { kind, id } => ScimError::not_found(format!("{} {id} not found", kind.as_str())),
+        // The value goes to the client that sent it, never to the log.
+        StoreError::Conflict { kind, key, value } => ScimError::uniqueness(format!(
+            "{key} '{}' is already taken by another {} ({key} is unique, case-insensitively)",
+            value.0,
+            kind.as_str().to_lowercase()
+        )),
+        StoreError::PreconditionFailed { kind, id, expected, actual } => ScimError::precondition_failed(format!(
+            "If-Match {expected} does not match the current version {actual} of {} {id}; GET it again and retry",
+            kind.as_str()
+        )),
+        StoreError::TokenExists { name } => ScimError::uniqueness(format!(
+            "a token named '{name}' already exists; revoke it first or pick another name"
+        )),
+        StoreError::TokenNameEmpty => ScimError::invalid_value("a token name must not be empty"),
+        StoreError::Invalid(e) => e,
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(error.cause = %cause, "database unavailable");
+            ScimError::unavailable("the database is busy or unavailable; nothing was changed, retry later")
         }
-        StoreError::Database(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::Unknown,
-            info,
-        )) if info.message().contains("locked") || info.message().contains("busy") => {
-            tracing::warn!(error.cause = %info.message(), "database busy");
-            ScimError::unavailable("the database is busy; retry later")
-        }
-        other => {
-            tracing::error!(error.cause = %other, "internal error");
+        StoreError::Internal(cause) => {
+            tracing::error!(error.cause = %cause, "internal error");
             ScimError::internal("internal server error; the bridge's log has the cause under this request's id")
         }
     }
@@ -87,28 +97,86 @@ impl ResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Personal;
     use scim::ScimType;
+    use scim::schema::ResourceKind;
 
-    fn check(e: StoreError, status: u16, scim_type: Option<ScimType>) {
+    /// The variant's name: the match fails to compile when a variant is added, until the table
+    /// below has a row for it.
+    fn variant(e: &StoreError) -> &'static str {
+        match e {
+            StoreError::NotFound { .. } => "NotFound",
+            StoreError::Conflict { .. } => "Conflict",
+            StoreError::PreconditionFailed { .. } => "PreconditionFailed",
+            StoreError::TokenExists { .. } => "TokenExists",
+            StoreError::TokenNameEmpty => "TokenNameEmpty",
+            StoreError::Invalid(_) => "Invalid",
+            StoreError::Unavailable(_) => "Unavailable",
+            StoreError::Internal(_) => "Internal",
+        }
+    }
+    const VARIANTS: usize = 8;
+
+    /// A store error, the status and scimType it becomes, what its detail says and hides.
+    type Row = (StoreError, u16, Option<ScimType>, &'static [&'static str], &'static [&'static str]);
+
+    /// `e` becomes a SCIM error with this status and scimType whose detail holds each of `says`
+    /// and none of `hides`.
+    fn check(e: StoreError, status: u16, scim_type: Option<ScimType>, says: &[&str], hides: &[&str]) {
+        let shown = format!("{e} {e:?}");
         let got = scim_error_of(e);
         assert_eq!((got.status, got.scim_type), (status, scim_type), "{got:?}");
+        for s in says {
+            assert!(got.detail.contains(s), "{s:?} missing from {:?}", got.detail);
+        }
+        for h in hides {
+            assert!(!got.detail.contains(h), "{h:?} in {:?}", got.detail);
+        }
+        assert!(!shown.contains("jane@example.com"), "a log line would hold the userName: {shown}");
     }
 
     #[test]
-    fn store_errors_map_to_scim_errors() {
-        check(StoreError::Scim(ScimError::uniqueness("taken")), 409, Some(ScimType::Uniqueness));
-        check(StoreError::Scim(ScimError::not_found("gone")), 404, None);
-        check(StoreError::Scim(ScimError::precondition_failed("v")), 412, None);
-        check(StoreError::Scim(ScimError::invalid_filter("f")), 400, Some(ScimType::InvalidFilter));
-        check(StoreError::Connection("refused".into()), 503, None);
-        check(StoreError::Database(diesel::result::Error::NotFound), 500, None);
-        check(StoreError::Corrupt("x".into()), 500, None);
-        check(StoreError::Migration("x".into()), 500, None);
-    }
-
-    #[test]
-    fn internal_detail_is_opaque() {
-        let got = scim_error_of(StoreError::Corrupt("secret table detail".into()));
-        assert!(!got.detail.contains("secret"));
+    fn every_store_error_maps_to_one_scim_error() {
+        let id = || "2819c223-7f76-453a-919d-413861904646".to_string();
+        let table: Vec<Row> = vec![
+            (StoreError::NotFound { kind: ResourceKind::User, id: id() }, 404, None, &["User 2819c223"], &[]),
+            (StoreError::NotFound { kind: ResourceKind::Group, id: id() }, 404, None, &["Group 2819c223"], &[]),
+            (
+                StoreError::Conflict {
+                    kind: ResourceKind::User,
+                    key: "userName",
+                    value: Personal("jane@example.com".into()),
+                },
+                409,
+                Some(ScimType::Uniqueness),
+                &["userName 'jane@example.com' is already taken"],
+                &[],
+            ),
+            (
+                StoreError::PreconditionFailed {
+                    kind: ResourceKind::Group,
+                    id: id(),
+                    expected: "W/\"1\"".into(),
+                    actual: "W/\"2\"".into(),
+                },
+                412,
+                None,
+                &["If-Match W/\"1\"", "current version W/\"2\"", "GET it again"],
+                &[],
+            ),
+            (StoreError::TokenExists { name: "okta".into() }, 409, Some(ScimType::Uniqueness), &["'okta'"], &[]),
+            (StoreError::TokenNameEmpty, 400, Some(ScimType::InvalidValue), &["must not be empty"], &[]),
+            (StoreError::Invalid(ScimError::uniqueness("taken")), 409, Some(ScimType::Uniqueness), &["taken"], &[]),
+            (StoreError::Invalid(ScimError::not_found("gone")), 404, None, &["gone"], &[]),
+            (StoreError::Invalid(ScimError::invalid_filter("f")), 400, Some(ScimType::InvalidFilter), &["f"], &[]),
+            (StoreError::Unavailable("refused: /var/lib/x.db".into()), 503, None, &["retry later"], &["/var/lib"]),
+            (StoreError::Internal("secret table detail".into()), 500, None, &["request's id"], &["secret"]),
+            (StoreError::corrupt("document of x is not a JSON object"), 500, None, &[], &["document"]),
+        ];
+        let covered: std::collections::BTreeSet<&str> = table.iter().map(|(e, ..)| variant(e)).collect();
+        assert_eq!(covered.len(), VARIANTS, "a variant has no row: {covered:?}");
+        for (e, status, scim_type, says, hides) in table {
+            check(e, status, scim_type, says, hides);
+        }
     }
 }

@@ -202,7 +202,8 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let store = Arc::new(
         Store::open(&config.database_url).with_context(|| format!("opening database {}", config.database_url))?,
     );
-    let auth = Authenticator::new(store.clone(), config.bootstrap_token.as_ref().map(|s| s.expose()), &config.jwt)?;
+    let auth =
+        Authenticator::new(store.clone(), config.bootstrap_token.as_ref().map(|s| s.expose()), config.jwt.as_ref())?;
     let mut initial_token = None;
     if !auth.has_any_credential() {
         let token = store.create_token("initial")?;
@@ -313,7 +314,7 @@ mod tests {
     fn state(dir: &tempfile::TempDir) -> web::Data<AppState> {
         let store = Arc::new(Store::open(&dir.path().join("t.db").to_string_lossy()).unwrap());
         let config = Config::default();
-        let auth = Authenticator::new(store.clone(), Some("token"), &config.jwt).unwrap();
+        let auth = Authenticator::new(store.clone(), Some("token"), config.jwt.as_ref()).unwrap();
         let endpoints = Endpoints::explicit("http://127.0.0.1:9", "http://127.0.0.1:9");
         let genesys =
             Arc::new(Client::new(ClientConfig::new(endpoints, "id", crate::config::Secret::new("s"))).unwrap());

@@ -123,8 +123,8 @@ fn render(
         let list = members
             .into_iter()
             .map(|m| {
-                let ep = if m.kind == "Group" { "/Groups" } else { "/Users" };
-                let mut v = json!({"value": m.id, "$ref": format!("{base}{ep}/{}", m.id), "type": m.kind});
+                let ep = ResourceKind::from(m.kind).endpoint();
+                let mut v = json!({"value": m.id, "$ref": format!("{base}{ep}/{}", m.id), "type": m.kind.as_str()});
                 if let (Some(d), Some(o)) = (m.display, v.as_object_mut()) {
                     o.insert("display".into(), Value::String(d));
                 }

@@ -21,33 +21,92 @@ use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use scim::ScimError;
+use scim::schema::ResourceKind;
 
 pub use journal::DryRunRequest;
 pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp};
-pub use resources::{GroupRef, MemberRow, Page, StoredResource, WriteOutcome};
+pub use resources::{GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome};
 pub use tokens::{TokenInfo, hash_token};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// Errors of the storage layer. `http::error` maps them to SCIM errors.
+/// Errors of the storage layer, in the store's own words; `http::error` alone turns them into
+/// SCIM errors and statuses, and callers match on the variants.
+///
+/// Messages (`Display`) never hold a resource's data: a `userName` is often an e-mail address,
+/// so a [`Conflict`](StoreError::Conflict) keeps the value for the client's answer only, in a
+/// [`Personal`] that `Debug` does not print either.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A protocol rule failed (bad PATCH, invalid value, uniqueness...): the caller's mistake.
+    /// No resource of this kind has this id.
+    #[error("{} {id} not found", kind.as_str())]
+    NotFound { kind: ResourceKind, id: String },
+    /// Another resource has this value of a unique attribute (`key`, e.g. `userName`).
+    #[error("another {} has the same {key}", kind.as_str())]
+    Conflict { kind: ResourceKind, key: &'static str, value: Personal },
+    /// The write was based on a version (`If-Match`) that is not the stored one.
+    #[error("{} {id} is at version {actual}; the write expected {expected}", kind.as_str())]
+    PreconditionFailed { kind: ResourceKind, id: String, expected: String, actual: String },
+    /// A token with this name exists already (`token create`).
+    #[error("a token named '{name}' already exists; revoke it first or pick another name")]
+    TokenExists { name: String },
+    /// A token needs a name (`token create`).
+    #[error("a token name must not be empty")]
+    TokenNameEmpty,
+    /// The input breaks a SCIM rule the store checks on the caller's behalf: PUT and PATCH are
+    /// planned against the stored version inside the store (again in the writer when another
+    /// write won the race), so their validation errors surface here.
     #[error(transparent)]
-    Scim(#[from] ScimError),
-    #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("database connection error: {0}")]
-    Connection(String),
-    #[error("migration failed: {0}")]
-    Migration(String),
-    #[error("stored document is corrupt: {0}")]
-    Corrupt(String),
+    Invalid(ScimError),
+    /// The database cannot be reached now (pool exhausted, busy or locked, writer stopped, the
+    /// commit failed): retry later; nothing was written.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Our fault: a stored document that does not parse, a failed migration, an unexpected
+    /// database error.
+    #[error("internal storage error: {0}")]
+    Internal(String),
+}
+
+/// A value that may be personal data (a `userName` is often an e-mail address): kept for the
+/// client's answer, never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Personal(pub String);
+
+impl std::fmt::Debug for Personal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Personal(<redacted>)")
+    }
+}
+
+/// SQLite's answers when another connection holds the lock longer than `busy_timeout`.
+fn is_busy(message: &str) -> bool {
+    message.contains("locked") || message.contains("busy")
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match &e {
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info) if is_busy(info.message()) => {
+                StoreError::Unavailable(format!("the database is busy: {}", info.message()))
+            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Internal(format!("database error: {e}")),
+        }
+    }
 }
 
 impl From<diesel::r2d2::PoolError> for StoreError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        StoreError::Connection(e.to_string())
+        StoreError::Unavailable(format!("no database connection: {e}"))
+    }
+}
+
+impl StoreError {
+    /// A stored row or document this code cannot read.
+    pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+        StoreError::Internal(format!("stored data is corrupt: {what}"))
     }
 }
 
@@ -96,7 +155,7 @@ pub struct Store {
 
 /// Run passive WAL checkpoints from their own connection: they never block the writer or readers.
 fn spawn_checkpointer(path: &str) -> Result<mpsc::Sender<()>, StoreError> {
-    let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
+    let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Unavailable(format!("{path}: {e}")))?;
     conn.batch_execute(PRAGMAS)?;
     let (tx, rx) = mpsc::channel::<()>();
     std::thread::Builder::new()
@@ -108,7 +167,7 @@ fn spawn_checkpointer(path: &str) -> Result<mpsc::Sender<()>, StoreError> {
                 }
             }
         })
-        .map_err(|e| StoreError::Connection(format!("cannot start the WAL checkpointer: {e}")))?;
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the WAL checkpointer: {e}")))?;
     Ok(tx)
 }
 
@@ -121,7 +180,7 @@ type Job = Box<dyn FnOnce(&mut SqliteConnection) -> Completion + Send>;
 const MAX_BATCH: usize = 128;
 
 fn open_writer(path: &str) -> Result<SqliteConnection, StoreError> {
-    let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
+    let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Unavailable(format!("{path}: {e}")))?;
     conn.batch_execute(PRAGMAS)?;
     conn.batch_execute(WRITER_PRAGMAS)?;
     Ok(conn)
@@ -171,7 +230,7 @@ fn spawn_writer(mut conn: SqliteConnection, path: String) -> Result<mpsc::Sender
                 }
             }
         })
-        .map_err(|e| StoreError::Connection(format!("cannot start the database writer: {e}")))?;
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the database writer: {e}")))?;
     Ok(tx)
 }
 
@@ -201,7 +260,8 @@ impl Store {
     /// Apply pending migrations and report how many ran.
     pub fn migrate(url: &str) -> Result<usize, StoreError> {
         let path = sqlite_path(url);
-        let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Connection(format!("{path}: {e}")))?;
+        let mut conn =
+            SqliteConnection::establish(path).map_err(|e| StoreError::Unavailable(format!("{path}: {e}")))?;
         conn.batch_execute(PRAGMAS)?;
         run_migrations(&mut conn)
     }
@@ -222,13 +282,13 @@ impl Store {
             Box::new(move |commit: Result<(), String>| {
                 let _ = tx.send(match commit {
                     Ok(()) => result,
-                    Err(e) => Err(StoreError::Connection(format!("the transaction did not commit: {e}"))),
+                    Err(e) => Err(StoreError::Unavailable(format!("the transaction did not commit: {e}"))),
                 });
             })
         });
-        self.writer.send(job).map_err(|_| StoreError::Connection("the database writer has stopped".into()))?;
+        self.writer.send(job).map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
         rx.recv()
-            .map_err(|_| StoreError::Connection("the database is busy or unavailable; nothing was written".into()))?
+            .map_err(|_| StoreError::Unavailable("the database is busy or unavailable; nothing was written".into()))?
     }
 
     /// A cheap query that proves the database answers (readiness).
@@ -240,7 +300,8 @@ impl Store {
 }
 
 fn run_migrations(conn: &mut SqliteConnection) -> Result<usize, StoreError> {
-    let ran = conn.run_pending_migrations(MIGRATIONS).map_err(|e| StoreError::Migration(e.to_string()))?;
+    let ran =
+        conn.run_pending_migrations(MIGRATIONS).map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
     Ok(ran.len())
 }
 
@@ -256,4 +317,44 @@ pub fn format_millis(ms: i64) -> String {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     t.format(&fmt).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_errors_are_unavailable_when_busy_and_internal_otherwise() {
+        struct Info(&'static str);
+        impl diesel::result::DatabaseErrorInformation for Info {
+            fn message(&self) -> &str {
+                self.0
+            }
+            fn details(&self) -> Option<&str> {
+                None
+            }
+            fn hint(&self) -> Option<&str> {
+                None
+            }
+            fn table_name(&self) -> Option<&str> {
+                None
+            }
+            fn column_name(&self) -> Option<&str> {
+                None
+            }
+            fn constraint_name(&self) -> Option<&str> {
+                None
+            }
+            fn statement_position(&self) -> Option<i32> {
+                None
+            }
+        }
+        let db = |kind, message| StoreError::from(diesel::result::Error::DatabaseError(kind, Box::new(Info(message))));
+        use diesel::result::DatabaseErrorKind::{ClosedConnection, Unknown};
+        assert!(matches!(db(Unknown, "database is locked"), StoreError::Unavailable(_)));
+        assert!(matches!(db(Unknown, "database is busy"), StoreError::Unavailable(_)));
+        assert!(matches!(db(ClosedConnection, "gone"), StoreError::Unavailable(_)));
+        assert!(matches!(db(Unknown, "no such table: resources"), StoreError::Internal(_)));
+        assert!(matches!(StoreError::from(diesel::result::Error::NotFound), StoreError::Internal(_)));
+    }
 }

@@ -36,7 +36,7 @@ impl OutboxOp {
         match s {
             "sync" => Ok(OutboxOp::Sync),
             "delete" => Ok(OutboxOp::Delete),
-            other => Err(StoreError::Corrupt(format!("unknown outbox op {other}"))),
+            other => Err(StoreError::corrupt(format!("unknown outbox op {other}"))),
         }
     }
 }
@@ -45,7 +45,7 @@ fn parse_kind(s: &str) -> Result<ResourceKind, StoreError> {
     match s {
         "User" => Ok(ResourceKind::User),
         "Group" => Ok(ResourceKind::Group),
-        other => Err(StoreError::Corrupt(format!("unknown outbox kind {other}"))),
+        other => Err(StoreError::corrupt(format!("unknown outbox kind {other}"))),
     }
 }
 

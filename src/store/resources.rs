@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::outbox::{self, OutboxOp};
 use super::query::{self, Bind, Cond};
 use super::schema::{group_members, page_counts, resource_values, resources};
-use super::{Store, StoreError, format_millis, now_millis};
+use super::{Personal, Store, StoreError, format_millis, now_millis};
 use scim::ScimError;
 use scim::filter::{self, Filter};
 use scim::list::{ListParams, SortOrder};
@@ -64,12 +64,62 @@ impl StoredResource {
     }
 }
 
-/// A member of a group as rendered: its id, `User` or `Group`, and its display name.
+/// A member of a group as rendered: its id, its kind, and its display name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberRow {
     pub id: String,
-    pub kind: String,
+    pub kind: MemberKind,
     pub display: Option<String>,
+}
+
+/// What a group member is (`members.type`, RFC 7643 §4.2: "User" or "Group").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKind {
+    User,
+    Group,
+}
+
+impl MemberKind {
+    /// The canonical `members.type`, as stored in `group_members.member_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::User => "User",
+            MemberKind::Group => "Group",
+        }
+    }
+
+    /// A `type` as a client or an older row spells it, case-insensitively; `None` for anything else.
+    fn parse(text: &str) -> Option<MemberKind> {
+        match text.trim() {
+            t if t.eq_ignore_ascii_case("User") => Some(MemberKind::User),
+            t if t.eq_ignore_ascii_case("Group") => Some(MemberKind::Group),
+            _ => None,
+        }
+    }
+
+    /// A stored `member_type`. A row holding neither word (older versions kept the type a
+    /// PATCH sent) reads as a User, the kind a member of unknown type is given when stored.
+    fn of_row(text: &str) -> MemberKind {
+        MemberKind::parse(text).unwrap_or(MemberKind::User)
+    }
+}
+
+impl From<ResourceKind> for MemberKind {
+    fn from(kind: ResourceKind) -> Self {
+        match kind {
+            ResourceKind::User => MemberKind::User,
+            ResourceKind::Group => MemberKind::Group,
+        }
+    }
+}
+
+impl From<MemberKind> for ResourceKind {
+    fn from(kind: MemberKind) -> Self {
+        match kind {
+            MemberKind::User => ResourceKind::User,
+            MemberKind::Group => ResourceKind::Group,
+        }
+    }
 }
 
 /// A group a user belongs to (the derived, read-only `groups` attribute).
@@ -150,7 +200,7 @@ impl Ready {
     fn of(kind: ResourceKind, plan: Plan) -> Result<Ready, StoreError> {
         let doc = storable(plan.doc);
         let cols = columns(kind, &doc);
-        let text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let text = serde_json::to_string(&doc).map_err(StoreError::corrupt)?;
         Ok(Ready { kind, doc, cols, text, members: plan.members })
     }
 
@@ -274,13 +324,13 @@ impl ResourceRow {
             "User" => ResourceKind::User,
             "Group" => ResourceKind::Group,
             other => {
-                return Err(StoreError::Corrupt(format!("unknown kind {other} for {}", self.id)));
+                return Err(StoreError::corrupt(format!("unknown kind {other} for {}", self.id)));
             }
         };
         let doc = match serde_json::from_str::<Value>(&self.doc) {
             Ok(Value::Object(m)) => m,
             _ => {
-                return Err(StoreError::Corrupt(format!("document of {} is not a JSON object", self.id)));
+                return Err(StoreError::corrupt(format!("document of {} is not a JSON object", self.id)));
             }
         };
         Ok(StoredResource {
@@ -338,14 +388,16 @@ fn storable(mut doc: Map<String, Value>) -> Map<String, Value> {
 }
 
 fn not_found(kind: ResourceKind, id: &str) -> StoreError {
-    StoreError::Scim(ScimError::not_found(format!("{} {id} not found", kind.as_str())))
+    StoreError::NotFound { kind, id: id.to_string() }
 }
 
+/// The one unique attribute: `userName` (case-insensitively, RFC 7643 §4.1.1).
 fn user_name_taken(user_name: Option<&str>) -> StoreError {
-    let name = user_name.unwrap_or_default();
-    StoreError::Scim(ScimError::uniqueness(format!(
-        "userName '{name}' is already taken by another user (userName is unique, case-insensitively)"
-    )))
+    StoreError::Conflict {
+        kind: ResourceKind::User,
+        key: "userName",
+        value: Personal(user_name.unwrap_or_default().to_string()),
+    }
 }
 
 fn map_unique(e: diesel::result::Error, user_name: Option<&str>) -> StoreError {
@@ -368,11 +420,12 @@ fn check_if_match(current: &StoredResource, if_match: Option<&str>) -> Result<()
     if ok {
         Ok(())
     } else {
-        Err(StoreError::Scim(ScimError::precondition_failed(format!(
-            "If-Match {header} does not match the current version {etag} of {} {}; GET it again and retry",
-            current.kind.as_str(),
-            current.id
-        ))))
+        Err(StoreError::PreconditionFailed {
+            kind: current.kind,
+            id: current.id.clone(),
+            expected: header.to_string(),
+            actual: etag,
+        })
     }
 }
 
@@ -411,7 +464,7 @@ fn insert_values(conn: &mut SqliteConnection, seq: i64, values: &[(&'static str,
 /// The `type` of each member: the kind of the stored resource it names, else the type the
 /// client gave, else `User`. An id that names nothing stored is kept (an IdP may send the
 /// membership before the user; RFC 7643 §4.2 does not require the provider to refuse it).
-fn member_kinds(conn: &mut SqliteConnection, members: &[Member]) -> Result<Vec<String>, StoreError> {
+fn member_kinds(conn: &mut SqliteConnection, members: &[Member]) -> Result<Vec<MemberKind>, StoreError> {
     let mut out = Vec::with_capacity(members.len());
     for chunk in members.chunks(500) {
         let ids: Vec<&str> = chunk.iter().map(|m| m.value.as_str()).collect();
@@ -422,7 +475,8 @@ fn member_kinds(conn: &mut SqliteConnection, members: &[Member]) -> Result<Vec<S
             .into_iter()
             .collect();
         for m in chunk {
-            let kind = found.get(&m.value).cloned().or_else(|| m.kind.clone()).unwrap_or_else(|| "User".to_string());
+            let kind =
+                found.get(&m.value).or(m.kind.as_ref()).and_then(|k| MemberKind::parse(k)).unwrap_or(MemberKind::User);
             out.push(kind);
         }
     }
@@ -437,7 +491,7 @@ fn add_members(conn: &mut SqliteConnection, group_seq: i64, members: &[Member]) 
             .values((
                 group_members::group_seq.eq(group_seq),
                 group_members::member_id.eq(&m.value),
-                group_members::member_type.eq(kind),
+                group_members::member_type.eq(kind.as_str()),
                 group_members::display.eq(&m.display),
             ))
             .execute(conn)?;
@@ -459,7 +513,7 @@ fn members_of_values(values: &[Value]) -> Result<Vec<Member>, StoreError> {
         .iter()
         .map(|v| {
             member_from_value(v).ok_or_else(|| {
-                StoreError::Scim(ScimError::invalid_value(
+                StoreError::Invalid(ScimError::invalid_value(
                     "each member needs a string 'value' holding a User or Group id",
                 ))
             })
@@ -487,7 +541,10 @@ fn apply_member_change(
                 in_group.select((group_members::member_id, group_members::member_type)).load(conn)?;
             let doomed: Vec<String> = rows
                 .into_iter()
-                .filter(|(id, kind)| filter::matches_element(parent, val_filter, &json!({"value": id, "type": kind})))
+                .filter(|(id, kind)| {
+                    let kind = MemberKind::of_row(kind).as_str();
+                    filter::matches_element(parent, val_filter, &json!({"value": id, "type": kind}))
+                })
                 .map(|(id, _)| id)
                 .collect();
             let mut n = 0;
@@ -516,7 +573,7 @@ pub(crate) fn load_members(conn: &mut SqliteConnection, group_seq: i64) -> Resul
         .filter(group_members::group_seq.eq(group_seq))
         .select((group_members::member_id, group_members::member_type, group_members::display))
         .load(conn)?;
-    Ok(rows.into_iter().map(|(id, kind, display)| MemberRow { id, kind, display }).collect())
+    Ok(rows.into_iter().map(|(id, kind, display)| MemberRow { id, kind: MemberKind::of_row(&kind), display }).collect())
 }
 
 impl Store {
@@ -527,7 +584,7 @@ impl Store {
         let cols = columns(kind, &doc);
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
-        let text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let text = serde_json::to_string(&doc).map_err(StoreError::corrupt)?;
         let members = prepared.members;
         let user_name = doc.get("userName").and_then(Value::as_str).map(str::to_string);
         let (seq, id) = self.write(move |conn| {
@@ -593,7 +650,7 @@ impl Store {
             let ready = Ready::of(kind, plan(&current)?)?;
             ready.execute(conn, current, false)
         })?;
-        written.ok_or_else(|| StoreError::Corrupt("an unchecked rewrite reported a version race".into()))
+        written.ok_or_else(|| StoreError::Internal("an unchecked rewrite reported a version race".into()))
     }
 
     /// PUT (RFC 7644 §3.5.1).
@@ -606,7 +663,8 @@ impl Store {
     ) -> Result<WriteOutcome, StoreError> {
         let rt_static = rt.kind.resource_type();
         self.rewrite(rt, id, if_match, move |current| {
-            let prepared = resource::prepare_replace(rt_static, body.clone(), &current.full_document())?;
+            let prepared = resource::prepare_replace(rt_static, body.clone(), &current.full_document())
+                .map_err(StoreError::Invalid)?;
             let members = match prepared.members {
                 Some(m) => MemberPlan::Replace(m),
                 None => MemberPlan::Keep,
@@ -628,8 +686,8 @@ impl Store {
         self.rewrite(rt, id, if_match, move |current| {
             let full = current.full_document();
             let mut doc = full.clone();
-            let outcome = patch::apply_patch(rt_static, &mut doc, &req)?;
-            let prepared = resource::prepare_patched(rt_static, doc, &full)?;
+            let outcome = patch::apply_patch(rt_static, &mut doc, &req).map_err(StoreError::Invalid)?;
+            let prepared = resource::prepare_patched(rt_static, doc, &full).map_err(StoreError::Invalid)?;
             let members = if outcome.member_changes.is_empty() {
                 MemberPlan::Keep
             } else {
@@ -766,7 +824,7 @@ fn list_in(
             let members = load_members(conn, res.seq)?;
             full.insert(
                 "members".into(),
-                Value::Array(members.into_iter().map(|m| json!({"value": m.id, "type": m.kind})).collect()),
+                Value::Array(members.into_iter().map(|m| json!({"value": m.id, "type": m.kind.as_str()})).collect()),
             );
         }
         if filter.is_none_or(|f| filter::matches(rt, f, &full)) {
@@ -1140,7 +1198,7 @@ mod tests {
             .collect();
         let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         let ok = results.iter().filter(|r| r.is_ok()).count();
-        let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::Scim(e)) if e.status == 409)).count();
+        let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::Conflict { .. }))).count();
         assert_eq!((ok, conflicts), (31, 9));
         let all = store.list(rt, &params(None, SortOrder::Ascending), None).unwrap();
         assert_eq!(all.total, 31);
@@ -1175,5 +1233,108 @@ mod tests {
         let user = store.get(ResourceKind::User, &id).unwrap();
         assert_eq!(user.doc["emails"].as_array().unwrap().len(), 24);
         assert_eq!(user.version, 25);
+    }
+
+    /// Each failure is reported as what it is, never as an HTTP status (`http::error` maps).
+    #[test]
+    fn failures_are_store_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        let rt = &registry().user;
+        let body = |name: &str| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+        let user = store.create(rt, resource::prepare_create(rt, body("Jane@example.com")).unwrap()).unwrap();
+
+        let missing = store.get(ResourceKind::User, "nobody").unwrap_err();
+        assert!(matches!(&missing, StoreError::NotFound { kind: ResourceKind::User, id } if id == "nobody"));
+        let wrong_kind = store.get(ResourceKind::Group, &user.id).unwrap_err();
+        assert!(matches!(wrong_kind, StoreError::NotFound { kind: ResourceKind::Group, .. }));
+        assert!(matches!(store.delete(ResourceKind::User, "nobody", None), Err(StoreError::NotFound { .. })));
+
+        let taken = store.create(rt, resource::prepare_create(rt, body("jane@EXAMPLE.com")).unwrap()).unwrap_err();
+        match &taken {
+            StoreError::Conflict { kind: ResourceKind::User, key: "userName", value } => {
+                assert_eq!(value.0, "jane@EXAMPLE.com")
+            }
+            other => panic!("{other:?}"),
+        }
+        let logged = format!("{taken} {taken:?}");
+        assert!(!logged.to_lowercase().contains("jane@example.com"), "{logged}");
+
+        let stale = store.replace(rt, &user.id, Some("W/\"7\""), body("jane@example.com")).unwrap_err();
+        match stale {
+            StoreError::PreconditionFailed { kind, id, expected, actual } => {
+                assert_eq!(
+                    (kind, id.as_str(), expected.as_str(), actual.as_str()),
+                    (ResourceKind::User, user.id.as_str(), "W/\"7\"", "W/\"1\"")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let bad =
+            patch::parse_patch(rt, &json!({"Operations": [{"op": "replace", "path": "active", "value": "perhaps"}]}))
+                .unwrap();
+        assert!(matches!(store.patch(rt, &user.id, None, &bad), Err(StoreError::Invalid(e)) if e.status == 400));
+    }
+
+    /// Member rows carry a `MemberKind`: the stored resource's kind, else the type the client
+    /// sent (any case), else User; a row from an older version with another word reads as User.
+    #[test]
+    fn member_kinds_are_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        let (users, groups) = (&registry().user, &registry().group);
+        let user = store
+            .create(
+                users,
+                resource::prepare_create(
+                    users,
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "m@example.com"}),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        let inner = store
+            .create(
+                groups,
+                resource::prepare_create(
+                    groups,
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "inner"}),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        let outer = store
+            .create(
+                groups,
+                resource::prepare_create(
+                    groups,
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "outer",
+                           "members": [{"value": user.id}, {"value": inner.id}, {"value": "later-group", "type": "Group"}, {"value": "later"}]}),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        let req = patch::parse_patch(
+            groups,
+            &json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": "patched", "type": "group"}, {"value": "odd", "type": "Robot"}]}]}),
+        )
+        .unwrap();
+        store.patch(groups, &outer.id, None, &req).unwrap();
+        let kinds: std::collections::BTreeMap<String, MemberKind> =
+            store.members(&outer).unwrap().into_iter().map(|m| (m.id, m.kind)).collect();
+        let expected = [
+            (user.id.as_str(), MemberKind::User),
+            (inner.id.as_str(), MemberKind::Group),
+            ("later-group", MemberKind::Group),
+            ("later", MemberKind::User),
+            ("patched", MemberKind::Group),
+            ("odd", MemberKind::User),
+        ];
+        for (id, kind) in expected {
+            assert_eq!(kinds.get(id), Some(&kind), "{id}: {kinds:?}");
+        }
+        assert_eq!(MemberKind::of_row("Robot"), MemberKind::User);
+        assert_eq!(ResourceKind::from(MemberKind::Group), ResourceKind::Group);
     }
 }

@@ -43,7 +43,7 @@ impl Store {
     pub fn create_token(&self, name: &str) -> Result<String, StoreError> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(StoreError::Scim(scim::ScimError::invalid_value("a token name must not be empty")));
+            return Err(StoreError::TokenNameEmpty);
         }
         let token = generate_token();
         let (name, hash) = (name.to_string(), hex(&hash_token(&token)));
@@ -54,9 +54,7 @@ impl Store {
             match inserted {
                 Ok(_) => Ok(()),
                 Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                    Err(StoreError::Scim(scim::ScimError::uniqueness(format!(
-                        "a token named '{name}' already exists; revoke it first or pick another name"
-                    ))))
+                    Err(StoreError::TokenExists { name })
                 }
                 Err(e) => Err(e.into()),
             }
@@ -109,7 +107,8 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert_ne!(listed[0].hash, token, "the plaintext is never stored");
         assert_eq!(store.token_hashes().unwrap()[0].1, hash_token(&token));
-        assert!(matches!(store.create_token("okta"), Err(StoreError::Scim(e)) if e.status == 409));
+        assert!(matches!(store.create_token("okta"), Err(StoreError::TokenExists { name }) if name == "okta"));
+        assert!(matches!(store.create_token("  "), Err(StoreError::TokenNameEmpty)));
         assert!(store.revoke_token("okta").unwrap());
         assert!(!store.revoke_token("okta").unwrap());
     }

@@ -2,7 +2,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 
 use crate::helpers::TestApp;
-use scim_bridge::config::Secret;
+use scim_bridge::config::{JwtConfig, JwtKey, Secret};
 
 async fn status_with(app: &TestApp, auth: Option<&str>) -> (u16, serde_json::Value, Option<String>) {
     let mut rb = app.client.get(format!("{}/Users", app.base));
@@ -48,9 +48,11 @@ async fn stored_tokens_work_and_revocation_takes_effect() {
 #[tokio::test]
 async fn jwt_bearer_tokens_are_checked_for_signature_issuer_audience_and_expiry() {
     let app = TestApp::spawn_with(|c| {
-        c.jwt.hs256_secret = Some(Secret::new("jwt-test-secret-of-decent-length"));
-        c.jwt.issuer = Some("https://idp.example.com".into());
-        c.jwt.audience = Some("scim-bridge".into());
+        c.jwt = Some(JwtConfig {
+            key: JwtKey::Hs256(Secret::new("jwt-test-secret-of-decent-length")),
+            issuer: "https://idp.example.com".into(),
+            audience: "scim-bridge".into(),
+        });
     })
     .await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
@@ -90,9 +92,11 @@ async fn jwt_with_rs256_and_es256_public_keys() {
     ] {
         let key_file = fixtures.join(public);
         let app = TestApp::spawn_with(|c| {
-            c.jwt.public_key_file = Some(key_file);
-            c.jwt.issuer = Some("https://login.example.com".into());
-            c.jwt.audience = Some("scim".into());
+            c.jwt = Some(JwtConfig {
+                key: JwtKey::from_pem_file(&key_file).unwrap(),
+                issuer: "https://login.example.com".into(),
+                audience: "scim".into(),
+            });
         })
         .await;
         let pem = std::fs::read(fixtures.join(private)).unwrap();

@@ -154,6 +154,33 @@ fn serve_takes_a_config_file_under_the_environment_and_refuses_a_bad_one() {
     assert!(err.contains("SCIM_BRIDGE_GENESYS_CLIENT_SECRET") && err.contains("use scim or platform"), "{err}");
 }
 
+#[test]
+fn bad_values_are_refused_at_once_naming_the_file_the_variable_or_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("scim-bridge.toml");
+    std::fs::write(&config, "workers = \"many\"\n[genesys]\ndelete_mode = \"shred\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "serve", "--listen", "everywhere"])
+        .env("SCIM_BRIDGE_GENESYS_API", "soap")
+        .env("SCIM_BRIDGE_DRY_RUN", "maybe")
+        .env("SCIM_BRIDGE_LISTEN", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("5 problems in the configuration"), "{err}");
+    let file = config.display();
+    for line in [
+        format!("`workers` = \"many\" (from {file}): use a whole number of threads"),
+        format!("`genesys.delete_mode` = \"shred\" (from {file}): use delete or deactivate"),
+        "`genesys.api` = \"soap\" (from SCIM_BRIDGE_GENESYS_API): use scim or platform".to_string(),
+        "`dry_run` = \"maybe\" (from SCIM_BRIDGE_DRY_RUN): use true or false".to_string(),
+        "`listen` = \"everywhere\" (from --listen): use an address and port such as 127.0.0.1:8080".to_string(),
+    ] {
+        assert!(err.contains(&line), "{line} missing from:\n{err}");
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

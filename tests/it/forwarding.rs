@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use scim_bridge::genesys::api::ApiMode;
+
 use crate::helpers::{TestApp, patch_body};
 
 const OTHER_PHONE: &str = "/contactInfo/0/phone_other/0/value/number";
@@ -87,15 +89,15 @@ async fn an_entra_user_reaches_genesys_through_scim_with_its_8x8_number() {
 
 #[tokio::test]
 async fn an_entra_user_reaches_genesys_through_the_platform_api_with_its_8x8_number() {
-    let app = TestApp::spawn_with(|c| c.genesys.api = "platform".into()).await;
+    let app = TestApp::spawn_with(|c| c.genesys.api = ApiMode::Platform).await;
     lifecycle(&app).await;
 }
 
 #[tokio::test]
 async fn the_number_source_is_configurable() {
     let app = TestApp::spawn_with(|c| {
-        c.genesys.number_source = Some("phoneNumbers[type eq \"work\"].value".into());
-        c.genesys.default_country = Some("US".into());
+        c.genesys.number_source = "phoneNumbers[type eq \"work\"].value".parse().unwrap();
+        c.genesys.default_country = Some("US".parse().unwrap());
     })
     .await;
     let mut body = crate::helpers::user_body("worker@example.com");
@@ -203,7 +205,7 @@ async fn a_dry_run_stores_everything_sends_nothing_and_records_the_requests() {
 
 #[tokio::test]
 async fn platform_creates_go_to_the_named_division_and_an_unknown_one_is_parked() {
-    let app = TestApp::spawn_with(|c| c.genesys.api = "platform".into()).await;
+    let app = TestApp::spawn_with(|c| c.genesys.api = ApiMode::Platform).await;
     let mut home = entra_user("home@example.com", "+14155550123");
     home["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["division"] = json!("home");
     assert_eq!(app.post("/Users", home).await.status, 201);

@@ -50,7 +50,7 @@ impl TestApp {
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         if std::env::var("TEST_LOG").is_ok() {
-            scim_bridge::telemetry::init(false);
+            scim_bridge::telemetry::init(scim_bridge::telemetry::LogFormat::Text);
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config {

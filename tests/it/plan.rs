@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use scim_bridge::genesys::api::ApiMode;
+
 use crate::helpers::{TestApp, patch_body};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -215,8 +217,8 @@ async fn sent_to_genesys(app: &TestApp) -> Vec<Seen> {
         .collect()
 }
 
-async fn dry_run_equals_delivery(api: &str) {
-    let set = |c: &mut scim_bridge::config::Config| c.genesys.api = api.into();
+async fn dry_run_equals_delivery(api: ApiMode) {
+    let set = |c: &mut scim_bridge::config::Config| c.genesys.api = api;
     let dry = TestApp::spawn_with(|c| {
         set(c);
         c.dry_run = true;
@@ -231,17 +233,17 @@ async fn dry_run_equals_delivery(api: &str) {
     changes(&live).await;
     let sent = sent_to_genesys(&live).await;
     assert!(sent.len() >= 8, "{api}: {sent:#?}");
-    assert_sent_as_planned(api, &planned, &sent);
+    assert_sent_as_planned(api.as_str(), &planned, &sent);
 }
 
 #[tokio::test]
 async fn the_dry_run_records_what_the_worker_then_sends_in_scim_mode() {
-    dry_run_equals_delivery("scim").await;
+    dry_run_equals_delivery(ApiMode::Scim).await;
 }
 
 #[tokio::test]
 async fn the_dry_run_records_what_the_worker_then_sends_in_platform_mode() {
-    dry_run_equals_delivery("platform").await;
+    dry_run_equals_delivery(ApiMode::Platform).await;
 }
 
 #[test]

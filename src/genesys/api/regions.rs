@@ -47,6 +47,13 @@ impl Endpoints {
             })
     }
 
+    /// The SDK names of the table's regions (`us_east_1`, ...), for messages that list them.
+    pub fn region_names() -> Vec<String> {
+        serde_json::from_str::<Table>(REGIONS)
+            .map(|t| t.regions.into_iter().map(|r| r.sdk_name).collect())
+            .unwrap_or_default()
+    }
+
     /// Explicit URLs (the simulator, or a region not in the table).
     pub fn explicit(api_url: &str, login_url: &str) -> Endpoints {
         Endpoints {
@@ -69,6 +76,8 @@ mod tests {
         assert_eq!(Endpoints::for_region("mypurecloud.de").unwrap(), de);
         assert_eq!(Endpoints::for_region("api.mypurecloud.de").unwrap(), de);
         assert!(Endpoints::for_region("mars_north_1").unwrap_err().contains("us_east_1"));
+        let names = Endpoints::region_names();
+        assert!(names.iter().any(|n| n == "eu_central_1") && names.len() >= 15, "{names:?}");
     }
 
     #[test]
