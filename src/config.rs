@@ -8,6 +8,9 @@
 //! Genesys is [`Endpoints`] or the simulator, the JWT key is loaded.
 //! Secrets live in [`Secret`], whose `Debug` is redacted. `docs/configuration.md` documents
 //! every option; `docs/scim-bridge.example.toml` is loaded by the tests.
+//!
+//! One file of about 820 lines before its tests, on purpose: the layers, their origins and the
+//! resolution are read together, and `Config::resolve` is one list of checks in option order.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,652 @@
+//! The repository of Users and Groups: one transaction per write, documents plus index columns.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::SqliteConnection;
+use serde_json::{Map, Value, json};
+
+use super::outbox::{self, OutboxOp};
+use super::schema::{group_members, page_counts, resource_values, resources};
+use super::{Personal, Store, StoreError, format_millis, now_millis};
+use scim::filter::Filter;
+use scim::list::ListParams;
+use scim::patch::{self, MemberChange, PatchRequest};
+use scim::resource::{self, Member, Prepared};
+use scim::schema::{ResourceKind, ResourceType};
+
+/// Rows per page-count bucket (`seq >> BUCKET_BITS`).
+const BUCKET_BITS: u32 = 10;
+
+/// A stored resource: its document (without `id`/`meta`) and bookkeeping columns.
+#[derive(Debug, Clone)]
+pub struct StoredResource {
+    pub kind: ResourceKind,
+    pub seq: i64,
+    pub id: String,
+    pub created: i64,
+    pub last_modified: i64,
+    pub version: i64,
+    pub doc: Map<String, Value>,
+}
+
+impl StoredResource {
+    /// The weak ETag of this version (RFC 7644 §3.14); `meta.version` carries the same value.
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+
+    /// The document with `id` and `meta` (without `location`, which depends on the base URL).
+    pub fn full_document(&self) -> Map<String, Value> {
+        self.clone().into_full_document()
+    }
+
+    /// [`full_document`](Self::full_document) without copying the document.
+    pub fn into_full_document(self) -> Map<String, Value> {
+        let meta = json!({
+            "resourceType": self.kind.as_str(),
+            "created": format_millis(self.created),
+            "lastModified": format_millis(self.last_modified),
+            "version": self.etag(),
+        });
+        let mut out = Map::with_capacity(self.doc.len() + 2);
+        let mut rest = self.doc;
+        if let Some(s) = rest.shift_remove("schemas") {
+            out.insert("schemas".into(), s);
+        }
+        out.insert("id".into(), Value::String(self.id));
+        out.extend(rest);
+        out.insert("meta".into(), meta);
+        out
+    }
+}
+
+/// A member of a group as rendered: its id, its kind, and its display name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    pub id: String,
+    pub kind: MemberKind,
+    pub display: Option<String>,
+}
+
+/// What a group member is (`members.type`, RFC 7643 §4.2: "User" or "Group").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKind {
+    User,
+    Group,
+}
+
+impl MemberKind {
+    /// The canonical `members.type`, as stored in `group_members.member_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::User => "User",
+            MemberKind::Group => "Group",
+        }
+    }
+
+    /// A `type` as a client or an older row spells it, case-insensitively; `None` for anything else.
+    fn parse(text: &str) -> Option<MemberKind> {
+        match text.trim() {
+            t if t.eq_ignore_ascii_case("User") => Some(MemberKind::User),
+            t if t.eq_ignore_ascii_case("Group") => Some(MemberKind::Group),
+            _ => None,
+        }
+    }
+
+    /// A stored `member_type`. A row holding neither word (older versions kept the type a
+    /// PATCH sent) reads as a User, the kind a member of unknown type is given when stored.
+    fn of_row(text: &str) -> MemberKind {
+        MemberKind::parse(text).unwrap_or(MemberKind::User)
+    }
+}
+
+impl From<ResourceKind> for MemberKind {
+    fn from(kind: ResourceKind) -> Self {
+        match kind {
+            ResourceKind::User => MemberKind::User,
+            ResourceKind::Group => MemberKind::Group,
+        }
+    }
+}
+
+impl From<MemberKind> for ResourceKind {
+    fn from(kind: MemberKind) -> Self {
+        match kind {
+            MemberKind::User => ResourceKind::User,
+            MemberKind::Group => ResourceKind::Group,
+        }
+    }
+}
+
+/// A group a user belongs to (the derived, read-only `groups` attribute).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRef {
+    pub id: String,
+    pub display: Option<String>,
+}
+
+/// One page of a list: the whole match count and the resources of the page.
+#[derive(Debug)]
+pub struct Page {
+    pub total: u64,
+    pub resources: Vec<StoredResource>,
+}
+
+/// What a write did: the resource as stored afterwards, and whether anything changed.
+#[derive(Debug)]
+pub struct WriteOutcome {
+    pub resource: StoredResource,
+    pub changed: bool,
+}
+
+#[derive(Debug, Queryable, QueryableByName)]
+struct ResourceRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = BigInt)]
+    created: i64,
+    #[diesel(sql_type = BigInt)]
+    last_modified: i64,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+    #[diesel(sql_type = Text)]
+    doc: String,
+}
+
+/// What a write does to a Group's member rows.
+enum MemberPlan {
+    Keep,
+    Replace(Vec<Member>),
+    Changes(Vec<MemberChange>),
+}
+
+/// A rewrite computed from a current resource.
+struct Plan {
+    doc: Map<String, Value>,
+    members: MemberPlan,
+}
+
+/// The columns a rewrite sets; `None` leaves a column as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = resources)]
+struct Changes<'a> {
+    user_name: Option<Option<&'a str>>,
+    external_id: Option<Option<&'a str>>,
+    display_name: Option<Option<&'a str>>,
+    active: Option<Option<bool>>,
+    last_modified: i64,
+    version: i64,
+    doc: Option<&'a str>,
+}
+
+/// A plan with its storable document, index columns and JSON text worked out.
+struct Ready {
+    kind: ResourceKind,
+    doc: Map<String, Value>,
+    cols: Columns,
+    text: String,
+    members: MemberPlan,
+}
+
+impl Ready {
+    fn of(kind: ResourceKind, plan: Plan) -> Result<Ready, StoreError> {
+        let doc = storable(plan.doc);
+        let cols = columns(kind, &doc);
+        let text = serde_json::to_string(&doc).map_err(StoreError::corrupt)?;
+        Ok(Ready { kind, doc, cols, text, members: plan.members })
+    }
+
+    fn is_noop(&self, current: &StoredResource) -> bool {
+        self.doc == current.doc && matches!(self.members, MemberPlan::Keep)
+    }
+
+    /// Write the plan over `current`. With `check_version`, `None` means another write changed
+    /// the resource since `current` was read.
+    fn execute(
+        self,
+        conn: &mut SqliteConnection,
+        current: StoredResource,
+        check_version: bool,
+    ) -> Result<Option<WriteOutcome>, StoreError> {
+        let Ready { kind, doc, cols, text, members } = self;
+        let seq = current.seq;
+        if check_version {
+            let version: Option<i64> =
+                resources::table.filter(resources::seq.eq(seq)).select(resources::version).first(conn).optional()?;
+            match version {
+                None => return Err(not_found(kind, &current.id)),
+                Some(v) if v != current.version => return Ok(None),
+                Some(_) => {}
+            }
+        }
+        let doc_changed = doc != current.doc;
+        let members_changed = apply_member_plan(conn, kind, seq, members)?;
+        if !doc_changed && !members_changed {
+            return Ok(Some(WriteOutcome { resource: current, changed: false }));
+        }
+        let now = now_millis().max(current.last_modified);
+        let version = current.version + 1;
+        let user_name = doc.get("userName").and_then(Value::as_str);
+        // Only changed columns are set: SQLite rewrites the entries of every index whose column
+        // is in the SET list, changed or not.
+        let old = columns(kind, &current.doc);
+        let changes = Changes {
+            user_name: (old.user_name != cols.user_name).then_some(cols.user_name.as_deref()),
+            external_id: (old.external_id != cols.external_id).then_some(cols.external_id.as_deref()),
+            display_name: (old.display_name != cols.display_name).then_some(cols.display_name.as_deref()),
+            active: (old.active != cols.active).then_some(cols.active),
+            last_modified: now,
+            version,
+            doc: doc_changed.then_some(text.as_str()),
+        };
+        diesel::update(resources::table.filter(resources::seq.eq(seq)))
+            .set(&changes)
+            .execute(conn)
+            .map_err(|e| map_unique(e, user_name))?;
+        for (attr, value) in old.values.iter().filter(|v| !cols.values.contains(v)) {
+            diesel::delete(
+                resource_values::table
+                    .filter(resource_values::attr.eq(*attr))
+                    .filter(resource_values::value.eq(value))
+                    .filter(resource_values::seq.eq(seq)),
+            )
+            .execute(conn)?;
+        }
+        let added: Vec<_> = cols.values.iter().filter(|v| !old.values.contains(v)).cloned().collect();
+        insert_values(conn, seq, &added)?;
+        outbox::enqueue(conn, kind, &current.id, OutboxOp::Sync, None, now)?;
+        Ok(Some(WriteOutcome {
+            resource: StoredResource { last_modified: now, version, doc, ..current },
+            changed: true,
+        }))
+    }
+}
+
+/// Apply a member plan; returns whether any row changed.
+fn apply_member_plan(
+    conn: &mut SqliteConnection,
+    kind: ResourceKind,
+    seq: i64,
+    plan: MemberPlan,
+) -> Result<bool, StoreError> {
+    let rt = kind.resource_type();
+    Ok(match plan {
+        MemberPlan::Keep => false,
+        MemberPlan::Replace(members) => {
+            let removed =
+                diesel::delete(group_members::table.filter(group_members::group_seq.eq(seq))).execute(conn)?;
+            let added = add_members(conn, seq, &members)?;
+            removed > 0 || added > 0
+        }
+        MemberPlan::Changes(changes) => {
+            let mut changed = false;
+            for change in &changes {
+                changed |= apply_member_change(conn, rt, seq, change)?;
+            }
+            changed
+        }
+    })
+}
+
+/// The columns of a [`ResourceRow`], for diesel queries.
+const ROW_SELECT: (
+    resources::seq,
+    resources::kind,
+    resources::id,
+    resources::created,
+    resources::last_modified,
+    resources::version,
+    resources::doc,
+) = (
+    resources::seq,
+    resources::kind,
+    resources::id,
+    resources::created,
+    resources::last_modified,
+    resources::version,
+    resources::doc,
+);
+
+/// The same columns in hand-written SQL.
+const ROW_COLUMNS: &str = "r.seq, r.kind, r.id, r.created, r.last_modified, r.version, r.doc";
+
+impl ResourceRow {
+    fn into_resource(self) -> Result<StoredResource, StoreError> {
+        let kind = match self.kind.as_str() {
+            "User" => ResourceKind::User,
+            "Group" => ResourceKind::Group,
+            other => {
+                return Err(StoreError::corrupt(format!("unknown kind {other} for {}", self.id)));
+            }
+        };
+        let doc = match serde_json::from_str::<Value>(&self.doc) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(StoreError::corrupt(format!("document of {} is not a JSON object", self.id)));
+            }
+        };
+        Ok(StoredResource {
+            kind,
+            seq: self.seq,
+            id: self.id,
+            created: self.created,
+            last_modified: self.last_modified,
+            version: self.version,
+            doc,
+        })
+    }
+}
+
+/// The index columns of a document.
+struct Columns {
+    user_name: Option<String>,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    active: Option<bool>,
+    values: Vec<(&'static str, String)>,
+}
+
+fn columns(kind: ResourceKind, doc: &Map<String, Value>) -> Columns {
+    let text = |k: &str| doc.get(k).and_then(Value::as_str);
+    let mut values = Vec::new();
+    if kind == ResourceKind::User {
+        for attr in ["emails", "phoneNumbers"] {
+            for el in doc.get(attr).and_then(Value::as_array).into_iter().flatten() {
+                if let Some(v) = el.get("value").and_then(Value::as_str) {
+                    let v = v.to_lowercase();
+                    if !values.iter().any(|(a, x)| *a == attr && *x == v) {
+                        values.push((attr, v));
+                    }
+                }
+            }
+        }
+    }
+    Columns {
+        user_name: (kind == ResourceKind::User).then(|| text("userName").map(str::to_lowercase)).flatten(),
+        external_id: text("externalId").map(str::to_string),
+        display_name: text("displayName").map(str::to_lowercase),
+        active: doc.get("active").and_then(Value::as_bool),
+        values,
+    }
+}
+
+/// Strip what the store keeps in columns rather than in the document.
+fn storable(mut doc: Map<String, Value>) -> Map<String, Value> {
+    doc.shift_remove("id");
+    doc.shift_remove("meta");
+    doc.shift_remove("members");
+    doc.shift_remove("groups");
+    doc
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> StoreError {
+    StoreError::NotFound { kind, id: id.to_string() }
+}
+
+/// The one unique attribute: `userName` (case-insensitively, RFC 7643 §4.1.1).
+fn user_name_taken(user_name: Option<&str>) -> StoreError {
+    StoreError::Conflict {
+        kind: ResourceKind::User,
+        key: "userName",
+        value: Personal(user_name.unwrap_or_default().to_string()),
+    }
+}
+
+fn map_unique(e: diesel::result::Error, user_name: Option<&str>) -> StoreError {
+    match e {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+            user_name_taken(user_name)
+        }
+        other => other.into(),
+    }
+}
+
+/// Check `If-Match` (RFC 7644 §3.14): `*` matches anything; otherwise one of the listed tags.
+fn check_if_match(current: &StoredResource, if_match: Option<&str>) -> Result<(), StoreError> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
+    let etag = current.etag();
+    let strong = &etag[2..];
+    let ok = header.split(',').map(str::trim).any(|t| t == "*" || t == etag || t == strong);
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::PreconditionFailed {
+            kind: current.kind,
+            id: current.id.clone(),
+            expected: header.to_string(),
+            actual: etag,
+        })
+    }
+}
+
+fn load_row(conn: &mut SqliteConnection, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>, StoreError> {
+    let row = resources::table
+        .filter(resources::id.eq(id))
+        .filter(resources::kind.eq(kind.as_str()))
+        .select(ROW_SELECT)
+        .first::<ResourceRow>(conn)
+        .optional()?;
+    row.map(ResourceRow::into_resource).transpose()
+}
+
+fn bump_page_count(conn: &mut SqliteConnection, kind: ResourceKind, seq: i64, delta: i64) -> Result<(), StoreError> {
+    let bucket = seq >> BUCKET_BITS;
+    diesel::insert_into(page_counts::table)
+        .values((page_counts::kind.eq(kind.as_str()), page_counts::bucket.eq(bucket), page_counts::n.eq(delta)))
+        .on_conflict((page_counts::kind, page_counts::bucket))
+        .do_update()
+        .set(page_counts::n.eq(page_counts::n + delta))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Insert the value rows of a new resource. One single-row statement per value: diesel
+/// prepares those once per connection, where a multi-row insert is parsed each time.
+fn insert_values(conn: &mut SqliteConnection, seq: i64, values: &[(&'static str, String)]) -> Result<(), StoreError> {
+    for (attr, value) in values {
+        diesel::insert_into(resource_values::table)
+            .values((resource_values::seq.eq(seq), resource_values::attr.eq(*attr), resource_values::value.eq(value)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+mod members;
+mod paging;
+#[cfg(test)]
+mod tests;
+
+use members::*;
+use paging::*;
+
+impl Store {
+    /// POST: store a new resource from a validated body.
+    pub fn create(&self, rt: &ResourceType, prepared: Prepared) -> Result<StoredResource, StoreError> {
+        let kind = rt.kind;
+        let doc = storable(prepared.doc);
+        let cols = columns(kind, &doc);
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_millis();
+        let text = serde_json::to_string(&doc).map_err(StoreError::corrupt)?;
+        let members = prepared.members;
+        let user_name = doc.get("userName").and_then(Value::as_str).map(str::to_string);
+        let (seq, id) = self.write(move |conn| {
+            let seq: i64 = diesel::insert_into(resources::table)
+                .values((
+                    resources::kind.eq(kind.as_str()),
+                    resources::id.eq(&id),
+                    resources::user_name.eq(&cols.user_name),
+                    resources::external_id.eq(&cols.external_id),
+                    resources::display_name.eq(&cols.display_name),
+                    resources::active.eq(cols.active),
+                    resources::created.eq(now),
+                    resources::last_modified.eq(now),
+                    resources::version.eq(1i64),
+                    resources::doc.eq(&text),
+                ))
+                .returning(resources::seq)
+                .get_result(conn)
+                .map_err(|e| map_unique(e, user_name.as_deref()))?;
+            insert_values(conn, seq, &cols.values)?;
+            if let Some(members) = &members {
+                add_members(conn, seq, members)?;
+            }
+            bump_page_count(conn, kind, seq, 1)?;
+            outbox::enqueue(conn, kind, &id, OutboxOp::Sync, None, now)?;
+            Ok((seq, id))
+        })?;
+        Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc })
+    }
+
+    pub fn get(&self, kind: ResourceKind, id: &str) -> Result<StoredResource, StoreError> {
+        let mut conn = self.reader()?;
+        load_row(&mut conn, kind, id)?.ok_or_else(|| not_found(kind, id))
+    }
+
+    /// Rewrite a stored resource. `plan` computes the new document from the current resource.
+    /// First optimistically, outside the writer (so the CPU work of PATCH and PUT runs in
+    /// parallel), with the writer checking that the version is still the one planned from
+    /// (compare-and-swap). A write that lost that race is planned again inside the writer, where
+    /// nothing can change underneath: at most two attempts, and every write makes progress.
+    fn rewrite(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        if_match: Option<&str>,
+        plan: impl Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync + 'static,
+    ) -> Result<WriteOutcome, StoreError> {
+        let kind = rt.kind;
+        let plan = std::sync::Arc::new(plan);
+        let current = self.get(kind, id)?;
+        check_if_match(&current, if_match)?;
+        let ready = Ready::of(kind, plan(&current)?)?;
+        if ready.is_noop(&current) {
+            return Ok(WriteOutcome { resource: current, changed: false });
+        }
+        if let Some(done) = self.write(move |conn| ready.execute(conn, current, true))? {
+            return Ok(done);
+        }
+        let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
+        let written = self.write(move |conn| {
+            let current = load_row(conn, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
+            check_if_match(&current, if_match.as_deref())?;
+            let ready = Ready::of(kind, plan(&current)?)?;
+            ready.execute(conn, current, false)
+        })?;
+        written.ok_or_else(|| StoreError::Internal("an unchecked rewrite reported a version race".into()))
+    }
+
+    /// PUT (RFC 7644 §3.5.1).
+    pub fn replace(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        if_match: Option<&str>,
+        body: Value,
+    ) -> Result<WriteOutcome, StoreError> {
+        let rt_static = rt.kind.resource_type();
+        self.rewrite(rt, id, if_match, move |current| {
+            let prepared = resource::prepare_replace(rt_static, body.clone(), &current.full_document())
+                .map_err(StoreError::Invalid)?;
+            let members = match prepared.members {
+                Some(m) => MemberPlan::Replace(m),
+                None => MemberPlan::Keep,
+            };
+            Ok(Plan { doc: prepared.doc, members })
+        })
+    }
+
+    /// PATCH (RFC 7644 §3.5.2): every operation applies or none does.
+    pub fn patch(
+        &self,
+        rt: &ResourceType,
+        id: &str,
+        if_match: Option<&str>,
+        req: &PatchRequest,
+    ) -> Result<WriteOutcome, StoreError> {
+        let rt_static = rt.kind.resource_type();
+        let req = req.clone();
+        self.rewrite(rt, id, if_match, move |current| {
+            let full = current.full_document();
+            let mut doc = full.clone();
+            let outcome = patch::apply_patch(rt_static, &mut doc, &req).map_err(StoreError::Invalid)?;
+            let prepared = resource::prepare_patched(rt_static, doc, &full).map_err(StoreError::Invalid)?;
+            let members = if outcome.member_changes.is_empty() {
+                MemberPlan::Keep
+            } else {
+                MemberPlan::Changes(outcome.member_changes)
+            };
+            Ok(Plan { doc: prepared.doc, members })
+        })
+    }
+
+    /// DELETE: the resource, its rows, and its memberships in groups (which get a new version).
+    pub fn delete(&self, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), StoreError> {
+        let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
+        self.write(move |conn| {
+            let current = load_row(conn, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
+            check_if_match(&current, if_match.as_deref())?;
+            let now = now_millis();
+            // The groups that held it change too: Genesys hears about them.
+            for group in outbox::groups_holding(conn, &id)? {
+                outbox::enqueue(conn, ResourceKind::Group, &group, OutboxOp::Sync, None, now)?;
+            }
+            let name_key = if kind == ResourceKind::User { "userName" } else { "displayName" };
+            let known_as = current.doc.get(name_key).and_then(Value::as_str);
+            outbox::enqueue(conn, kind, &id, OutboxOp::Delete, known_as, now)?;
+            let holders =
+                group_members::table.filter(group_members::member_id.eq(&id)).select(group_members::group_seq);
+            diesel::update(resources::table.filter(resources::seq.eq_any(holders)))
+                .set((resources::version.eq(resources::version + 1), resources::last_modified.eq(now)))
+                .execute(conn)?;
+            diesel::delete(group_members::table.filter(group_members::member_id.eq(&id))).execute(conn)?;
+            diesel::delete(resources::table.filter(resources::seq.eq(current.seq))).execute(conn)?;
+            bump_page_count(conn, kind, current.seq, -1)?;
+            Ok(())
+        })
+    }
+
+    /// Members of a group: (id, type, display).
+    pub fn members(&self, group: &StoredResource) -> Result<Vec<MemberRow>, StoreError> {
+        let mut conn = self.reader()?;
+        load_members(&mut conn, group.seq)
+    }
+
+    /// The groups each of `user_ids` belongs to: user id -> [(group id, group displayName)].
+    pub fn groups_of(&self, user_ids: &[&str]) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
+        let mut conn = self.reader()?;
+        let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
+        let by_member = group_members::table
+            .inner_join(resources::table.on(resources::seq.eq(group_members::group_seq)))
+            .select((group_members::member_id, resources::id, resources::doc));
+        for chunk in user_ids.chunks(500) {
+            // One id (every GET of a user) takes a statement diesel prepares once; `IN (...)`
+            // with a varying number of ids is parsed each time.
+            let rows: Vec<(String, String, String)> = match chunk {
+                [one] => by_member.filter(group_members::member_id.eq(*one)).load(&mut conn)?,
+                many => by_member.filter(group_members::member_id.eq_any(many)).load(&mut conn)?,
+            };
+            for (member, group_id, doc) in rows {
+                let display = serde_json::from_str::<Value>(&doc)
+                    .ok()
+                    .and_then(|d| d.get("displayName").and_then(Value::as_str).map(str::to_string));
+                out.entry(member).or_default().push(GroupRef { id: group_id, display });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A list query (RFC 7644 §3.4.2): filter, sort, page.
+    pub fn list(&self, rt: &ResourceType, params: &ListParams, filter: Option<&Filter>) -> Result<Page, StoreError> {
+        let mut conn = self.reader()?;
+        conn.transaction::<_, StoreError, _>(|conn| list_in(conn, rt, params, filter))
+    }
+}

@@ -1,0 +1,367 @@
+//! The repository's tests: writes, members, filters in SQL and in memory, paging.
+
+use serde_json::json;
+
+use scim::filter;
+use scim::list::SortOrder;
+
+use super::*;
+use crate::store::query;
+use scim::schema::registry;
+
+fn store_with_users() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
+    let rt = &registry().user;
+    let titles = ["Engineer", "engineer", "Manager", ""];
+    for i in 0..60 {
+        let mut body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": format!("{}user{i:02}@Example.{}", if i % 3 == 0 { "A" } else { "b" }, if i % 2 == 0 { "com" } else { "org" }),
+            "displayName": format!("User {i}"),
+            "active": i % 4 != 0,
+            "emails": [{"value": format!("u{i}@work.example.com"), "type": "work", "primary": true},
+                       {"value": format!("U{i}@Home.example.net"), "type": "home"}],
+            "phoneNumbers": [{"value": format!("+1415555{i:04}"), "type": if i % 5 == 0 { "eightbyeight" } else { "work" }}],
+        });
+        if i % 3 != 1 {
+            body["externalId"] = json!(format!("Ext-{i}"));
+        }
+        if !titles[i % 4].is_empty() {
+            body["title"] = json!(titles[i % 4]);
+        }
+        store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap();
+    }
+    (dir, store)
+}
+
+fn params(sort_by: Option<&str>, order: SortOrder) -> ListParams {
+    ListParams { start_index: 1, count: None, sort_by: sort_by.map(str::to_string), sort_order: order, filter: None }
+}
+
+/// Every filter gives the same answer through SQL (exact or superset) as by evaluating it
+/// in memory over every stored resource.
+#[test]
+fn sql_and_in_memory_filtering_agree() {
+    let (_dir, store) = store_with_users();
+    let rt = &registry().user;
+    let everything = store.list(rt, &params(None, SortOrder::Ascending), None).unwrap();
+    assert_eq!(everything.total, 60);
+    let filters = [
+        r#"userName eq "auser00@example.com""#,
+        r#"displayName eq "USER 7""#,
+        r#"id eq "no-such-id""#,
+        r#"externalId eq "Ext-0" or externalId eq "Ext-2" or externalId eq "Ext-3""#,
+        r#"userName eq "AUSER00@EXAMPLE.COM""#,
+        r#"userName ne "auser00@example.com""#,
+        r#"userName sw "A""#,
+        r#"userName ew ".ORG""#,
+        r#"userName co "user1""#,
+        r#"userName gt "buser30""#,
+        r#"userName le "auser30@example.com""#,
+        r#"userName sw """#,
+        r#"externalId eq "Ext-3""#,
+        r#"externalId eq "ext-3""#,
+        r#"externalId pr"#,
+        r#"not (externalId pr)"#,
+        r#"externalId ne "Ext-3""#,
+        r#"externalId co "t-1""#,
+        r#"displayName eq "user 7""#,
+        r#"displayName sw "User 1" and active eq true"#,
+        r#"active eq false"#,
+        r#"active ne true"#,
+        r#"active pr"#,
+        r#"emails.value eq "U3@WORK.example.com""#,
+        r#"emails eq "u3@work.example.com""#,
+        r#"emails co "home.example""#,
+        r#"emails[type eq "work"].value eq "u4@work.example.com""#,
+        r#"emails[type eq "home"].value eq "u4@work.example.com""#,
+        r#"emails[type eq "work" and value ew "5@work.example.com"]"#,
+        r#"emails[value sw "u1"]"#,
+        r#"emails.value pr"#,
+        r#"phoneNumbers.value eq "+14155550010""#,
+        r#"phoneNumbers[type eq "eightbyeight"]"#,
+        r#"phoneNumbers[type eq "eightbyeight" and value ew "5"]"#,
+        r#"title eq "engineer""#,
+        r#"title pr or externalId eq "Ext-0""#,
+        r#"not (title eq "manager") and userName sw "a""#,
+        r#"meta.lastModified gt "2000-01-01T00:00:00Z""#,
+        r#"meta.lastModified lt "2000-01-01T00:00:00.5Z""#,
+        r#"meta.created ge "2000-01-01T00:00:00+02:00""#,
+        r#"meta.resourceType eq "User""#,
+        r#"id pr and not (userName eq "buser01@example.org" or userName eq "buser02@example.com")"#,
+        r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "b""#,
+        r#"name.givenName pr"#,
+    ];
+    let docs: Vec<(String, Map<String, Value>)> =
+        everything.resources.iter().map(|r| (r.id.clone(), r.full_document())).collect();
+    for text in filters {
+        let f = filter::parse_filter(text).unwrap();
+        let expected: Vec<&str> =
+            docs.iter().filter(|(_, d)| filter::matches(rt, &f, d)).map(|(id, _)| id.as_str()).collect();
+        let page = store.list(rt, &params(None, SortOrder::Ascending), Some(&f)).unwrap();
+        let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(got, expected, "filter {text}: SQL {:?}", query::lower(rt, &f));
+        assert_eq!(page.total as usize, expected.len(), "{text}");
+        // A later page: the same rows in the same order, and the whole count.
+        let second = ListParams { start_index: 2, count: Some(2), ..params(None, SortOrder::Ascending) };
+        let page = store.list(rt, &second, Some(&f)).unwrap();
+        let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
+        let want: Vec<&str> = expected.iter().skip(1).take(2).copied().collect();
+        assert_eq!((got, page.total as usize), (want, expected.len()), "filter {text}, startIndex=2 count=2");
+    }
+}
+
+#[test]
+fn sorting_in_sql_and_in_memory_agree() {
+    let (_dir, store) = store_with_users();
+    let rt = &registry().user;
+    for order in [SortOrder::Ascending, SortOrder::Descending] {
+        for sort_by in ["userName", "externalId", "displayName", "meta.lastModified", "title", "emails.value"] {
+            let page = store.list(rt, &params(Some(sort_by), order), None).unwrap();
+            let mut expected: Vec<(Map<String, Value>, i64, String)> =
+                page.resources.iter().map(|r| (r.full_document(), r.seq, r.id.clone())).collect();
+            let def = match rt.resolve_text(sort_by) {
+                Some(scim::schema::Target::Attribute(r)) => Some(r.leaf()),
+                _ => None,
+            };
+            expected.sort_by(|(a, sa, _), (b, sb, _)| {
+                let o =
+                    filter::compare_for_sort(def, filter::sort_key(rt, sort_by, a), filter::sort_key(rt, sort_by, b));
+                let o = if matches!(order, SortOrder::Descending) { o.reverse() } else { o };
+                o.then(sa.cmp(sb))
+            });
+            let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
+            let want: Vec<&str> = expected.iter().map(|(_, _, id)| id.as_str()).collect();
+            assert_eq!(got, want, "sortBy={sort_by}");
+        }
+    }
+}
+
+#[test]
+fn paging_by_counts_matches_offset_paging() {
+    let (_dir, store) = store_with_users();
+    let rt = &registry().user;
+    let all: Vec<String> = store
+        .list(rt, &params(None, SortOrder::Ascending), None)
+        .unwrap()
+        .resources
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    // Delete a few to leave holes in the sequence.
+    for id in [&all[0], &all[7], &all[31]] {
+        store.delete(ResourceKind::User, id, None).unwrap();
+    }
+    let remaining: Vec<&String> = all.iter().filter(|id| ![&all[0], &all[7], &all[31]].contains(id)).collect();
+    for start in [1u64, 2, 7, 30, 56, 57, 58, 100] {
+        let p = ListParams { start_index: start, count: Some(5), ..params(None, SortOrder::Ascending) };
+        let page = store.list(rt, &p, None).unwrap();
+        assert_eq!(page.total, 57);
+        let got: Vec<&String> = page.resources.iter().map(|r| &r.id).collect();
+        let want: Vec<&String> = remaining.iter().skip(start as usize - 1).take(5).copied().collect();
+        assert_eq!(got, want, "startIndex={start}");
+    }
+}
+
+/// The filters the issue names run in SQL alone, and SQLite answers them from an index.
+#[test]
+fn indexed_filters_are_exact_and_use_indexes() {
+    let (_dir, store) = store_with_users();
+    let rt = &registry().user;
+    let mut conn = store.reader().unwrap();
+    for text in [
+        r#"id eq "x""#,
+        r#"userName eq "x""#,
+        r#"externalId eq "x""#,
+        r#"displayName eq "x""#,
+        r#"emails.value eq "x""#,
+        r#"emails[type eq "work"].value eq "x""#,
+        r#"phoneNumbers.value eq "x""#,
+        r#"active eq true"#,
+        r#"meta.lastModified gt "2026-01-01T00:00:00Z""#,
+    ] {
+        let f = filter::parse_filter(text).unwrap();
+        let lowered = query::lower(rt, &f);
+        let cond = lowered.cond.clone().unwrap();
+        if !text.contains('[') {
+            assert!(lowered.exact, "{text} should be decided in SQL");
+        }
+        #[derive(QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let sql = format!("EXPLAIN QUERY PLAN SELECT r.seq FROM resources r WHERE r.kind = 'User' AND {}", cond.sql);
+        let plan: Vec<Plan> = bound(diesel::sql_query(sql).into_boxed(), cond.binds).load(&mut *conn).unwrap();
+        let plan: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
+        let outer = plan.first().cloned().unwrap_or_default();
+        let uses_index = plan.iter().all(|d| !d.starts_with("SCAN") || d.contains("USING"));
+        assert!(uses_index, "{text}: {plan:?}");
+        assert!(
+            outer.contains("INDEX") || outer.contains("PRIMARY KEY") || outer.contains("rowid"),
+            "{text}: {plan:?}"
+        );
+        // A search on `kind` alone would visit every user.
+        assert!(!plan.iter().any(|d| d.ends_with("(kind=?)")), "{text}: {plan:?}");
+    }
+}
+
+/// Writes from many threads share commits; a job that fails (a duplicate userName) rolls
+/// back alone, and every other job of its batch is committed.
+#[test]
+fn batched_writes_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap());
+    let rt = &registry().user;
+    let handles: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                // Every fourth thread reuses a name another thread also creates.
+                let name = if i % 4 == 0 { "dup@example.com".to_string() } else { format!("u{i}@example.com") };
+                let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+                store.create(rt, resource::prepare_create(rt, body).unwrap()).map(|_| ())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::Conflict { .. }))).count();
+    assert_eq!((ok, conflicts), (31, 9));
+    let all = store.list(rt, &params(None, SortOrder::Ascending), None).unwrap();
+    assert_eq!(all.total, 31);
+}
+
+/// Concurrent PATCHes of one user all apply: each is planned from a version and re-planned
+/// when another write got there first.
+#[test]
+fn concurrent_patches_lose_no_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap());
+    let rt = &registry().user;
+    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "many@example.com"});
+    let id = store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap().id;
+    let handles: Vec<_> = (0..24)
+        .map(|i| {
+            let (store, id) = (store.clone(), id.clone());
+            std::thread::spawn(move || {
+                let req = patch::parse_patch(
+                    rt,
+                    &json!({"Operations": [{"op": "add", "path": "emails",
+                            "value": [{"value": format!("e{i}@example.com"), "type": "other"}]}]}),
+                )
+                .unwrap();
+                store.patch(rt, &id, None, &req).unwrap();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let user = store.get(ResourceKind::User, &id).unwrap();
+    assert_eq!(user.doc["emails"].as_array().unwrap().len(), 24);
+    assert_eq!(user.version, 25);
+}
+
+/// Each failure is reported as what it is, never as an HTTP status (`http::error` maps).
+#[test]
+fn failures_are_store_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
+    let rt = &registry().user;
+    let body = |name: &str| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+    let user = store.create(rt, resource::prepare_create(rt, body("Jane@example.com")).unwrap()).unwrap();
+
+    let missing = store.get(ResourceKind::User, "nobody").unwrap_err();
+    assert!(matches!(&missing, StoreError::NotFound { kind: ResourceKind::User, id } if id == "nobody"));
+    let wrong_kind = store.get(ResourceKind::Group, &user.id).unwrap_err();
+    assert!(matches!(wrong_kind, StoreError::NotFound { kind: ResourceKind::Group, .. }));
+    assert!(matches!(store.delete(ResourceKind::User, "nobody", None), Err(StoreError::NotFound { .. })));
+
+    let taken = store.create(rt, resource::prepare_create(rt, body("jane@EXAMPLE.com")).unwrap()).unwrap_err();
+    match &taken {
+        StoreError::Conflict { kind: ResourceKind::User, key: "userName", value } => {
+            assert_eq!(value.0, "jane@EXAMPLE.com")
+        }
+        other => panic!("{other:?}"),
+    }
+    let logged = format!("{taken} {taken:?}");
+    assert!(!logged.to_lowercase().contains("jane@example.com"), "{logged}");
+
+    let stale = store.replace(rt, &user.id, Some("W/\"7\""), body("jane@example.com")).unwrap_err();
+    match stale {
+        StoreError::PreconditionFailed { kind, id, expected, actual } => {
+            assert_eq!(
+                (kind, id.as_str(), expected.as_str(), actual.as_str()),
+                (ResourceKind::User, user.id.as_str(), "W/\"7\"", "W/\"1\"")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let bad = patch::parse_patch(rt, &json!({"Operations": [{"op": "replace", "path": "active", "value": "perhaps"}]}))
+        .unwrap();
+    assert!(matches!(store.patch(rt, &user.id, None, &bad), Err(StoreError::Invalid(e)) if e.status == 400));
+}
+
+/// Member rows carry a `MemberKind`: the stored resource's kind, else the type the client
+/// sent (any case), else User; a row from an older version with another word reads as User.
+#[test]
+fn member_kinds_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
+    let (users, groups) = (&registry().user, &registry().group);
+    let user = store
+        .create(
+            users,
+            resource::prepare_create(
+                users,
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "m@example.com"}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let inner = store
+        .create(
+            groups,
+            resource::prepare_create(
+                groups,
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "inner"}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let outer = store
+        .create(
+            groups,
+            resource::prepare_create(
+                groups,
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "outer",
+                       "members": [{"value": user.id}, {"value": inner.id}, {"value": "later-group", "type": "Group"}, {"value": "later"}]}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let req = patch::parse_patch(
+        groups,
+        &json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": "patched", "type": "group"}, {"value": "odd", "type": "Robot"}]}]}),
+    )
+    .unwrap();
+    store.patch(groups, &outer.id, None, &req).unwrap();
+    let kinds: std::collections::BTreeMap<String, MemberKind> =
+        store.members(&outer).unwrap().into_iter().map(|m| (m.id, m.kind)).collect();
+    let expected = [
+        (user.id.as_str(), MemberKind::User),
+        (inner.id.as_str(), MemberKind::Group),
+        ("later-group", MemberKind::Group),
+        ("later", MemberKind::User),
+        ("patched", MemberKind::Group),
+        ("odd", MemberKind::User),
+    ];
+    for (id, kind) in expected {
+        assert_eq!(kinds.get(id), Some(&kind), "{id}: {kinds:?}");
+    }
+    assert_eq!(MemberKind::of_row("Robot"), MemberKind::User);
+    assert_eq!(ResourceKind::from(MemberKind::Group), ResourceKind::Group);
+}
