@@ -724,31 +724,7 @@ fn route_api(inner: &mut Inner, ctx: &Ctx, method: &str, segs: &[&str], now: Ins
     let not_allowed = || Err(ApiError::method_not_allowed(method));
     match segs {
         // `/api/v2/scim/v2/...`, and the legacy duplicates `/api/v2/scim/...` (genesys-api-notes §1.1).
-        ["v2", "scim", rest @ ..] => match (method, rest.strip_prefix(&["v2"]).unwrap_or(rest)) {
-            ("GET", ["users"]) => scim::list_users(inner, ctx),
-            ("POST", ["users"]) => scim::create_user(inner, ctx),
-            (_, ["users"]) => not_allowed(),
-            ("GET", ["users", id]) => scim::get_user(inner, ctx, id),
-            ("PUT", ["users", id]) => scim::replace_user(inner, ctx, id),
-            ("PATCH", ["users", id]) => scim::patch_user(inner, ctx, id),
-            ("DELETE", ["users", id]) => scim::delete_user(inner, ctx, id),
-            (_, ["users", _]) => not_allowed(),
-            ("GET", ["groups"]) => scim::list_groups(inner, ctx),
-            // No group creation or deletion in Genesys (genesys-api-notes §1.1).
-            (_, ["groups"]) => not_allowed(),
-            ("GET", ["groups", id]) => scim::get_group(inner, ctx, id),
-            ("PUT", ["groups", id]) => scim::replace_group(inner, ctx, id),
-            ("PATCH", ["groups", id]) => scim::patch_group(inner, ctx, id),
-            (_, ["groups", _]) => not_allowed(),
-            ("GET", ["serviceproviderconfig"]) => scim::service_provider_config(ctx),
-            ("GET", ["resourcetypes"]) => scim::resource_types(ctx, None),
-            ("GET", ["resourcetypes", t]) => scim::resource_types(ctx, Some(t)),
-            ("GET", ["schemas"]) => scim::schemas(ctx, None),
-            ("GET", ["schemas", id]) => scim::schemas(ctx, Some(id)),
-            (_, ["serviceproviderconfig" | "resourcetypes" | "schemas", ..]) => not_allowed(),
-            // `/Users` (capitalised), `/Me`, `/Bulk`, ...: not Genesys endpoints.
-            _ => Err(ApiError::not_found()),
-        },
+        ["v2", "scim", rest @ ..] => scim::route(inner, ctx, method, rest),
         ["v2", "users"] => match method {
             "GET" => platform::list_users(inner, ctx),
             "POST" => platform::create_user(inner, ctx),
