@@ -22,7 +22,7 @@
 //! * The user model (§1.3, §1.4, §1.5, §1.11): `user_body`. DELETE (§1.10): `users`. Lists
 //!   (§1.7, §1.8): `filter`, `list`, and the handlers that use them.
 //!
-//! Must not import: actix (the HTTP side is the crate root's), or anything of the bridge.
+//! Must not import: actix (the HTTP side is `crate::server`'s), or anything of the bridge.
 
 mod discovery;
 mod filter;
