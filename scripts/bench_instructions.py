@@ -1,55 +1,48 @@
 #!/usr/bin/env python3
-"""Instruction counts per request under callgrind (run it through scripts/bench-instructions.sh).
+"""Instruction counts per request under callgrind (run it through scripts/bench-instructions.sh,
+whose header explains the method and why each setting is there).
 
-  bench_instructions.py run BINARY OUTDIR [--label L] [--seed-users N] [--creates N] [--gets N]
-                                          [--filters N] [--patches N] [--pages N]
+  bench_instructions.py run BINARY OUTDIR [--label L] [--mode parked|dry-run] [--pipeline N]
+      [--seed-users N] [--creates N] [--gets N] [--filters N] [--patches N] [--pages N]
   bench_instructions.py table RESULT.json [RESULT2.json]
 
-`run` starts `BINARY serve` under `valgrind --tool=callgrind` on a fresh SQLite file, drives a
-fixed, deterministic request mix over one keep-alive connection at a time, and switches
-callgrind's instrumentation on for each phase only (`callgrind_control -i on`, then `-i off` and
-`--dump=<phase>`), so every phase lands in its own dump. It writes OUTDIR/result.json, the raw
-dumps (OUTDIR/callgrind.out.*) and the server's log. `table` prints instructions per request,
-and with two results their ratio (second / first).
+`run` starts `BINARY serve` under `valgrind --tool=callgrind` on a fresh SQLite file in OUTDIR,
+sends a fixed request mix, and has callgrind count each phase separately
+(`callgrind_control -i on`, the requests, `-i off`, `--dump=<phase>`). It writes
+OUTDIR/result.json, the dumps (OUTDIR/callgrind.out.N, one per phase, in the order below;
+`callgrind_annotate OUTDIR/callgrind.out.N` shows where the instructions went) and
+OUTDIR/server.log. `table` prints instructions per request, and for two results their ratio
+(second / first).
 
 Phases (the request shapes of scripts/bench.sh and scripts/bench/measure.sh):
   startup  from exec until the server logs that it listens (a total, not per request)
-  seed     POST /Users, users 0..N-1 (default 1,000), each with an 8x8 and a mobile number
-  idle     nothing for IDLE_SECONDS: the background timers' cost per second (a diagnostic)
+  seed     POST /Users, users 0..N-1, each with an 8x8 and a mobile number; then an uncounted
+           warm-up (see warm_up)
+  idle     no request for IDLE_SECONDS: what runs by the clock, per second (a diagnostic)
   create   POST /Users, the next --creates users
-  get      GET /Users/{id}, ids picked by a fixed-seed PRNG among the seeded users
-  filter   GET /Users?filter=userName eq "...", same picking
-  patch    PATCH replace phoneNumbers[type eq "eightbyeight"].value, each seeded user at most once
-  page     GET /Users?startIndex=<fixed-seed PRNG>&count=100
+  get      GET /Users/{id}, picked by a seeded PRNG among the seeded users
+  filter   GET /Users?filter=userName eq "...", picked the same way
+  patch    PATCH replace phoneNumbers[type eq "eightbyeight"].value, distinct seeded users
+  page     GET /Users?startIndex=<seeded PRNG>&count=100
 
-Why the counts repeat (see the header of scripts/bench-instructions.sh for the reasoning):
-  * SCIM_BRIDGE_DRY_RUN=true: the outbox worker records what it would send instead of sending it
-    to the built-in Genesys simulator (whose 300 calls/min limit and retry timers would make the
-    work done inside a window depend on wall time). Every change is previewed exactly once:
-    creates and patches touch distinct users, and each write phase's window stays open until the
-    outbox table is empty (polled read-only from this process, not over HTTP), so a phase counts
-    the whole forwarding work its changes cause, none of it spilling into the next phase.
-  * One client connection at a time, one request in flight: the writer's group commit always
-    commits one change per transaction, and --workers 1.
-  * Before each window: a fresh connection and a few untimed GETs, so the blocking threads (which
-    tokio retires after 10 s idle) and the connection exist before counting starts; the client
-    closes its connection before the window ends, so the close is always inside it.
-  * The only wall-time-driven work left inside a window is idle timers (the worker's 200 ms poll
-    of an empty outbox, the 1 s token refresh, the 500 ms WAL checkpoint): the `idle` phase
-    measures it per second; it is a small fraction of every phase.
+Modes: `parked` (default) points Genesys at a port that never answers, so the outbox worker
+waits on its first token request for the whole run and only the request path is counted;
+`dry-run` sets SCIM_BRIDGE_DRY_RUN=true and keeps each window open until the outbox is empty
+(polled read-only through sqlite3, not over HTTP), so write phases also count the worker's
+preview of every change they caused. Standard library only.
 """
 
+
 import argparse
-import http.client
 import json
 import os
 import random
 import re
-import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 TOKEN = "bench-instructions-token-0123456789"
@@ -58,9 +51,11 @@ IDLE_SECONDS = 5.0
 WARMUP_GETS = 8
 WARMUP_USERS = 16
 PHASES = ["create", "get", "filter", "patch", "page"]
-# Functions whose calls are not counted (callgrind stops collecting on entry, resumes on return,
-# per thread): the outbox worker's query for due rows, run every 200 ms while the outbox is
-# empty and once per pass while it drains, so how often it runs depends on wall time.
+# Functions whose calls are not counted (callgrind stops collecting on entry and resumes on
+# return, per thread), because how often they run depends on wall time: the outbox worker's
+# query for due rows (every 200 ms while nothing is due, once per pass while it drains) and the
+# WAL checkpoint (the store's checkpointer thread, every 500 ms; the pages it copies per pass
+# depend on how many writes fell between two passes).
 EXCLUDED = ["*outbox_due*", "sqlite3WalCheckpoint"]
 EXCLUDE_ARGS = [f"--toggle-collect={f}" for f in EXCLUDED]
 
@@ -108,28 +103,80 @@ def patch_body(i):
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection; every request is checked for its expected status."""
+    """One keep-alive HTTP/1.1 connection (a plain socket, so that requests can be pipelined);
+    every response is checked for its expected status."""
 
     def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        self.conn.connect()
-        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=600)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
 
-    def request(self, method, path, body=None, expect=200):
-        headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/scim+json"}
-        data = None
+    @staticmethod
+    def encode(method, path, body):
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n" \
+               "Accept: application/scim+json\r\n"
+        data = b""
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()
-            headers["Content-Type"] = "application/scim+json"
-        self.conn.request(method, path, body=data, headers=headers)
-        resp = self.conn.getresponse()
-        payload = resp.read()
-        if resp.status != expect:
-            sys.exit(f"{method} {path}: expected {expect}, got {resp.status}: {payload[:300]!r}")
-        return payload
+            head += f"Content-Type: application/scim+json\r\nContent-Length: {len(data)}\r\n"
+        return (head + "\r\n").encode() + data
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            sys.exit("the server closed the connection")
+        self.buf += chunk
+
+    def _response(self):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                while b"\r\n" not in self.buf:
+                    self._fill()
+                size_line, self.buf = self.buf.split(b"\r\n", 1)
+                size = int(size_line.split(b";")[0], 16)
+                while len(self.buf) < size + 2:
+                    self._fill()
+                body, self.buf = body + self.buf[:size], self.buf[size + 2:]
+                if size == 0:
+                    return status, body
+        n = int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, body
+
+    def batch(self, reqs):
+        """Send every request of `reqs` ((method, path, body, expected status)) at once
+        (HTTP/1.1 pipelining: the server still handles them one after the other), then read
+        the responses; returns their bodies."""
+        self.sock.sendall(b"".join(self.encode(m, p, b) for m, p, b, _ in reqs))
+        out = []
+        for m, p, _, expect in reqs:
+            status, payload = self._response()
+            if status != expect:
+                sys.exit(f"{m} {p}: expected {expect}, got {status}: {payload[:300]!r}")
+            out.append(payload)
+        return out
+
+    def request(self, method, path, body=None, expect=200):
+        return self.batch([(method, path, body, expect)])[0]
+
+    def run(self, reqs, depth):
+        """All of `reqs`, `depth` at a time; returns the response bodies in order."""
+        out = []
+        for k in range(0, len(reqs), depth):
+            out += self.batch(reqs[k:k + depth])
+        return out
 
     def close(self):
-        self.conn.close()
+        self.sock.close()
 
 
 class Bridge:
@@ -142,8 +189,6 @@ class Bridge:
         self.mode = mode
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCIM_BRIDGE_")}
         env.update(SCIM_BRIDGE_BOOTSTRAP_TOKEN=TOKEN, RUST_LOG="info", SCIM_BRIDGE_LOG_FORMAT="text")
-        if os.environ.get("BENCH_GLIBC_TUNABLES"):
-            env["GLIBC_TUNABLES"] = os.environ["BENCH_GLIBC_TUNABLES"]
         self.black_hole = None
         if mode == "dry-run":
             env["SCIM_BRIDGE_DRY_RUN"] = "true"
@@ -164,7 +209,7 @@ class Bridge:
         self.log_path = os.path.join(out, "server.log")
         self.log = open(self.log_path, "w")
         cmd = [
-            "valgrind", "--tool=callgrind", *os.environ.get("BENCH_VALGRIND_ARGS", "").split(), "--instr-atstart=yes", *EXCLUDE_ARGS,
+            "valgrind", "--tool=callgrind", "--instr-atstart=yes", *EXCLUDE_ARGS,
             # after --toggle-collect, which otherwise switches collection off at start
             "--collect-atstart=yes",
             f"--callgrind-out-file={os.path.join(out, 'callgrind.out')}",
@@ -235,19 +280,24 @@ def warm_up(bridge, ids):
     are idle: opening one, and preparing its statements, inside a window would be counted);
     then each request shape a few times on the connection sequential requests reuse, on users
     of their own (prefix "warm") that no phase touches."""
-    import threading
+    failures = []
 
     def pages(k):
-        c = Client(bridge.port)
-        for j in range(4):
-            c.request("GET", f"/scim/v2/Users?startIndex={1 + 50 * ((k + j) % 8)}&count=100")
-        c.close()
+        try:
+            c = Client(bridge.port)
+            for j in range(4):
+                c.request("GET", f"/scim/v2/Users?startIndex={1 + 50 * ((k + j) % 8)}&count=100")
+            c.close()
+        except BaseException as e:  # sys.exit in a thread ends only the thread
+            failures.append(e)
 
     threads = [threading.Thread(target=pages, args=(k,)) for k in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        sys.exit(f"warm-up failed: {failures[0]}")
     c = Client(bridge.port)
     base = "/scim/v2/Users"
     for i in range(WARMUP_USERS):
@@ -308,76 +358,76 @@ def run(args):
 
         ids = []
         base = "/scim/v2/Users"
+        depth = args.pipeline
 
-        def measured(phase, count, body_fn):
-            """body_fn(client) issues `count` requests; counted with the drain that follows."""
+        def measured(phase, reqs, check=None):
+            """Send `reqs` ((method, path, body, expected status)) `depth` at a time on a fresh
+            connection, counted from the first request until the server has settled."""
             c = Client(bridge.port)
             for k in range(WARMUP_GETS):
-                if ids:
-                    c.request("GET", f"{base}/{ids[k % len(ids)]}")
-                else:
-                    c.request("GET", "/scim/v2/ServiceProviderConfig")
+                c.request("GET", f"{base}/{ids[k % len(ids)]}" if ids else "/scim/v2/ServiceProviderConfig")
             bridge.instr(True)
             t = time.monotonic()
-            body_fn(c)
+            if reqs:
+                bodies = c.run(reqs, depth)
+            else:
+                time.sleep(IDLE_SECONDS)
             c.close()
             bridge.settle()
             bridge.instr(False)
             walls[phase] = time.monotonic() - t
             bridge.dump(phase)
-            requests[phase] = count
-            log(f"{phase}: {count} requests in {walls[phase]:.1f} s under callgrind")
+            requests[phase] = len(reqs)
+            log(f"{phase}: {len(reqs)} requests in {walls[phase]:.1f} s under callgrind")
+            if reqs and check:
+                for r, body in zip(reqs, bodies):
+                    check(r, body)
+
+        def created(r, body):
+            ids.append(json.loads(body)["id"])
 
         def creates(first, count):
-            def go(c):
-                for i in range(first, first + count):
-                    payload = c.request("POST", base, user_body(i), expect=201)
-                    ids.append(json.loads(payload)["id"])
-            return go
+            return [("POST", base, user_body(i), 201) for i in range(first, first + count)]
 
-        measured("seed", n_seed, creates(0, n_seed))
+        measured("seed", creates(0, n_seed), created)
         warm_up(bridge, ids)
-
-        def idle(c):
-            time.sleep(IDLE_SECONDS)
-
-        measured("idle", 0, idle)
-
-        measured("create", args.creates, creates(n_seed, args.creates))
+        measured("idle", [])
+        measured("create", creates(n_seed, args.creates), created)
 
         get_picks = [rng.randrange(n_seed) for _ in range(args.gets)]
-        measured("get", args.gets, lambda c: [c.request("GET", f"{base}/{ids[i]}") for i in get_picks])
+        measured("get", [("GET", f"{base}/{ids[i]}", None, 200) for i in get_picks])
 
         filter_picks = [rng.randrange(n_seed) for _ in range(args.filters)]
 
-        def filters(c):
-            for i in filter_picks:
-                payload = c.request("GET", filter_path(user_name(i)))
-                if b'"totalResults":1' not in payload:
-                    sys.exit(f"filter for {user_name(i)} did not find exactly one user")
+        def one_found(r, body):
+            if b'"totalResults":1' not in body:
+                sys.exit(f"{r[1]} did not find exactly one user")
 
-        measured("filter", args.filters, filters)
+        measured("filter", [("GET", filter_path(user_name(i)), None, 200) for i in filter_picks], one_found)
 
         patch_picks = rng.sample(range(n_seed), args.patches)
-
-        def patches(c):
-            for i in patch_picks:
-                c.request("PATCH", f"{base}/{ids[i]}", patch_body(i))
-
-        measured("patch", args.patches, patches)
+        measured("patch", [("PATCH", f"{base}/{ids[i]}", patch_body(i), 200) for i in patch_picks])
 
         total_users = n_seed + WARMUP_USERS + args.creates
         page_picks = [rng.randint(1, max(1, total_users - 99)) for _ in range(args.pages)]
 
-        def pages(c):
-            for s in page_picks:
-                payload = c.request("GET", f"{base}?startIndex={s}&count=100")
-                if payload.count(b'"userName"') != 100:
-                    sys.exit(f"page at {s} did not hold 100 users")
+        def full_page(r, body):
+            if body.count(b'"userName"') != 100:
+                sys.exit(f"{r[1]} did not hold 100 users")
 
-        measured("page", args.pages, pages)
+        measured("page", [("GET", f"{base}?startIndex={s}&count=100", None, 200) for s in page_picks], full_page)
+        pending = bridge.pending()
     finally:
         bridge.stop()
+    written = n_seed + WARMUP_USERS + args.creates
+    if args.mode == "parked" and pending != written:
+        log(f"WARNING: {pending} outbox rows at the end instead of {written}: the worker was not parked, "
+            "so its forwarding is in the counts")
+    with open(bridge.log_path, errors="replace") as f:
+        warnings = [ln.rstrip() for ln in f if re.search(r"\b(WARN|ERROR)\b", ln) and "dry run" not in ln]
+    for ln in warnings[:10]:
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", ln)
+        log(f"server: {plain[:300]}")
 
     totals = parse_dumps(out)
     phases = {}
@@ -397,8 +447,10 @@ def run(args):
         "sha256": sha256(args.binary),
         "config": {
             "seed_users": n_seed, "creates": args.creates, "gets": args.gets, "filters": args.filters,
-            "patches": args.patches, "pages": args.pages, "workers": 1, "mode": args.mode,
+            "patches": args.patches, "pages": args.pages, "workers": 1, "mode": args.mode, "pipeline": args.pipeline,
+            "excluded_functions": EXCLUDED,
         },
+        "outbox_rows_at_end": pending,
         "phases": phases,
     }
     with open(os.path.join(out, "result.json"), "w") as f:
@@ -461,6 +513,7 @@ def main():
     r.add_argument("--filters", type=int, default=2000)
     r.add_argument("--patches", type=int, default=500)
     r.add_argument("--pages", type=int, default=100)
+    r.add_argument("--pipeline", type=int, default=10)
     t = sub.add_parser("table")
     t.add_argument("results", nargs="+")
     args = p.parse_args()

@@ -19,7 +19,7 @@
 //!   (clients must fetch a new one).
 //! * `POST /sim/reset` — forget users, memberships and stats (groups, tokens, faults stay).
 //!
-//! Must not import: actix, `crate::store`, `crate::http`.
+//! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
 use std::time::Instant;
 

@@ -4,7 +4,7 @@
 //! rate limiter of genesys-api-notes §4 (N requests per token per window, default 300 per 60 s, with the
 //! `inin-ratelimit-*` numbers), and [`Stats`] (`GET /sim/stats`).
 //!
-//! Must not import: actix, or any module of this crate outside `genesys::simulator`.
+//! Must not import: actix, or anything of the bridge.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};

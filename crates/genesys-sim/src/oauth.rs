@@ -9,7 +9,7 @@
 //! Genesys. Tokens are opaque random strings that expire after the configured lifetime; a new
 //! request gets a new token and earlier ones stay valid until they expire.
 //!
-//! Must not import: actix, `crate::store`, `crate::http`.
+//! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

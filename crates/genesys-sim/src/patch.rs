@@ -15,7 +15,7 @@
 //! matches nothing creates the element from the filter's `eq` terms. `remove` on `members` with
 //! a value list removes only those members (Entra and Okta send that form).
 //!
-//! Must not import: actix, `crate::store`, `crate::http`.
+//! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
 use serde_json::{Map, Value};
 

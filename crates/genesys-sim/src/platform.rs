@@ -26,7 +26,7 @@
 //!   `state` (active|inactive|deleted|any, default active) and `id` (repeated, at most 100,
 //!   `max.user.ids` otherwise), sorted by name (`sortOrder` ascending|descending).
 //!
-//! Must not import: actix, `crate::store`, `crate::http`.
+//! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
 use std::time::Instant;
 

@@ -11,7 +11,7 @@
 //! `zoomphone`, `ringcentral`) writes the single Other Phone (genesys-api-notes §1.4, §1.5), which is also
 //! Platform `addresses[{mediaType: PHONE, type: OTHER}]` (genesys-api-notes §2.2).
 //!
-//! Must not import: actix, `crate::store`, `crate::http`.
+//! Must not import: actix, or anything of the bridge.
 
 use std::collections::{BTreeMap, HashMap};
 

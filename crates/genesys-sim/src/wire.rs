@@ -6,7 +6,7 @@
 //! only for the SCIM 409s (duplicate userName, version mismatch) and for the 400 `invalidVers`
 //! variant of a version mismatch (the `If-Match` parameter text).
 //!
-//! Must not import: actix, `crate::store`, `crate::http`.
+//! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
 use serde_json::{Value, json};
 
