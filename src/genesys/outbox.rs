@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use super::api::ApiMode;
+use super::api::{ApiMode, answers};
 use super::client::{Client, ClientError};
 use super::mapping::{self, DeleteMode, MappedUser, MappingConfig};
 use super::plan::{self, Change, Known, Learnt, Member, Plan, Purpose, Step};
@@ -98,6 +98,18 @@ const MAX_STEPS: usize = 16;
 
 /// Version conflicts one Platform update tolerates before it tries again later.
 const MAX_VERSION_CONFLICTS: u32 = 3;
+
+/// Deliveries of a create that Genesys answers 409 with no user to adopt before it is parked.
+const MAX_CREATE_CONFLICTS: i64 = 5;
+
+/// Whether a client error is a version conflict (`api::answers::is_version_mismatch`).
+fn version_mismatch(err: &ClientError) -> bool {
+    match err {
+        ClientError::Conflict { .. } => true,
+        ClientError::Refused { status, message, .. } => answers::is_version_mismatch(*status, message),
+        _ => false,
+    }
+}
 
 /// How many due rows one pass reads.
 const BATCH: i64 = 64;
@@ -337,22 +349,33 @@ impl Worker {
                     }
                 }
                 Err(err) => match (&step.purpose, err) {
-                    // Created meanwhile (our lost answer, or by someone else): adopt it.
+                    // Created meanwhile (our lost answer, or by someone else): adopt it. A userName
+                    // Genesys reports taken but no lookup finds is someone else's for good: after a
+                    // few attempts the change is parked with what to do.
                     (Purpose::CreateUser, conflict @ ClientError::Conflict { .. }) => {
                         if known.look_up_first {
+                            if e.attempts + 1 >= MAX_CREATE_CONFLICTS {
+                                return Delivery::Park(format!(
+                                    "Genesys keeps answering 409 to the create ({conflict}), and no Genesys user with \
+                                     this userName can be found to adopt: the userName is held by another Genesys \
+                                     user (perhaps a deleted one). Free it in Genesys or change the user's userName \
+                                     at the identity provider, then `scim-bridge outbox retry`"
+                                ));
+                            }
                             return Delivery::from(conflict);
                         }
                         known.look_up_first = true;
                     }
-                    // The user changed in Genesys between our read and our write: read again.
-                    (Purpose::ChangeUserState | Purpose::UpdateUser, conflict @ ClientError::Conflict { .. })
-                        if self.settings.api == ApiMode::Platform =>
+                    // The user changed in Genesys between our read and our write (409, or 400/408
+                    // saying the version does not match): read again.
+                    (Purpose::ChangeUserState | Purpose::UpdateUser, err)
+                        if self.settings.api == ApiMode::Platform && version_mismatch(&err) =>
                     {
                         version_conflicts += 1;
                         if version_conflicts >= MAX_VERSION_CONFLICTS {
                             return Delivery::Defer(
                                 None,
-                                format!("the Genesys user kept changing (version conflicts): {conflict}"),
+                                format!("the Genesys user kept changing (version conflicts): {err}"),
                             );
                         }
                         known.current = None;

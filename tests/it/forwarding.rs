@@ -230,3 +230,67 @@ async fn platform_creates_go_to_the_named_division_and_an_unknown_one_is_parked(
     assert!(dead.last_error.as_deref().is_some_and(|e| e.contains("no division named 'Atlantis'")), "{dead:?}");
     assert!(app.profile("lost@example.com").await.is_none());
 }
+
+/// Someone edits the user in Genesys between the bridge's read and its write; Genesys answers
+/// the stale version with `status` (409, or 400 "does not match the current version").
+async fn a_platform_version_conflict_is_read_again_and_retried(status: u16) {
+    let app = TestApp::spawn_with(|c| c.genesys.api = ApiMode::Platform).await;
+    app.sim_admin(reqwest::Method::POST, "/sim/faults", Some(json!({"version_conflict_status": status}))).await;
+    let name = "conflict@example.com";
+    let created = app.post("/Users", entra_user(name, "+14155550123")).await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    app.wait_profile(name, "the first number", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    app.wait_drained(Duration::from_secs(15)).await;
+
+    app.sim_admin(reqwest::Method::POST, "/sim/faults", Some(json!({"edit_after_next_reads": 1}))).await;
+    let ops =
+        json!([{"op": "Replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": "+14155550199"}]);
+    assert_eq!(app.patch(&format!("/Users/{id}"), patch_body(ops)).await.status, 200);
+    let p = app.wait_profile(name, "the new number", |p| p.pointer(OTHER_PHONE) == Some(&json!("+14155550199"))).await;
+    assert_eq!(
+        p.pointer("/general/title/0/value"),
+        Some(&json!("Account Manager")),
+        "the bridge's title, written after the conflict: {p}"
+    );
+
+    let stats = app.sim_admin(reqwest::Method::GET, "/sim/stats", None).await;
+    assert_eq!(stats["faults_injected"]["edit_after_read"], 1, "{stats}");
+    let conflicts = stats["by_route"]["PATCH /api/v2/users/{id}"][status.to_string()].as_u64().unwrap_or(0);
+    assert!(conflicts >= 1, "the stale version met a {status}: {stats}");
+    app.wait_drained(Duration::from_secs(15)).await;
+    let store = scim_bridge::store::Store::open(&app.db_path()).unwrap();
+    assert!(store.outbox_dead().unwrap().is_empty(), "nothing parked");
+}
+
+#[tokio::test]
+async fn a_platform_409_version_conflict_is_read_again_and_retried() {
+    a_platform_version_conflict_is_read_again_and_retried(409).await;
+}
+
+#[tokio::test]
+async fn a_platform_400_version_mismatch_is_read_again_and_retried() {
+    a_platform_version_conflict_is_read_again_and_retried(400).await;
+}
+
+#[tokio::test]
+async fn a_user_name_held_by_a_user_the_bridge_cannot_see_is_parked_with_what_to_do() {
+    let app = TestApp::spawn().await;
+    let name = "hidden@example.com";
+    app.sim_admin(reqwest::Method::POST, "/sim/faults", Some(json!({"hidden_user_names": [name]}))).await;
+    let created = app.post("/Users", entra_user(name, "+14155550123")).await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let store = scim_bridge::store::Store::open(&app.db_path()).unwrap();
+    let started = Instant::now();
+    let dead = loop {
+        if let Some(d) = store.outbox_dead().unwrap().into_iter().find(|d| d.resource_id == id) {
+            break d;
+        }
+        assert!(started.elapsed() < Duration::from_secs(40), "never parked: {:?}", store.outbox_pending().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let why = dead.last_error.unwrap_or_default();
+    assert!(why.contains("held by another Genesys user") && why.contains("outbox retry"), "{why}");
+    let stats = app.sim_admin(reqwest::Method::GET, "/sim/stats", None).await;
+    let conflicts = stats["by_route"]["POST /api/v2/scim/v2/users"]["409"].as_u64().unwrap_or(0);
+    assert!((2..=10).contains(&conflicts), "a bounded number of attempts: {stats}");
+}

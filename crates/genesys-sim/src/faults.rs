@@ -63,6 +63,15 @@ pub struct FaultsUpdate {
     /// (`invalidVers` on SCIM, "does not match the current version" on Platform; genesys-api-notes §1.9, §2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_conflict_status: Option<u16>,
+    /// The next N Platform `GET /api/v2/users/{id}` are each followed by an edit made in
+    /// Genesys (the user's title changes, so its version goes up): the version the caller read is
+    /// stale and its PATCH meets a version conflict, as when an admin edits the user meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edit_after_next_reads: Option<u32>,
+    /// userNames held by Genesys users the caller cannot see (in a division its OAuth client may
+    /// not read): a create with one of them is 409, and no lookup finds them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_user_names: Option<Vec<String>>,
     /// Whether a SCIM list with `count` over 25 and neither `attributes` nor
     /// `excludedAttributes` is answered with 429 (genesys-api-notes §1.8 "may ... return a 429"). Default on.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,9 +145,16 @@ pub(crate) struct Faults {
     pub lose_rate: f64,
     pub version_conflict_status: u16,
     pub large_page_429: bool,
+    pub edit_after_reads: u32,
+    pub hidden_user_names: Vec<String>,
 }
 
 impl Faults {
+    /// Whether `user_name` is held by a user the caller cannot see.
+    pub fn hides(&self, user_name: &str) -> bool {
+        self.hidden_user_names.iter().any(|n| n.eq_ignore_ascii_case(user_name))
+    }
+
     /// No faults, the given limit and window.
     pub fn new(rate_limit: u32, window: Duration) -> Self {
         Faults {
@@ -156,6 +172,8 @@ impl Faults {
             lose_rate: 0.0,
             version_conflict_status: 409,
             large_page_429: true,
+            edit_after_reads: 0,
+            hidden_user_names: Vec::new(),
         }
     }
 
@@ -205,6 +223,12 @@ impl Faults {
         if let Some(v) = u.large_page_429 {
             self.large_page_429 = v;
         }
+        if let Some(v) = u.edit_after_next_reads {
+            self.edit_after_reads = v;
+        }
+        if let Some(v) = &u.hidden_user_names {
+            self.hidden_user_names = v.clone();
+        }
         before != (self.rate_limit, self.window)
     }
 
@@ -235,6 +259,8 @@ impl Faults {
             lose_response_rate: Some(self.lose_rate),
             version_conflict_status: Some(self.version_conflict_status),
             large_page_429: Some(self.large_page_429),
+            edit_after_next_reads: Some(self.edit_after_reads),
+            hidden_user_names: Some(self.hidden_user_names.clone()),
         }
     }
 }

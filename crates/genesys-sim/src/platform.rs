@@ -289,6 +289,9 @@ pub(crate) fn create_user(inner: &mut Inner, ctx: &Ctx) -> Answer {
     if !looks_like_email(&email) {
         return Err(ApiError::invalid_value(&email, "email", "an e-mail address"));
     }
+    if inner.faults.hides(&email) {
+        return Err(ApiError::conflict("The email address is already in use by a non-deleted user"));
+    }
     let Some(division_id) = string_field(&o, "divisionId")? else {
         return Err(ApiError::bad_request("divisionId is required (GET /api/v2/authorization/divisions/home)"));
     };
@@ -329,7 +332,17 @@ pub(crate) fn get_user(inner: &mut Inner, ctx: &Ctx, id: &str) -> Answer {
     if deleted != (state == "deleted") {
         return Err(ApiError::user_not_found());
     }
-    Ok(Reply::json(200, render_user(&inner.store, u)))
+    let reply = Reply::json(200, render_user(&inner.store, u));
+    if !deleted && inner.faults.edit_after_reads > 0 {
+        // Someone edits the user in Genesys right after this read: its version moves on.
+        inner.faults.edit_after_reads -= 1;
+        let mut edited = u.clone();
+        edited.title = Some(format!("{} (edited in Genesys)", edited.title.as_deref().unwrap_or("")));
+        if inner.store.update_user(edited).is_ok() {
+            inner.stats.fault("edit_after_read");
+        }
+    }
+    Ok(reply)
 }
 
 /// `GET /api/v2/users`.

@@ -31,6 +31,18 @@ pub fn classify(status: u16) -> AnswerClass {
     }
 }
 
+/// Whether a refused write met a version conflict: the resource changed in Genesys since it was
+/// read. Besides 409, Genesys answers a stale Platform `version` with 400 and a message saying
+/// the version "does not match the current version", and Genesys's Terraform provider retries
+/// those as it retries 409 and 408 (genesys-api-notes §1.9, §2.1, §15).
+pub fn is_version_mismatch(status: u16, message: &str) -> bool {
+    match status {
+        409 | 408 => true,
+        400 => message.to_ascii_lowercase().contains("does not match the current version"),
+        _ => false,
+    }
+}
+
 /// Whether a token-endpoint status means the client's credentials were refused (configuration,
 /// not a passing fault): 400 `invalid_client`/`invalid_grant` and, as reported, 401 or 403.
 pub fn token_refused(status: u16) -> bool {
@@ -76,5 +88,8 @@ mod tests {
             assert_eq!(classify(status), class, "{status}");
         }
         assert!(token_refused(400) && token_refused(401) && !token_refused(429) && !token_refused(503));
+        let stale = "The version supplied does not match the current version of the user";
+        assert!(is_version_mismatch(400, stale) && is_version_mismatch(409, "") && is_version_mismatch(408, ""));
+        assert!(!is_version_mismatch(400, "name is required") && !is_version_mismatch(404, stale));
     }
 }

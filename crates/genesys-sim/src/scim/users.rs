@@ -40,6 +40,9 @@ pub(crate) fn insert_user(inner: &mut Inner, doc: &Map<String, Value>) -> Result
     let mut user = SimUser::new(String::new(), String::new(), HOME_DIVISION_ID.to_string());
     write_user(&mut inner.store, &mut user, input, Mode::Create)?;
     let name = user.user_name.clone();
+    if inner.faults.hides(&name) {
+        return Err(ApiError::scim_user_name_taken());
+    }
     let id = inner.store.insert_user(user).map_err(|_| ApiError::scim_user_name_taken())?.id.clone();
     bump(&mut inner.stats.creates_by_user_name, &name);
     Ok(id)
