@@ -18,7 +18,7 @@
 //! Outcomes, and when the worker last settled a change, are counted in `metrics::OutboxStats`
 //! (for `/metrics` and the stuck check of `/readyz`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,11 +70,13 @@ enum Subject {
     User(MappedUser),
     /// A deleted user, with its last `userName` (to find it in Genesys without a link).
     DeletedUser(Option<String>),
-    /// A group: its document and its user members (bridge id, Genesys id once delivered).
+    /// A group: its document, its user members (bridge id, Genesys id once delivered), and the
+    /// members the bridge added to Genesys groups, by Genesys group id.
     Group {
         doc: Map<String, Value>,
         members: Vec<Member>,
         attempts: i64,
+        added: BTreeMap<String, BTreeSet<String>>,
     },
 }
 
@@ -83,7 +85,9 @@ impl Subject {
         match self {
             Subject::User(m) => Change::SyncUser(m),
             Subject::DeletedUser(name) => Change::DeleteUser { user_name: name.as_deref() },
-            Subject::Group { doc, members, attempts } => Change::SyncGroup { group: doc, members, attempts: *attempts },
+            Subject::Group { doc, members, attempts, .. } => {
+                Change::SyncGroup { group: doc, members, attempts: *attempts }
+            }
         }
     }
 
@@ -101,6 +105,15 @@ const MAX_VERSION_CONFLICTS: u32 = 3;
 
 /// Deliveries of a create that Genesys answers 409 with no user to adopt before it is parked.
 const MAX_CREATE_CONFLICTS: i64 = 5;
+
+/// The members the bridge added to the Genesys group `genesys_id`; before the group is found
+/// (the dry run), those it added to any group matched with this one.
+fn bridge_added(added: &BTreeMap<String, BTreeSet<String>>, genesys_id: Option<&str>) -> BTreeSet<String> {
+    match genesys_id.filter(|g| !g.starts_with('{')) {
+        Some(g) => added.get(g).cloned().unwrap_or_default(),
+        None => added.values().flatten().cloned().collect(),
+    }
+}
 
 /// Whether a client error is a version conflict (`api::answers::is_version_mismatch`).
 fn version_mismatch(err: &ClientError) -> bool {
@@ -344,6 +357,9 @@ impl Worker {
                     if let Learnt::Incomplete(why) = known.learn(&step, &resp.body, self.settings.api) {
                         return Delivery::Defer(None, why);
                     }
+                    if let (Purpose::FindGroup, Subject::Group { added, .. }) = (&step.purpose, subject) {
+                        known.bridge_added = bridge_added(added, known.genesys_id.as_deref());
+                    }
                     if let Err(d) = self.remember(e, subject, &step, &known).await {
                         return d;
                     }
@@ -417,6 +433,12 @@ impl Worker {
                 }
             }
             Purpose::DeleteUser => self.set_link(ResourceKind::User, &e.resource_id, None).await?,
+            Purpose::UpdateGroupMembers { add, remove } => {
+                if let Some(g) = known.genesys_id.clone() {
+                    let (id, add, remove) = (e.resource_id.clone(), add.clone(), remove.clone());
+                    self.blocking(move |s| s.record_genesys_group_members(&id, &g, &add, &remove)).await?;
+                }
+            }
             Purpose::FindDivision(name) => {
                 if let Some(d) = &known.division_id {
                     self.divisions.lock().await.insert(name.to_lowercase(), d.clone());
@@ -485,9 +507,17 @@ impl Worker {
         match plan::plan(&subject.change(), &known, self.settings) {
             Plan::Done => Ok(Vec::new()),
             Plan::Send(steps) => {
-                // Later plans take a looked-up division as known.
+                // Later plans take a looked-up division as known, and a group's planned members
+                // as added by the bridge (recorded under the placeholder of the group's id, which
+                // no real Genesys group id equals, so delivery never counts them as its own).
                 for s in &steps {
                     match &s.purpose {
+                        Purpose::UpdateGroupMembers { add, remove } => {
+                            let group = s.request.path.rsplit('/').next().unwrap_or_default().to_string();
+                            let (id, add, remove) = (e.resource_id.clone(), add.clone(), remove.clone());
+                            self.blocking(move |st| st.record_genesys_group_members(&id, &group, &add, &remove))
+                                .await?;
+                        }
                         Purpose::FindDivision(name) => {
                             self.divisions.lock().await.insert(name.to_lowercase(), plan::division_placeholder(name));
                         }
@@ -520,7 +550,9 @@ impl Worker {
                         genesys_id: self.link(ResourceKind::User, &m.id).await?,
                     });
                 }
-                Ok(Some(Subject::Group { doc: group.into_full_document(), members: ids, attempts: e.attempts }))
+                let id = e.resource_id.clone();
+                let added = self.blocking(move |s| s.genesys_group_added(&id)).await?;
+                Ok(Some(Subject::Group { doc: group.into_full_document(), members: ids, attempts: e.attempts, added }))
             }
             (ResourceKind::Group, OutboxOp::Delete) => Ok(None),
         }
@@ -619,6 +651,9 @@ impl Worker {
             };
         }
         known.assume_members_delivered = dry_run;
+        if let Subject::Group { added, .. } = subject {
+            known.bridge_added = bridge_added(added, known.genesys_id.as_deref());
+        }
         Ok(known)
     }
 }

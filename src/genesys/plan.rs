@@ -39,7 +39,11 @@ pub enum Purpose {
     HomeDivision,
     FindGroup,
     ReadGroup,
-    UpdateGroupMembers,
+    /// Add and remove these Genesys user ids (the removes are members the bridge added).
+    UpdateGroupMembers {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
 }
 
 /// A planned request's body.
@@ -51,8 +55,8 @@ pub enum Body {
     Exact(Value),
     /// Depends on a read that comes first in the plan: these are the values the bridge wants;
     /// the request sends those that differ from what the read returns (for a Platform user
-    /// with the version it returns; for a group, shown as a replace of its member list, the
-    /// members to remove and to add), and is not sent when nothing differs.
+    /// with the version it returns; for a group, the members wanted that are missing and the
+    /// members the bridge added that are no longer wanted), and is not sent when nothing differs.
     AfterRead(Value),
 }
 
@@ -161,6 +165,8 @@ pub struct Known {
     pub group_members: Option<BTreeSet<String>>,
     /// The group's members were updated.
     pub group_written: bool,
+    /// The members the bridge itself added to this Genesys group: the only ones it removes.
+    pub bridge_added: BTreeSet<String>,
     /// The dry run: members not delivered yet are shown as placeholders instead of waited for.
     pub assume_members_delivered: bool,
 }
@@ -400,32 +406,29 @@ fn sync_group(group: &Map<String, Value>, members: &[Member], attempts: i64, kno
             group_id_placeholder(&name)
         }
     };
-    let (have, after_read) = match &known.group_members {
-        Some(have) => (have.clone(), false),
+    // Only members the bridge added are ever removed: one an administrator added in Genesys
+    // stays, whatever the bridge's group says.
+    let (add, remove, after_read): (Vec<String>, Vec<String>, bool) = match &known.group_members {
+        Some(have) => (
+            desired.difference(have).cloned().collect(),
+            known.bridge_added.intersection(have).filter(|m| !desired.contains(*m)).cloned().collect(),
+            false,
+        ),
         None => {
             steps.push(Step::exact(Purpose::ReadGroup, ApiRequest::scim_group_get(&g)));
-            (BTreeSet::new(), true)
+            // Before the read: every member wanted (those present are not sent again) and every
+            // member the bridge added that is no longer wanted (those gone are not sent).
+            (desired.iter().cloned().collect(), known.bridge_added.difference(&desired).cloned().collect(), true)
         }
     };
-    // Before the read, the body shows the members wanted (a replace of the list); after it,
-    // the removes and adds that make Genesys's list that.
-    let desired_ids: Vec<String> = desired.iter().cloned().collect();
-    let add: Vec<String> = desired.difference(&have).cloned().collect();
-    let remove: Vec<String> = have.difference(&desired).cloned().collect();
-    let update = if after_read {
-        MembershipUpdate::Replace(&desired_ids)
-    } else {
-        MembershipUpdate::Delta { add: &add, remove: &remove }
-    };
-    let request = match mapping::map_group_membership(group, update) {
+    let request = match mapping::map_group_membership(group, MembershipUpdate::Delta { add: &add, remove: &remove }) {
         Ok(r) => r,
         Err(e) => return Plan::Park(e.to_string()),
     };
+    let purpose = Purpose::UpdateGroupMembers { add, remove };
     match request.patch {
-        Some(body) if after_read => {
-            steps.push(Step::after_read(Purpose::UpdateGroupMembers, ApiRequest::scim_group_patch(&g, body)));
-        }
-        Some(body) => steps.push(Step::exact(Purpose::UpdateGroupMembers, ApiRequest::scim_group_patch(&g, body))),
+        Some(body) if after_read => steps.push(Step::after_read(purpose, ApiRequest::scim_group_patch(&g, body))),
+        Some(body) => steps.push(Step::exact(purpose, ApiRequest::scim_group_patch(&g, body))),
         None if steps.is_empty() => return Plan::Done,
         None => {}
     }
@@ -470,7 +473,7 @@ impl Known {
                 None => return Learnt::Incomplete("Genesys sent no home division id".into()),
             },
             Purpose::ReadGroup => self.group_members = Some(wire::group_member_ids(body).into_iter().collect()),
-            Purpose::UpdateGroupMembers => self.group_written = true,
+            Purpose::UpdateGroupMembers { .. } => self.group_written = true,
         }
         Learnt::Continue
     }

@@ -336,6 +336,59 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The Genesys user ids the bridge added to a Genesys group for the bridge group `group_id`,
+    /// by Genesys group id.
+    pub fn genesys_group_added(
+        &self,
+        group_id: &str,
+    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>, StoreError> {
+        use super::schema::genesys_group_members as m;
+        let mut conn = self.reader()?;
+        let rows: Vec<(String, String)> = m::table
+            .filter(m::group_id.eq(group_id))
+            .select((m::genesys_group_id, m::genesys_user_id))
+            .load(&mut conn)?;
+        let mut by_group: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+        for (g, u) in rows {
+            by_group.entry(g).or_default().insert(u);
+        }
+        Ok(by_group)
+    }
+
+    /// Record what a group sync did to the Genesys group: the members it added (now the
+    /// bridge's) and the ones it removed (no longer anyone's concern).
+    pub fn record_genesys_group_members(
+        &self,
+        group_id: &str,
+        genesys_group_id: &str,
+        added: &[String],
+        removed: &[String],
+    ) -> Result<(), StoreError> {
+        use super::schema::genesys_group_members as m;
+        let (group, genesys_group) = (group_id.to_string(), genesys_group_id.to_string());
+        let (added, removed) = (added.to_vec(), removed.to_vec());
+        self.write(move |conn| {
+            for u in &added {
+                diesel::insert_into(m::table)
+                    .values((m::group_id.eq(&group), m::genesys_group_id.eq(&genesys_group), m::genesys_user_id.eq(u)))
+                    .on_conflict_do_nothing()
+                    .execute(conn)?;
+            }
+            for u in &removed {
+                diesel::delete(
+                    m::table
+                        .filter(m::group_id.eq(&group))
+                        .filter(m::genesys_group_id.eq(&genesys_group))
+                        .filter(m::genesys_user_id.eq(u)),
+                )
+                .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// The Group resources whose member rows name `member_id` (they change when it is deleted).
 pub(crate) fn groups_holding(conn: &mut SqliteConnection, member_id: &str) -> Result<Vec<String>, StoreError> {
     use super::schema::{group_members, resources};

@@ -57,7 +57,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     tokens,
     outbox,
     outbox_dead,
-    genesys_links
+    genesys_links,
+    genesys_group_members
 );
 
 diesel::table! {
@@ -86,6 +87,14 @@ diesel::table! {
         last_error -> Text,
         created -> BigInt,
         died -> BigInt,
+    }
+}
+
+diesel::table! {
+    genesys_group_members (group_id, genesys_group_id, genesys_user_id) {
+        group_id -> Text,
+        genesys_group_id -> Text,
+        genesys_user_id -> Text,
     }
 }
 

@@ -294,3 +294,61 @@ async fn a_user_name_held_by_a_user_the_bridge_cannot_see_is_parked_with_what_to
     let conflicts = stats["by_route"]["POST /api/v2/scim/v2/users"]["409"].as_u64().unwrap_or(0);
     assert!((2..=10).contains(&conflicts), "a bounded number of attempts: {stats}");
 }
+
+#[tokio::test]
+async fn a_member_added_in_genesys_by_hand_stays_through_group_syncs() {
+    let app = TestApp::spawn().await;
+    app.sim_admin(reqwest::Method::POST, "/sim/groups", Some(json!({"displayName": "Support"}))).await;
+    // An administrator made a user in Genesys and put them in the group.
+    let token =
+        app.sim_admin(reqwest::Method::POST, "/sim/tokens", None).await["access_token"].as_str().unwrap().to_string();
+    let sim = |method, path: &str| app.client.request(method, format!("http://{}{path}", app.sim)).bearer_auth(&token);
+    let hand: Value = sim(reqwest::Method::POST, "/api/v2/scim/v2/users")
+        .header("content-type", "application/scim+json")
+        .json(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "hand@corp.example", "displayName": "Hand Made"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hand = hand["id"].as_str().unwrap().to_string();
+    let groups = app.sim_admin(reqwest::Method::GET, "/sim/groups", None).await;
+    let support = groups.as_array().unwrap().iter().find(|g| g["displayName"] == "Support").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let added = sim(reqwest::Method::PATCH, &format!("/api/v2/scim/v2/groups/{support}"))
+        .header("content-type", "application/scim+json")
+        .json(&patch_body(json!([{"op": "add", "path": "members", "value": [{"value": hand}]}])))
+        .send()
+        .await
+        .unwrap();
+    assert!(added.status().is_success(), "{}", added.status());
+    assert_eq!(sim_group_members(&app, "Support").await, vec![hand.clone()]);
+
+    // The IdP's group gains Ann, then loses her; the hand-added member is never touched.
+    let ann = app.create_user("ann@example.com").await;
+    let group = app.create_group("Support", &[&ann]).await;
+    app.wait_drained(Duration::from_secs(20)).await;
+    let ann_genesys = app.wait_profile("ann@example.com", "ann", |_| true).await["id"].as_str().unwrap().to_string();
+    let mut both = vec![hand.clone(), ann_genesys.clone()];
+    both.sort();
+    assert_eq!(sim_group_members(&app, "Support").await, both, "Ann added beside the hand-added member");
+    let r = app
+        .patch(
+            &format!("/Groups/{group}"),
+            patch_body(json!([{"op": "Remove", "path": format!("members[value eq \"{ann}\"]")}])),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    app.wait_drained(Duration::from_secs(20)).await;
+    assert_eq!(sim_group_members(&app, "Support").await, vec![hand.clone()], "only the bridge's member removed");
+    // An IdP that replaces the member list with nobody still removes only what the bridge added.
+    let r = app
+        .patch(&format!("/Groups/{group}"), patch_body(json!([{"op": "replace", "path": "members", "value": []}])))
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    app.wait_drained(Duration::from_secs(20)).await;
+    assert_eq!(sim_group_members(&app, "Support").await, vec![hand], "the hand-added member stays");
+}

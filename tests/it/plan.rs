@@ -6,9 +6,8 @@
 //! shows what arrived). Each change is drained before the next, so both see the same changes.
 //! A placeholder in braces stands for the value only Genesys's answer can tell; a body marked
 //! `bodyAfterRead` holds the desired values, of which only those that differ from the read are
-//! sent, and is skipped when nothing differs (a group's is the member list wanted: what is sent
-//! adds only members of it; the journal holds no answers, so a removal is checked only against
-//! the members the plan names).
+//! sent, and is skipped when nothing differs (a group's lists every member wanted and every member
+//! the bridge added that is no longer wanted: what is sent adds and removes only members of those).
 
 use std::time::Duration;
 
@@ -113,27 +112,20 @@ fn json_matches(planned: &Value, sent: &Value) -> bool {
     }
 }
 
-/// The members of a planned "replace the member list" PATCH, if `body` is one.
-fn planned_members(body: &Value) -> Option<&Vec<Value>> {
-    let ops = body.get("Operations")?.as_array()?;
-    match ops.as_slice() {
-        [op] if op["op"] == "replace" && op["path"] == "members" => op["value"].as_array(),
-        _ => None,
-    }
-}
-
-/// A sent members PATCH against the members planned before the read: every member added is
-/// planned, and no member removed is one the plan names (a placeholder names none for sure).
-fn members_delta_matches(members: &[Value], sent: &Value) -> bool {
+/// A group delta sent after the read against the one planned before it: every member added
+/// and every member removed was planned.
+fn group_delta_matches(planned: &Value, sent: &Value) -> bool {
+    let planned_ops = planned["Operations"].as_array().cloned().unwrap_or_default();
     let Some(ops) = sent.get("Operations").and_then(Value::as_array) else { return false };
     ops.iter().all(|op| match op["op"].as_str() {
-        Some("add") => op["value"]
-            .as_array()
-            .is_some_and(|added| added.iter().all(|a| members.iter().any(|m| json_matches(&m["value"], &a["value"])))),
-        Some("remove") => members.iter().all(|m| {
-            let id = m["value"].as_str().unwrap_or_default();
-            is_placeholder(id) || op["path"] != format!("members[value eq \"{id}\"]")
+        Some("add") => op["value"].as_array().is_some_and(|added| {
+            added.iter().all(|a| {
+                planned_ops.iter().filter(|p| p["op"] == "add").any(|p| {
+                    p["value"].as_array().is_some_and(|ms| ms.iter().any(|m| json_matches(&m["value"], &a["value"])))
+                })
+            })
         }),
+        Some("remove") => planned_ops.iter().any(|p| p["op"] == "remove" && json_matches(&p["path"], &op["path"])),
         _ => false,
     })
 }
@@ -142,9 +134,7 @@ fn request_matches(planned: &Seen, sent: &Seen) -> bool {
     let body = match (&planned.body, &sent.body, planned.after_read) {
         (None, None, _) => true,
         (Some(p), Some(s), false) => json_matches(p, s),
-        (Some(p), Some(s), true) if planned_members(p).is_some() => {
-            planned_members(p).is_some_and(|m| members_delta_matches(m, s))
-        }
+        (Some(p), Some(s), true) if p.get("Operations").is_some() => group_delta_matches(p, s),
         // Only what differs is sent: every field sent is planned, with the planned value.
         (Some(p), Some(Value::Object(s)), true) => {
             s.iter().all(|(k, v)| k == "version" || p.get(k).is_some_and(|pv| json_matches(pv, v)))
@@ -273,12 +263,17 @@ fn the_matcher_refuses_what_differs() {
     let r = seen("PATCH", "/u/{g}", Some(json!({"version": "{v}", "title": "A", "name": "N"})), true);
     assert!(request_matches(&r, &seen("PATCH", "/u/g1", Some(json!({"version": 4, "title": "A"})), false)));
     assert!(!request_matches(&r, &seen("PATCH", "/u/g1", Some(json!({"version": 4, "department": "D"})), false)));
-    let group =
-        json!({"schemas": ["x"], "Operations": [{"op": "replace", "path": "members", "value": [{"value": "u1"}]}]});
+    let group = json!({"schemas": ["x"], "Operations": [
+        {"op": "remove", "path": "members[value eq \"u7\"]"},
+        {"op": "add", "path": "members", "value": [{"value": "u1"}, {"value": "{genesys id of user b2}"}]}
+    ]});
     let g = seen("PATCH", "/groups/{g}", Some(group), true);
     let delta = |ops: Value| seen("PATCH", "/groups/g9", Some(json!({"schemas": ["x"], "Operations": ops})), false);
     assert!(request_matches(&g, &delta(json!([{"op": "add", "path": "members", "value": [{"value": "u1"}]}]))));
     assert!(request_matches(&g, &delta(json!([{"op": "remove", "path": "members[value eq \"u7\"]"}]))));
-    assert!(!request_matches(&g, &delta(json!([{"op": "add", "path": "members", "value": [{"value": "u2"}]}]))));
     assert!(!request_matches(&g, &delta(json!([{"op": "remove", "path": "members[value eq \"u1\"]"}]))));
+    let only_u1 =
+        json!({"schemas": ["x"], "Operations": [{"op": "add", "path": "members", "value": [{"value": "u1"}]}]});
+    let g1 = seen("PATCH", "/groups/{g}", Some(only_u1), true);
+    assert!(!request_matches(&g1, &delta(json!([{"op": "add", "path": "members", "value": [{"value": "u2"}]}]))));
 }

@@ -237,16 +237,33 @@ fn group_plans() {
     let read =
         |ids: &[&str]| Known { group_members: Some(ids.iter().map(|s| s.to_string()).collect()), ..linked("gg") };
     check("in sync: done", sync(10), read(&["g-u1"]), SCIM, &["done"]);
-    let p = plan(&sync(10), &read(&["g-old"]), SCIM);
-    let Plan::Send(steps) = &p else { panic!("{p:?}") };
-    let ops = steps[0].request.body.as_ref().and_then(|b| b.get("Operations")).cloned();
+    let ops = |known: &Known| {
+        let p = plan(&sync(10), known, SCIM);
+        let Plan::Send(steps) = &p else { panic!("{p:?}") };
+        steps[0].request.body.as_ref().and_then(|b| b.get("Operations")).cloned()
+    };
     assert_eq!(
-        ops,
+        ops(&read(&["g-hand"])),
+        Some(json!([{"op": "add", "path": "members", "value": [{"value": "g-u1"}]}])),
+        "a member added in Genesys by hand stays"
+    );
+    let ours = Known { bridge_added: BTreeSet::from(["g-old".to_string()]), ..read(&["g-old", "g-hand"]) };
+    assert_eq!(
+        ops(&ours),
         Some(json!([
             {"op": "remove", "path": "members[value eq \"g-old\"]"},
             {"op": "add", "path": "members", "value": [{"value": "g-u1"}]}
-        ]))
+        ])),
+        "a member the bridge added and no longer wants is removed"
     );
+    let p = plan(&sync(10), &Known { bridge_added: BTreeSet::from(["g-old".to_string()]), ..Known::default() }, SCIM);
+    let Plan::Send(steps) = &p else { panic!("{p:?}") };
+    assert_eq!(
+        steps[2].purpose,
+        Purpose::UpdateGroupMembers { add: vec!["g-u1".into()], remove: vec!["g-old".into()] },
+        "before the read: every member wanted, every member of the bridge's no longer wanted"
+    );
+    assert!(!steps[2].request.body.as_ref().unwrap().to_string().contains("replace"), "never a whole member list");
 
     let dry = Known { assume_members_delivered: true, ..linked("gg") };
     let p = plan(&sync(0), &dry, SCIM);
@@ -298,16 +315,25 @@ pub(crate) fn matches_planned(planned: &Step, sent: &ApiRequest) -> bool {
     let body_ok = match (&planned.body, &sent.body) {
         (Body::None, None) => true,
         (Body::Exact(p), Some(s)) => json_matches(p, s),
-        // A group's members wanted (a replace) against the delta sent after the read: every
-        // member added is wanted.
-        (Body::AfterRead(p), Some(s)) if p["Operations"][0]["op"] == "replace" => {
-            let wanted = p["Operations"][0]["value"].as_array().cloned().unwrap_or_default();
+        // A group delta planned before the read against the one sent after it: every add and
+        // every remove sent was planned.
+        (Body::AfterRead(p), Some(s)) if p.get("Operations").is_some() => {
+            let planned_ops = p["Operations"].as_array().cloned().unwrap_or_default();
             s["Operations"].as_array().is_some_and(|ops| {
-                ops.iter().all(|op| {
-                    op["op"] == "add"
-                        && op["value"].as_array().is_some_and(|a| {
-                            a.iter().all(|m| wanted.iter().any(|w| json_matches(&w["value"], &m["value"])))
+                ops.iter().all(|op| match op["op"].as_str() {
+                    Some("add") => op["value"].as_array().is_some_and(|a| {
+                        a.iter().all(|m| {
+                            planned_ops.iter().filter(|q| q["op"] == "add").any(|q| {
+                                q["value"]
+                                    .as_array()
+                                    .is_some_and(|w| w.iter().any(|w| json_matches(&w["value"], &m["value"])))
+                            })
                         })
+                    }),
+                    Some("remove") => {
+                        planned_ops.iter().any(|q| q["op"] == "remove" && json_matches(&q["path"], &op["path"]))
+                    }
+                    _ => false,
                 })
             })
         }
