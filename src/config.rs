@@ -930,7 +930,7 @@ mod tests {
         assert_eq!(c.admin_token.as_ref().map(Secret::expose), Some("an-admin-token-long-enough"));
         assert_eq!((c.log_format, c.dry_run, cloud.region.as_deref()), (LogFormat::Json, false, Some("us_east_1")));
         assert_eq!(cloud.endpoints, Endpoints::for_region("us_east_1").unwrap());
-        assert_eq!((c.genesys.api, c.genesys.delete_mode), (ApiMode::Scim, DeleteMode::Delete));
+        assert_eq!((c.genesys.api, c.genesys.delete_mode), (ApiMode::Scim, DeleteMode::Deactivate));
         assert_eq!(c.genesys.default_country.map(Country::iso), Some("US"));
         assert_eq!(c.genesys.number_source.as_str(), NumberSource::DEFAULT);
     }

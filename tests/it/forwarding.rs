@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use scim_bridge::genesys::api::ApiMode;
+use scim_bridge::genesys::mapping::DeleteMode;
 
 use crate::helpers::{TestApp, patch_body};
 
@@ -54,7 +55,8 @@ fn entra_user(user_name: &str, number: &str) -> Value {
     })
 }
 
-async fn lifecycle(app: &TestApp) {
+/// Create, new number, deactivation, delete; `deleted` is the state a SCIM DELETE leaves.
+async fn lifecycle(app: &TestApp, deleted: &str) {
     let name = "jane.doe@example.com";
     let created = app.post("/Users", entra_user(name, "+1 (415) 555-0123")).await;
     assert_eq!(created.status, 201, "{}", created.body);
@@ -78,19 +80,28 @@ async fn lifecycle(app: &TestApp) {
         .await;
     app.wait_profile(name, "the deactivation", |p| p["state"] == "inactive").await;
     assert_eq!(app.delete(&format!("/Users/{id}")).await.status, 204);
-    app.wait_profile(name, "the deletion", |p| p["state"] == "deleted").await;
+    app.wait_drained(Duration::from_secs(15)).await;
+    app.wait_profile(name, "the deletion", |p| p["state"] == deleted).await;
+    let stats = app.sim_admin(reqwest::Method::GET, "/sim/stats", None).await;
+    let deletes = stats["deletes_by_user_name"][name].as_u64().unwrap_or(0);
+    assert_eq!(deletes, u64::from(deleted == "deleted"), "{stats}");
 }
 
 #[tokio::test]
 async fn an_entra_user_reaches_genesys_through_scim_with_its_8x8_number() {
+    // By default a SCIM DELETE deactivates: the Genesys user stays, inactive.
     let app = TestApp::spawn().await;
-    lifecycle(&app).await;
+    lifecycle(&app, "inactive").await;
 }
 
 #[tokio::test]
 async fn an_entra_user_reaches_genesys_through_the_platform_api_with_its_8x8_number() {
-    let app = TestApp::spawn_with(|c| c.genesys.api = ApiMode::Platform).await;
-    lifecycle(&app).await;
+    let app = TestApp::spawn_with(|c| {
+        c.genesys.api = ApiMode::Platform;
+        c.genesys.delete_mode = DeleteMode::Delete;
+    })
+    .await;
+    lifecycle(&app, "deleted").await;
 }
 
 #[tokio::test]

@@ -53,13 +53,15 @@ use super::api::phones::{MANAGED_PLATFORM_TYPES, is_other_phone_type};
 #[error("{0}")]
 pub struct ConfigError(pub(crate) String);
 
-/// What a SCIM DELETE does in Genesys.
+/// What a SCIM DELETE does in Genesys. Deactivating is the default because it can be undone: a
+/// deleted Genesys user loses its history and cannot be brought back by the IdP, an inactive one
+/// is reactivated by the next `active: true` (genesys-api-notes §16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeleteMode {
-    /// Delete the Genesys user (the default).
-    #[default]
+    /// Delete the Genesys user (opt-in).
     Delete,
-    /// Deactivate it (`active: false`) and keep it, with its history.
+    /// Deactivate it (`active: false`) and keep it, with its history (the default).
+    #[default]
     Deactivate,
 }
 
