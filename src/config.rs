@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::genesys::api::{ApiMode, Endpoints};
-use crate::genesys::mapping::{Country, DeleteMode, NumberSource};
+use crate::genesys::mapping::{Country, DeleteMode, NumberPrimary, NumberSource};
 pub use crate::telemetry::LogFormat;
 
 /// A secret string: never printed by `Debug` or `Display`.
@@ -190,6 +190,8 @@ pub struct GenesysSettings {
     pub division: Option<String>,
     /// What a SCIM DELETE does in Genesys.
     pub delete_mode: DeleteMode,
+    /// Whether the 8x8 number is the user's primary phone.
+    pub number_primary: NumberPrimary,
 }
 
 /// What every command needs: the log format and the database.
@@ -334,6 +336,7 @@ pub struct GenesysLayer {
     pub api: Option<String>,
     pub number_source: Option<String>,
     pub default_country: Option<String>,
+    pub number_primary: Option<String>,
     pub division: Option<String>,
     pub delete_mode: Option<String>,
 }
@@ -414,6 +417,7 @@ impl Layer {
                 api: g.api.or(lg.api),
                 number_source: g.number_source.or(lg.number_source),
                 default_country: g.default_country.or(lg.default_country),
+                number_primary: g.number_primary.or(lg.number_primary),
                 division: g.division.or(lg.division),
                 delete_mode: g.delete_mode.or(lg.delete_mode),
             },
@@ -817,6 +821,9 @@ impl Config {
             delete_mode: p
                 .value("genesys.delete_mode", g.delete_mode.as_deref(), enum_value(DeleteMode::ALLOWED))
                 .unwrap_or(d.delete_mode),
+            number_primary: p
+                .value("genesys.number_primary", g.number_primary.as_deref(), enum_value(NumberPrimary::ALLOWED))
+                .unwrap_or(d.number_primary),
         }
     }
 }
@@ -857,6 +864,7 @@ pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("genesys.number_source", "", "the default is"),
     ("genesys.default_country", "XX", "use one of US, "),
     ("genesys.delete_mode", "shred", "use delete or deactivate"),
+    ("genesys.number_primary", "sometimes", "use always or as-sent"),
 ];
 
 /// A directory with the files `BAD_VALUES` names.

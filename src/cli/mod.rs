@@ -150,7 +150,10 @@ pub struct GenesysArgs {
     /// Division name for users without one.
     #[arg(long = "genesys-division", env = "SCIM_BRIDGE_GENESYS_DIVISION")]
     pub division: Option<String>,
-    /// What a SCIM DELETE does in Genesys: delete or deactivate [default: delete].
+    /// Whether the 8x8 number is the primary phone: always or as-sent [default: always].
+    #[arg(long = "genesys-number-primary", env = "SCIM_BRIDGE_GENESYS_NUMBER_PRIMARY")]
+    pub number_primary: Option<String>,
+    /// What a SCIM DELETE does in Genesys: deactivate or delete [default: deactivate].
     #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE")]
     pub delete_mode: Option<String>,
 }
@@ -180,6 +183,7 @@ impl GenesysArgs {
             api: self.api,
             number_source: self.number_source,
             default_country: self.default_country,
+            number_primary: self.number_primary,
             division: self.division,
             delete_mode: self.delete_mode,
         }

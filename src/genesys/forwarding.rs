@@ -57,6 +57,7 @@ pub fn mapping_config(s: &GenesysSettings) -> MappingConfig {
         number_source: s.number_source.clone(),
         default_country: s.default_country,
         division: s.division.clone(),
+        number_primary: s.number_primary,
     }
 }
 

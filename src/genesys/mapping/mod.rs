@@ -100,6 +100,43 @@ pub struct MappingConfig {
     /// Division name for users whose enterprise extension carries none; None: Genesys's default
     /// (the home division, genesys-api-notes §0.4 [unverified for SCIM create without division]).
     pub division: Option<String>,
+    /// Whether the 8x8 number is sent as the user's primary phone.
+    pub number_primary: NumberPrimary,
+}
+
+/// Whether the 8x8 number is the user's primary phone in Genesys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NumberPrimary {
+    /// Always (the default): Genesys's UC integrations want the Other Phone to be the user's
+    /// primary phone (genesys-api-notes §1.5), and every other phone is sent as not primary.
+    #[default]
+    Always,
+    /// As the identity provider marked it: primary only when the element the 8x8 number is read
+    /// from says `primary: true` (never for a number read from an extension attribute); the
+    /// other phones keep their own flags.
+    AsSent,
+}
+
+impl NumberPrimary {
+    pub const ALLOWED: &'static str = "always, as-sent";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberPrimary::Always => "always",
+            NumberPrimary::AsSent => "as-sent",
+        }
+    }
+}
+
+impl std::str::FromStr for NumberPrimary {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "always" => Ok(NumberPrimary::Always),
+            "as-sent" | "as_sent" => Ok(NumberPrimary::AsSent),
+            other => Err(format!("'{other}' is not a primary setting; use always or as-sent")),
+        }
+    }
 }
 
 /// Bridge id → Genesys user id, supplied by the caller (for `manager`, which Genesys wants as

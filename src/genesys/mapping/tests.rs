@@ -1103,3 +1103,42 @@ fn an_empty_document_is_an_error_not_a_panic() {
         "user (without id): `userName` is missing; Genesys requires it (it is the user's Genesys login e-mail)"
     );
 }
+
+#[test]
+fn whether_the_8x8_number_is_primary_is_a_setting() {
+    let doc: Map<String, Value> = serde_json::from_value(json!({
+        "id": USER_ID, "userName": "ana@corp.example", "displayName": "Ana",
+        "phoneNumbers": [
+            {"type": "work", "value": "+14155550100", "primary": true},
+            {"type": "eightbyeight", "value": "+14155550123"}
+        ]
+    }))
+    .unwrap();
+    let primaries = |cfg: &MappingConfig| {
+        let m = map_user(&doc, cfg, &HashMap::new()).unwrap();
+        m.phones().iter().map(|p| (p.kind, p.primary)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        primaries(&MappingConfig::default()),
+        [(PhoneKind::Work, false), (PhoneKind::EightByEight, true)],
+        "by default the 8x8 number is the primary phone"
+    );
+    let as_sent = MappingConfig { number_primary: NumberPrimary::AsSent, ..MappingConfig::default() };
+    assert_eq!(
+        primaries(&as_sent),
+        [(PhoneKind::Work, true), (PhoneKind::EightByEight, false)],
+        "as sent: the IdP's primary work number stays primary"
+    );
+    assert!(scim_create_body(&map_user(&doc, &as_sent, &HashMap::new()).unwrap()).to_string().contains(
+        r#"{"type":"work","value":"+14155550100","primary":true},{"type":"eightbyeight","value":"+14155550123"}"#
+    ));
+    let mut marked = doc.clone();
+    marked["phoneNumbers"][1]["primary"] = json!(true);
+    marked["phoneNumbers"][0]["primary"] = json!(false);
+    let m = map_user(&marked, &as_sent, &HashMap::new()).unwrap();
+    assert!(m.phones().iter().any(|p| p.kind == PhoneKind::EightByEight && p.primary), "marked primary by the IdP");
+    for (text, want) in [("always", NumberPrimary::Always), ("AS-SENT", NumberPrimary::AsSent)] {
+        assert_eq!(text.parse::<NumberPrimary>(), Ok(want));
+    }
+    assert!("sometimes".parse::<NumberPrimary>().is_err());
+}

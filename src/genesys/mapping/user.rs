@@ -435,8 +435,16 @@ pub(super) fn map_phones(
     }
     phones.sort_by_key(|p| p.kind);
     if let Some(number) = eight {
-        phones.iter_mut().for_each(|p| p.primary = false);
-        phones.push(Phone { kind: PhoneKind::EightByEight, number, primary: true });
+        let primary = match cfg.number_primary {
+            NumberPrimary::Always => true,
+            NumberPrimary::AsSent => {
+                consumed.and_then(|i| array(user, "phoneNumbers").ok()?.get(i)).is_some_and(is_primary)
+            }
+        };
+        if primary {
+            phones.iter_mut().for_each(|p| p.primary = false);
+        }
+        phones.push(Phone { kind: PhoneKind::EightByEight, number, primary });
     }
     Ok(phones)
 }
