@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::genesys::api::{ApiMode, Endpoints};
-use crate::genesys::mapping::{Country, DeleteMode, NumberPrimary, NumberSource};
+use crate::genesys::mapping::{AdoptPolicy, Country, DeleteMode, NumberPrimary, NumberSource};
 pub use crate::telemetry::LogFormat;
 
 /// A secret string: never printed by `Debug` or `Display`.
@@ -192,6 +192,9 @@ pub struct GenesysSettings {
     pub delete_mode: DeleteMode,
     /// Whether the 8x8 number is the user's primary phone.
     pub number_primary: NumberPrimary,
+    /// What a create does when Genesys already has a user with the userName that the bridge did
+    /// not create.
+    pub adopt: AdoptPolicy,
 }
 
 /// What every command needs: the log format and the database.
@@ -337,6 +340,7 @@ pub struct GenesysLayer {
     pub number_source: Option<String>,
     pub default_country: Option<String>,
     pub number_primary: Option<String>,
+    pub adopt: Option<String>,
     pub division: Option<String>,
     pub delete_mode: Option<String>,
 }
@@ -418,6 +422,7 @@ impl Layer {
                 number_source: g.number_source.or(lg.number_source),
                 default_country: g.default_country.or(lg.default_country),
                 number_primary: g.number_primary.or(lg.number_primary),
+                adopt: g.adopt.or(lg.adopt),
                 division: g.division.or(lg.division),
                 delete_mode: g.delete_mode.or(lg.delete_mode),
             },
@@ -824,6 +829,7 @@ impl Config {
             number_primary: p
                 .value("genesys.number_primary", g.number_primary.as_deref(), enum_value(NumberPrimary::ALLOWED))
                 .unwrap_or(d.number_primary),
+            adopt: p.value("genesys.adopt", g.adopt.as_deref(), enum_value(AdoptPolicy::ALLOWED)).unwrap_or(d.adopt),
         }
     }
 }
@@ -865,6 +871,7 @@ pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("genesys.default_country", "XX", "use one of US, "),
     ("genesys.delete_mode", "shred", "use delete or deactivate"),
     ("genesys.number_primary", "sometimes", "use always or as-sent"),
+    ("genesys.adopt", "always", "use never or by-username"),
 ];
 
 /// A directory with the files `BAD_VALUES` names.

@@ -67,6 +67,9 @@ pub enum OutboxCommand {
     },
     /// Make dead changes pending again: all of them, or those of one resource id.
     Retry { resource_id: Option<String> },
+    /// Let the bridge take over the Genesys user that has this user's userName (a create parked
+    /// because the bridge did not make that user), and send the change again.
+    Adopt { resource_id: String },
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +156,10 @@ pub struct GenesysArgs {
     /// Whether the 8x8 number is the primary phone: always or as-sent [default: always].
     #[arg(long = "genesys-number-primary", env = "SCIM_BRIDGE_GENESYS_NUMBER_PRIMARY")]
     pub number_primary: Option<String>,
+    /// A create whose userName a Genesys user not created by the bridge has: never (park it) or
+    /// by-username (adopt that user) [default: never].
+    #[arg(long = "genesys-adopt", env = "SCIM_BRIDGE_GENESYS_ADOPT")]
+    pub adopt: Option<String>,
     /// What a SCIM DELETE does in Genesys: deactivate or delete [default: deactivate].
     #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE")]
     pub delete_mode: Option<String>,
@@ -184,6 +191,7 @@ impl GenesysArgs {
             number_source: self.number_source,
             default_country: self.default_country,
             number_primary: self.number_primary,
+            adopt: self.adopt,
             division: self.division,
             delete_mode: self.delete_mode,
         }
@@ -434,6 +442,27 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
                             );
                         }
                     }
+                }
+                OutboxCommand::Adopt { resource_id } => {
+                    let user = match store.get(scim::schema::ResourceKind::User, &resource_id) {
+                        Ok(u) => u,
+                        Err(crate::store::StoreError::NotFound { .. }) => {
+                            eprintln!("scim-bridge: no user {resource_id}");
+                            return Ok(ExitCode::FAILURE);
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    let user_name = user
+                        .full_document()
+                        .get("userName")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    store.set_owned_user(&resource_id, &user_name, None, crate::store::Ownership::AdoptAllowed)?;
+                    let n = store.outbox_retry(Some(&resource_id))?;
+                    eprintln!(
+                        "scim-bridge: the Genesys user with this user's userName will be adopted; {n} dead change(s) queued again"
+                    );
                 }
                 OutboxCommand::Retry { resource_id } => {
                     let n = store.outbox_retry(resource_id.as_deref())?;

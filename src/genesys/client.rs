@@ -88,8 +88,10 @@ pub enum ClientError {
     #[error("Genesys refused the request: HTTP {status} {code}: {message} (correlation id {correlation_id})")]
     Refused { status: u16, code: String, message: String, correlation_id: String },
     /// 409: a duplicate (userName in use) or a version mismatch; the caller resolves it.
+    /// `after_uncertain_attempt`: an earlier attempt of the same request may have been carried
+    /// out (its answer was lost, or was a 5xx or 408), so the conflict may be with itself.
     #[error("Genesys reported a conflict: {message} (correlation id {correlation_id})")]
-    Conflict { message: String, correlation_id: String },
+    Conflict { message: String, correlation_id: String, after_uncertain_attempt: bool },
     /// Try again after this delay (long `Retry-After`, or the attempts of this call are spent).
     #[error("Genesys is not answering usefully now ({reason}); retry in {}s", after.as_secs())]
     RetryLater { after: Duration, reason: String },
@@ -170,6 +172,8 @@ impl Client {
     pub async fn send(&self, req: &ApiRequest) -> Result<Response, ClientError> {
         let mut last_reason = String::from("no attempt made");
         let mut renewed_after_401 = false;
+        // Whether an attempt may have been carried out without its answer reaching us.
+        let mut uncertain = false;
         for attempt in 0..self.cfg.max_attempts {
             self.pace().await;
             if let Some(stop) = self.shutting_down() {
@@ -179,6 +183,9 @@ impl Client {
             let result = self.send_once(req, &token).await;
             let wait = match result {
                 Ok(Outcome::Done(resp)) => return Ok(resp),
+                Ok(Outcome::Fail(ClientError::Conflict { message, correlation_id, .. })) => {
+                    return Err(ClientError::Conflict { message, correlation_id, after_uncertain_attempt: uncertain });
+                }
                 Ok(Outcome::Fail(err)) => return Err(err),
                 Ok(Outcome::Unauthorized) if !renewed_after_401 => {
                     // The token was revoked or expired early: renew once, at once.
@@ -193,6 +200,8 @@ impl Client {
                     ));
                 }
                 Ok(Outcome::Retry { after, reason }) => {
+                    // A 429 was not carried out; a 5xx or 408 may have been.
+                    uncertain |= !reason.starts_with("429");
                     last_reason = reason;
                     match after {
                         Some(a) if a > MAX_RETRY_AFTER => {
@@ -203,6 +212,7 @@ impl Client {
                     }
                 }
                 Err(reason) => {
+                    uncertain = true;
                     self.stats.network_error();
                     last_reason = reason;
                     self.backoff(attempt)
@@ -248,9 +258,11 @@ impl Client {
         Ok(match answers::classify(code) {
             AnswerClass::Success => Outcome::Done(Response { status: code, body, correlation_id }),
             AnswerClass::Unauthorized => Outcome::Unauthorized,
-            AnswerClass::Conflict => {
-                Outcome::Fail(ClientError::Conflict { message: wire::error_message(&body), correlation_id: cid })
-            }
+            AnswerClass::Conflict => Outcome::Fail(ClientError::Conflict {
+                message: wire::error_message(&body),
+                correlation_id: cid,
+                after_uncertain_attempt: false,
+            }),
             AnswerClass::Retry if code == 429 => {
                 Outcome::Retry { after: retry_after, reason: "429 too many requests".into() }
             }

@@ -99,7 +99,9 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> an
     };
     let client = Arc::new(Client::new(client_cfg).map_err(|e| anyhow::anyhow!("{e}"))?);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = Worker::new(store, client.clone(), mapping.clone(), settings.delete_mode).dry_run(dry_run);
+    let worker = Worker::new(store, client.clone(), mapping.clone(), settings.delete_mode)
+        .adopt(settings.adopt)
+        .dry_run(dry_run);
     let recent = worker.recent();
     let outbox = worker.stats();
     let worker = actix_web::rt::spawn(worker.run(stop_rx));

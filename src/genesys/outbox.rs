@@ -28,10 +28,12 @@ use tracing::Instrument;
 
 use super::api::{ApiMode, answers};
 use super::client::{Client, ClientError};
-use super::mapping::{self, DeleteMode, MappedUser, MappingConfig};
+use super::mapping::{self, AdoptPolicy, DeleteMode, MappedUser, MappingConfig};
 use super::plan::{self, Change, Known, Learnt, Member, Plan, Purpose, Step};
 use crate::metrics::{DeliveryOutcome, OutboxStats};
-use crate::store::{DryRunRequest, MemberRow, OutboxEntry, OutboxOp, Store, StoreError, StoredResource, now_millis};
+use crate::store::{
+    DryRunRequest, MemberRow, OutboxEntry, OutboxOp, Ownership, Store, StoreError, StoredResource, now_millis,
+};
 use crate::telemetry::redact;
 use scim::schema::ResourceKind;
 
@@ -171,6 +173,8 @@ pub struct Worker {
     mapping: MappingConfig,
     /// What the plan depends on: the API mode and what a delete does.
     settings: plan::Settings,
+    /// Whether a create meeting a Genesys user the bridge did not create adopts it.
+    adopt: AdoptPolicy,
     /// Genesys's home division id (Platform creates need a division id), looked up once.
     home_division: tokio::sync::OnceCell<String>,
     /// Division ids by lower-cased name, as found.
@@ -188,6 +192,7 @@ impl Worker {
             store,
             client,
             settings: plan::Settings { api: mapping.api, delete_mode },
+            adopt: AdoptPolicy::default(),
             mapping,
             home_division: tokio::sync::OnceCell::new(),
             divisions: tokio::sync::Mutex::default(),
@@ -205,6 +210,12 @@ impl Worker {
     /// What this worker counts (a handle sharing its counters).
     pub fn stats(&self) -> OutboxStats {
         self.stats.clone()
+    }
+
+    /// What a create does when Genesys has a user with the userName that the bridge did not create.
+    pub fn adopt(mut self, policy: AdoptPolicy) -> Worker {
+        self.adopt = policy;
+        self
     }
 
     /// Send nothing to Genesys: record the requests each change would cause instead.
@@ -338,6 +349,21 @@ impl Worker {
     /// Run the plan of `e` until it is done: send its first request, learn, plan again.
     async fn execute(&self, e: &OutboxEntry, subject: &Subject, mut known: Known) -> Delivery {
         let mut version_conflicts = 0;
+        // How the bridge owned this user before this delivery (a create sent earlier whose answer
+        // may be lost, an operator's permission to adopt).
+        let mut prior = match subject {
+            Subject::User(_) => match self
+                .blocking({
+                    let id = e.resource_id.clone();
+                    move |s| s.owned_user(&id)
+                })
+                .await
+            {
+                Ok(o) => o.map(|o| o.how),
+                Err(d) => return d,
+            },
+            _ => None,
+        };
         for _ in 0..MAX_STEPS {
             let steps = match plan::plan(&subject.change(), &known, self.settings) {
                 Plan::Done => return Delivery::Done,
@@ -352,10 +378,21 @@ impl Worker {
                     step.request.path
                 ));
             }
+            if let (Purpose::CreateUser, Subject::User(m)) = (&step.purpose, subject) {
+                // Written before the create is sent: should its answer be lost, the user Genesys
+                // then holds is known to be the bridge's own.
+                let (id, name) = (e.resource_id.clone(), m.user_name().to_string());
+                if let Err(d) = self.blocking(move |s| s.set_owned_user(&id, &name, None, Ownership::Creating)).await {
+                    return d;
+                }
+            }
             match self.client.send(&step.request).await {
                 Ok(resp) => {
                     if let Learnt::Incomplete(why) = known.learn(&step, &resp.body, self.settings.api) {
                         return Delivery::Defer(None, why);
+                    }
+                    if let Some(done) = self.check_ownership(e, subject, &step, &known, prior).await {
+                        return done;
                     }
                     if let (Purpose::FindGroup, Subject::Group { added, .. }) = (&step.purpose, subject) {
                         known.bridge_added = bridge_added(added, known.genesys_id.as_deref());
@@ -369,6 +406,10 @@ impl Worker {
                     // Genesys reports taken but no lookup finds is someone else's for good: after a
                     // few attempts the change is parked with what to do.
                     (Purpose::CreateUser, conflict @ ClientError::Conflict { .. }) => {
+                        if let ClientError::Conflict { after_uncertain_attempt: true, .. } = conflict {
+                            // Our own create may have been carried out: the user is ours.
+                            prior = Some(Ownership::Creating);
+                        }
                         if known.look_up_first {
                             if e.attempts + 1 >= MAX_CREATE_CONFLICTS {
                                 return Delivery::Park(format!(
@@ -421,6 +462,74 @@ impl Worker {
             }
         }
         Delivery::Defer(None, "the change needed more Genesys requests than expected; trying again".into())
+    }
+
+    /// After a lookup or a create: record the bridge's ownership of the user, or stop when the
+    /// user found is not the bridge's to change (`None`: go on).
+    async fn check_ownership(
+        &self,
+        e: &OutboxEntry,
+        subject: &Subject,
+        step: &Step,
+        known: &Known,
+        prior: Option<Ownership>,
+    ) -> Option<Delivery> {
+        let g = known.genesys_id.clone()?;
+        let id = e.resource_id.clone();
+        let (name, found) = match (subject, &step.purpose) {
+            (Subject::User(m), Purpose::CreateUser) => (m.user_name().to_string(), false),
+            (Subject::User(m), Purpose::FindUser) => (m.user_name().to_string(), true),
+            (Subject::DeletedUser(_), Purpose::FindUser) => {
+                let owns = match self
+                    .blocking({
+                        let g = g.clone();
+                        move |s| s.owns_genesys_user(&g)
+                    })
+                    .await
+                {
+                    Ok(o) => o,
+                    Err(d) => return Some(d),
+                };
+                if !owns {
+                    tracing::info!(scim.resource_id = %id, "the Genesys user with this userName is not the bridge's: left as it is");
+                    return Some(Delivery::Done);
+                }
+                return None;
+            }
+            _ => return None,
+        };
+        let how = if !found {
+            Ownership::Created
+        } else {
+            let owned_elsewhere = match self
+                .blocking({
+                    let g = g.clone();
+                    move |s| s.owns_genesys_user(&g)
+                })
+                .await
+            {
+                Ok(o) => o,
+                Err(d) => return Some(d),
+            };
+            match prior {
+                // An earlier create may have made it; or it is a user the bridge made before
+                // (deactivated, then created again by the IdP).
+                Some(Ownership::Creating | Ownership::Created) => Ownership::Created,
+                _ if owned_elsewhere => Ownership::Created,
+                Some(Ownership::AdoptAllowed | Ownership::Adopted) => Ownership::Adopted,
+                None if self.adopt == AdoptPolicy::ByUserName => Ownership::Adopted,
+                None => {
+                    return Some(Delivery::Park(format!(
+                        "a Genesys user with the userName {name} exists and was not created by the bridge; it is \
+                         left as it is. To let the bridge take it over, run `scim-bridge outbox adopt {id}` for this \
+                         user, or set SCIM_BRIDGE_GENESYS_ADOPT=by-username for all; or change the userName at the \
+                         identity provider"
+                    )));
+                }
+            }
+        };
+        let result = self.blocking(move |s| s.set_owned_user(&id, &name, Some(&g), how)).await;
+        result.err()
     }
 
     /// Store what a step taught that outlives this delivery: the link of a found or created

@@ -24,7 +24,7 @@ use scim::ScimError;
 use scim::schema::ResourceKind;
 
 pub use journal::DryRunRequest;
-pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp};
+pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp, OwnedUser, Ownership};
 pub use resources::{GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome};
 pub use tokens::{TokenInfo, hash_token};
 

@@ -389,6 +389,102 @@ impl Store {
     }
 }
 
+/// How the bridge came to own a Genesys user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// A create was sent (its answer may be lost): a user found with this userName is ours.
+    Creating,
+    /// Genesys answered the create with this user.
+    Created,
+    /// Adopted: by the `by-username` setting or an operator's `outbox adopt`.
+    Adopted,
+    /// An operator allowed adopting this resource's userName once (`scim-bridge outbox adopt`).
+    AdoptAllowed,
+}
+
+impl Ownership {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ownership::Creating => "creating",
+            Ownership::Created => "created",
+            Ownership::Adopted => "adopted",
+            Ownership::AdoptAllowed => "adopt",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Ownership> {
+        [Ownership::Creating, Ownership::Created, Ownership::Adopted, Ownership::AdoptAllowed]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+/// What the bridge knows of its ownership of one Genesys user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedUser {
+    pub resource_id: String,
+    pub user_name: String,
+    pub genesys_id: Option<String>,
+    pub how: Ownership,
+}
+
+impl Store {
+    /// The ownership row of a bridge user.
+    pub fn owned_user(&self, resource_id: &str) -> Result<Option<OwnedUser>, StoreError> {
+        use super::schema::genesys_owned_users as o;
+        let mut conn = self.reader()?;
+        let row: Option<(String, String, Option<String>, String)> = o::table
+            .filter(o::resource_id.eq(resource_id))
+            .select((o::resource_id, o::user_name, o::genesys_id, o::how))
+            .first(&mut conn)
+            .optional()?;
+        Ok(row.and_then(|(resource_id, user_name, genesys_id, how)| {
+            Ownership::parse(&how).map(|how| OwnedUser { resource_id, user_name, genesys_id, how })
+        }))
+    }
+
+    /// Whether the bridge owns the Genesys user `genesys_id` (created or adopted it, for any
+    /// bridge user, the deleted ones included).
+    pub fn owns_genesys_user(&self, genesys_id: &str) -> Result<bool, StoreError> {
+        use super::schema::genesys_owned_users as o;
+        let mut conn = self.reader()?;
+        let n: i64 = o::table
+            .filter(o::genesys_id.eq(genesys_id))
+            .filter(o::how.eq_any([Ownership::Created.as_str(), Ownership::Adopted.as_str()]))
+            .count()
+            .get_result(&mut conn)?;
+        Ok(n > 0)
+    }
+
+    /// Record how the bridge owns (or is about to own) a Genesys user for `resource_id`.
+    pub fn set_owned_user(
+        &self,
+        resource_id: &str,
+        user_name: &str,
+        genesys_id: Option<&str>,
+        how: Ownership,
+    ) -> Result<(), StoreError> {
+        use super::schema::genesys_owned_users as o;
+        let (id, name, gid) = (resource_id.to_string(), user_name.to_string(), genesys_id.map(str::to_string));
+        let at = super::now_millis();
+        self.write(move |conn| {
+            diesel::insert_into(o::table)
+                .values((
+                    o::resource_id.eq(&id),
+                    o::user_name.eq(&name),
+                    o::genesys_id.eq(&gid),
+                    o::how.eq(how.as_str()),
+                    o::at.eq(at),
+                ))
+                .on_conflict(o::resource_id)
+                .do_update()
+                .set((o::user_name.eq(&name), o::genesys_id.eq(&gid), o::how.eq(how.as_str()), o::at.eq(at)))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+}
+
 /// The Group resources whose member rows name `member_id` (they change when it is deleted).
 pub(crate) fn groups_holding(conn: &mut SqliteConnection, member_id: &str) -> Result<Vec<String>, StoreError> {
     use super::schema::{group_members, resources};

@@ -58,7 +58,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     outbox_dead,
     genesys_links,
-    genesys_group_members
+    genesys_group_members,
+    genesys_owned_users
 );
 
 diesel::table! {
@@ -95,6 +96,16 @@ diesel::table! {
         group_id -> Text,
         genesys_group_id -> Text,
         genesys_user_id -> Text,
+    }
+}
+
+diesel::table! {
+    genesys_owned_users (resource_id) {
+        resource_id -> Text,
+        user_name -> Text,
+        genesys_id -> Nullable<Text>,
+        how -> Text,
+        at -> BigInt,
     }
 }
 

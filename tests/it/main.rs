@@ -17,6 +17,7 @@ mod genesys_sim;
 mod groups;
 mod lists;
 mod ops;
+mod ownership;
 mod patch;
 mod plan;
 mod resilience;

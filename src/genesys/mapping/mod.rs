@@ -104,6 +104,40 @@ pub struct MappingConfig {
     pub number_primary: NumberPrimary,
 }
 
+/// What the bridge does when the IdP creates a user whose userName a Genesys user the bridge did
+/// not create already has (Genesys answers the create with 409).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdoptPolicy {
+    /// Park the change with what to do (the default): the Genesys user is left as it is until an
+    /// operator adopts it (`scim-bridge outbox adopt <id>`) or changes the setting.
+    #[default]
+    Never,
+    /// Adopt the Genesys user with the same userName: from then on the bridge owns it.
+    ByUserName,
+}
+
+impl AdoptPolicy {
+    pub const ALLOWED: &'static str = "never, by-username";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdoptPolicy::Never => "never",
+            AdoptPolicy::ByUserName => "by-username",
+        }
+    }
+}
+
+impl std::str::FromStr for AdoptPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "never" => Ok(AdoptPolicy::Never),
+            "by-username" | "by_username" => Ok(AdoptPolicy::ByUserName),
+            other => Err(format!("'{other}' is not an adopt setting; use never or by-username")),
+        }
+    }
+}
+
 /// Whether the 8x8 number is the user's primary phone in Genesys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NumberPrimary {

@@ -1,0 +1,130 @@
+//! The bridge changes only Genesys users it created or was told to adopt: a create that meets a
+//! user an administrator made is parked with what to do (`genesys.adopt = never`, the default),
+//! adopted with `by-username` or after `scim-bridge outbox adopt`; a delete never reaches a user
+//! the bridge does not own; a user the bridge made, deactivated and the IdP creates again is its
+//! own.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use scim_bridge::genesys::mapping::AdoptPolicy;
+use scim_bridge::store::{OutboxEntry, Store};
+
+use crate::helpers::{TestApp, user_body};
+
+const OTHER_PHONE: &str = "/contactInfo/0/phone_other/0/value/number";
+
+/// A Genesys user made by hand (through the simulator's SCIM API, as an admin's tool would).
+async fn hand_made(app: &TestApp, user_name: &str) -> String {
+    let token =
+        app.sim_admin(reqwest::Method::POST, "/sim/tokens", None).await["access_token"].as_str().unwrap().to_string();
+    let r: Value = app
+        .client
+        .post(format!("http://{}/api/v2/scim/v2/users", app.sim))
+        .bearer_auth(token)
+        .header("content-type", "application/scim+json")
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name, "displayName": "Made By Hand", "title": "Team Lead"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["id"].as_str().expect("created in Genesys").to_string()
+}
+
+async fn parked(store: &Store, id: &str) -> OutboxEntry {
+    let started = Instant::now();
+    loop {
+        if let Some(d) = store.outbox_dead().unwrap().into_iter().find(|d| d.resource_id == id) {
+            return d;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never parked: {:?}", store.outbox_pending().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_user_an_administrator_made_is_parked_by_default_and_adopted_on_request() {
+    let app = TestApp::spawn().await;
+    let genesys_id = hand_made(&app, "ana@corp.example").await;
+    let created = app.post("/Users", user_body("ana@corp.example")).await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let store = Store::open(&app.db_path()).unwrap();
+    let dead = parked(&store, &id).await;
+    let why = dead.last_error.clone().unwrap_or_default();
+    assert!(why.contains("was not created by the bridge") && why.contains(&format!("outbox adopt {id}")), "{why}");
+    let p = app.profile("ana@corp.example").await.expect("still in Genesys");
+    assert_eq!(p.pointer(OTHER_PHONE), None, "left as it was: {p}");
+    assert_eq!(p["id"], genesys_id.as_str());
+
+    // `outbox list --json` shows the reason; `outbox adopt` takes the user over.
+    let bin = env!("CARGO_BIN_EXE_scim-bridge");
+    let list = std::process::Command::new(bin)
+        .args(["--database", &app.db_path(), "outbox", "list", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("was not created by the bridge"), "{text}");
+    let adopt =
+        std::process::Command::new(bin).args(["--database", &app.db_path(), "outbox", "adopt", &id]).output().unwrap();
+    assert!(adopt.status.success(), "{}", String::from_utf8_lossy(&adopt.stderr));
+    app.wait_profile("ana@corp.example", "the 8x8 number after adoption", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    app.wait_drained(Duration::from_secs(20)).await;
+    assert_eq!(
+        store.genesys_link(scim::schema::ResourceKind::User, &id).unwrap().as_deref(),
+        Some(genesys_id.as_str())
+    );
+    let stats = app.sim_admin(reqwest::Method::GET, "/sim/stats", None).await;
+    assert_eq!(stats["creates_by_user_name"]["ana@corp.example"], 1, "only the administrator's create: {stats}");
+}
+
+#[tokio::test]
+async fn with_by_username_the_user_is_adopted_at_once() {
+    let app = TestApp::spawn_with(|c| c.genesys.adopt = AdoptPolicy::ByUserName).await;
+    let genesys_id = hand_made(&app, "ana@corp.example").await;
+    app.create_user("ana@corp.example").await;
+    let p = app.wait_profile("ana@corp.example", "the 8x8 number", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    assert_eq!(p["id"], genesys_id.as_str());
+    app.wait_drained(Duration::from_secs(20)).await;
+}
+
+#[tokio::test]
+async fn a_delete_never_reaches_a_user_the_bridge_does_not_own() {
+    let app = TestApp::spawn_with(|c| c.genesys.delete_mode = scim_bridge::genesys::mapping::DeleteMode::Delete).await;
+    hand_made(&app, "bob@corp.example").await;
+    let id = app.create_user("bob@corp.example").await;
+    let store = Store::open(&app.db_path()).unwrap();
+    parked(&store, &id).await;
+    assert_eq!(app.delete(&format!("/Users/{id}")).await.status, 204);
+    app.wait_drained(Duration::from_secs(20)).await;
+    let p = app.profile("bob@corp.example").await.expect("still in Genesys");
+    assert_eq!(p["state"], "active", "never deleted: {p}");
+    let stats = app.sim_admin(reqwest::Method::GET, "/sim/stats", None).await;
+    assert_eq!(stats["deletes_by_user_name"]["bob@corp.example"], Value::Null, "{stats}");
+}
+
+#[tokio::test]
+async fn a_user_the_bridge_made_and_deactivated_is_its_own_when_the_idp_creates_it_again() {
+    let app = TestApp::spawn().await;
+    let first = app.create_user("carl@corp.example").await;
+    let p = app.wait_profile("carl@corp.example", "carl", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    let genesys_id = p["id"].as_str().unwrap().to_string();
+    assert_eq!(app.delete(&format!("/Users/{first}")).await.status, 204);
+    app.wait_profile("carl@corp.example", "the deactivation", |p| p["state"] == "inactive").await;
+
+    let mut again = user_body("carl@corp.example");
+    again["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "+14155550177"}]);
+    assert_eq!(app.post("/Users", again).await.status, 201);
+    let p = app
+        .wait_profile("carl@corp.example", "the new number, active again", |p| {
+            p.pointer(OTHER_PHONE) == Some(&json!("+14155550177")) && p["state"] == "active"
+        })
+        .await;
+    assert_eq!(p["id"], genesys_id.as_str(), "the same Genesys user, not parked");
+    app.wait_drained(Duration::from_secs(20)).await;
+}
