@@ -9,6 +9,9 @@ CREATE TABLE genesys_owned_users (
     genesys_id TEXT,
     how TEXT NOT NULL,
     at BIGINT NOT NULL,
+    -- The fields of the user the bridge wrote last time (a JSON list of keys): only those are
+    -- cleared when the IdP drops them; NULL before the first write.
+    written TEXT,
     PRIMARY KEY (resource_id)
 );
 CREATE INDEX genesys_owned_users_genesys_id ON genesys_owned_users (genesys_id);

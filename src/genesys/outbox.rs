@@ -28,7 +28,7 @@ use tracing::Instrument;
 
 use super::api::{ApiMode, answers};
 use super::client::{Client, ClientError};
-use super::mapping::{self, AdoptPolicy, DeleteMode, MappedUser, MappingConfig};
+use super::mapping::{self, AdoptPolicy, DeleteMode, MappedUser, MappingConfig, Written};
 use super::plan::{self, Change, Known, Learnt, Member, Plan, Purpose, Step};
 use crate::metrics::{DeliveryOutcome, OutboxStats};
 use crate::store::{
@@ -394,6 +394,14 @@ impl Worker {
                     if let Some(done) = self.check_ownership(e, subject, &step, &known, prior).await {
                         return done;
                     }
+                    if let (Purpose::CreateUser | Purpose::UpdateUser, Subject::User(m)) = (&step.purpose, subject) {
+                        // What the bridge now owns of the user: cleared later only if the IdP drops it.
+                        let (id, w) =
+                            (e.resource_id.clone(), serde_json::to_string(&Written::of(m)).unwrap_or_default());
+                        if let Err(d) = self.blocking(move |s| s.set_written_fields(&id, &w)).await {
+                            return d;
+                        }
+                    }
                     if let (Purpose::FindGroup, Subject::Group { added, .. }) = (&step.purpose, subject) {
                         known.bridge_added = bridge_added(added, known.genesys_id.as_deref());
                     }
@@ -749,6 +757,20 @@ impl Worker {
             if self.blocking(move |s| s.dry_run_seen(&id)).await? {
                 known.genesys_id = Some(plan::user_id_placeholder(name));
             }
+        }
+        if let Subject::User(m) = subject {
+            let id = e.resource_id.clone();
+            let (written, owned) = self.blocking(move |s| Ok((s.written_fields(&id)?, s.owned_user(&id)?))).await?;
+            let placeholder = known.genesys_id.as_deref().is_some_and(|g| g.starts_with('{'));
+            known.fields_written = match written.and_then(|w| serde_json::from_str::<Written>(&w).ok()) {
+                Some(w) => w,
+                // The dry run recorded a create of this user: it would have written what it had.
+                None if placeholder => Written::of(m),
+                // Linked before the bridge kept ownership records: it made the user and wrote
+                // every field it had.
+                None if known.genesys_id.is_some() && owned.is_none() => Written::all(),
+                None => Written::default(),
+            };
         }
         if let Subject::User(m) = subject
             && self.settings.api == ApiMode::Platform

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::api::{ApiMode, ApiRequest, wire};
-use super::mapping::{self, DeleteMode, MappedUser, MembershipUpdate};
+use super::mapping::{self, DeleteMode, MappedUser, MembershipUpdate, Written};
 
 /// What a planned request is for; the worker learns from its answer by this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -169,6 +169,9 @@ pub struct Known {
     pub bridge_added: BTreeSet<String>,
     /// The dry run: members not delivered yet are shown as placeholders instead of waited for.
     pub assume_members_delivered: bool,
+    /// The fields of the user the bridge wrote last time: only those are cleared when the IdP
+    /// drops them.
+    pub fields_written: Written,
 }
 
 /// The placeholder for a Genesys user id only Genesys's answer can tell.
@@ -213,12 +216,12 @@ fn sync_user(m: &MappedUser, known: &Known, settings: Settings) -> Plan {
             // A retry: find the user first; the happy path has found it, so update it.
             steps.push(Step::exact(Purpose::FindUser, ApiRequest::scim_user_by_user_name(m.user_name())));
             let g = user_id_placeholder(m.user_name());
-            steps.extend(update_user(m, &g, None, settings.api));
+            steps.extend(update_user(m, &g, None, &known.fields_written, settings.api));
             return Plan::Send(steps);
         }
         (None, false) => return create_user(m, known, settings.api),
     };
-    steps.extend(update_user(m, &id, known.current.as_ref(), settings.api));
+    steps.extend(update_user(m, &id, known.current.as_ref(), &known.fields_written, settings.api));
     if steps.is_empty() { Plan::Done } else { Plan::Send(steps) }
 }
 
@@ -257,19 +260,19 @@ fn create_user(m: &MappedUser, known: &Known, api: ApiMode) -> Plan {
             steps.push(Step::exact(Purpose::CreateUser, ApiRequest::platform_user_create(body)));
             let g = user_id_placeholder(m.user_name());
             steps.push(Step::exact(Purpose::ReadUser, ApiRequest::platform_user_get(&g)));
-            steps.extend(platform_writes(m, &g, &created));
+            steps.extend(platform_writes(m, &g, &created, &Written::of(m)));
             Plan::Send(steps)
         }
     }
 }
 
 /// The update of an existing Genesys user `g`; `current` is the Platform user as read, if it was.
-fn update_user(m: &MappedUser, g: &str, current: Option<&Value>, api: ApiMode) -> Vec<Step> {
+fn update_user(m: &MappedUser, g: &str, current: Option<&Value>, written: &Written, api: ApiMode) -> Vec<Step> {
     match (api, current) {
         (ApiMode::Scim, _) => {
-            vec![Step::exact(Purpose::UpdateUser, ApiRequest::scim_user_patch(g, mapping::scim_patch_body(m)))]
+            vec![Step::exact(Purpose::UpdateUser, ApiRequest::scim_user_patch(g, mapping::scim_patch_body(m, written)))]
         }
-        (ApiMode::Platform, Some(current)) => platform_writes(m, g, current),
+        (ApiMode::Platform, Some(current)) => platform_writes(m, g, current, written),
         (ApiMode::Platform, None) => {
             // Not read yet: read it, then change the state if Genesys's differs, then send the
             // fields that differ. Both writes depend on the read: the plan shows the desired
@@ -280,7 +283,7 @@ fn update_user(m: &MappedUser, g: &str, current: Option<&Value>, api: ApiMode) -
                 Step::exact(Purpose::ReadUser, ApiRequest::platform_user_get(g)),
                 Step::after_read(Purpose::ChangeUserState, ApiRequest::platform_user_patch(g, desired_state)),
             ];
-            if let Ok(Some(mut body)) = mapping::platform_patch_body(m, &unknown) {
+            if let Ok(Some(mut body)) = mapping::platform_patch_body(m, &unknown, written) {
                 set_version_placeholder(&mut body);
                 steps.push(Step::after_read(Purpose::UpdateUser, ApiRequest::platform_user_patch(g, body)));
             }
@@ -297,7 +300,7 @@ fn state_of(m: &MappedUser) -> &'static str {
 /// Platform writes over `current` (the user as read, or as assumed with a placeholder
 /// version): the state change alone first when needed (UpdateUser allows nothing else beside
 /// `state`), then the other fields that differ.
-fn platform_writes(m: &MappedUser, g: &str, current: &Value) -> Vec<Step> {
+fn platform_writes(m: &MappedUser, g: &str, current: &Value, written: &Written) -> Vec<Step> {
     let assumed = is_placeholder_version(current);
     let mut current = current.clone();
     if assumed && let Some(obj) = current.as_object_mut() {
@@ -313,7 +316,7 @@ fn platform_writes(m: &MappedUser, g: &str, current: &Value) -> Vec<Step> {
         }
         steps.push(Step::exact(Purpose::ChangeUserState, ApiRequest::platform_user_patch(g, body)));
     }
-    if let Ok(Some(mut body)) = mapping::platform_patch_body(m, &current) {
+    if let Ok(Some(mut body)) = mapping::platform_patch_body(m, &current, written) {
         // After a state change the version has moved on: Genesys's answer tells the new one.
         if assumed || !steps.is_empty() {
             set_version_placeholder(&mut body);

@@ -456,6 +456,26 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// The fields the bridge last wrote to the Genesys user of `resource_id` (JSON, as the caller
+    /// stored it); `None` when nothing is recorded.
+    pub fn written_fields(&self, resource_id: &str) -> Result<Option<String>, StoreError> {
+        use super::schema::genesys_owned_users as o;
+        let mut conn = self.reader()?;
+        let row: Option<Option<String>> =
+            o::table.filter(o::resource_id.eq(resource_id)).select(o::written).first(&mut conn).optional()?;
+        Ok(row.flatten())
+    }
+
+    /// Record the fields the bridge just wrote to the Genesys user of `resource_id`.
+    pub fn set_written_fields(&self, resource_id: &str, written: &str) -> Result<(), StoreError> {
+        use super::schema::genesys_owned_users as o;
+        let (id, w) = (resource_id.to_string(), written.to_string());
+        self.write(move |conn| {
+            diesel::update(o::table.filter(o::resource_id.eq(&id))).set(o::written.eq(&w)).execute(conn)?;
+            Ok(())
+        })
+    }
+
     /// Record how the bridge owns (or is about to own) a Genesys user for `resource_id`.
     pub fn set_owned_user(
         &self,

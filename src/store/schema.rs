@@ -106,6 +106,7 @@ diesel::table! {
         genesys_id -> Nullable<Text>,
         how -> Text,
         at -> BigInt,
+        written -> Nullable<Text>,
     }
 }
 

@@ -128,3 +128,85 @@ async fn a_user_the_bridge_made_and_deactivated_is_its_own_when_the_idp_creates_
     assert_eq!(p["id"], genesys_id.as_str(), "the same Genesys user, not parked");
     app.wait_drained(Duration::from_secs(20)).await;
 }
+
+/// Ana as an administrator made her in Genesys: display name, title, department, work and
+/// mobile numbers.
+async fn ana_by_hand(app: &TestApp) {
+    let token =
+        app.sim_admin(reqwest::Method::POST, "/sim/tokens", None).await["access_token"].as_str().unwrap().to_string();
+    let r = app
+        .client
+        .post(format!("http://{}/api/v2/scim/v2/users", app.sim))
+        .bearer_auth(token)
+        .header("content-type", "application/scim+json")
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "userName": "ana@corp.example", "displayName": "Ana Lima (Support)", "title": "Team Lead",
+            "phoneNumbers": [{"type": "work", "value": "+14155550101"}, {"type": "mobile", "value": "+14155550102"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Support"}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// The IdP creates Ana with her 8x8 number and nothing else; she is adopted. Genesys keeps
+/// everything the bridge does not own and gains the 8x8 number as Other Phone.
+async fn adopted_ana_keeps_what_the_bridge_does_not_own(app: &TestApp) {
+    ana_by_hand(app).await;
+    let idp = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "ana@corp.example",
+        "name": {"givenName": "Ana", "familyName": "Lima"},
+        "phoneNumbers": [{"type": "eightbyeight", "value": "+14155550123"}],
+        "active": true
+    });
+    let id = app.post("/Users", idp).await.body["id"].as_str().unwrap().to_string();
+    let p = app.wait_profile("ana@corp.example", "the 8x8 number", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    app.wait_drained(Duration::from_secs(20)).await;
+    let p = app.profile("ana@corp.example").await.unwrap_or(p);
+    assert_eq!(p.pointer(OTHER_PHONE), Some(&json!("+14155550123")), "{p}");
+    assert_eq!(p.pointer("/general/title/0/value"), Some(&json!("Team Lead")), "title kept: {p}");
+    assert_eq!(p.pointer("/general/department/0/value"), Some(&json!("Support")), "department kept: {p}");
+    assert_eq!(p.pointer("/general/name/0/value"), Some(&json!("Ana Lima (Support)")), "name kept: {p}");
+    assert_eq!(p.pointer("/contactInfo/0/phone_work/0/value/number"), Some(&json!("+14155550101")), "work kept: {p}");
+    assert_eq!(
+        p.pointer("/contactInfo/0/phone_mobile/0/value/number"),
+        Some(&json!("+14155550102")),
+        "mobile kept: {p}"
+    );
+
+    // The IdP now sends a title, then drops it: the bridge wrote it, so it is cleared; the
+    // administrator's numbers are still never touched.
+    let set = json!([{"op": "add", "path": "title", "value": "Agent"}]);
+    assert_eq!(app.patch(&format!("/Users/{id}"), crate::helpers::patch_body(set)).await.status, 200);
+    app.wait_profile("ana@corp.example", "the IdP's title", |p| {
+        p.pointer("/general/title/0/value") == Some(&json!("Agent"))
+    })
+    .await;
+    let drop = json!([{"op": "remove", "path": "title"}]);
+    assert_eq!(app.patch(&format!("/Users/{id}"), crate::helpers::patch_body(drop)).await.status, 200);
+    let p = app
+        .wait_profile("ana@corp.example", "the title cleared", |p| p.pointer("/general/title/0/value").is_none())
+        .await;
+    assert_eq!(p.pointer("/contactInfo/0/phone_mobile/0/value/number"), Some(&json!("+14155550102")), "{p}");
+    assert_eq!(p.pointer("/general/department/0/value"), Some(&json!("Support")), "{p}");
+    app.wait_drained(Duration::from_secs(20)).await;
+}
+
+#[tokio::test]
+async fn an_adopted_user_keeps_what_the_bridge_does_not_own_over_scim() {
+    let app = TestApp::spawn_with(|c| c.genesys.adopt = AdoptPolicy::ByUserName).await;
+    adopted_ana_keeps_what_the_bridge_does_not_own(&app).await;
+}
+
+#[tokio::test]
+async fn an_adopted_user_keeps_what_the_bridge_does_not_own_over_the_platform_api() {
+    let app = TestApp::spawn_with(|c| {
+        c.genesys.adopt = AdoptPolicy::ByUserName;
+        c.genesys.api = scim_bridge::genesys::api::ApiMode::Platform;
+    })
+    .await;
+    adopted_ana_keeps_what_the_bridge_does_not_own(&app).await;
+}

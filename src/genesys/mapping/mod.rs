@@ -138,6 +138,71 @@ impl std::str::FromStr for AdoptPolicy {
     }
 }
 
+/// The fields of a Genesys user the bridge wrote last time. An update clears a field the IdP no
+/// longer sends only when the bridge wrote it; a field it never wrote is left exactly as Genesys
+/// holds it (a title or a mobile number an administrator set). Keys: `displayName`, `title`,
+/// `externalId`, `department`, `division`, `manager`, `employeeNumber`, and `phone:<scim type>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Written(std::collections::BTreeSet<String>);
+
+impl Written {
+    /// Every field the bridge can own: an update clears whatever the user lacks.
+    pub fn all() -> Written {
+        let mut keys: std::collections::BTreeSet<String> =
+            ["displayName", "title", "externalId", "department", "division", "manager", "employeeNumber"]
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+        for kind in [
+            PhoneKind::Work,
+            PhoneKind::Work2,
+            PhoneKind::Work3,
+            PhoneKind::Work4,
+            PhoneKind::Home,
+            PhoneKind::Mobile,
+            PhoneKind::EightByEight,
+        ] {
+            keys.insert(Written::phone_key(kind));
+        }
+        Written(keys)
+    }
+
+    /// The fields a write of `m` sets: what the bridge owns once it is sent (fields `m` lacks
+    /// were cleared if written, or left alone if not: either way no longer the bridge's).
+    pub fn of(m: &MappedUser) -> Written {
+        let mut keys = std::collections::BTreeSet::new();
+        let mut add = |k: &str, present: bool| {
+            if present {
+                keys.insert(k.to_string());
+            }
+        };
+        add("displayName", m.display_name_sent());
+        add("title", m.title.is_some());
+        add("externalId", m.external_id.is_some());
+        add("department", m.department.is_some());
+        add("division", m.division.is_some());
+        add("manager", matches!(m.manager, Manager::Genesys(_)));
+        add("employeeNumber", m.employee_number.is_some());
+        for p in &m.phones {
+            keys.insert(Written::phone_key(p.kind));
+        }
+        Written(keys)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains(key)
+    }
+
+    pub fn phone_key(kind: PhoneKind) -> String {
+        format!("phone:{}", kind.scim_type())
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
 /// Whether the 8x8 number is the user's primary phone in Genesys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NumberPrimary {

@@ -45,48 +45,72 @@ pub fn platform_state_body(m: &MappedUser, current: &Value) -> Result<Option<Val
 /// other types (`MAIN`, `PRIMARY`), and extension-only PHONE contacts of a type the user's phones
 /// do not use. EMAIL contacts are neither sent nor touched. Division changes are not made here
 /// (UpdateUser has no division; see `docs/genesys-mapping.md`).
-pub fn platform_patch_body(m: &MappedUser, current: &Value) -> Result<Option<Value>, MappingError> {
+///
+/// Only what the bridge owns changes: a field `m` lacks is cleared only when `written` says the
+/// bridge wrote it, and a PHONE contact of a type the bridge never wrote and the user does not
+/// send is kept (an administrator's mobile number); a derived display name replaces Genesys's
+/// only if the bridge wrote the name before.
+pub fn platform_patch_body(m: &MappedUser, current: &Value, written: &Written) -> Result<Option<Value>, MappingError> {
     let version = current_version(m, current)?;
     let have = |key: &str| current.get(key).and_then(Value::as_str).unwrap_or("");
     let differs = |key: &str, want: &str| (have(key) != want).then(|| want.to_string());
+    // What the bridge wants of an optional field: its value, "" to clear one it wrote, or
+    // nothing (leave Genesys's) for one it never wrote.
+    let owned = |key: &str, value: &Option<String>| match value {
+        Some(v) => Some(v.clone()),
+        None if written.contains(key) => Some(String::new()),
+        None => None,
+    };
     let mut patch = PlatformUserPatch { version, ..PlatformUserPatch::default() };
-    patch.name = differs("name", &m.display_name);
+    if m.display_name_sent() || written.contains("displayName") {
+        patch.name = differs("name", &m.display_name);
+    }
     patch.email = (!have("email").eq_ignore_ascii_case(&m.user_name)).then(|| m.user_name.clone());
     // An empty string clears a field [unverified: Terraform sends the same].
-    patch.department = differs("department", m.department.as_deref().unwrap_or(""));
-    patch.title = differs("title", m.title.as_deref().unwrap_or(""));
+    patch.department = owned("department", &m.department).and_then(|want| differs("department", &want));
+    patch.title = owned("title", &m.title).and_then(|want| differs("title", &want));
     let manager =
         current.get("manager").map_or("", |v| v.get("id").and_then(Value::as_str).or(v.as_str()).unwrap_or(""));
     patch.manager = match &m.manager {
         Manager::Genesys(id) if id != manager => Some(id.clone()),
-        Manager::None if !manager.is_empty() => Some(String::new()),
+        Manager::None if !manager.is_empty() && written.contains("manager") => Some(String::new()),
         _ => None,
     };
     let info = current.get("employerInfo").and_then(Value::as_object);
     let employee_id = info.and_then(|i| i.get("employeeId")).and_then(Value::as_str).unwrap_or("");
-    let want_employee_id = m.employee_number.as_deref().unwrap_or("");
-    if employee_id != want_employee_id {
+    let want_employee_id = owned("employeeNumber", &m.employee_number);
+    if let Some(want_employee_id) = want_employee_id.as_deref()
+        && employee_id != want_employee_id
+    {
         // employerInfo is one object: keep its other members (officialName, dateHire, ...).
         let mut info = info.cloned().unwrap_or_default();
         info.insert("employeeId".into(), json!(want_employee_id));
         patch.employer_info = Some(Value::Object(info));
     }
-    patch.addresses = platform_addresses(m, current);
+    patch.addresses = platform_addresses(m, current, written);
     Ok((!patch.changes_nothing()).then(|| to_json(&patch)))
 }
 
 /// The new `addresses` list, or None when the PHONE/SMS contacts would not change.
-pub(super) fn platform_addresses(m: &MappedUser, current: &Value) -> Option<Vec<Value>> {
+pub(super) fn platform_addresses(m: &MappedUser, current: &Value, written: &Written) -> Option<Vec<Value>> {
     let existing: &[Value] = current.get("addresses").and_then(Value::as_array).map_or(&[], Vec::as_slice);
     let used: Vec<&str> = m.phones.iter().map(|p| p.kind.platform_type()).collect();
+    // The Platform contact types the bridge wrote (the 8x8 number is OTHER).
+    let wrote = |platform_type: &str| {
+        written.keys().filter_map(|k| k.strip_prefix("phone:")).any(|t| {
+            PhoneKind::from_scim_type(t)
+                .or((t == PhoneKind::EightByEight.scim_type()).then_some(PhoneKind::EightByEight))
+                .is_some_and(|k| k.platform_type() == platform_type)
+        })
+    };
     let kept = existing.iter().filter(|c| {
         let kind = contact_field(c, "type").to_ascii_uppercase();
         match contact_field(c, "mediaType").to_ascii_uppercase().as_str() {
             PLATFORM_EMAIL_MEDIA => false,
             PLATFORM_PHONE_MEDIA if MANAGED_PLATFORM_TYPES.contains(&kind.as_str()) => {
-                contact_field(c, "address").is_empty()
-                    && !contact_field(c, "extension").is_empty()
-                    && !used.contains(&kind.as_str())
+                !used.contains(&kind.as_str())
+                    && (!wrote(&kind)
+                        || (contact_field(c, "address").is_empty() && !contact_field(c, "extension").is_empty()))
             }
             _ => true,
         }

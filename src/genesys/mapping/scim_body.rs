@@ -53,45 +53,62 @@ pub fn scim_deactivate_body() -> Value {
 
 /// The `PATCH /api/v2/scim/v2/users/{id}` body that makes the Genesys user what `m` says: one
 /// operation per attribute the bridge owns, in the forms Entra (Genesys's gallery IdP) sends
-/// (genesys-api-notes §1.6, §7.2). A PATCH rather than a PUT because a PUT replaces the whole resource, and
-/// would clear what Genesys keeps and the bridge does not send: `roles`, routing skills and
-/// languages, external ids (genesys-api-notes §1.3). `If-Match` is optional for it (genesys-api-notes §1.1).
+/// (genesys-api-notes §1.6, §7.2). A PATCH rather than a PUT because a PUT replaces the whole
+/// resource, and would clear what Genesys keeps and the bridge does not send: `roles`, routing
+/// skills and languages, external ids (genesys-api-notes §1.3, §11). `If-Match` is optional for
+/// it (genesys-api-notes §1.1).
 ///
-/// Owned attributes absent from `m` are removed (`title`, `externalId`, `phoneNumbers`,
-/// department, manager, employee number), except: the work e-mail (a filtered remove that
-/// matches nothing is RFC 7644 `noTarget`), the division (a user always has one), and a manager
-/// that is not resolved yet (left as it is).
-pub fn scim_patch_body(m: &MappedUser) -> Value {
+/// Only what the bridge owns changes. An attribute `m` has is replaced; one it lacks is removed
+/// only when `written` says the bridge wrote it (the IdP dropped it), and otherwise left exactly
+/// as Genesys holds it (a title an administrator set). Phones go one type at a time through a
+/// filtered path (`phoneNumbers[type eq "work"].value`), never as a whole list, so a number of a
+/// type the bridge does not send is kept (genesys-api-notes §11). Never removed: the work e-mail
+/// (a filtered remove that matches nothing is RFC 7644 `noTarget`), the division (a user always
+/// has one), and a manager that is not resolved yet. A display name the bridge derived (the IdP
+/// sent none) is sent only if the bridge wrote the display name before.
+pub fn scim_patch_body(m: &MappedUser, written: &Written) -> Value {
     let replace = |path: &str, value: Value| PatchOperation::replace(path, value);
     let remove = |path: &str| PatchOperation::remove(path);
-    let set = |path: &str, value: Option<&String>| match value {
-        Some(v) => replace(path, json!(v)),
-        None => remove(path),
+    let mut ops = vec![replace("userName", json!(m.user_name))];
+    if m.display_name_sent() || written.contains("displayName") {
+        ops.push(replace("displayName", json!(m.display_name)));
+    }
+    ops.push(replace("active", json!(m.active)));
+    let set = |ops: &mut Vec<PatchOperation>, key: &str, path: &str, value: Option<&String>| match value {
+        Some(v) => ops.push(replace(path, json!(v))),
+        None if written.contains(key) => ops.push(remove(path)),
+        None => {}
     };
     let ent = |attr: &str| format!("{SCIM_ENTERPRISE_URN}:{attr}");
-
-    let mut ops = vec![
-        replace("userName", json!(m.user_name)),
-        replace("displayName", json!(m.display_name)),
-        replace("active", json!(m.active)),
-        set("title", m.title.as_ref()),
-        set("externalId", m.external_id.as_ref()),
-    ];
+    set(&mut ops, "title", "title", m.title.as_ref());
+    set(&mut ops, "externalId", "externalId", m.external_id.as_ref());
     if let Some(email) = &m.work_email {
         ops.push(replace(WORK_EMAIL_PATH, json!(email.value)));
     }
-    let phones = scim_phones(m);
-    ops.push(if phones.is_empty() { remove("phoneNumbers") } else { replace("phoneNumbers", to_json(&phones)) });
+    let of_type = |t: &str| format!("phoneNumbers[type eq {}]", Value::String(t.to_string()));
+    for p in &m.phones {
+        ops.push(replace(&format!("{}.value", of_type(p.kind.scim_type())), json!(p.number)));
+        if p.primary {
+            ops.push(replace(&format!("{}.primary", of_type(p.kind.scim_type())), json!(true)));
+        }
+    }
+    for key in written.keys() {
+        if let Some(t) = key.strip_prefix("phone:")
+            && !m.phones.iter().any(|p| p.kind.scim_type() == t)
+        {
+            ops.push(remove(&of_type(t)));
+        }
+    }
     if let Some(division) = &m.division {
         ops.push(replace(&ent("division"), json!(division)));
     }
-    ops.push(set(&ent("department"), m.department.as_ref()));
+    set(&mut ops, "department", &ent("department"), m.department.as_ref());
     match &m.manager {
         Manager::Genesys(id) => ops.push(replace(&ent("manager"), to_json(&ScimReference { value: id.clone() }))),
-        Manager::None => ops.push(remove(&ent("manager"))),
-        Manager::Unresolved => {}
+        Manager::None if written.contains("manager") => ops.push(remove(&ent("manager"))),
+        Manager::None | Manager::Unresolved => {}
     }
-    ops.push(set(&ent("employeeNumber"), m.employee_number.as_ref()));
+    set(&mut ops, "employeeNumber", &ent("employeeNumber"), m.employee_number.as_ref());
     to_json(&PatchRequest::new(ops))
 }
 

@@ -225,11 +225,11 @@ fn render(name: &str, m: &MappedUser, cfg: &MappingConfig, expected: &Expected) 
         Expected::Create(_) if platform => platform_create_body(m, "division-1"),
         Expected::Create(_) => scim_create_body(m),
         Expected::Update { current, .. } if platform => {
-            platform_patch_body(m, current).map_err(|e| e.to_string())?.unwrap_or(Value::Null)
+            platform_patch_body(m, current, &Written::all()).map_err(|e| e.to_string())?.unwrap_or(Value::Null)
         }
-        Expected::Update { .. } => scim_patch_body(m),
+        Expected::Update { .. } => scim_patch_body(m, &Written::all()),
         Expected::UpdateFails { current, .. } => {
-            platform_patch_body(m, current).map_err(|e| e.to_string())?.unwrap_or(Value::Null)
+            platform_patch_body(m, current, &Written::all()).map_err(|e| e.to_string())?.unwrap_or(Value::Null)
         }
         Expected::State { current, .. } => {
             platform_state_body(m, current).map_err(|e| e.to_string())?.unwrap_or(Value::Null)
@@ -314,7 +314,7 @@ fn users() {
             ]),
         ),
         (
-            "SCIM update is a PATCH of every owned attribute",
+            "SCIM update is a PATCH of every owned attribute, phones one type at a time",
             Input::User(entra_user()),
             scim(),
             Expected::Update {
@@ -328,11 +328,14 @@ fn users() {
                         {"op": "replace", "path": "title", "value": "Account Manager"},
                         {"op": "replace", "path": "externalId", "value": "jyoung"},
                         {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "jyoung@contoso.com"},
-                        {"op": "replace", "path": "phoneNumbers", "value": [
-                            {"type": "work", "value": "+14155550111"},
-                            {"type": "mobile", "value": "+14155550100"},
-                            {"type": "eightbyeight", "value": "+14155550123", "primary": true}
-                        ]},
+                        {"op": "replace", "path": "phoneNumbers[type eq \"work\"].value", "value": "+14155550111"},
+                        {"op": "replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+14155550100"},
+                        {"op": "replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": "+14155550123"},
+                        {"op": "replace", "path": "phoneNumbers[type eq \"eightbyeight\"].primary", "value": true},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"home\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work2\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work3\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work4\"]"},
                         {"op": "replace", "path": format!("{ENT}:department"), "value": "Sales"},
                         {"op": "replace", "path": format!("{ENT}:manager"), "value": {"value": "genesys-mgr-1"}},
                         {"op": "replace", "path": format!("{ENT}:employeeNumber"), "value": "1234"}
@@ -354,7 +357,13 @@ fn users() {
                         {"op": "replace", "path": "active", "value": true},
                         {"op": "remove", "path": "title"},
                         {"op": "remove", "path": "externalId"},
-                        {"op": "remove", "path": "phoneNumbers"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"eightbyeight\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"home\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"mobile\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work2\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work3\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work4\"]"},
                         {"op": "remove", "path": format!("{ENT}:department")},
                         {"op": "remove", "path": format!("{ENT}:manager")},
                         {"op": "remove", "path": format!("{ENT}:employeeNumber")}
@@ -780,7 +789,13 @@ fn users() {
                         {"op": "replace", "path": "active", "value": true},
                         {"op": "remove", "path": "title"},
                         {"op": "remove", "path": "externalId"},
-                        {"op": "remove", "path": "phoneNumbers"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"eightbyeight\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"home\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"mobile\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work2\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work3\"]"},
+                        {"op": "remove", "path": "phoneNumbers[type eq \"work4\"]"},
                         {"op": "remove", "path": format!("{ENT}:department")},
                         {"op": "remove", "path": format!("{ENT}:employeeNumber")}
                     ]
@@ -1079,9 +1094,12 @@ fn snapshots_of_full_request_bodies() {
     let cfg = MappingConfig { division: Some("Home".into()), ..scim() };
     let Ok(m) = map_user(&doc, &cfg, &ids()) else { panic!("maps") };
     insta::assert_json_snapshot!("scim_create_body", scim_create_body(&m));
-    insta::assert_json_snapshot!("scim_patch_body", scim_patch_body(&m));
+    insta::assert_json_snapshot!("scim_patch_body", scim_patch_body(&m, &Written::all()));
     insta::assert_json_snapshot!("platform_create_body", platform_create_body(&m, "division-1"));
-    insta::assert_json_snapshot!("platform_patch_body", platform_patch_body(&m, &genesys_current()).ok().flatten());
+    insta::assert_json_snapshot!(
+        "platform_patch_body",
+        platform_patch_body(&m, &genesys_current(), &Written::all()).ok().flatten()
+    );
     let group = json!({"id": "g-1", "displayName": "Sales"});
     let Some(group) = group.as_object() else { panic!("fixture") };
     let request = map_group_membership(
@@ -1141,4 +1159,54 @@ fn whether_the_8x8_number_is_primary_is_a_setting() {
         assert_eq!(text.parse::<NumberPrimary>(), Ok(want));
     }
     assert!("sometimes".parse::<NumberPrimary>().is_err());
+}
+
+#[test]
+fn only_what_the_bridge_wrote_is_cleared_and_a_derived_display_name_never_replaces_genesys() {
+    // Ana, made in Genesys by hand, adopted: the IdP sends her 8x8 number, no title, no display name.
+    let doc: Map<String, Value> = serde_json::from_value(json!({
+        "id": USER_ID, "userName": "ana@corp.example",
+        "name": {"givenName": "Ana", "familyName": "Lima"},
+        "phoneNumbers": [{"type": "eightbyeight", "value": "+14155550123"}]
+    }))
+    .unwrap();
+    let m = map_user(&doc, &MappingConfig::default(), &HashMap::new()).unwrap();
+    assert!(!m.display_name_sent());
+    let body = scim_patch_body(&m, &Written::default());
+    let paths: Vec<&str> = body["Operations"].as_array().unwrap().iter().filter_map(|o| o["path"].as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "userName",
+            "active",
+            "phoneNumbers[type eq \"eightbyeight\"].value",
+            "phoneNumbers[type eq \"eightbyeight\"].primary"
+        ],
+        "nothing the bridge never wrote is removed, and no whole phone list: {body}"
+    );
+    // Once the bridge wrote a title, an IdP that drops it clears it.
+    let wrote_title: Written = serde_json::from_value(json!(["title", "phone:mobile"])).unwrap();
+    let body = scim_patch_body(&m, &wrote_title).to_string();
+    assert!(body.contains(r#"{"op":"remove","path":"title"}"#), "{body}");
+    assert!(body.contains(r#"{"op":"remove","path":"phoneNumbers[type eq \"mobile\"]"}"#), "{body}");
+
+    // Platform: her title, department, work and mobile numbers stay; the 8x8 number is added.
+    let current = json!({
+        "id": "g-ana", "version": 3, "name": "Ana Lima (Support)", "email": "ana@corp.example", "state": "active",
+        "title": "Team Lead", "department": "Support",
+        "addresses": [
+            {"address": "+14155550101", "mediaType": "PHONE", "type": "WORK"},
+            {"address": "+14155550102", "mediaType": "PHONE", "type": "MOBILE"}
+        ]
+    });
+    let patch = platform_patch_body(&m, &current, &Written::default()).unwrap().unwrap();
+    assert_eq!(
+        patch,
+        json!({"version": 3, "addresses": [
+            {"address": "+14155550123", "mediaType": "PHONE", "type": "OTHER"},
+            {"address": "+14155550101", "mediaType": "PHONE", "type": "WORK"},
+            {"address": "+14155550102", "mediaType": "PHONE", "type": "MOBILE"}
+        ]})
+    );
+    assert_eq!(Written::of(&m), serde_json::from_value::<Written>(json!(["phone:eightbyeight"])).unwrap());
 }

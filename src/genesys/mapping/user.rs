@@ -113,6 +113,12 @@ impl MappedUser {
         self.phones.iter().find(|p| p.kind == PhoneKind::EightByEight).map(|p| p.number.as_str())
     }
 
+    /// Whether the IdP sent the display name (rather than the bridge deriving one: Genesys needs
+    /// one on create, but a derived one never replaces what Genesys holds).
+    pub fn display_name_sent(&self) -> bool {
+        !self.notes.iter().any(|n| matches!(n, MappingNote::DisplayNameFrom(_)))
+    }
+
     /// What was dropped or derived, for the caller to log (they hold no phone numbers or e-mails).
     pub fn notes(&self) -> &[MappingNote] {
         &self.notes
