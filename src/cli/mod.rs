@@ -419,26 +419,33 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
                     let pending = store.outbox_pending()?.into_iter().map(|e| ("pending", e));
                     let dead = store.outbox_dead()?.into_iter().map(|e| ("dead", e));
                     if !json {
-                        println!("STATE\tKIND\tRESOURCE\tOP\tCHANGES\tATTEMPTS\tSINCE\tLAST ERROR");
+                        println!("STATE\tKIND\tRESOURCE\tOP\tCHANGES\tATTEMPTS\tSINCE\tLAST ERROR\tNEXT ATTEMPT");
                     }
+                    let now = crate::store::now_millis();
                     for (state, e) in pending.chain(dead) {
                         let since = crate::store::format_millis(e.created);
+                        // A pending change held back (a Retry-After the SDKs would give up on, or
+                        // a backoff): when it is tried again.
+                        let next = (state == "pending" && e.not_before > now)
+                            .then(|| crate::store::format_millis(e.not_before));
                         if json {
                             let line = serde_json::json!({
                                 "state": state, "kind": e.kind.as_str(), "resourceId": e.resource_id,
                                 "op": e.op.as_str(), "changes": e.revision, "attempts": e.attempts,
                                 "since": since, "lastError": e.last_error,
+                                "waiting": next.is_some(), "nextAttempt": next,
                             });
                             println!("{line}");
                         } else {
                             println!(
-                                "{state}\t{}\t{}\t{}\t{}\t{}\t{since}\t{}",
+                                "{state}\t{}\t{}\t{}\t{}\t{}\t{since}\t{}\t{}",
                                 e.kind.as_str(),
                                 e.resource_id,
                                 e.op.as_str(),
                                 e.revision,
                                 e.attempts,
-                                e.last_error.as_deref().unwrap_or("-")
+                                e.last_error.as_deref().unwrap_or("-"),
+                                next.as_deref().unwrap_or("-")
                             );
                         }
                     }

@@ -94,3 +94,38 @@ async fn a_thousand_creates_arrive_exactly_once_through_429s_503s_lost_answers_a
         assert_eq!(p.pointer(OTHER_PHONE), Some(&json!(number(i))), "user {i}: {p}");
     }
 }
+
+#[tokio::test]
+async fn a_retry_after_the_sdks_would_give_up_on_keeps_the_change_waiting_in_outbox_list() {
+    let app = TestApp::spawn().await;
+    // Every call answered 429 with Retry-After: 600 s, beyond the 180 s the Genesys SDKs wait.
+    app.sim_admin(
+        reqwest::Method::POST,
+        "/sim/faults",
+        Some(json!({"storm_429_for_seconds": 120, "retry_after_seconds": 600})),
+    )
+    .await;
+    let id = app.create_user("patient@example.com").await;
+    let store = Store::open(&app.db_path()).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let waiting = store.outbox_pending().unwrap().into_iter().find(|e| e.resource_id == id);
+        if waiting.as_ref().is_some_and(|e| e.not_before > scim_bridge::store::now_millis() + 300_000) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never held back: {waiting:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .args(["--database", &app.db_path(), "outbox", "list", "--json"])
+        .output()
+        .unwrap();
+    let line: Value = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["resourceId"] == id.as_str())
+        .expect("the change is listed");
+    assert_eq!((line["state"].as_str(), line["waiting"].as_bool()), (Some("pending"), Some(true)), "{line}");
+    assert!(line["nextAttempt"].is_string() && line["lastError"].as_str().is_some_and(|e| e.contains("429")), "{line}");
+    assert!(store.outbox_dead().unwrap().is_empty(), "kept, not parked");
+}
