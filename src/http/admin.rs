@@ -306,6 +306,13 @@ async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
                 if d.pending > 0 { age(lag) } else { "-".into() },
                 d.dead
             );
+            if d.waiting > 0 {
+                text.push_str(&format!(
+                    "; <span id=waiting>{}</span> waiting to be tried again (Genesys asked to wait, or after \
+                     failures): <code>scim-bridge outbox list</code> shows when",
+                    d.waiting
+                ));
+            }
             if let Some(why) = check.detail {
                 text.push_str(&format!("<br>{}", esc(&why)));
             }

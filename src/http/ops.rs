@@ -204,7 +204,7 @@ mod tests {
     const NOW: i64 = 1_700_000_000_000;
 
     fn check(pending: i64, oldest_min_ago: Option<i64>, progress_min_ago: Option<i64>) -> OutboxCheck {
-        let depth = OutboxDepth { pending, oldest_pending: oldest_min_ago.map(|m| NOW - m * MIN), dead: 2 };
+        let depth = OutboxDepth { pending, oldest_pending: oldest_min_ago.map(|m| NOW - m * MIN), dead: 2, waiting: 0 };
         outbox_check(&depth, progress_min_ago.map(|m| NOW - m * MIN), NOW)
     }
 

@@ -162,6 +162,8 @@ pub struct OutboxDepth {
     pub pending: i64,
     pub oldest_pending: Option<i64>,
     pub dead: i64,
+    /// Pending changes held back until a later time (a long `Retry-After`, a backoff).
+    pub waiting: i64,
 }
 
 impl Store {
@@ -207,7 +209,9 @@ impl Store {
         let (pending, oldest): (i64, Option<i64>) =
             outbox::table.select((diesel::dsl::count_star(), diesel::dsl::min(outbox::created))).first(&mut conn)?;
         let dead: i64 = outbox_dead::table.count().get_result(&mut conn)?;
-        Ok(OutboxDepth { pending, oldest_pending: oldest, dead })
+        let waiting: i64 =
+            outbox::table.filter(outbox::not_before.gt(super::now_millis())).count().get_result(&mut conn)?;
+        Ok(OutboxDepth { pending, oldest_pending: oldest, dead, waiting })
     }
 
     /// The change was delivered: remove it, unless a newer change arrived meanwhile (then it stays
@@ -602,7 +606,10 @@ mod tests {
         let dead = store.outbox_dead().unwrap();
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400 bad.request: invalid phone"));
-        assert_eq!(store.outbox_depth().unwrap(), OutboxDepth { pending: 0, oldest_pending: None, dead: 1 });
+        assert_eq!(
+            store.outbox_depth().unwrap(),
+            OutboxDepth { pending: 0, oldest_pending: None, dead: 1, waiting: 0 }
+        );
         assert_eq!(store.outbox_retry(None).unwrap(), 1);
         assert_eq!(store.outbox_pending().unwrap().len(), 1);
         assert!(store.outbox_dead().unwrap().is_empty());

@@ -97,7 +97,8 @@ async fn a_thousand_creates_arrive_exactly_once_through_429s_503s_lost_answers_a
 
 #[tokio::test]
 async fn a_retry_after_the_sdks_would_give_up_on_keeps_the_change_waiting_in_outbox_list() {
-    let app = TestApp::spawn().await;
+    let admin = "an-admin-token-for-this-test";
+    let app = TestApp::spawn_with(|c| c.admin_token = Some(scim_bridge::config::Secret::new(admin))).await;
     // Every call answered 429 with Retry-After: 600 s, beyond the 180 s the Genesys SDKs wait.
     app.sim_admin(
         reqwest::Method::POST,
@@ -128,4 +129,16 @@ async fn a_retry_after_the_sdks_would_give_up_on_keeps_the_change_waiting_in_out
     assert_eq!((line["state"].as_str(), line["waiting"].as_bool()), (Some("pending"), Some(true)), "{line}");
     assert!(line["nextAttempt"].is_string() && line["lastError"].as_str().is_some_and(|e| e.contains("429")), "{line}");
     assert!(store.outbox_dead().unwrap().is_empty(), "kept, not parked");
+    assert_eq!(store.outbox_depth().unwrap().waiting, 1);
+    let page = app
+        .client
+        .get(format!("http://{}/admin", app.addr))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<span id=waiting>1</span> waiting to be tried again"), "/admin shows it: {page}");
 }
