@@ -337,33 +337,26 @@ impl Worker {
             Ok(None) => return Delivery::Done,
             Err(d) => return d,
         };
-        let mut known = match self.known(e, &subject, false).await {
+        let (mut known, prior) = match self.known(e, &subject, false).await {
             Ok(k) => k,
             Err(d) => return d,
         };
         // A retry looks first: its earlier create may have worked with the answer lost.
         known.look_up_first = e.attempts > 0;
-        self.execute(e, &subject, known).await
+        self.execute(e, &subject, known, prior).await
     }
 
     /// Run the plan of `e` until it is done: send its first request, learn, plan again.
-    async fn execute(&self, e: &OutboxEntry, subject: &Subject, mut known: Known) -> Delivery {
+    /// `prior`: how the bridge owned the user before this delivery (a create sent earlier whose
+    /// answer may be lost, an operator's permission to adopt).
+    async fn execute(
+        &self,
+        e: &OutboxEntry,
+        subject: &Subject,
+        mut known: Known,
+        mut prior: Option<Ownership>,
+    ) -> Delivery {
         let mut version_conflicts = 0;
-        // How the bridge owned this user before this delivery (a create sent earlier whose answer
-        // may be lost, an operator's permission to adopt).
-        let mut prior = match subject {
-            Subject::User(_) => match self
-                .blocking({
-                    let id = e.resource_id.clone();
-                    move |s| s.owned_user(&id)
-                })
-                .await
-            {
-                Ok(o) => o.map(|o| o.how),
-                Err(d) => return d,
-            },
-            _ => None,
-        };
         for _ in 0..MAX_STEPS {
             let steps = match plan::plan(&subject.change(), &known, self.settings) {
                 Plan::Done => return Delivery::Done,
@@ -488,13 +481,7 @@ impl Worker {
             (Subject::User(m), Purpose::CreateUser) => (m.user_name().to_string(), false),
             (Subject::User(m), Purpose::FindUser) => (m.user_name().to_string(), true),
             (Subject::DeletedUser(_), Purpose::FindUser) => {
-                let owns = match self
-                    .blocking({
-                        let g = g.clone();
-                        move |s| s.owns_genesys_user(&g)
-                    })
-                    .await
-                {
+                let owns = match self.owns(&g).await {
                     Ok(o) => o,
                     Err(d) => return Some(d),
                 };
@@ -509,13 +496,7 @@ impl Worker {
         let how = if !found {
             Ownership::Created
         } else {
-            let owned_elsewhere = match self
-                .blocking({
-                    let g = g.clone();
-                    move |s| s.owns_genesys_user(&g)
-                })
-                .await
-            {
+            let owned_elsewhere = match self.owns(&g).await {
                 Ok(o) => o,
                 Err(d) => return Some(d),
             };
@@ -538,6 +519,12 @@ impl Worker {
         };
         let result = self.blocking(move |s| s.set_owned_user(&id, &name, Some(&g), how)).await;
         result.err()
+    }
+
+    /// Whether the bridge owns the Genesys user `genesys_id` (for any bridge user).
+    async fn owns(&self, genesys_id: &str) -> Result<bool, Delivery> {
+        let g = genesys_id.to_string();
+        self.blocking(move |s| s.owns_genesys_user(&g)).await
     }
 
     /// Store what a step taught that outlives this delivery: the link of a found or created
@@ -620,7 +607,7 @@ impl Worker {
     /// Genesys (the dry run; `reconcile` prints the same plans).
     async fn planned(&self, e: &OutboxEntry) -> Result<Vec<Step>, Delivery> {
         let Some(subject) = self.subject(e).await? else { return Ok(Vec::new()) };
-        let known = self.known(e, &subject, true).await?;
+        let (known, _) = self.known(e, &subject, true).await?;
         match plan::plan(&subject.change(), &known, self.settings) {
             Plan::Done => Ok(Vec::new()),
             Plan::Send(steps) => {
@@ -741,8 +728,14 @@ impl Worker {
 
     /// What the bridge knows of the Genesys side of `e` before asking Genesys: the stored link
     /// and the divisions found so far. In a dry run, a user whose create was recorded counts as
-    /// created, and members not delivered count as delivered.
-    async fn known(&self, e: &OutboxEntry, subject: &Subject, dry_run: bool) -> Result<Known, Delivery> {
+    /// created, and members not delivered count as delivered. Also how the bridge owns the user.
+    async fn known(
+        &self,
+        e: &OutboxEntry,
+        subject: &Subject,
+        dry_run: bool,
+    ) -> Result<(Known, Option<Ownership>), Delivery> {
+        let mut prior = None;
         let mut known = Known { genesys_id: self.link(e.kind, &e.resource_id).await?, ..Known::default() };
         let user_name = match subject {
             Subject::User(m) => Some(m.user_name()),
@@ -760,9 +753,11 @@ impl Worker {
         }
         if let Subject::User(m) = subject {
             let id = e.resource_id.clone();
-            let (written, owned) = self.blocking(move |s| Ok((s.written_fields(&id)?, s.owned_user(&id)?))).await?;
+            let owned = self.blocking(move |s| s.owned_user(&id)).await?;
+            prior = owned.as_ref().map(|o| o.how);
             let placeholder = known.genesys_id.as_deref().is_some_and(|g| g.starts_with('{'));
-            known.fields_written = match written.and_then(|w| serde_json::from_str::<Written>(&w).ok()) {
+            let written = owned.as_ref().and_then(|o| o.written.as_deref());
+            known.fields_written = match written.and_then(|w| serde_json::from_str::<Written>(w).ok()) {
                 Some(w) => w,
                 // The dry run recorded a create of this user: it would have written what it had.
                 None if placeholder => Written::of(m),
@@ -785,7 +780,7 @@ impl Worker {
         if let Subject::Group { added, .. } = subject {
             known.bridge_added = bridge_added(added, known.genesys_id.as_deref());
         }
-        Ok(known)
+        Ok((known, prior))
     }
 }
 

@@ -430,6 +430,8 @@ pub struct OwnedUser {
     pub user_name: String,
     pub genesys_id: Option<String>,
     pub how: Ownership,
+    /// The fields the bridge last wrote to the user (JSON, as the caller stored it).
+    pub written: Option<String>,
 }
 
 impl Store {
@@ -437,13 +439,14 @@ impl Store {
     pub fn owned_user(&self, resource_id: &str) -> Result<Option<OwnedUser>, StoreError> {
         use super::schema::genesys_owned_users as o;
         let mut conn = self.reader()?;
-        let row: Option<(String, String, Option<String>, String)> = o::table
+        type Row = (String, String, Option<String>, String, Option<String>);
+        let row: Option<Row> = o::table
             .filter(o::resource_id.eq(resource_id))
-            .select((o::resource_id, o::user_name, o::genesys_id, o::how))
+            .select((o::resource_id, o::user_name, o::genesys_id, o::how, o::written))
             .first(&mut conn)
             .optional()?;
-        Ok(row.and_then(|(resource_id, user_name, genesys_id, how)| {
-            Ownership::parse(&how).map(|how| OwnedUser { resource_id, user_name, genesys_id, how })
+        Ok(row.and_then(|(resource_id, user_name, genesys_id, how, written)| {
+            Ownership::parse(&how).map(|how| OwnedUser { resource_id, user_name, genesys_id, how, written })
         }))
     }
 
@@ -458,16 +461,6 @@ impl Store {
             .count()
             .get_result(&mut conn)?;
         Ok(n > 0)
-    }
-
-    /// The fields the bridge last wrote to the Genesys user of `resource_id` (JSON, as the caller
-    /// stored it); `None` when nothing is recorded.
-    pub fn written_fields(&self, resource_id: &str) -> Result<Option<String>, StoreError> {
-        use super::schema::genesys_owned_users as o;
-        let mut conn = self.reader()?;
-        let row: Option<Option<String>> =
-            o::table.filter(o::resource_id.eq(resource_id)).select(o::written).first(&mut conn).optional()?;
-        Ok(row.flatten())
     }
 
     /// Record the fields the bridge just wrote to the Genesys user of `resource_id`.

@@ -21,6 +21,7 @@
 use serde_json::{Value, json};
 
 use super::error::ScimError;
+use super::resource::json_kind;
 use super::schema::{LIST_RESPONSE_URN, SEARCH_REQUEST_URN, get_ci};
 
 /// Validated paging, sorting and filter parameters of a list or search request.
@@ -187,23 +188,24 @@ fn path_list(name: &str, v: &Value) -> Result<String, ScimError> {
                     _ => {
                         return Err(ScimError::invalid_value(format!(
                             "{name} must be an array of attribute paths (strings), but it holds {}",
-                            kind_of(item)
+                            json_kind(item)
                         )));
                     }
                 }
             }
             Ok(paths.join(","))
         }
-        other => {
-            Err(ScimError::invalid_value(format!("{name} must be an array of attribute paths, got {}", kind_of(other))))
-        }
+        other => Err(ScimError::invalid_value(format!(
+            "{name} must be an array of attribute paths, got {}",
+            json_kind(other)
+        ))),
     }
 }
 
 fn text(name: &str, v: &Value) -> Result<String, ScimError> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        other => Err(ScimError::invalid_value(format!("{name} must be a string, got {}", kind_of(other)))),
+        other => Err(ScimError::invalid_value(format!("{name} must be a string, got {}", json_kind(other)))),
     }
 }
 
@@ -212,7 +214,7 @@ fn number_text(name: &str, v: &Value) -> Result<String, ScimError> {
     match v {
         Value::Number(n) => Ok(n.to_string()),
         Value::String(s) => Ok(s.clone()),
-        other => Err(ScimError::invalid_value(format!("{name} must be an integer, got {}", kind_of(other)))),
+        other => Err(ScimError::invalid_value(format!("{name} must be an integer, got {}", json_kind(other)))),
     }
 }
 
@@ -245,17 +247,6 @@ fn quoted(s: &str) -> String {
     } else {
         let head: String = s.chars().take(24).collect();
         format!("\"{head}...\"")
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

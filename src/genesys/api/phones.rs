@@ -16,6 +16,17 @@ pub enum PhoneKind {
 }
 
 impl PhoneKind {
+    /// Every kind, in the order they are sent.
+    pub const ALL: [PhoneKind; 7] = [
+        PhoneKind::Work,
+        PhoneKind::Work2,
+        PhoneKind::Work3,
+        PhoneKind::Work4,
+        PhoneKind::Home,
+        PhoneKind::Mobile,
+        PhoneKind::EightByEight,
+    ];
+
     /// A SCIM type that passes through unchanged (not the Other Phone types, see
     /// [`is_other_phone_type`]).
     pub fn from_scim_type(t: &str) -> Option<PhoneKind> {

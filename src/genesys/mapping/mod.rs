@@ -154,15 +154,7 @@ impl Written {
                 .into_iter()
                 .map(str::to_string)
                 .collect();
-        for kind in [
-            PhoneKind::Work,
-            PhoneKind::Work2,
-            PhoneKind::Work3,
-            PhoneKind::Work4,
-            PhoneKind::Home,
-            PhoneKind::Mobile,
-            PhoneKind::EightByEight,
-        ] {
+        for kind in PhoneKind::ALL {
             keys.insert(Written::phone_key(kind));
         }
         Written(keys)

@@ -97,11 +97,9 @@ pub(super) fn platform_addresses(m: &MappedUser, current: &Value, written: &Writ
     let used: Vec<&str> = m.phones.iter().map(|p| p.kind.platform_type()).collect();
     // The Platform contact types the bridge wrote (the 8x8 number is OTHER).
     let wrote = |platform_type: &str| {
-        written.keys().filter_map(|k| k.strip_prefix("phone:")).any(|t| {
-            PhoneKind::from_scim_type(t)
-                .or((t == PhoneKind::EightByEight.scim_type()).then_some(PhoneKind::EightByEight))
-                .is_some_and(|k| k.platform_type() == platform_type)
-        })
+        PhoneKind::ALL
+            .into_iter()
+            .any(|k| k.platform_type() == platform_type && written.contains(&Written::phone_key(k)))
     };
     let kept = existing.iter().filter(|c| {
         let kind = contact_field(c, "type").to_ascii_uppercase();

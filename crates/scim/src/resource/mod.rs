@@ -37,6 +37,7 @@ use validate::{check_immutable, check_required, check_schemas};
 use values::{describe, given_twice, is_unassigned, kind_of};
 
 pub use values::canonical_value;
+pub(crate) use values::kind_of as json_kind;
 
 #[cfg(test)]
 mod tests;

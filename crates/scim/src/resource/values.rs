@@ -182,7 +182,7 @@ fn type_error(path: &str, expected: &str, got: &Value) -> ScimError {
 }
 
 /// The JSON type of a value, for error details.
-pub(super) fn kind_of(v: &Value) -> &'static str {
+pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
