@@ -74,6 +74,8 @@ pub fn client(cloud: &GenesysCloud) -> Result<Client, ClientError> {
 /// on a loopback port and forward to it, saying so loudly.
 pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> anyhow::Result<Forwarding> {
     let mapping = mapping_config(settings);
+    let check = mapping.clone();
+    store.set_user_check(Arc::new(move |new, old| super::mapping::check_number_change(new, old, &check)));
     let (client_cfg, simulator, target) = match &settings.target {
         GenesysTarget::Cloud(cloud) => {
             let target = match &cloud.region {

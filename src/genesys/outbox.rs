@@ -509,7 +509,7 @@ impl Worker {
                 None if self.adopt == AdoptPolicy::ByUserName => Ownership::Adopted,
                 None => {
                     return Some(Delivery::Park(format!(
-                        "a Genesys user with the userName {name} exists and was not created by the bridge; it is \
+                        "a Genesys user with this userName exists and was not created by the bridge; it is \
                          left as it is. To let the bridge take it over, run `scim-bridge outbox adopt {id}` for this \
                          user, or set SCIM_BRIDGE_GENESYS_ADOPT=by-username for all; or change the userName at the \
                          identity provider"

@@ -149,9 +149,24 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
 pub struct Store {
     readers: Pool<ConnectionManager<SqliteConnection>>,
     writer: mpsc::Sender<Job>,
+    /// What a user must satisfy beyond its schema before it is stored ([`Store::set_user_check`]).
+    user_check: std::sync::OnceLock<UserCheck>,
     /// Dropping it stops the checkpointer thread.
     _checkpointer: mpsc::Sender<()>,
 }
+
+/// A rule a user must satisfy before it is stored, beyond its schema: called with the user as it
+/// would be stored and as it was (`None` on create). The forwarding sets one so that a value it
+/// could never send to Genesys is refused to the identity provider at once (the store does not
+/// know which values those are).
+pub type UserCheck = std::sync::Arc<
+    dyn Fn(
+            &serde_json::Map<String, serde_json::Value>,
+            Option<&serde_json::Map<String, serde_json::Value>>,
+        ) -> Result<(), ScimError>
+        + Send
+        + Sync,
+>;
 
 /// Run passive WAL checkpoints from their own connection: they never block the writer or readers.
 fn spawn_checkpointer(path: &str) -> Result<mpsc::Sender<()>, StoreError> {
@@ -254,7 +269,18 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(Pragmas))
             .build(ConnectionManager::<SqliteConnection>::new(path))?;
-        Ok(Store { readers, writer: spawn_writer(writer, path.to_string())?, _checkpointer: spawn_checkpointer(path)? })
+        Ok(Store {
+            readers,
+            writer: spawn_writer(writer, path.to_string())?,
+            user_check: std::sync::OnceLock::new(),
+            _checkpointer: spawn_checkpointer(path)?,
+        })
+    }
+
+    /// Set the rule every created or rewritten user must satisfy ([`UserCheck`]); once, at start.
+    /// A second call is ignored.
+    pub fn set_user_check(&self, check: UserCheck) {
+        let _ = self.user_check.set(check);
     }
 
     /// Apply pending migrations and report how many ran.

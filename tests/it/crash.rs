@@ -186,6 +186,18 @@ async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_
     let log = dir.path().join("serve.log");
     let client = reqwest::Client::new();
     let (_sim, sim) = genesys_sim(&client, &[]).await;
+    // A user an administrator made in Genesys by hand: the bridge's create meets it and parks.
+    let token = sim_json(&client, &sim, reqwest::Method::POST, "/sim/tokens", None).await;
+    let hand_made = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "unsendable@example.com", "displayName": "By Hand"});
+    let r = client
+        .post(format!("{sim}/api/v2/scim/v2/users"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&hand_made)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     // Every Genesys call fails once, so retries and their reasons are logged too.
     sim_json(&client, &sim, reqwest::Method::POST, "/sim/faults", Some(json!({"fail_next": [503, 401, 429]}))).await;
     let port = free_port();
@@ -196,15 +208,22 @@ async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_
     body["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "+14155550177"}]);
     let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 201);
-    // A duplicate (409), a filter by userName, a PATCH of the number, and a number that cannot
-    // be sent (its change is parked with an error quoting it).
+    // A duplicate (409), a filter by userName, a number that cannot be sent, and a create that
+    // meets the hand-made user (parked with what to do).
     let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 409);
     let filter = "userName%20eq%20%22logged%40example.com%22";
     let r = client.get(format!("{base}/Users?filter={filter}")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    // A number the bridge could not send is refused at once, naming the accepted forms.
     let mut bad = user_body("unsendable@example.com");
     bad["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "555-0199-77"}]);
+    let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let error: Value = r.json().await.unwrap();
+    assert_eq!(error["scimType"], "invalidValue", "{error}");
+    assert!(error["detail"].as_str().is_some_and(|d| d.contains("default country") && d.contains("Accepted")));
+    bad["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "+14155550199"}]);
     let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&bad).send().await.unwrap();
     assert_eq!(r.status(), 201);
     let started = Instant::now();
@@ -217,7 +236,7 @@ async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let dead = Store::open(&db).unwrap().outbox_dead().unwrap();
-    assert!(dead[0].last_error.as_deref().is_some_and(|e| e.contains("default country")), "{dead:?}");
+    assert!(dead[0].last_error.as_deref().is_some_and(|e| e.contains("not created by the bridge")), "{dead:?}");
 
     let logs = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<Value> = logs
@@ -245,9 +264,15 @@ async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_
     for t in issued.as_array().into_iter().flatten().filter_map(|t| t["access_token"].as_str()) {
         assert!(!logs.contains(t), "an access token is in the log");
     }
-    for personal in
-        ["logged@example.com", "unsendable@example.com", "logged%40", "4155550177", "555-0199-77", "5550199"]
-    {
+    for personal in [
+        "logged@example.com",
+        "unsendable@example.com",
+        "logged%40",
+        "4155550177",
+        "4155550199",
+        "555-0199-77",
+        "5550199",
+    ] {
         assert!(!logs.contains(personal), "{personal:?} is in the log");
     }
 }

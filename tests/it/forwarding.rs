@@ -363,3 +363,51 @@ async fn a_member_added_in_genesys_by_hand_stays_through_group_syncs() {
     app.wait_drained(Duration::from_secs(20)).await;
     assert_eq!(sim_group_members(&app, "Support").await, vec![hand], "the hand-added member stays");
 }
+
+/// A body with only an 8x8 number.
+fn with_number(user_name: &str, number: &str) -> Value {
+    let mut body = crate::helpers::user_body(user_name);
+    body["phoneNumbers"] = json!([{"type": "eightbyeight", "value": number}]);
+    body
+}
+
+#[tokio::test]
+async fn an_8x8_number_with_an_extension_reaches_genesys_as_a_tel_uri_in_scim_mode() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.post("/Users", with_number("ext@example.com", "+1 415 555 0123 x123")).await.status, 201);
+    let p = app.wait_profile("ext@example.com", "the 8x8 number", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    assert_eq!(p.pointer(OTHER_PHONE), Some(&json!("tel:+14155550123;ext=123")));
+    // An extension alone cannot be dialled from Genesys: refused, naming the accepted forms.
+    let r = app.post("/Users", with_number("alone@example.com", "x123")).await;
+    r.assert_error(400, Some("invalidValue"));
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("extension without a number") && detail.contains("Accepted:"), "{detail}");
+}
+
+#[tokio::test]
+async fn in_platform_mode_a_number_with_an_extension_is_refused_at_the_scim_side_and_nothing_is_stored() {
+    let app = TestApp::spawn_with(|c| c.genesys.api = ApiMode::Platform).await;
+    let r = app.post("/Users", with_number("ext@example.com", "+1 415 555 0123;ext=123")).await;
+    r.assert_error(400, Some("invalidValue"));
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("Accepted in Platform API mode") && detail.contains("SCIM API mode"), "{detail}");
+    assert_eq!(
+        app.get(&format!("/Users?filter={}", crate::helpers::q("userName eq \"ext@example.com\""))).await.body["totalResults"],
+        0
+    );
+
+    // A stored user whose number the IdP changes to one with an extension: the PATCH is refused
+    // as a whole, the user keeps its number, and other changes still go through.
+    let id = app.post("/Users", with_number("pat@example.com", "+1 415 555 0123")).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ops = json!([{"op": "replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": "+1 415 555 0123 x9"}]);
+    app.patch(&format!("/Users/{id}"), patch_body(ops)).await.assert_error(400, Some("invalidValue"));
+    let stored = app.get(&format!("/Users/{id}")).await.body;
+    assert_eq!(stored["phoneNumbers"][0]["value"], "+1 415 555 0123", "{stored}");
+    let ops = json!([{"op": "replace", "path": "title", "value": "Lead"}]);
+    assert_eq!(app.patch(&format!("/Users/{id}"), patch_body(ops)).await.status, 200);
+    let p = app.wait_profile("pat@example.com", "the 8x8 number", |p| p.pointer(OTHER_PHONE).is_some()).await;
+    assert_eq!(p.pointer(OTHER_PHONE), Some(&json!("+14155550123")));
+}

@@ -87,4 +87,15 @@ pub enum NumberError {
     NationalLength { country: &'static str, digits: usize },
     #[error("has an extension that is not 1 to 10 digits")]
     BadExtension,
+    #[error(
+        "is an extension without a number; Genesys cannot dial an 8x8 extension on its own: send the full \
+         international number with the extension (`+1 415 555 0123;ext=123`)"
+    )]
+    ExtensionOnly,
+    #[error(
+        "has an extension, which the Platform API cannot take with a number (its `Contact.extension` is a Genesys \
+         internal extension and excludes `address`, genesys-api-notes §14): send the number without the extension, \
+         or use the SCIM API mode, which takes numbers with extensions"
+    )]
+    ExtensionInPlatformMode,
 }

@@ -160,9 +160,10 @@ pub(super) fn without_display(contact: &Value) -> Value {
     }
 }
 
-/// A phone as a Platform `Contact` (genesys-api-notes §2.2, §7.3). A number with an extension is sent as
-/// the same tel URI as in SCIM mode [unverified for the Platform API: `Contact.extension` is a
-/// Genesys internal extension, "mutually exclusive with the address field"].
+/// A phone as a Platform `Contact` (genesys-api-notes §2.2, §7.3): always a plain E.164 `address`.
+/// Numbers with an extension never get here in Platform mode ([`normalise_number_for`] refuses
+/// them: `Contact.extension` is a Genesys internal extension, "mutually exclusive with the
+/// address field", genesys-api-notes §14).
 pub(super) fn platform_contact(p: &Phone) -> PlatformContact {
     PlatformContact { address: p.number.clone(), media_type: PLATFORM_PHONE_MEDIA, kind: p.kind.platform_type() }
 }

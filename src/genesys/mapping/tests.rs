@@ -919,6 +919,16 @@ fn numbers() {
             &none,
             Expected::Fails(vec!["extension that is not 1 to 10"]),
         ),
+        ("an extension alone", "x123", &none, Expected::Fails(vec!["extension without a number"])),
+        ("an extension alone, spelt out", "ext. 4321", &us, Expected::Fails(vec!["extension without a number"])),
+        ("an extension alone, tel form", ";ext=4321", &none, Expected::Fails(vec!["extension without a number"])),
+        ("a short run of digits is an extension", "4123", &us, Expected::Fails(vec!["extension without a number"])),
+        (
+            "six digits are still an extension without a default country",
+            "41 23 45",
+            &none,
+            Expected::Fails(vec!["extension without a number"]),
+        ),
         (
             "absurdly long input",
             "+1 415 555 0123 ------------------------------------------------------------",
@@ -1209,4 +1219,45 @@ fn only_what_the_bridge_wrote_is_cleared_and_a_derived_display_name_never_replac
         ]})
     );
     assert_eq!(Written::of(&m), serde_json::from_value::<Written>(json!(["phone:eightbyeight"])).unwrap());
+}
+
+#[test]
+fn extensions_are_sent_in_scim_mode_and_refused_in_platform_mode() {
+    for raw in ["+14155550123;ext=123", "+1 415 555 0123 x123", "tel:+14155550123;ext=123"] {
+        assert_eq!(normalise_number_for(raw, None, ApiMode::Scim).as_deref(), Ok("tel:+14155550123;ext=123"), "{raw}");
+        assert_eq!(normalise_number_for(raw, None, ApiMode::Platform), Err(NumberError::ExtensionInPlatformMode));
+    }
+    assert_eq!(normalise_number_for("+1 415 555 0123", None, ApiMode::Platform).as_deref(), Ok("+14155550123"));
+    // A work number with an extension is dropped with a note in Platform mode, never sent guessed.
+    let doc = user(json!({"phoneNumbers": [
+        {"type": "eightbyeight", "value": "+14155550123"},
+        {"type": "work", "value": "+1 415 555 0100 x12"}
+    ]}));
+    let m = map_user(doc.as_object().unwrap(), &platform(), &ids()).unwrap();
+    assert_eq!(m.phones.len(), 1, "{:?}", m.phones);
+    assert!(m.notes.iter().any(|n| n.to_string().contains("Platform API cannot take")), "{:?}", m.notes);
+}
+
+#[test]
+fn a_new_or_changed_number_the_bridge_could_not_send_is_refused_with_the_accepted_forms() {
+    let doc = |number: &str| user(json!({"phoneNumbers": [{"type": "eightbyeight", "value": number}]}));
+    let obj = |v: &Value| v.as_object().cloned().unwrap();
+    let (bad, good, ext) = (doc("x123"), doc("+14155550123"), doc("+14155550123 x9"));
+    // On create and on a change.
+    for old in [None, Some(obj(&good))] {
+        let e = check_number_change(&obj(&bad), old.as_ref(), &scim()).unwrap_err();
+        assert_eq!((e.status, e.scim_type), (400, Some(scim::ScimType::InvalidValue)));
+        assert!(e.detail.contains("extension without a number") && e.detail.contains("Accepted:"), "{}", e.detail);
+        assert!(e.detail.contains(r#"phoneNumbers[type eq "eightbyeight"].value"#), "{}", e.detail);
+        assert_no_phone_number("refusal", &e.detail);
+    }
+    // A number with an extension: sent in SCIM mode, refused in Platform mode, naming that mode's forms.
+    assert_eq!(check_number_change(&obj(&ext), None, &scim()), Ok(()));
+    let e = check_number_change(&obj(&ext), None, &platform()).unwrap_err();
+    assert!(e.detail.contains("Accepted in Platform API mode"), "{}", e.detail);
+    // An unchanged number is not checked again (a user stored before a configuration change can
+    // still be deactivated); no number at all is fine.
+    assert_eq!(check_number_change(&obj(&bad), Some(&obj(&bad)), &scim()), Ok(()));
+    assert_eq!(check_number_change(&obj(&user(json!({}))), None, &scim()), Ok(()));
+    assert_eq!(check_number_change(&obj(&good), Some(&obj(&bad)), &scim()), Ok(()));
 }

@@ -400,7 +400,7 @@ pub(super) fn map_phones(
     };
     let eight =
         match raw {
-            Some(raw) => Some(normalise_number(&raw, cfg.default_country).map_err(|problem| {
+            Some(raw) => Some(normalise_number_for(&raw, cfg.default_country, cfg.api).map_err(|problem| {
                 MappingErrorKind::EightByEightNumber { path: source.as_str().to_string(), problem }
             })?),
             None => {
@@ -434,7 +434,7 @@ pub(super) fn map_phones(
             notes.push(dropped(PhoneDrop::Duplicate));
             continue;
         }
-        match normalise_number(value, cfg.default_country) {
+        match normalise_number_for(value, cfg.default_country, cfg.api) {
             Ok(number) => phones.push(Phone { kind, number, primary: is_primary(element) }),
             Err(problem) => notes.push(dropped(PhoneDrop::Unusable(problem))),
         }

@@ -472,6 +472,9 @@ impl Store {
     pub fn create(&self, rt: &ResourceType, prepared: Prepared) -> Result<StoredResource, StoreError> {
         let kind = rt.kind;
         let doc = storable(prepared.doc);
+        if let (ResourceKind::User, Some(check)) = (kind, self.user_check.get()) {
+            check(&doc, None).map_err(StoreError::Invalid)?;
+        }
         let cols = columns(kind, &doc);
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
@@ -524,7 +527,14 @@ impl Store {
         plan: impl Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync + 'static,
     ) -> Result<WriteOutcome, StoreError> {
         let kind = rt.kind;
-        let plan = std::sync::Arc::new(plan);
+        let check = self.user_check.get().filter(|_| kind == ResourceKind::User).cloned();
+        let plan = std::sync::Arc::new(move |current: &StoredResource| -> Result<Plan, StoreError> {
+            let planned = plan(current)?;
+            if let Some(check) = &check {
+                check(&planned.doc, Some(&current.doc)).map_err(StoreError::Invalid)?;
+            }
+            Ok(planned)
+        });
         let current = self.get(kind, id)?;
         check_if_match(&current, if_match)?;
         let ready = Ready::of(kind, plan(&current)?)?;
