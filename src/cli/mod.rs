@@ -402,11 +402,18 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
                             let line = serde_json::json!({
                                 "at": at, "kind": r.kind, "resourceId": r.resource_id,
                                 "method": r.method, "path": r.path, "body": r.body,
-                                "bodyAfterRead": r.body_after_read,
+                                "bodyAfterRead": r.body_after_read, "note": r.note,
                             });
                             println!("{line}");
                         } else {
-                            println!("{at}\t{} {}\t({} {})", r.method, r.path, r.kind, r.resource_id);
+                            if r.method.is_empty() {
+                                println!("{at}\tnothing sent\t({} {})", r.kind, r.resource_id);
+                            } else {
+                                println!("{at}\t{} {}\t({} {})", r.method, r.path, r.kind, r.resource_id);
+                            }
+                            if let Some(note) = &r.note {
+                                println!("    note: {note}");
+                            }
                             if let Some(body) = &r.body {
                                 let only =
                                     if r.body_after_read { " (only what differs from the read is sent)" } else { "" };

@@ -103,7 +103,8 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> an
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(store, client.clone(), mapping.clone(), settings.delete_mode)
         .adopt(settings.adopt)
-        .dry_run(dry_run);
+        .dry_run(dry_run)
+        .dry_run_reads(simulator.is_none());
     let recent = worker.recent();
     let outbox = worker.stats();
     let worker = actix_web::rt::spawn(worker.run(stop_rx));

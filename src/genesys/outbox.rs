@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use super::api::{ApiMode, answers};
+use super::api::{ApiMode, ApiRequest, answers, wire};
 use super::client::{Client, ClientError};
 use super::mapping::{self, AdoptPolicy, DeleteMode, MappedUser, MappingConfig, Written};
 use super::plan::{self, Change, Known, Learnt, Member, Plan, Purpose, Step};
@@ -181,6 +181,9 @@ pub struct Worker {
     divisions: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Send nothing; record the requests that would have been sent (`SCIM_BRIDGE_DRY_RUN`).
     dry_run: bool,
+    /// The dry run may read Genesys (GET only) to find collisions: true when real Genesys
+    /// credentials are configured, false for the built-in simulator.
+    dry_run_reads: bool,
     recent: Arc<RecentDeliveries>,
     /// Outcomes and the time of the last progress, for `/metrics` and `/readyz`.
     stats: OutboxStats,
@@ -197,6 +200,7 @@ impl Worker {
             home_division: tokio::sync::OnceCell::new(),
             divisions: tokio::sync::Mutex::default(),
             dry_run: false,
+            dry_run_reads: false,
             recent: Arc::default(),
             stats: OutboxStats::default(),
         }
@@ -221,6 +225,14 @@ impl Worker {
     /// Send nothing to Genesys: record the requests each change would cause instead.
     pub fn dry_run(mut self, on: bool) -> Worker {
         self.dry_run = on;
+        self
+    }
+
+    /// Let the dry run read Genesys (GET only, never a write) to find the Genesys users whose
+    /// userName a create would meet. Off, it plans from the store alone and notes on each
+    /// create that this was not checked.
+    pub fn dry_run_reads(mut self, on: bool) -> Worker {
+        self.dry_run_reads = on;
         self
     }
 
@@ -563,27 +575,44 @@ impl Worker {
     /// was recorded is updated next time, as it would be had the create been sent; a division
     /// looked up once is taken as known.
     async fn preview(&self, e: &OutboxEntry) {
-        let requests = match self.planned(e).await {
-            Ok(steps) => steps,
+        let (requests, note) = match self.planned(e).await {
+            Ok(planned) => planned,
             Err(outcome) => {
                 self.record(e, outcome).await;
                 return;
             }
         };
         let at = now_millis();
-        let requests: Vec<DryRunRequest> = requests
-            .into_iter()
-            .map(|s| DryRunRequest {
+        let row =
+            |method: String, path: String, body: Option<Value>, after_read: bool, note: Option<String>| DryRunRequest {
                 at,
                 kind: e.kind.as_str().to_string(),
                 resource_id: e.resource_id.clone(),
-                method: s.request.verb.as_str().to_string(),
-                path: s.request.target(),
-                body: s.body.json().cloned(),
-                body_after_read: matches!(s.body, plan::Body::AfterRead(_)),
+                method,
+                path,
+                body,
+                body_after_read: after_read,
+                note,
+            };
+        let mut note = note;
+        let mut requests: Vec<DryRunRequest> = requests
+            .into_iter()
+            .map(|s| {
+                let after_read = matches!(s.body, plan::Body::AfterRead(_));
+                row(
+                    s.request.verb.as_str().to_string(),
+                    s.request.target(),
+                    s.body.json().cloned(),
+                    after_read,
+                    note.take(),
+                )
             })
             .collect();
-        let n = requests.len();
+        // Nothing would be sent, for a reason worth showing (a collision): a row without a request.
+        if let Some(why) = note {
+            requests.push(row(String::new(), String::new(), None, false, Some(why)));
+        }
+        let n = requests.iter().filter(|r| !r.method.is_empty()).count();
         let entry = e.clone();
         let stored = self.blocking(move |s| s.dry_run_record(&entry, requests)).await;
         match stored {
@@ -605,10 +634,76 @@ impl Worker {
 
     /// The plan of `e` as the worker would start it, from what the bridge knows without asking
     /// Genesys (the dry run; `reconcile` prints the same plans).
-    async fn planned(&self, e: &OutboxEntry) -> Result<Vec<Step>, Delivery> {
-        let Some(subject) = self.subject(e).await? else { return Ok(Vec::new()) };
-        let (known, _) = self.known(e, &subject, true).await?;
-        match plan::plan(&subject.change(), &known, self.settings) {
+    async fn planned(&self, e: &OutboxEntry) -> Result<(Vec<Step>, Option<String>), Delivery> {
+        let Some(subject) = self.subject(e).await? else { return Ok((Vec::new(), None)) };
+        let (mut known, prior) = self.known(e, &subject, true).await?;
+        let note = match &subject {
+            Subject::User(m) if known.genesys_id.is_none() => match self.collision(m, prior).await? {
+                Collision::None(note) => note,
+                Collision::Own(g, note) => {
+                    known.genesys_id = Some(g);
+                    Some(note)
+                }
+                Collision::Adopt(g, note) => {
+                    known.genesys_id = Some(g);
+                    known.fields_written = Written::default();
+                    Some(note)
+                }
+                Collision::Park(why) => return Ok((Vec::new(), Some(why))),
+            },
+            _ => None,
+        };
+        let steps = self.planned_steps(e, &subject, &known).await?;
+        Ok((steps, note))
+    }
+
+    /// Dry run, a user the bridge has no Genesys id for: is there a Genesys user with its
+    /// userName already, and what would delivery do about it (the same rules as
+    /// [`Self::check_ownership`])? Reads Genesys only when allowed ([`Self::dry_run_reads`]).
+    async fn collision(&self, m: &MappedUser, prior: Option<Ownership>) -> Result<Collision, Delivery> {
+        if !self.dry_run_reads {
+            return Ok(Collision::None(Some(
+                "not checked against Genesys (no Genesys credentials configured): whether a Genesys user already \
+                 has this userName is found out only when the change is sent"
+                    .into(),
+            )));
+        }
+        let found = match self.client.send(&ApiRequest::scim_user_by_user_name(m.user_name())).await {
+            Ok(answer) => wire::first_id(&answer.body),
+            Err(err) => {
+                return Ok(Collision::None(Some(format!(
+                    "could not check Genesys for a user with this userName ({err}); planned as a create"
+                ))));
+            }
+        };
+        let Some(g) = found else { return Ok(Collision::None(None)) };
+        let owned_elsewhere = self.owns(&g).await?;
+        Ok(match prior {
+            Some(Ownership::Creating | Ownership::Created) => {
+                Collision::Own(g.clone(), format!("Genesys user {g} has this userName and is the bridge's: updated"))
+            }
+            _ if owned_elsewhere => {
+                Collision::Own(g.clone(), format!("Genesys user {g} has this userName and is the bridge's: updated"))
+            }
+            Some(Ownership::AdoptAllowed | Ownership::Adopted) => Collision::Adopt(
+                g.clone(),
+                format!("adopts Genesys user {g}, which has this userName (`scim-bridge outbox adopt`)"),
+            ),
+            None if self.adopt == AdoptPolicy::ByUserName => Collision::Adopt(
+                g.clone(),
+                format!("adopts Genesys user {g}, which has this userName (genesys.adopt = by-username)"),
+            ),
+            None => Collision::Park(format!(
+                "collision: Genesys user {g} has this userName and was not created by the bridge; nothing would be \
+                 sent and the change would be parked (genesys.adopt = never). To let the bridge take it over, run \
+                 `scim-bridge outbox adopt <id>` for this user, or set SCIM_BRIDGE_GENESYS_ADOPT=by-username"
+            )),
+        })
+    }
+
+    /// The plan's steps as the dry run records them (see [`Self::planned`]).
+    async fn planned_steps(&self, e: &OutboxEntry, subject: &Subject, known: &Known) -> Result<Vec<Step>, Delivery> {
+        match plan::plan(&subject.change(), known, self.settings) {
             Plan::Done => Ok(Vec::new()),
             Plan::Send(steps) => {
                 // Later plans take a looked-up division as known, and a group's planned members
@@ -782,6 +877,18 @@ impl Worker {
         }
         Ok((known, prior))
     }
+}
+
+/// What the dry run found when it looked for a Genesys user with a new user's userName.
+enum Collision {
+    /// None (or not checked: the note says why): the plan creates the user.
+    None(Option<String>),
+    /// One the bridge owns (made earlier, deactivated): updated.
+    Own(String, String),
+    /// One adoption applies to (by setting or by `outbox adopt`): adopted and updated.
+    Adopt(String, String),
+    /// One the bridge may not touch: nothing is sent, the change would be parked.
+    Park(String),
 }
 
 /// How logs name one change: `User/<id>#<revision>` (the revision counts the changes to the

@@ -20,10 +20,14 @@ pub struct DryRunRequest {
     /// The body depends on a read made first: these are the desired values, of which only those
     /// that differ from what Genesys holds are sent.
     pub body_after_read: bool,
+    /// What the dry run found out beyond the request (an adoption, what it could not check);
+    /// on a row with an empty `method`, why nothing would be sent (a collision: the change
+    /// would be parked).
+    pub note: Option<String>,
 }
 
-/// A `dry_run_requests` row: at, kind, resource id, method, path, body, body after read.
-type DryRunRow = (i64, String, String, String, String, Option<String>, bool);
+/// A `dry_run_requests` row: at, kind, resource id, method, path, body, body after read, note.
+type DryRunRow = (i64, String, String, String, String, Option<String>, bool, Option<String>);
 
 /// How many dry-run requests are kept (the oldest are dropped beyond).
 const DRY_RUN_KEPT: i64 = 100_000;
@@ -44,6 +48,7 @@ impl Store {
                         dry_run_requests::path.eq(&r.path),
                         dry_run_requests::body.eq(r.body.as_ref().map(|b| b.to_string())),
                         dry_run_requests::body_after_read.eq(r.body_after_read),
+                        dry_run_requests::note.eq(&r.note),
                     ))
                     .execute(conn)?;
             }
@@ -70,6 +75,7 @@ impl Store {
                 dry_run_requests::path,
                 dry_run_requests::body,
                 dry_run_requests::body_after_read,
+                dry_run_requests::note,
             ))
             .order(dry_run_requests::seq.desc())
             .limit(limit)
@@ -77,7 +83,7 @@ impl Store {
         rows.reverse();
         Ok(rows
             .into_iter()
-            .map(|(at, kind, resource_id, method, path, body, body_after_read)| DryRunRequest {
+            .map(|(at, kind, resource_id, method, path, body, body_after_read, note)| DryRunRequest {
                 at,
                 kind,
                 resource_id,
@@ -85,6 +91,7 @@ impl Store {
                 path,
                 body: body.and_then(|b| serde_json::from_str(&b).ok()),
                 body_after_read,
+                note,
             })
             .collect())
     }

@@ -128,6 +128,7 @@ diesel::table! {
         path -> Text,
         body -> Nullable<Text>,
         body_after_read -> Bool,
+        note -> Nullable<Text>,
     }
 }
 

@@ -7,7 +7,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use scim_bridge::config::{Config, Secret};
+use scim_bridge::config::{Config, GenesysCloud, GenesysTarget, Secret};
+use scim_bridge::genesys::api::Endpoints;
+use scim_bridge::genesys::simulator::{ClientSecret, SimConfig};
 
 pub const TOKEN: &str = "test-bootstrap-token";
 
@@ -48,7 +50,32 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// The bridge forwarding to `sim` as it would to Genesys Cloud: with OAuth credentials, so
+    /// a dry run may read it.
+    pub async fn spawn_against(sim: &OwnSim, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let base = format!("http://{}", sim.addr);
+        let target = GenesysTarget::Cloud(GenesysCloud {
+            endpoints: Endpoints::explicit(&base, &base),
+            region: None,
+            client_id: OwnSim::CLIENT_ID.to_string(),
+            client_secret: Secret::new(OwnSim::CLIENT_SECRET),
+        });
+        let addr = sim.addr;
+        Self::spawn_inner(
+            |c| {
+                c.genesys.target = target;
+                adjust(c);
+            },
+            Some(addr),
+        )
+        .await
+    }
+
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_inner(adjust, None).await
+    }
+
+    async fn spawn_inner(adjust: impl FnOnce(&mut Config), own_sim: Option<SocketAddr>) -> TestApp {
         if std::env::var("TEST_LOG").is_ok() {
             scim_bridge::telemetry::init(scim_bridge::telemetry::LogFormat::Text);
         }
@@ -65,7 +92,7 @@ impl TestApp {
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let running = scim_bridge::http::start(config).expect("server starts");
-                let sim = running.forwarding.simulator.as_ref().map(|s| s.addr).expect("simulator runs");
+                let sim = running.forwarding.simulator.as_ref().map(|s| s.addr).or(own_sim).expect("simulator runs");
                 tx.send((running.addr, sim, running.server.handle())).expect("send addr");
                 let _ = running.server.await;
             });
@@ -171,4 +198,43 @@ pub fn q(filter: &str) -> String {
         }
     }
     out
+}
+
+/// A Genesys simulator of the test's own, on its own thread (not the bridge's built-in one), as
+/// a test seeds an org in it before the bridge starts.
+pub struct OwnSim {
+    pub addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl OwnSim {
+    pub const CLIENT_ID: &'static str = "own-sim-client";
+    pub const CLIENT_SECRET: &'static str = "own-sim-secret";
+
+    pub fn start(adjust: impl FnOnce(&mut SimConfig)) -> OwnSim {
+        let mut config = SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            client_id: Self::CLIENT_ID.to_string(),
+            client_secret: ClientSecret::new(Self::CLIENT_SECRET),
+            ..SimConfig::default()
+        };
+        adjust(&mut config);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let running = scim_bridge::genesys::simulator::start(config).expect("simulator starts");
+                tx.send((running.addr, running.server.handle())).expect("send addr");
+                let _ = running.server.await;
+            });
+        });
+        let (addr, handle) = rx.recv().expect("simulator address");
+        OwnSim { addr, handle }
+    }
+}
+
+impl Drop for OwnSim {
+    fn drop(&mut self) {
+        // Stop without waiting: the server's thread ends with it.
+        drop(self.handle.stop(false));
+    }
 }

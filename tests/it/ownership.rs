@@ -210,3 +210,79 @@ async fn an_adopted_user_keeps_what_the_bridge_does_not_own_over_the_platform_ap
     .await;
     adopted_ana_keeps_what_the_bridge_does_not_own(&app).await;
 }
+
+/// The dry run's rows, as `outbox list --dry-run --json` prints them.
+fn dry_run_rows(app: &TestApp) -> Vec<Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .args(["--database", &app.db_path(), "outbox", "list", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn rows_of<'r>(rows: &'r [Value], id: &str) -> Vec<&'r Value> {
+    rows.iter().filter(|r| r["resourceId"] == id).collect()
+}
+
+/// What reached the simulator's API, without the reads.
+async fn writes_received(app: &TestApp) -> Vec<Value> {
+    let journal = app.sim_admin(reqwest::Method::GET, "/sim/requests", None).await;
+    journal.as_array().unwrap().iter().filter(|r| r["method"] != "GET").cloned().collect()
+}
+
+#[tokio::test]
+async fn the_dry_run_reads_genesys_and_lists_each_collision_before_anything_is_sent() {
+    for adopt in [AdoptPolicy::Never, AdoptPolicy::ByUserName] {
+        let sim = crate::helpers::OwnSim::start(|_| {});
+        let app = TestApp::spawn_against(&sim, |c| {
+            c.dry_run = true;
+            c.genesys.adopt = adopt;
+        })
+        .await;
+        let genesys_id = hand_made(&app, "ana@corp.example").await;
+        let ana = app.create_user("ana@corp.example").await;
+        let carl = app.create_user("carl@corp.example").await;
+        app.wait_drained(Duration::from_secs(20)).await;
+        let rows = dry_run_rows(&app);
+
+        let ana_rows = rows_of(&rows, &ana);
+        match adopt {
+            AdoptPolicy::Never => {
+                // Nothing would be sent for Ana: one row without a request says why.
+                assert_eq!(ana_rows.len(), 1, "{rows:#?}");
+                assert_eq!(ana_rows[0]["method"], "");
+                let note = ana_rows[0]["note"].as_str().unwrap();
+                assert!(note.starts_with("collision") && note.contains(&genesys_id), "{note}");
+                assert!(note.contains("would be parked") && note.contains("outbox adopt"), "{note}");
+            }
+            AdoptPolicy::ByUserName => {
+                // Ana's Genesys user is adopted: updated in place, never created.
+                assert!(ana_rows.iter().all(|r| r["method"] != "POST"), "{rows:#?}");
+                assert!(ana_rows.iter().any(|r| r["path"].as_str().unwrap().contains(&genesys_id)), "{rows:#?}");
+                assert!(ana_rows[0]["note"].as_str().unwrap().starts_with("adopts Genesys user"), "{rows:#?}");
+            }
+        }
+        // Carl is new to Genesys: created, and the dry run checked that.
+        let carl_rows = rows_of(&rows, &carl);
+        assert_eq!(carl_rows[0]["method"], "POST", "{rows:#?}");
+        assert!(carl_rows[0]["note"].is_null(), "{rows:#?}");
+        // The dry run only read: Genesys received the administrator's create and nothing else.
+        let writes = writes_received(&app).await;
+        assert_eq!(writes.len(), 1, "{adopt:?}: {writes:#?}");
+    }
+}
+
+#[tokio::test]
+async fn without_credentials_the_dry_run_plans_from_the_store_and_says_what_it_could_not_check() {
+    let app = TestApp::spawn_with(|c| c.dry_run = true).await;
+    let ana = app.create_user("ana@corp.example").await;
+    app.wait_drained(Duration::from_secs(20)).await;
+    let rows = dry_run_rows(&app);
+    let ana_rows = rows_of(&rows, &ana);
+    assert_eq!(ana_rows[0]["method"], "POST", "{rows:#?}");
+    let note = ana_rows[0]["note"].as_str().unwrap_or_default();
+    assert!(note.contains("not checked against Genesys") && note.contains("no Genesys credentials"), "{note}");
+    let stats = app.sim_admin(reqwest::Method::GET, "/sim/stats", None).await;
+    assert_eq!(stats["requests"], 0, "nothing read or sent: {stats}");
+}
