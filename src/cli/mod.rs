@@ -377,7 +377,13 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             let database = &config.database_url;
             let store = std::sync::Arc::new(Store::open(database).with_context(|| format!("opening {database}"))?);
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("runtime")?;
-            let report = rt.block_on(crate::genesys::reconcile::run(store, &client, &mapping, args.apply))?;
+            let report = rt.block_on(crate::genesys::reconcile::run(
+                store,
+                &client,
+                &mapping,
+                config.genesys.adopt,
+                args.apply,
+            ))?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report).context("report")?);
             } else {

@@ -422,6 +422,14 @@ impl Worker {
                         if let ClientError::Conflict { after_uncertain_attempt: true, .. } = conflict {
                             // Our own create may have been carried out: the user is ours.
                             prior = Some(Ownership::Creating);
+                        } else if let Subject::User(m) = subject {
+                            // A plain 409: this create made nothing, so the user that holds the
+                            // userName is not its doing. Take back the "creating" record written
+                            // before sending, lest a later attempt take that user for its own.
+                            let (id, name) = (e.resource_id.clone(), m.user_name().to_string());
+                            if let Err(d) = self.blocking(move |s| s.restore_owned_user(&id, &name, prior)).await {
+                                return d;
+                            }
                         }
                         if known.look_up_first {
                             if e.attempts + 1 >= MAX_CREATE_CONFLICTS {

@@ -17,9 +17,9 @@ use serde_json::{Map, Value};
 use super::api::phones::OTHER_PHONE_TYPES;
 use super::api::{ApiRequest, wire};
 use super::client::{Client, ClientError};
-use super::mapping::{self, MappedUser, MappingConfig};
+use super::mapping::{self, AdoptPolicy, MappedUser, MappingConfig};
 use super::plan::{self, Change, Known, Plan};
-use crate::store::{Store, StoreError};
+use crate::store::{Ownership, Store, StoreError};
 use scim::list::ListParams;
 use scim::schema::ResourceKind;
 
@@ -32,6 +32,9 @@ pub struct Report {
     pub missing_in_genesys: Vec<Missing>,
     pub different: Vec<Different>,
     pub only_in_genesys: Vec<OnlyInGenesys>,
+    /// Bridge users whose userName a Genesys user has that the bridge did not create or adopt:
+    /// what delivery would do (park, or adopt when allowed).
+    pub collisions: Vec<Collision>,
     /// Bridge users the mapping cannot send (their change is parked too): fix them at the IdP.
     pub unmappable: Vec<Unmappable>,
     /// With `--apply`: how many syncs were queued.
@@ -103,6 +106,63 @@ pub struct OnlyInGenesys {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+pub struct Collision {
+    pub id: String,
+    pub user_name: String,
+    pub genesys_id: String,
+    /// `parked` (the default `genesys.adopt = never`) or `adopted`.
+    pub outcome: &'static str,
+    /// What to do, or what adopting means.
+    pub detail: String,
+    /// What `--apply` would send (only when the user would be adopted).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<PlannedRequest>,
+}
+
+/// What the bridge owns in Genesys, for telling its users from an administrator's.
+#[derive(Debug, Clone, Default)]
+pub struct Owners {
+    /// No ownership records to go by: every Genesys user with a bridge user's userName is taken
+    /// as the bridge's ([`compare`]).
+    pub unchecked: bool,
+    /// What a create meeting a user the bridge does not own does.
+    pub policy: AdoptPolicy,
+    /// Genesys ids of the users the bridge created or adopted (or is linked to).
+    pub owned: std::collections::HashSet<String>,
+    /// Per bridge user id: how the bridge owns (or may adopt) its Genesys user.
+    pub by_bridge_id: HashMap<String, Ownership>,
+}
+
+impl Owners {
+    /// Whether the Genesys user `genesys_id`, found by the userName of bridge user `id`, is the
+    /// bridge's to change; `Err(outcome)` for a collision.
+    fn judge(&self, id: &str, genesys_id: &str) -> Result<(), (&'static str, String)> {
+        let how = self.by_bridge_id.get(id).copied();
+        if self.unchecked
+            || self.owned.contains(genesys_id)
+            || matches!(how, Some(Ownership::Creating | Ownership::Created))
+        {
+            return Ok(());
+        }
+        if how == Some(Ownership::AdoptAllowed) {
+            return Err(("adopted", "an operator allowed adopting it (`scim-bridge outbox adopt`)".into()));
+        }
+        if self.policy == AdoptPolicy::ByUserName {
+            return Err(("adopted", "genesys.adopt = by-username adopts it".into()));
+        }
+        Err((
+            "parked",
+            format!(
+                "not created by the bridge: its change is parked and the Genesys user left as it is. Run \
+                 `scim-bridge outbox adopt {id}` to let the bridge take it over, or set \
+                 SCIM_BRIDGE_GENESYS_ADOPT=by-username for all; or change the userName at the identity provider"
+            ),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Unmappable {
     pub id: String,
     pub error: String,
@@ -111,30 +171,45 @@ pub struct Unmappable {
 impl Report {
     /// Whether Genesys matches the bridge.
     pub fn is_clean(&self) -> bool {
-        self.missing_in_genesys.is_empty() && self.different.is_empty() && self.unmappable.is_empty()
+        self.missing_in_genesys.is_empty()
+            && self.different.is_empty()
+            && self.unmappable.is_empty()
+            && self.collisions.is_empty()
     }
 
-    /// The bridge ids a sync would fix (missing and different).
+    /// The bridge ids a sync would fix (missing, different, and collisions that adopt).
     pub fn to_fix(&self) -> Vec<String> {
         self.missing_in_genesys
             .iter()
             .map(|m| m.id.clone())
             .chain(self.different.iter().map(|d| d.id.clone()))
+            .chain(self.collisions.iter().filter(|c| c.outcome == "adopted").map(|c| c.id.clone()))
             .collect()
     }
 
     /// The human-readable form.
     pub fn to_text(&self) -> String {
         let mut out = format!(
-            "reconcile: {} bridge users, {} Genesys users; {} in sync, {} missing in Genesys, {} different, {} only in Genesys, {} cannot be mapped\n",
+            "reconcile: {} bridge users, {} Genesys users; {} in sync, {} missing in Genesys, {} different, {} only in Genesys, {} collisions, {} cannot be mapped\n",
             self.bridge_users,
             self.genesys_users,
             self.in_sync,
             self.missing_in_genesys.len(),
             self.different.len(),
             self.only_in_genesys.len(),
+            self.collisions.len(),
             self.unmappable.len()
         );
+        if !self.collisions.is_empty() {
+            out.push_str("\nCollisions (a Genesys user has the userName, and the bridge did not create it):\n");
+            for c in &self.collisions {
+                out.push_str(&format!(
+                    "  {}  (bridge id {}, Genesys id {}): {}; {}\n",
+                    c.user_name, c.id, c.genesys_id, c.outcome, c.detail
+                ));
+                push_plan(&mut out, &c.plan);
+            }
+        }
         if !self.missing_in_genesys.is_empty() {
             out.push_str("\nMissing in Genesys:\n");
             for m in &self.missing_in_genesys {
@@ -203,12 +278,20 @@ pub type MappedBridgeUser = (String, Result<MappedUser, String>);
 
 /// Compare mapped bridge users with Genesys's SCIM users; each user missing or different
 /// carries the plan `--apply` would start (sent in the default settings' API mode).
+/// Without ownership records: every Genesys user with a bridge user's userName counts as the
+/// bridge's ([`Owners::unchecked`]).
 pub fn compare(bridge: Vec<MappedBridgeUser>, genesys: &[Value]) -> Report {
-    compare_with(bridge, genesys, plan::Settings::default())
+    let owners = Owners { unchecked: true, ..Owners::default() };
+    compare_with(bridge, genesys, plan::Settings::default(), &owners)
 }
 
-/// [`compare`] with the settings the plans are made with.
-pub fn compare_with(bridge: Vec<MappedBridgeUser>, genesys: &[Value], settings: plan::Settings) -> Report {
+/// [`compare`] with the settings the plans are made with and what the bridge owns.
+pub fn compare_with(
+    bridge: Vec<MappedBridgeUser>,
+    genesys: &[Value],
+    settings: plan::Settings,
+    owners: &Owners,
+) -> Report {
     let mut by_name: HashMap<String, &Value> = HashMap::new();
     for g in genesys {
         if let Some(name) = g.get("userName").and_then(Value::as_str) {
@@ -222,6 +305,7 @@ pub fn compare_with(bridge: Vec<MappedBridgeUser>, genesys: &[Value], settings: 
         missing_in_genesys: Vec::new(),
         different: Vec::new(),
         only_in_genesys: Vec::new(),
+        collisions: Vec::new(),
         unmappable: Vec::new(),
         queued: None,
     };
@@ -241,6 +325,13 @@ pub fn compare_with(bridge: Vec<MappedBridgeUser>, genesys: &[Value], settings: 
             continue;
         };
         matched.insert(key);
+        let genesys_id = text(g, "id").unwrap_or_default();
+        if let Err((outcome, detail)) = owners.judge(&id, &genesys_id) {
+            let plan = if outcome == "adopted" { planned(&m, Some(&genesys_id), settings) } else { Vec::new() };
+            let user_name = m.user_name().to_string();
+            report.collisions.push(Collision { id, user_name, genesys_id, outcome, detail, plan });
+            continue;
+        }
         let mut fields = Vec::new();
         let mut check = |field, bridge: Option<String>, genesys: Option<String>| {
             if bridge != genesys {
@@ -255,7 +346,6 @@ pub fn compare_with(bridge: Vec<MappedBridgeUser>, genesys: &[Value], settings: 
         if fields.is_empty() {
             report.in_sync += 1;
         } else {
-            let genesys_id = text(g, "id").unwrap_or_default();
             let plan = planned(&m, Some(&genesys_id), settings);
             report.different.push(Different { id, user_name: m.user_name().to_string(), genesys_id, fields, plan });
         }
@@ -333,21 +423,41 @@ fn bridge_users(store: &Store, cfg: &MappingConfig) -> Result<Vec<MappedBridgeUs
     }
 }
 
+/// What the bridge owns, from its links and ownership records of `bridge`'s users.
+fn owners(store: &Store, bridge: &[MappedBridgeUser], policy: AdoptPolicy) -> Result<Owners, StoreError> {
+    let mut owners = Owners { policy, ..Owners::default() };
+    owners.owned.extend(store.owned_genesys_ids()?);
+    for (id, _) in bridge {
+        if let Some(g) = store.genesys_link(ResourceKind::User, id)? {
+            owners.owned.insert(g);
+        }
+        if let Some(o) = store.owned_user(id)? {
+            owners.by_bridge_id.insert(id.clone(), o.how);
+        }
+    }
+    Ok(owners)
+}
+
 /// Read both sides and compare; with `apply`, queue a sync of every user missing or different.
 /// The report is kept in the store (the last one shows on /admin).
 pub async fn run(
     store: std::sync::Arc<Store>,
     client: &Client,
     cfg: &MappingConfig,
+    adopt: AdoptPolicy,
     apply: bool,
 ) -> Result<Report, ReconcileError> {
     let genesys = genesys_users(client).await?;
     let (s, c) = (store.clone(), cfg.clone());
-    let bridge = tokio::task::spawn_blocking(move || bridge_users(&s, &c))
-        .await
-        .map_err(|_| StoreError::Internal("the reading task failed".into()))??;
+    let (bridge, owners) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let bridge = bridge_users(&s, &c)?;
+        let owners = owners(&s, &bridge, adopt)?;
+        Ok((bridge, owners))
+    })
+    .await
+    .map_err(|_| StoreError::Internal("the reading task failed".into()))??;
     let settings = plan::Settings { api: cfg.api, delete_mode: mapping::DeleteMode::default() };
-    let mut report = compare_with(bridge, &genesys, settings);
+    let mut report = compare_with(bridge, &genesys, settings, &owners);
     let s = store.clone();
     let fix = report.to_fix();
     let apply_result = tokio::task::spawn_blocking(move || -> Result<Option<usize>, StoreError> {
@@ -440,6 +550,49 @@ mod tests {
         let text = r.to_text();
         assert!(text.contains("1 in sync, 1 missing in Genesys, 1 different, 1 only in Genesys"), "{text}");
         assert!(text.contains("would send: POST /api/v2/scim/v2/users\n"), "{text}");
+    }
+
+    #[test]
+    fn a_genesys_user_the_bridge_does_not_own_is_a_collision_parked_or_adopted_as_delivery_would() {
+        let bridge = || {
+            vec![
+                mapped("mine@example.com", Some("+14155550100"), None),
+                mapped("ana@example.com", Some("+14155550101"), None),
+                mapped("adopt-me@example.com", Some("+14155550102"), None),
+            ]
+        };
+        let genesys_side = vec![
+            genesys("mine@example.com", json!([{"type": "eightbyeight", "value": "+14155550100"}]), None),
+            genesys("ana@example.com", json!([]), Some("Team Lead")),
+            genesys("adopt-me@example.com", json!([]), None),
+        ];
+        let mut owners = Owners::default();
+        owners.owned.insert("g-mine@example.com".into());
+        owners.by_bridge_id.insert("id-adopt-me@example.com".into(), Ownership::AdoptAllowed);
+        let r = compare_with(bridge(), &genesys_side, plan::Settings::default(), &owners);
+        assert_eq!(r.in_sync, 1, "the bridge's own user is compared as before");
+        let seen: Vec<(&str, &str)> = r.collisions.iter().map(|c| (c.user_name.as_str(), c.outcome)).collect();
+        assert_eq!(seen, [("ana@example.com", "parked"), ("adopt-me@example.com", "adopted")]);
+        let ana = &r.collisions[0];
+        assert!(ana.plan.is_empty() && ana.detail.contains("outbox adopt id-ana@example.com"), "{ana:?}");
+        let adopted = &r.collisions[1];
+        assert_eq!(adopted.plan[0].path, "/api/v2/scim/v2/users/g-adopt-me@example.com", "{adopted:?}");
+        assert!(!r.is_clean());
+        assert_eq!(r.to_fix(), vec!["id-adopt-me@example.com".to_string()], "--apply never queues a parked one");
+        let text = r.to_text();
+        assert!(
+            text.contains("1 in sync, 0 missing in Genesys, 0 different, 0 only in Genesys, 2 collisions"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ana@example.com  (bridge id id-ana@example.com, Genesys id g-ana@example.com): parked"),
+            "{text}"
+        );
+
+        // With genesys.adopt = by-username every collision is adopted.
+        let owners = Owners { policy: AdoptPolicy::ByUserName, owned: owners.owned, ..Owners::default() };
+        let r = compare_with(bridge(), &genesys_side, plan::Settings::default(), &owners);
+        assert!(r.collisions.iter().all(|c| c.outcome == "adopted" && !c.plan.is_empty()), "{:?}", r.collisions);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct AdminState {
     /// The worker's last progress (the outbox is judged as `/readyz` judges it).
     pub outbox: OutboxStats,
     pub mapping: MappingConfig,
+    /// What a create meeting a Genesys user the bridge did not create does (reconcile says).
+    pub adopt: crate::genesys::mapping::AdoptPolicy,
     /// Where changes go, in words.
     pub target: String,
     pub dry_run: bool,
@@ -220,7 +222,7 @@ async fn reconcile(state: web::Data<AdminState>, req: HttpRequest) -> HttpRespon
     if !state.authorized(&req) {
         return see_other("/admin/login");
     }
-    let run = crate::genesys::reconcile::run(state.store.clone(), &state.client, &state.mapping, false);
+    let run = crate::genesys::reconcile::run(state.store.clone(), &state.client, &state.mapping, state.adopt, false);
     match tokio::time::timeout(Duration::from_secs(600), run).await {
         Ok(Ok(_)) => see_other("/admin"),
         Ok(Err(e)) => html(
@@ -396,7 +398,7 @@ async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
         Ok(Some((at, report))) => {
             let count = |k: &str| report.get(k).and_then(|v| v.as_array()).map_or(0, Vec::len);
             b.push_str(&format!(
-                "<p id=reconcile>{}: {} bridge users, {} Genesys users; {} in sync, {} missing in Genesys, {} different, {} only in Genesys, {} cannot be mapped.</p><pre>{}</pre>",
+                "<p id=reconcile>{}: {} bridge users, {} Genesys users; {} in sync, {} missing in Genesys, {} different, {} only in Genesys, {} collisions, {} cannot be mapped.</p><pre>{}</pre>",
                 esc(&format_millis(at)),
                 report["bridgeUsers"],
                 report["genesysUsers"],
@@ -404,6 +406,7 @@ async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
                 count("missingInGenesys"),
                 count("different"),
                 count("onlyInGenesys"),
+                count("collisions"),
                 count("unmappable"),
                 esc(&serde_json::to_string_pretty(&report).unwrap_or_default())
             ));

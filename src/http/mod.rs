@@ -225,6 +225,7 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         recent: forwarding.recent.clone(),
         outbox: forwarding.outbox.clone(),
         mapping: forwarding.mapping.clone(),
+        adopt: config.genesys.adopt,
         target: forwarding.target.clone(),
         dry_run,
     });

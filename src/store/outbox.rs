@@ -463,6 +463,18 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// The Genesys ids of every user the bridge created or adopted (for any bridge user, the
+    /// deleted ones included).
+    pub fn owned_genesys_ids(&self) -> Result<Vec<String>, StoreError> {
+        use super::schema::genesys_owned_users as o;
+        let mut conn = self.reader()?;
+        let ids: Vec<Option<String>> = o::table
+            .filter(o::how.eq_any([Ownership::Created.as_str(), Ownership::Adopted.as_str()]))
+            .select(o::genesys_id)
+            .load(&mut conn)?;
+        Ok(ids.into_iter().flatten().collect())
+    }
+
     /// Record the fields the bridge just wrote to the Genesys user of `resource_id`.
     pub fn set_written_fields(&self, resource_id: &str, written: &str) -> Result<(), StoreError> {
         use super::schema::genesys_owned_users as o;
@@ -499,6 +511,32 @@ impl Store {
                 .execute(conn)?;
             Ok(())
         })
+    }
+}
+
+impl Store {
+    /// Put the ownership record of `resource_id` back to `prior` (none: remove it), undoing the
+    /// "creating" record of a create Genesys refused.
+    pub fn restore_owned_user(
+        &self,
+        resource_id: &str,
+        user_name: &str,
+        prior: Option<Ownership>,
+    ) -> Result<(), StoreError> {
+        use super::schema::genesys_owned_users as o;
+        match prior {
+            Some(how) => self.set_owned_user(resource_id, user_name, None, how),
+            None => {
+                let id = resource_id.to_string();
+                self.write(move |conn| {
+                    diesel::delete(
+                        o::table.filter(o::resource_id.eq(&id)).filter(o::how.eq(Ownership::Creating.as_str())),
+                    )
+                    .execute(conn)?;
+                    Ok(())
+                })
+            }
+        }
     }
 }
 

@@ -286,3 +286,71 @@ async fn without_credentials_the_dry_run_plans_from_the_store_and_says_what_it_c
     let stats = app.sim_admin(reqwest::Method::GET, "/sim/stats", None).await;
     assert_eq!(stats["requests"], 0, "nothing read or sent: {stats}");
 }
+
+/// `scim-bridge reconcile --json` against `sim`, as Genesys Cloud.
+fn reconcile_report(app: &TestApp, sim: &crate::helpers::OwnSim, env: &[(&str, &str)]) -> (Option<i32>, Value) {
+    let base = format!("http://{}", sim.addr);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .args(["--database", &app.db_path(), "reconcile", "--json"])
+        .env("SCIM_BRIDGE_GENESYS_API_URL", &base)
+        .env("SCIM_BRIDGE_GENESYS_LOGIN_URL", &base)
+        .env("SCIM_BRIDGE_GENESYS_CLIENT_ID", crate::helpers::OwnSim::CLIENT_ID)
+        .env("SCIM_BRIDGE_GENESYS_CLIENT_SECRET", crate::helpers::OwnSim::CLIENT_SECRET)
+        .env_remove("SCIM_BRIDGE_GENESYS_REGION")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), report)
+}
+
+#[tokio::test]
+async fn reconcile_lists_each_collision_with_what_delivery_does_about_it() {
+    let sim = crate::helpers::OwnSim::start(|_| {});
+    let app = TestApp::spawn_against(&sim, |_| {}).await;
+    let genesys_id = hand_made(&app, "ana@corp.example").await;
+    let ana = app.create_user("ana@corp.example").await;
+    let carl = app.create_user("carl@corp.example").await;
+    let store = Store::open(&app.db_path()).unwrap();
+    parked(&store, &ana).await;
+    app.wait_profile("carl@corp.example", "carl", |p| p.pointer(OTHER_PHONE).is_some()).await;
+
+    let (code, report) = reconcile_report(&app, &sim, &[]);
+    assert_eq!(code, Some(2), "not clean: {report}");
+    let collisions = report["collisions"].as_array().unwrap();
+    assert_eq!(collisions.len(), 1, "{report:#}");
+    assert_eq!(collisions[0]["id"], ana.as_str());
+    assert_eq!(collisions[0]["genesysId"], genesys_id.as_str());
+    assert_eq!(collisions[0]["outcome"], "parked");
+    assert!(collisions[0]["detail"].as_str().unwrap().contains(&format!("outbox adopt {ana}")), "{report:#}");
+    assert_eq!(report["inSync"], 1, "Carl, the bridge's own: {report:#}");
+    assert!(report["different"].as_array().unwrap().iter().all(|d| d["id"] != ana.as_str()), "{report:#}");
+
+    // With by-username, reconcile says it would adopt her, and what it would send.
+    let (_, report) = reconcile_report(&app, &sim, &[("SCIM_BRIDGE_GENESYS_ADOPT", "by-username")]);
+    let c = &report["collisions"][0];
+    assert_eq!(c["outcome"], "adopted", "{report:#}");
+    assert!(c["plan"][0]["path"].as_str().unwrap().ends_with(&genesys_id), "{report:#}");
+    let _ = carl;
+}
+
+#[tokio::test]
+async fn retrying_a_parked_collision_parks_it_again_and_never_takes_the_user_over() {
+    let app = TestApp::spawn().await;
+    let genesys_id = hand_made(&app, "bob@corp.example").await;
+    let id = app.create_user("bob@corp.example").await;
+    let store = Store::open(&app.db_path()).unwrap();
+    parked(&store, &id).await;
+    assert_eq!(store.owned_user(&id).unwrap(), None, "no ownership left behind by the refused create");
+    let retry = std::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .args(["--database", &app.db_path(), "outbox", "retry", &id])
+        .output()
+        .unwrap();
+    assert!(retry.status.success(), "{}", String::from_utf8_lossy(&retry.stderr));
+    assert!(store.outbox_dead().unwrap().is_empty(), "the retry took it out of the dead list");
+    parked(&store, &id).await;
+    let p = app.profile("bob@corp.example").await.expect("still in Genesys");
+    assert_eq!((p["id"].as_str(), p.pointer(OTHER_PHONE)), (Some(genesys_id.as_str()), None), "untouched: {p}");
+}
