@@ -184,6 +184,8 @@ pub struct Worker {
     /// The dry run may read Genesys (GET only) to find collisions: true when real Genesys
     /// credentials are configured, false for the built-in simulator.
     dry_run_reads: bool,
+    /// What the dry run took as done so far (kept in memory, so forgotten on restart).
+    dry_state: std::sync::Mutex<DryState>,
     recent: Arc<RecentDeliveries>,
     /// Outcomes and the time of the last progress, for `/metrics` and `/readyz`.
     stats: OutboxStats,
@@ -201,6 +203,7 @@ impl Worker {
             divisions: tokio::sync::Mutex::default(),
             dry_run: false,
             dry_run_reads: false,
+            dry_state: std::sync::Mutex::default(),
             recent: Arc::default(),
             stats: OutboxStats::default(),
         }
@@ -657,12 +660,99 @@ impl Worker {
                     known.fields_written = Written::default();
                     Some(note)
                 }
-                Collision::Park(why) => return Ok((Vec::new(), Some(why))),
+                Collision::Park(why) => {
+                    self.dry_remember(e, &subject, &known, None);
+                    return Ok((Vec::new(), Some(why)));
+                }
             },
+            // A delete of a user never linked: only a user the bridge owns is deactivated or
+            // deleted (delivery looks it up and checks, as here).
+            Subject::DeletedUser(Some(name)) if known.genesys_id.is_none() && self.dry_run_reads => {
+                match self.client.send(&ApiRequest::scim_user_by_user_name(name)).await {
+                    Ok(answer) => match wire::first_id(&answer.body) {
+                        Some(g) if self.owns(&g).await? => {
+                            known.genesys_id = Some(g);
+                            None
+                        }
+                        Some(g) => {
+                            let why = format!(
+                                "Genesys user {g} has this userName and is not the bridge's: left as it is, nothing sent"
+                            );
+                            return Ok((Vec::new(), Some(why)));
+                        }
+                        None => return Ok((Vec::new(), None)),
+                    },
+                    Err(err) => Some(format!("could not check Genesys for a user with this userName ({err})")),
+                }
+            }
             _ => None,
         };
-        let steps = self.planned_steps(e, &subject, &known).await?;
+        // Platform mode: a real Genesys user the dry run has not planned writes for yet is read
+        // (GET), so the planned writes are the exact ones, the phones it keeps included.
+        if let (Subject::User(_), ApiMode::Platform, Some(g), None) =
+            (&subject, self.settings.api, &known.genesys_id, &known.current)
+            && self.dry_run_reads
+            && !g.starts_with('{')
+        {
+            match self.client.send(&ApiRequest::platform_user_get(g)).await {
+                Ok(answer) => known.current = Some(answer.body),
+                Err(err) => {
+                    let why = format!("could not read the Genesys user ({err}); the writes shown depend on that read");
+                    return Ok((self.planned_steps(e, &subject, &known).await?, Some(why)));
+                }
+            }
+        }
+        let assumed = known.current.as_ref().and_then(|c| c.get("version")).and_then(Value::as_str)
+            == Some(plan::VERSION_PLACEHOLDER);
+        let mut steps = self.planned_steps(e, &subject, &known).await?;
+        self.dry_remember(e, &subject, &known, Some(&steps));
+        // Planned against the user as the dry run's own writes would leave it: delivery reads it
+        // first all the same.
+        if let (true, Subject::User(_), Some(g), Some(first)) = (assumed, &subject, &known.genesys_id, steps.first())
+            && !matches!(first.purpose, Purpose::ReadUser | Purpose::CreateUser)
+        {
+            steps.insert(0, Step::read_platform_user(g));
+        }
         Ok((steps, note))
+    }
+
+    /// Dry run: take the recorded plan of `e` as done, for the plans of later changes. A user
+    /// written is known by its Genesys id (found, or a placeholder) with the fields written; a
+    /// user with nothing sent (a collision) is left out of its groups, as delivery leaves out a
+    /// member whose change is parked.
+    fn dry_remember(&self, e: &OutboxEntry, subject: &Subject, known: &Known, steps: Option<&[Step]>) {
+        let mut state = self.dry_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (subject, steps) {
+            (Subject::User(_), None) => {
+                state.parked.insert(e.resource_id.clone());
+            }
+            (Subject::User(m), Some(steps)) => {
+                state.parked.remove(&e.resource_id);
+                let writes =
+                    |p: &Purpose| matches!(p, Purpose::CreateUser | Purpose::UpdateUser | Purpose::ChangeUserState);
+                if steps.iter().any(|s| writes(&s.purpose)) {
+                    let genesys_id =
+                        known.genesys_id.clone().unwrap_or_else(|| plan::user_id_placeholder(m.user_name()));
+                    let current = match self.settings.api {
+                        ApiMode::Platform => after_platform_writes(known.current.clone(), steps),
+                        ApiMode::Scim => None,
+                    };
+                    let fields_written =
+                        if steps.iter().any(|s| matches!(s.purpose, Purpose::CreateUser | Purpose::UpdateUser)) {
+                            Written::of(m)
+                        } else {
+                            known.fields_written.clone()
+                        };
+                    state
+                        .written
+                        .insert(e.resource_id.clone(), DryUser { genesys_id, written: fields_written, current });
+                }
+            }
+            (Subject::DeletedUser(_), _) => {
+                state.parked.remove(&e.resource_id);
+            }
+            (Subject::Group { .. }, _) => {}
+        }
     }
 
     /// Dry run, a user the bridge has no Genesys id for: is there a Genesys user with its
@@ -752,10 +842,17 @@ impl Worker {
                 let Some((group, members)) = self.group_with_members(&e.resource_id).await? else { return Ok(None) };
                 let mut ids = Vec::new();
                 for m in members.iter().filter(|m| m.kind == crate::store::MemberKind::User) {
-                    ids.push(Member {
-                        bridge_id: m.id.clone(),
-                        genesys_id: self.link(ResourceKind::User, &m.id).await?,
-                    });
+                    let mut genesys_id = self.link(ResourceKind::User, &m.id).await?;
+                    if self.dry_run && genesys_id.is_none() {
+                        // As the dry run took its plans: written (found or a placeholder), or
+                        // parked, which delivery leaves out of the group.
+                        let state = self.dry_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if state.parked.contains(&m.id) {
+                            continue;
+                        }
+                        genesys_id = state.written.get(&m.id).map(|u| u.genesys_id.clone());
+                    }
+                    ids.push(Member { bridge_id: m.id.clone(), genesys_id });
                 }
                 let id = e.resource_id.clone();
                 let added = self.blocking(move |s| s.genesys_group_added(&id)).await?;
@@ -845,13 +942,27 @@ impl Worker {
             Subject::DeletedUser(name) => name.as_deref(),
             Subject::Group { .. } => None,
         };
+        let mut dry_written = None;
         if let Some(name) = user_name
             && known.genesys_id.is_none()
             && dry_run
         {
-            let id = e.resource_id.clone();
-            if self.blocking(move |s| s.dry_run_seen(&id)).await? {
-                known.genesys_id = Some(plan::user_id_placeholder(name));
+            let remembered = self
+                .dry_state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .written
+                .get(&e.resource_id)
+                .cloned();
+            if let Some(user) = remembered {
+                known.genesys_id = Some(user.genesys_id);
+                known.current = user.current;
+                dry_written = Some(user.written);
+            } else {
+                let id = e.resource_id.clone();
+                if self.blocking(move |s| s.dry_run_seen(&id)).await? {
+                    known.genesys_id = Some(plan::user_id_placeholder(name));
+                }
             }
         }
         if let Subject::User(m) = subject {
@@ -861,6 +972,7 @@ impl Worker {
             let placeholder = known.genesys_id.as_deref().is_some_and(|g| g.starts_with('{'));
             let written = owned.as_ref().and_then(|o| o.written.as_deref());
             known.fields_written = match written.and_then(|w| serde_json::from_str::<Written>(w).ok()) {
+                _ if dry_written.is_some() => dry_written.clone().unwrap_or_default(),
                 Some(w) => w,
                 // The dry run recorded a create of this user: it would have written what it had.
                 None if placeholder => Written::of(m),
@@ -885,6 +997,53 @@ impl Worker {
         }
         Ok((known, prior))
     }
+}
+
+/// What the dry run took as done: per user, the Genesys id (or its placeholder) and the fields
+/// its recorded plan wrote; the users whose change would be parked.
+#[derive(Default)]
+struct DryState {
+    written: std::collections::HashMap<String, DryUser>,
+    parked: std::collections::HashSet<String>,
+}
+
+/// A user the dry run planned writes for.
+#[derive(Clone)]
+struct DryUser {
+    /// Its Genesys id, or the placeholder of a user the dry run would have created.
+    genesys_id: String,
+    /// The fields the plan wrote.
+    written: Written,
+    /// Platform mode: the user as Genesys would hold it after the planned writes (read first,
+    /// or as created), at a placeholder version.
+    current: Option<Value>,
+}
+
+/// The Platform user `current` after the writes of `steps` (its create, its PATCHes).
+fn after_platform_writes(current: Option<Value>, steps: &[Step]) -> Option<Value> {
+    let mut current = current;
+    for s in steps {
+        let Some(body) = s.request.body.as_ref().and_then(Value::as_object) else { continue };
+        match s.purpose {
+            Purpose::CreateUser => {
+                let mut created = body.clone();
+                created.remove("divisionId");
+                current = Some(Value::Object(created));
+            }
+            Purpose::ChangeUserState | Purpose::UpdateUser => {
+                let mut merged = current.take().and_then(|c| c.as_object().cloned()).unwrap_or_default();
+                merged.extend(body.iter().map(|(k, v)| (k.clone(), v.clone())));
+                current = Some(Value::Object(merged));
+            }
+            _ => {}
+        }
+    }
+    current.map(|mut c| {
+        if let Some(obj) = c.as_object_mut() {
+            obj.insert("version".into(), Value::String(plan::VERSION_PLACEHOLDER.into()));
+        }
+        c
+    })
 }
 
 /// What the dry run found when it looked for a Genesys user with a new user's userName.

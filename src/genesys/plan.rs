@@ -85,6 +85,11 @@ fn is_exact(b: &Body) -> bool {
 }
 
 impl Step {
+    /// Read the Platform user `g` (as delivery does before it writes to a user).
+    pub fn read_platform_user(g: &str) -> Step {
+        Step::exact(Purpose::ReadUser, ApiRequest::platform_user_get(g))
+    }
+
     fn exact(purpose: Purpose, request: ApiRequest) -> Step {
         let body = request.body.clone().map_or(Body::None, Body::Exact);
         Step { purpose, request, body }

@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod discovery;
 mod filters;
+mod first_connect;
 mod forwarding;
 mod genesys_sim;
 mod groups;

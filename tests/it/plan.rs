@@ -64,11 +64,11 @@ async fn changes(app: &TestApp) {
 
 /// A request as `METHOD target` with its body and whether the body depends on a read.
 #[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    target: String,
-    body: Option<Value>,
-    after_read: bool,
+pub(crate) struct Seen {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    pub(crate) body: Option<Value>,
+    pub(crate) after_read: bool,
 }
 
 fn is_placeholder(s: &str) -> bool {
@@ -130,7 +130,7 @@ fn group_delta_matches(planned: &Value, sent: &Value) -> bool {
     })
 }
 
-fn request_matches(planned: &Seen, sent: &Seen) -> bool {
+pub(crate) fn request_matches(planned: &Seen, sent: &Seen) -> bool {
     let body = match (&planned.body, &sent.body, planned.after_read) {
         (None, None, _) => true,
         (Some(p), Some(s), false) => json_matches(p, s),
