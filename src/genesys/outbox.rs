@@ -481,6 +481,34 @@ impl Worker {
                             return d;
                         }
                     }
+                    // A filtered remove whose element is gone already (an administrator deleted
+                    // that phone): RFC 7644 §3.5.2.2 answers noTarget. Its goal is reached: send
+                    // the other operations without the filtered removes, once.
+                    (Purpose::UpdateUser, ClientError::Refused { status: 400, code, .. })
+                        if code.eq_ignore_ascii_case("noTarget") && self.settings.api == ApiMode::Scim =>
+                    {
+                        let Some(request) = without_filtered_removes(&step.request) else {
+                            return Delivery::Park(
+                                "Genesys answered noTarget to an update without a filtered remove".into(),
+                            );
+                        };
+                        tracing::info!(scim.resource_id = %e.resource_id, "a value the bridge removes was gone already; sending the rest");
+                        match self.client.send(&request).await {
+                            Ok(resp) => {
+                                known.learn(&step, &resp.body, self.settings.api);
+                                if let Subject::User(m) = subject {
+                                    let (id, w) = (
+                                        e.resource_id.clone(),
+                                        serde_json::to_string(&Written::of(m)).unwrap_or_default(),
+                                    );
+                                    if let Err(d) = self.blocking(move |s| s.set_written_fields(&id, &w)).await {
+                                        return d;
+                                    }
+                                }
+                            }
+                            Err(err) => return Delivery::from(err),
+                        }
+                    }
                     (_, err) => return Delivery::from(err),
                 },
             }
@@ -997,6 +1025,19 @@ impl Worker {
         }
         Ok((known, prior))
     }
+}
+
+/// A SCIM PATCH without its filtered `remove` operations (`phoneNumbers[type eq "…"]`), or
+/// `None` when it has none.
+fn without_filtered_removes(request: &ApiRequest) -> Option<ApiRequest> {
+    let mut body = request.body.clone()?;
+    let ops = body.get_mut("Operations")?.as_array_mut()?;
+    let before = ops.len();
+    ops.retain(|op| {
+        let remove = op.get("op").and_then(Value::as_str).is_some_and(|o| o.eq_ignore_ascii_case("remove"));
+        !(remove && op.get("path").and_then(Value::as_str).is_some_and(|p| p.contains('[')))
+    });
+    (ops.len() < before).then(|| ApiRequest { body: Some(body), ..request.clone() })
 }
 
 /// What the dry run took as done: per user, the Genesys id (or its placeholder) and the fields

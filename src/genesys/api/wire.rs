@@ -233,8 +233,9 @@ pub fn error_message(body: &Value) -> String {
 }
 
 /// The machine code of a Platform error body (`ErrorBody.code`, e.g. `general.conflict`).
+/// The error's code: an ErrorBody's `code`, or a SCIM error's `scimType` (`noTarget`).
 pub fn error_code(body: &Value) -> String {
-    body.get("code").and_then(Value::as_str).unwrap_or_default().to_string()
+    body.get("code").or_else(|| body.get("scimType")).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 #[cfg(test)]
