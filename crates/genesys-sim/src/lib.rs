@@ -38,7 +38,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 pub use cli::SimArgs;
-pub use faults::{FaultsUpdate, InvalidFaults, Stats};
+pub use faults::{FaultsUpdate, InvalidFaults, Leniency, Stats};
 pub use oauth::basic_credentials;
 pub use server::{serve_blocking, start};
 

@@ -2,7 +2,8 @@
 //!
 //! Fidelity decisions (the section of docs/genesys-api-notes.md in brackets):
 //! * POST, PUT and a PATCH's result are read alike (`user_body`); a taken userName is 409
-//!   ScimError (§1.12). Versions (§1.9): `If-Match` on PUT, PATCH and DELETE; `If-None-Match` on
+//!   ScimError (§1.12). A PUT clears the read-write attributes its body leaves out (RFC 7644
+//!   §3.5.1 allows it; unknown for Genesys, §11), unless the leniency `put-keeps-omitted` is on. Versions (§1.9): `If-Match` on PUT, PATCH and DELETE; `If-None-Match` on
 //!   GET (304).
 //! * DELETE is a soft delete (§1.10): 204; the user leaves its groups, is hidden from SCIM, and
 //!   its userName is free again.
@@ -18,7 +19,7 @@ use super::list::{large_page_check, list_body, paging, project};
 use super::render::render_user;
 use super::user_body::{Mode, read_user, record_input_stats, write_user};
 use super::{BASE, CORE_USER, ENTERPRISE, GENESYS, check_if_match, etag_matches};
-use crate::faults::bump;
+use crate::faults::{Leniency, bump};
 use crate::patch;
 use crate::store::{HOME_DIVISION_ID, SimUser, Store, StoreError, UserState};
 use crate::wire::{Answer, ApiError, Reply};
@@ -94,7 +95,8 @@ pub(super) fn replace_user(inner: &mut Inner, ctx: &Ctx, id: &str) -> Answer {
     let input = read_user(doc)?;
     record_input_stats(inner, &input);
     let mut next = current;
-    write_user(&mut inner.store, &mut next, input, Mode::Replace)?;
+    let keep_omitted = inner.faults.lenient.allows(Leniency::PutKeepsOmitted);
+    write_user(&mut inner.store, &mut next, input, Mode::Replace { keep_omitted })?;
     commit_user(inner, next)?;
     let u = live_user(&inner.store, id)?;
     Ok(user_reply(&inner.store, u, &ctx.base, 200))
@@ -109,11 +111,12 @@ pub(super) fn patch_user(inner: &mut Inner, ctx: &Ctx, id: &str) -> Answer {
     let Value::Object(mut doc) = render_user(&inner.store, &current, &ctx.base) else {
         return Err(ApiError::injected(500));
     };
-    patch::apply(&mut doc, &ops, CORE_USER, &[ENTERPRISE, GENESYS])?;
+    patch::apply(&mut doc, &ops, CORE_USER, &[ENTERPRISE, GENESYS], &inner.faults.lenient)?;
     let input = read_user(&doc)?;
     record_input_stats(inner, &input);
     let mut next = current;
-    write_user(&mut inner.store, &mut next, input, Mode::Replace)?;
+    // The patched document is the whole user: what it lacks was removed.
+    write_user(&mut inner.store, &mut next, input, Mode::Replace { keep_omitted: false })?;
     commit_user(inner, next)?;
     let u = live_user(&inner.store, id)?;
     Ok(user_reply(&inner.store, u, &ctx.base, 200))
