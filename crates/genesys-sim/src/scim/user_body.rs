@@ -80,6 +80,13 @@ enum Attr {
     ExternalIds,
 }
 
+impl UserInput {
+    /// The attributes of the body that Genesys does not model (ignored).
+    pub(super) fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+}
+
 /// Read a SCIM user document (attribute names in any case); what Genesys does not model goes to
 /// `ignored`.
 pub(super) fn read_user(doc: &Map<String, Value>) -> Result<UserInput, ApiError> {
@@ -338,7 +345,9 @@ pub(super) enum Mode {
     /// §3.5.1; genesys-api-notes §11 [unknown]). `active`, the division and `roles` left out are
     /// kept either way: a Genesys user always has a state and a division, and roles are not a
     /// question this switch answers.
-    Replace { keep_omitted: bool },
+    Replace {
+        keep_omitted: bool,
+    },
 }
 
 /// Write `input` over `user` (a new user for create, a copy of the stored one for replace).

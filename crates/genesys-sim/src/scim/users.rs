@@ -34,8 +34,8 @@ fn user_reply(store: &Store, u: &SimUser, base: &str, status: u16) -> Reply {
     Reply::scim(status, render_user(store, u, base)).etag(u.version)
 }
 
-/// Create a user from a SCIM body (POST, and seed files); the stored user's id.
-pub(crate) fn insert_user(inner: &mut Inner, doc: &Map<String, Value>) -> Result<String, ApiError> {
+/// Create a user from a SCIM body (POST); the stored user's id.
+fn insert_user(inner: &mut Inner, doc: &Map<String, Value>) -> Result<String, ApiError> {
     let input = read_user(doc)?;
     record_input_stats(inner, &input);
     let mut user = SimUser::new(String::new(), String::new(), HOME_DIVISION_ID.to_string());
@@ -47,6 +47,19 @@ pub(crate) fn insert_user(inner: &mut Inner, doc: &Map<String, Value>) -> Result
     let id = inner.store.insert_user(user).map_err(|_| ApiError::scim_user_name_taken())?.id.clone();
     bump(&mut inner.stats.creates_by_user_name, &name);
     Ok(id)
+}
+
+/// Create a user from a SCIM body as a seed (`crate::seed`): read as a POST is, but every
+/// attribute must be one the simulator keeps (no typo is silently dropped), and nothing is
+/// counted in the stats. The stored user's id.
+pub(crate) fn seed_user(store: &mut Store, doc: &Map<String, Value>) -> Result<String, ApiError> {
+    let input = read_user(doc)?;
+    if let Some(name) = input.ignored().first() {
+        return Err(ApiError::bad_request(format!("the simulator does not keep the attribute {name}")));
+    }
+    let mut user = SimUser::new(String::new(), String::new(), HOME_DIVISION_ID.to_string());
+    write_user(store, &mut user, input, Mode::Create)?;
+    Ok(store.insert_user(user).map_err(|_| ApiError::scim_user_name_taken())?.id.clone())
 }
 
 /// `POST /users`.
