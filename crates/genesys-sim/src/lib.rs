@@ -28,6 +28,8 @@ mod scim;
 mod seed;
 mod server;
 mod store;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 use std::net::SocketAddr;

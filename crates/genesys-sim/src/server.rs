@@ -132,7 +132,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
 }
 
 /// What to answer.
-enum Outcome {
+pub(crate) enum Outcome {
     Reply(Reply),
     Drop,
 }
@@ -198,7 +198,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, sim: web::Data<SimHan
 }
 
 /// Everything after the body is read, under the lock.
-fn handle<'r>(
+pub(crate) fn handle<'r>(
     inner: &mut Inner,
     mut ctx: Ctx<'r>,
     method: &str,
