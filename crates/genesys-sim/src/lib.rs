@@ -11,7 +11,10 @@
 //! request journal, the seed file) with its handle for tests ([`SimHandle`]), and what a route
 //! handler sees of a request (`Ctx`). The HTTP side (the listener, the order of checks, faults,
 //! dropped connections, Genesys's headers) is `server`'s; the routes are `oauth`, `scim`,
-//! `platform` and `admin`.
+//! `platform` (users), `platform_groups` and `admin`; `seed` loads an existing organisation
+//! (`--seed-file`, `POST /sim/seed`). Where no source settles Genesys's behaviour the simulator
+//! is strict, with a [`Leniency`] for the other side (docs/genesys-api-notes.md §8, "Behaviours
+//! and their evidence").
 //!
 //! Must not import: anything of the bridge (neither `scim` nor `scim-bridge`: the simulator is an
 //! independent model to test the bridge against).
