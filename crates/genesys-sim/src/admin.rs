@@ -9,11 +9,19 @@
 //!   Phone whichever API wrote it. The non-deleted user of that name, else the last deleted one.
 //! * `POST /sim/groups` `{"displayName": "Sales"}` (or `{"name": ...}`) — seed a group (201, or
 //!   200 when it exists); `GET /sim/groups` — all groups.
+//! * `POST /sim/seed` — seed an existing organisation: the JSON of `--seed-file` (the format is
+//!   in `seed.rs` and in docs/genesys-api-notes.md §8, "Seeding the simulator"), for example
+//!   `{"users": [{"userName": "jane@example.com", "displayName": "Jane", "title": "Agent",
+//!   "phoneNumbers": [{"type": "mobile", "value": "+14155550101"}]}], "groups": [{"displayName":
+//!   "Sales", "members": ["jane@example.com"]}]}`. 200 with what was created (`{"users":
+//!   [{"userName", "id"}], "groups": [{"displayName", "id"}], "divisions": [{"name", "id"}]}`);
+//!   400 with the reason on a bad seed, and then nothing of it is applied.
 //! * `GET /sim/stats`, `DELETE /sim/stats` (reset).
 //! * `GET /sim/requests` — the last 10,000 API requests as received (method, decoded path and
 //!   query, JSON body, status), oldest first; `DELETE /sim/requests` forgets them.
 //! * `GET /sim/faults`, `POST /sim/faults` (merge a [`super::FaultsUpdate`]), `DELETE
-//!   /sim/faults` (back to the start-up settings).
+//!   /sim/faults` (back to the start-up settings). Its `lenient` list turns on the lenient side
+//!   of behaviours no source settles ([`super::Leniency`]; strict by default).
 //! * `POST /sim/tokens` — a token without the OAuth round trip; `GET /sim/tokens` — the valid
 //!   ones (to check that none leaked into a log); `DELETE /sim/tokens` — expire every token
 //!   (clients must fetch a new one).
@@ -126,6 +134,13 @@ pub(crate) fn route(
             let g = inner.store.seed_group(&name);
             Ok(Reply::json(if existed { 200 } else { 201 }, render_group(g, base)))
         }
+        ("POST", ["seed"]) => {
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("The seed is not JSON: {e}")))?;
+            let report =
+                super::seed_copy(&mut inner.store, &v).map_err(|e| ApiError::bad_request(format!("Bad seed: {e}")))?;
+            Ok(Reply::json(200, report))
+        }
         ("GET", ["groups"]) => {
             let all: Vec<Value> = inner.store.groups().iter().map(|g| render_group(g, base)).collect();
             Ok(Reply::json(200, Value::Array(all)))
@@ -172,9 +187,10 @@ pub(crate) fn route(
             inner.stats = Stats::default();
             Ok(Reply::empty(204))
         }
-        (_, ["profiles", _] | ["groups"] | ["stats"] | ["requests"] | ["faults"] | ["tokens"] | ["reset"]) => {
-            Err(ApiError::method_not_allowed(method))
-        }
+        (
+            _,
+            ["profiles", _] | ["groups"] | ["seed"] | ["stats"] | ["requests"] | ["faults"] | ["tokens"] | ["reset"],
+        ) => Err(ApiError::method_not_allowed(method)),
         _ => Err(ApiError::not_found()),
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::{ClientSecret, FaultsUpdate, SimConfig};
+use crate::{ClientSecret, FaultsUpdate, Leniency, SimConfig};
 
 /// `genesys-sim`: one listener is both the login host (`POST /oauth/token`) and the API host
 /// (`/api/v2/...`); admin routes under `/sim/` need no token, so keep it on loopback.
@@ -33,9 +33,14 @@ pub struct SimArgs {
     /// Groups that exist from the start, comma-separated ("Sales,Support").
     #[arg(long, value_delimiter = ',')]
     pub seed_groups: Vec<String>,
-    /// JSON seed file: ["Sales", ...] or {"groups": [...], "divisions": [...], "users": [SCIM users]}.
+    /// JSON seed file, the body of `POST /sim/seed`: ["Sales", ...] or {"divisions": [...],
+    /// "users": [SCIM users], "groups": ["Sales" or {"displayName", "members": [userNames]}]}.
     #[arg(long)]
     pub seed_file: Option<PathBuf>,
+    /// Take the lenient side of behaviours no public source settles, comma-separated (default:
+    /// strict everywhere); see docs/genesys-api-notes.md §8, "Behaviours and their evidence".
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub lenient: Vec<Leniency>,
     /// Probability (0..1) that an API request fails with one of --error-status.
     #[arg(long)]
     pub error_rate: Option<f64>,
@@ -94,6 +99,7 @@ impl SimArgs {
                 outage_for_seconds: self.outage_for_seconds,
                 version_conflict_status: self.version_conflict_status,
                 large_page_429: self.large_page_429,
+                lenient: (!self.lenient.is_empty()).then_some(self.lenient),
                 ..FaultsUpdate::default()
             },
             workers: self.workers.max(1),

@@ -2,7 +2,8 @@
 //!
 //! Owns: the fault settings (`POST /sim/faults` and the `genesys-sim` flags), the fixed-window
 //! rate limiter of genesys-api-notes §4 (N requests per token per window, default 300 per 60 s, with the
-//! `inin-ratelimit-*` numbers), and [`Stats`] (`GET /sim/stats`).
+//! `inin-ratelimit-*` numbers), the leniency switches ([`Leniency`]: the lenient side of the
+//! behaviours no public source settles; strict by default), and [`Stats`] (`GET /sim/stats`).
 //!
 //! Must not import: actix, or anything of the bridge.
 
@@ -76,6 +77,68 @@ pub struct FaultsUpdate {
     /// `excludedAttributes` is answered with 429 (genesys-api-notes §1.8 "may ... return a 429"). Default on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub large_page_429: Option<bool>,
+    /// The lenient side of the behaviours no public source settles ([`Leniency`]); the list
+    /// replaces the current one, `[]` is strict everywhere (the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lenient: Option<Vec<Leniency>>,
+}
+
+/// A behaviour of Genesys that no public source settles, where the simulator takes the strict
+/// side (the one that breaks a careless client) unless told to be lenient: `POST /sim/faults`
+/// `{"lenient": ["put-keeps-omitted", ...]}` or `genesys-sim --lenient put-keeps-omitted,...`.
+/// docs/genesys-api-notes.md §8, "Behaviours and their evidence", gives the source of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Leniency {
+    /// A SCIM user PUT keeps the attributes its body leaves out (strict: they are cleared,
+    /// RFC 7644 §3.5.1; unknown for Genesys, genesys-api-notes §11).
+    PutKeepsOmitted,
+    /// Removing a group member who is not in the group (SCIM PATCH `members[value eq "x"]` or a
+    /// value list; Platform `DELETE /api/v2/groups/{id}/members?ids=`) succeeds and does nothing
+    /// (strict: SCIM 400 `noTarget`, Platform 400; genesys-api-notes §13).
+    RemoveAbsentMember,
+    /// A SCIM PATCH `remove` whose filtered path matches nothing (`phoneNumbers[type eq
+    /// "eightbyeight"]` on a user without one) succeeds and does nothing (strict: 400 `noTarget`,
+    /// RFC 7644 §3.5.2.2 and §3.12; genesys-api-notes §11).
+    RemoveUnmatchedFilter,
+    /// A SCIM PATCH `replace` whose filtered path matches nothing creates the element from the
+    /// filter, as `add` does (strict: 400 `noTarget`, RFC 7644 §3.5.2.3).
+    ReplaceUnmatchedFilterAdds,
+    /// A SCIM PATCH `add`/`replace` with the value `""` clears the attribute, like `null`
+    /// (strict: `""` writes nothing and the old value stays; "empty values won't overwrite
+    /// existing data", genesys-api-notes §11 [community]).
+    EmptyStringClears,
+}
+
+impl Leniency {
+    /// The name used by `--lenient` and `POST /sim/faults`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Leniency::PutKeepsOmitted => "put-keeps-omitted",
+            Leniency::RemoveAbsentMember => "remove-absent-member",
+            Leniency::RemoveUnmatchedFilter => "remove-unmatched-filter",
+            Leniency::ReplaceUnmatchedFilterAdds => "replace-unmatched-filter-adds",
+            Leniency::EmptyStringClears => "empty-string-clears",
+        }
+    }
+}
+
+/// The leniencies in force: none by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Lenient(std::collections::BTreeSet<Leniency>);
+
+impl Lenient {
+    pub fn allows(&self, l: Leniency) -> bool {
+        self.0.contains(&l)
+    }
+
+    pub fn of(list: &[Leniency]) -> Lenient {
+        Lenient(list.iter().copied().collect())
+    }
+
+    pub fn list(&self) -> Vec<Leniency> {
+        self.0.iter().copied().collect()
+    }
 }
 
 /// A fault setting that is out of range.
@@ -147,6 +210,7 @@ pub(crate) struct Faults {
     pub large_page_429: bool,
     pub edit_after_reads: u32,
     pub hidden_user_names: Vec<String>,
+    pub lenient: Lenient,
 }
 
 impl Faults {
@@ -174,6 +238,7 @@ impl Faults {
             large_page_429: true,
             edit_after_reads: 0,
             hidden_user_names: Vec::new(),
+            lenient: Lenient::default(),
         }
     }
 
@@ -229,6 +294,9 @@ impl Faults {
         if let Some(v) = &u.hidden_user_names {
             self.hidden_user_names = v.clone();
         }
+        if let Some(v) = &u.lenient {
+            self.lenient = Lenient::of(v);
+        }
         before != (self.rate_limit, self.window)
     }
 
@@ -261,6 +329,7 @@ impl Faults {
             large_page_429: Some(self.large_page_429),
             edit_after_next_reads: Some(self.edit_after_reads),
             hidden_user_names: Some(self.hidden_user_names.clone()),
+            lenient: Some(self.lenient.list()),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A faithful stand-in for Genesys Cloud's public API (`docs/genesys-api-notes.md`, §8 is its
 //! checklist): the login host's OAuth token endpoint, the SCIM v2 server, and the Platform user
-//! endpoints, all on one in-memory user store, on one HTTP listener; plus faults on demand and
+//! and group endpoints, all on one in-memory user store, on one HTTP listener; plus faults on demand and
 //! an admin surface under `/sim/` for tests.
 //!
 //! Run it with `scim-bridge genesys-sim --listen ADDR --client-id ID --client-secret SECRET`, or
@@ -11,7 +11,10 @@
 //! request journal, the seed file) with its handle for tests ([`SimHandle`]), and what a route
 //! handler sees of a request (`Ctx`). The HTTP side (the listener, the order of checks, faults,
 //! dropped connections, Genesys's headers) is `server`'s; the routes are `oauth`, `scim`,
-//! `platform` and `admin`.
+//! `platform` (users), `platform_groups` and `admin`; `seed` loads an existing organisation
+//! (`--seed-file`, `POST /sim/seed`). Where no source settles Genesys's behaviour the simulator
+//! is strict, with a [`Leniency`] for the other side (docs/genesys-api-notes.md §8, "Behaviours
+//! and their evidence").
 //!
 //! Must not import: anything of the bridge (neither `scim` nor `scim-bridge`: the simulator is an
 //! independent model to test the bridge against).
@@ -23,9 +26,13 @@ mod oauth;
 mod patch;
 mod path;
 mod platform;
+mod platform_groups;
 mod scim;
+mod seed;
 mod server;
 mod store;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 use std::net::SocketAddr;
@@ -38,7 +45,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 pub use cli::SimArgs;
-pub use faults::{FaultsUpdate, InvalidFaults, Stats};
+pub use faults::{FaultsUpdate, InvalidFaults, Leniency, Stats};
 pub use oauth::basic_credentials;
 pub use server::{serve_blocking, start};
 
@@ -89,8 +96,9 @@ pub struct SimConfig {
     pub token_lifetime: Duration,
     /// Groups that exist from the start (Genesys groups must pre-exist, genesys-api-notes §1.11).
     pub seed_groups: Vec<String>,
-    /// A JSON seed file: `["Sales", ...]` or `{"groups": [...], "divisions": [...], "users":
-    /// [<SCIM create bodies>]}`.
+    /// A JSON seed file, the body of `POST /sim/seed` (the format is in `seed.rs` and
+    /// docs/genesys-api-notes.md §8): `["Sales", ...]` or `{"divisions": [...], "users": [<SCIM
+    /// users>], "groups": ["Sales" or {"displayName", "members": [<userNames>]}]}`.
     pub seed_file: Option<PathBuf>,
     /// Faults and behaviour settings in force from the start (and after `DELETE /sim/faults`).
     pub faults: FaultsUpdate,
@@ -254,6 +262,14 @@ impl SimHandle {
         self.lock().store.user_by_name(user_name).map(|u| u.id.clone())
     }
 
+    /// Seed an organisation, as `POST /sim/seed` does: all of it or, on error, nothing. The
+    /// answer names what was created (`{"users": [{"userName", "id"}], "groups": [...],
+    /// "divisions": [...]}`); the error says what is wrong with the seed.
+    pub fn seed(&self, seed: &Value) -> Result<Value, String> {
+        let mut inner = self.lock();
+        seed_copy(&mut inner.store, seed)
+    }
+
     /// Seed a group (idempotent by name); its id.
     pub fn seed_group(&self, name: &str) -> String {
         self.lock().store.seed_group(name).id.clone()
@@ -284,46 +300,19 @@ impl SimHandle {
     }
 }
 
-/// Read a seed file into the store.
+/// Apply a seed to a copy of `store`, and keep the copy only if all of it applied.
+pub(crate) fn seed_copy(store: &mut Store, seed: &Value) -> Result<Value, String> {
+    let mut copy = store.clone();
+    let report = seed::apply(&mut copy, seed)?;
+    *store = copy;
+    Ok(report)
+}
+
+/// Read a seed file into the store (the format is `seed`'s; the same as `POST /sim/seed`).
 fn load_seed(inner: &mut Inner, path: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)?;
     let v: Value = serde_json::from_str(&text).context("the seed file is not JSON")?;
-    let (groups, divisions, users) = match &v {
-        Value::Array(groups) => (groups.clone(), Vec::new(), Vec::new()),
-        Value::Object(o) => {
-            for k in o.keys() {
-                if !["groups", "divisions", "users"].contains(&k.as_str()) {
-                    anyhow::bail!("unknown key {k:?} (expected groups, divisions, users)");
-                }
-            }
-            let list = |k: &str| match o.get(k) {
-                None => Ok(Vec::new()),
-                Some(Value::Array(a)) => Ok(a.clone()),
-                Some(_) => Err(anyhow::anyhow!("{k} must be a list")),
-            };
-            (list("groups")?, list("divisions")?, list("users")?)
-        }
-        _ => anyhow::bail!("expected a list of group names or an object {{groups, divisions, users}}"),
-    };
-    for d in divisions {
-        let Some(name) = d.as_str().or_else(|| d.get("name").and_then(Value::as_str)) else {
-            anyhow::bail!("a division must be a name or {{\"name\": ...}}: {d}");
-        };
-        inner.store.division_by_name(name);
-    }
-    for g in groups {
-        let name = g.as_str().or_else(|| g.get("displayName").and_then(Value::as_str));
-        let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
-            anyhow::bail!("a group must be a name or {{\"displayName\": ...}}: {g}");
-        };
-        inner.store.seed_group(name);
-    }
-    for u in users {
-        let Some(doc) = u.as_object() else {
-            anyhow::bail!("a user must be a SCIM user object: {u}");
-        };
-        scim::insert_user(inner, doc).map_err(|e| anyhow::anyhow!("seed user {u}: {}", e.message))?;
-    }
+    seed::apply(&mut inner.store, &v).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }
 

@@ -11,14 +11,29 @@
 //!
 //! Genesys behaviour copied here: the UC phone types and `other` are one field, so a filter
 //! `phoneNumbers[type eq "microsoftteams"]` matches the Other Phone whatever type it was written
-//! as, and a write through it records the new type. Entra-style add/replace on a filter that
-//! matches nothing creates the element from the filter's `eq` terms. `remove` on `members` with
-//! a value list removes only those members (Entra and Okta send that form).
+//! as, and a write through it records the new type. Entra-style `add` on a filter that matches
+//! nothing creates the element from the filter's `eq` terms (what Microsoft says a server should
+//! do with Entra's `add` of `emails[type eq "work"].value`, genesys-api-notes §1.6 [inferred]).
+//! `remove` on `members` with a value list removes only those members (Entra and Okta send that
+//! form). A `replace` of a bare multi-valued attribute (`phoneNumbers`) replaces all its values
+//! (RFC 7644 §3.5.2.3, genesys-api-notes §11 [inferred]).
+//!
+//! Strict where no source settles Genesys's behaviour, each with a [`Leniency`] for the other
+//! side (genesys-api-notes §8, "Behaviours and their evidence"):
+//! * `remove` on a filter that matches nothing: 400 `noTarget` (RFC 7644 §3.5.2.2, §3.12);
+//!   lenient `remove-unmatched-filter`. For `members`, a filter or a value list naming someone
+//!   who is not a member: the same 400; lenient `remove-absent-member`.
+//! * `replace` on a filter that matches nothing: 400 `noTarget` (RFC 7644 §3.5.2.3); lenient
+//!   `replace-unmatched-filter-adds` (creates the element, as `add` does).
+//! * `add`/`replace` with the value `""`: writes nothing, the old value stays
+//!   (genesys-api-notes §11 [community] "empty values won't overwrite existing data"); lenient
+//!   `empty-string-clears`. `null` clears (RFC 7643 §2.5: null and unassigned are the same).
 //!
 //! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
 use serde_json::{Map, Value};
 
+use crate::faults::{Leniency, Lenient};
 use crate::path::{self, CompareOp, ValFilter};
 
 use super::store::OTHER_PHONE_TYPES;
@@ -99,9 +114,10 @@ pub(crate) fn apply(
     ops: &[Operation],
     core_urn: &str,
     extensions: &[&'static str],
+    lenient: &Lenient,
 ) -> Result<(), ApiError> {
     for o in ops {
-        apply_one(doc, o, core_urn, extensions)?;
+        apply_one(doc, o, core_urn, extensions, lenient)?;
     }
     Ok(())
 }
@@ -111,10 +127,18 @@ fn apply_one(
     o: &Operation,
     core_urn: &str,
     extensions: &[&'static str],
+    lenient: &Lenient,
 ) -> Result<(), ApiError> {
-    let value = o.value.clone().unwrap_or(Value::Null);
+    let mut value = o.value.clone().unwrap_or(Value::Null);
+    if o.op != Op::Remove && !lenient.allows(Leniency::EmptyStringClears) {
+        // "" writes nothing (see the module doc): drop it, and the operation if nothing is left.
+        if is_empty_string(&value) {
+            return Ok(());
+        }
+        drop_empty_strings(&mut value);
+    }
     let Some(path) = &o.path else {
-        return apply_object(doc, o.op, value, core_urn, extensions);
+        return apply_object(doc, o.op, value, core_urn, extensions, lenient);
     };
     // A path that is exactly an extension URN targets that extension's object.
     if let Some(urn) = extensions.iter().find(|u| u.eq_ignore_ascii_case(path)) {
@@ -123,7 +147,7 @@ fn apply_one(
             return Ok(());
         }
         let ext = object_at(doc, urn)?;
-        return apply_object(ext, o.op, value, core_urn, &[]);
+        return apply_object(ext, o.op, value, core_urn, &[], lenient);
     }
     let parsed = path::parse(path).map_err(|e| ApiError::bad_request(format!("Invalid path: {e}")))?;
     let path::PatchPath { uri, name, filter, sub } = parsed;
@@ -132,7 +156,7 @@ fn apply_one(
         Some(u) if u.eq_ignore_ascii_case(core_urn) => doc,
         Some(u) => match extensions.iter().find(|e| e.eq_ignore_ascii_case(u)) {
             Some(urn) => {
-                if o.op == Op::Remove && get_ci(doc, urn).is_none() {
+                if o.op == Op::Remove && filter.is_none() && get_ci(doc, urn).is_none() {
                     return Ok(());
                 }
                 object_at(doc, urn)?
@@ -141,8 +165,8 @@ fn apply_one(
         },
     };
     match filter {
-        None => apply_attr(container, o.op, &name, sub.as_deref(), value),
-        Some(f) => apply_filtered(container, o.op, &name, &f, sub.as_deref(), value),
+        None => apply_attr(container, o.op, &name, sub.as_deref(), value, lenient),
+        Some(f) => apply_filtered(container, o.op, &name, &f, sub.as_deref(), value, lenient),
     }
 }
 
@@ -153,6 +177,7 @@ fn apply_object(
     value: Value,
     core_urn: &str,
     extensions: &[&'static str],
+    lenient: &Lenient,
 ) -> Result<(), ApiError> {
     let Value::Object(attrs) = value else {
         return Err(ApiError::bad_request("An operation without a path needs an object value"));
@@ -160,15 +185,15 @@ fn apply_object(
     for (k, v) in attrs {
         if let Some(urn) = extensions.iter().find(|u| u.eq_ignore_ascii_case(&k)) {
             let ext = object_at(target, urn)?;
-            apply_object(ext, op, v, core_urn, &[])?;
+            apply_object(ext, op, v, core_urn, &[], lenient)?;
         } else if let Some((urn, attr)) = split_urn_attr(&k, extensions) {
             // `"urn:...:enterprise:2.0:User:department": "Sales"` as a key (Entra sends this).
             let ext = object_at(target, urn)?;
-            apply_attr(ext, op, attr, None, v)?;
+            apply_attr(ext, op, attr, None, v, lenient)?;
         } else if k.eq_ignore_ascii_case(core_urn) {
-            apply_object(target, op, v, core_urn, extensions)?;
+            apply_object(target, op, v, core_urn, extensions, lenient)?;
         } else {
-            apply_attr(target, op, &k, None, v)?;
+            apply_attr(target, op, &k, None, v, lenient)?;
         }
     }
     Ok(())
@@ -189,6 +214,7 @@ fn apply_attr(
     name: &str,
     sub: Option<&str>,
     value: Value,
+    lenient: &Lenient,
 ) -> Result<(), ApiError> {
     let key = key_ci(container, name);
     match sub {
@@ -221,9 +247,24 @@ fn apply_attr(
             },
             Op::Remove => match (container.get_mut(&key), value) {
                 // `{"op":"remove","path":"members","value":[{"value":"id"}]}`: only those.
-                (Some(Value::Array(current)), Value::Array(gone)) if !gone.is_empty() => {
+                (current, Value::Array(gone)) if !gone.is_empty() => {
+                    let empty = Vec::new();
+                    let have = match current {
+                        Some(Value::Array(items)) => items,
+                        _ => &empty,
+                    };
                     let ids: Vec<&Value> = gone.iter().map(|g| g.get("value").unwrap_or(g)).collect();
-                    current.retain(|e| !ids.iter().any(|id| *id == e.get("value").unwrap_or(e)));
+                    let absent: Vec<String> = ids
+                        .iter()
+                        .filter(|id| !have.iter().any(|e| e.get("value").unwrap_or(e) == **id))
+                        .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string))
+                        .collect();
+                    if !absent.is_empty() {
+                        no_match(name, &format!("{name} has no value {}", absent.join(", ")), lenient)?;
+                    }
+                    if let Some(Value::Array(current)) = container.get_mut(&key) {
+                        current.retain(|e| !ids.iter().any(|id| *id == e.get("value").unwrap_or(e)));
+                    }
                 }
                 _ => {
                     container.remove(&key);
@@ -280,6 +321,7 @@ fn apply_filtered(
     filter: &ValFilter,
     sub: Option<&str>,
     value: Value,
+    lenient: &Lenient,
 ) -> Result<(), ApiError> {
     let key = key_ci(container, name);
     let phones = name.eq_ignore_ascii_case("phoneNumbers");
@@ -289,7 +331,7 @@ fn apply_filtered(
         Some(Value::Array(items)) => items,
         Some(Value::Null) | None => {
             if op == Op::Remove {
-                return Ok(());
+                return no_match(name, &format!("No {name} value matches the filter"), lenient);
             }
             container.insert(key.clone(), Value::Array(Vec::new()));
             match container.get_mut(&key) {
@@ -300,6 +342,17 @@ fn apply_filtered(
         Some(_) => return Err(ApiError::bad_request(format!("Invalid path: {name} is not multi-valued"))),
     };
     let matched: Vec<usize> = (0..items.len()).filter(|i| matches(&items[*i], filter, phones)).collect();
+    if matched.is_empty() {
+        match op {
+            Op::Remove => return no_match(name, &format!("No {name} value matches the filter"), lenient),
+            Op::Replace if !lenient.allows(Leniency::ReplaceUnmatchedFilterAdds) => {
+                return Err(ApiError::no_target(format!(
+                    "No {name} value matches the filter of this replace (RFC 7644 §3.5.2.3); use add to create one"
+                )));
+            }
+            Op::Add | Op::Replace => {}
+        }
+    }
     match op {
         Op::Remove => {
             if let Some(sub) = sub {
@@ -366,6 +419,31 @@ fn apply_filtered(
         }
     }
     Ok(())
+}
+
+/// A `remove` that found nothing to remove in `name`: 400 `noTarget`, or nothing with the
+/// leniency for it (`remove-absent-member` for `members`, else `remove-unmatched-filter`).
+fn no_match(name: &str, detail: &str, lenient: &Lenient) -> Result<(), ApiError> {
+    let leniency = if name.eq_ignore_ascii_case("members") {
+        Leniency::RemoveAbsentMember
+    } else {
+        Leniency::RemoveUnmatchedFilter
+    };
+    if lenient.allows(leniency) { Ok(()) } else { Err(ApiError::no_target(detail)) }
+}
+
+fn is_empty_string(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s.trim().is_empty())
+}
+
+/// Drop the members of an object (and of the objects in it) whose value is `""`.
+fn drop_empty_strings(v: &mut Value) {
+    if let Value::Object(o) = v {
+        o.retain(|_, x| !is_empty_string(x));
+        for x in o.values_mut() {
+            drop_empty_strings(x);
+        }
+    }
 }
 
 /// The Other-Phone type named by `type eq X` in a phone filter, if X is one.
@@ -486,7 +564,7 @@ mod tests {
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
         let ops = parse_request(&body).expect("parses");
         let mut doc = doc.as_object().cloned().expect("object");
-        apply(&mut doc, &ops, CORE, &[ENT]).expect("applies");
+        apply(&mut doc, &ops, CORE, &[ENT], &Lenient::default()).expect("applies");
         assert_eq!(Value::Object(doc), expected);
     }
 
@@ -576,6 +654,6 @@ mod tests {
         let ops = parse_request(&json!({"schemas": [], "Operations": [{"op": "add", "path": "a[[", "value": 1}]}))
             .expect("parses");
         let mut doc = Map::new();
-        assert_eq!(apply(&mut doc, &ops, CORE, &[ENT]).map_err(|e| e.status), Err(400));
+        assert_eq!(apply(&mut doc, &ops, CORE, &[ENT], &Lenient::default()).map_err(|e| e.status), Err(400));
     }
 }

@@ -1,7 +1,7 @@
 //! The simulator's HTTP side: one actix listener ([`start`], [`serve_blocking`]) whose one handler
 //! reads a request, runs it through the checks below under the state's lock, routes it
-//! (`/oauth/token` to `oauth`, `/api/v2/scim/...` to `scim`, the other `/api/v2/...` to
-//! `platform`, `/sim/...` to `admin`), journals it, and answers with Genesys's headers. The state
+//! (`/oauth/token` to `oauth`, `/api/v2/scim/...` to `scim`, `/api/v2/groups/...` to
+//! `platform_groups`, the other `/api/v2/...` to `platform`, `/sim/...` to `admin`), journals it, and answers with Genesys's headers. The state
 //! it works on ([`crate::SimHandle`], `Inner`, `Ctx`) is the crate root's.
 //!
 //! Every answer carries `inin-correlation-id` (a uuid, = ErrorBody `contextId`) and
@@ -34,7 +34,9 @@ use uuid::Uuid;
 use crate::faults::RateInfo;
 use crate::oauth::{self, TokenOutcome};
 use crate::wire::{Answer, ApiError, Reply};
-use crate::{Ctx, Inner, JOURNAL_LEN, JournalEntry, SimConfig, SimHandle, SimRunning, admin, platform, scim};
+use crate::{
+    Ctx, Inner, JOURNAL_LEN, JournalEntry, SimConfig, SimHandle, SimRunning, admin, platform, platform_groups, scim,
+};
 
 /// Resolves on the first SIGTERM or SIGINT, for [`serve_blocking`].
 async fn shutdown_signal() {
@@ -130,7 +132,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
 }
 
 /// What to answer.
-enum Outcome {
+pub(crate) enum Outcome {
     Reply(Reply),
     Drop,
 }
@@ -196,7 +198,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, sim: web::Data<SimHan
 }
 
 /// Everything after the body is read, under the lock.
-fn handle<'r>(
+pub(crate) fn handle<'r>(
     inner: &mut Inner,
     mut ctx: Ctx<'r>,
     method: &str,
@@ -350,7 +352,7 @@ fn route_label(method: &str, segs: &[&str]) -> String {
         .iter()
         .enumerate()
         .map(|(i, s)| match (i.checked_sub(1).map(|p| segs[p]), i + 1 == segs.len()) {
-            (Some("users" | "groups"), true) => "{id}",
+            (Some("users" | "groups"), _) => "{id}",
             (Some("resourcetypes" | "schemas"), true) => "{name}",
             _ => s,
         })
@@ -373,6 +375,19 @@ fn route_api(inner: &mut Inner, ctx: &Ctx, method: &str, segs: &[&str], now: Ins
             "GET" => platform::get_user(inner, ctx, id),
             "PATCH" => platform::patch_user(inner, ctx, id),
             "DELETE" => platform::delete_user(inner, id),
+            _ => not_allowed(),
+        },
+        ["v2", "groups", id] => match method {
+            "GET" => platform_groups::get_group(inner, id),
+            _ => not_allowed(),
+        },
+        ["v2", "groups", id, "individuals"] => match method {
+            "GET" => platform_groups::list_individuals(inner, id),
+            _ => not_allowed(),
+        },
+        ["v2", "groups", id, "members"] => match method {
+            "POST" => platform_groups::add_members(inner, ctx, id),
+            "DELETE" => platform_groups::remove_members(inner, ctx, id),
             _ => not_allowed(),
         },
         ["v2", "authorization", "divisions"] if method == "GET" => platform::list_divisions(inner),
@@ -433,6 +448,7 @@ mod tests {
         assert_eq!(route_label("PATCH", &["api", "v2", "users", "x"]), "PATCH /api/v2/users/{id}");
         assert_eq!(route_label("POST", &["oauth", "token"]), "POST /oauth/token");
         assert_eq!(route_label("GET", &["favicon.ico"]), "GET /(unknown)");
+        assert_eq!(route_label("POST", &["api", "v2", "groups", "g", "members"]), "POST /api/v2/groups/{id}/members");
         assert_eq!(route_label("GET", &["api", "v2", "scim", "groups", "g"]), "GET /api/v2/scim/groups/{id}");
         assert_eq!(
             route_label("GET", &["api", "v2", "scim", "v2", "schemas", "urn"]),

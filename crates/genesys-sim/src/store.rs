@@ -282,8 +282,9 @@ pub(crate) enum StoreError {
     NoSuchUser,
 }
 
-/// Users, groups and divisions.
-#[derive(Debug)]
+/// Users, groups and divisions. `Clone` so that a seed is applied to a copy and swapped in
+/// whole, or not at all.
+#[derive(Debug, Clone)]
 pub(crate) struct Store {
     users: HashMap<String, SimUser>,
     /// User ids in creation order (listing order).
@@ -396,6 +397,18 @@ impl Store {
         }
         self.users.insert(next.id.clone(), next);
         Ok(true)
+    }
+
+    /// A user to change without a version bump: only for seeding (`crate::seed`), before any
+    /// client has seen the user. Must not change the userName or the state.
+    pub fn user_mut_unversioned(&mut self, id: &str) -> Option<&mut SimUser> {
+        self.users.get_mut(id)
+    }
+
+    /// A group to change without a version bump: only for seeding a group created by the same
+    /// seed.
+    pub fn group_mut_unversioned(&mut self, id: &str) -> Option<&mut SimGroup> {
+        self.groups.iter_mut().find(|g| g.id == id)
     }
 
     pub fn groups(&self) -> &[SimGroup] {

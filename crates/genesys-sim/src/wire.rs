@@ -3,8 +3,9 @@
 //!
 //! Which shape an error takes follows Genesys's response tables (genesys-api-notes §1.12): `ErrorBody` for
 //! 400/401/403/404/405/408/413/415/429/5xx on every route, the SCIM ones included; `ScimError`
-//! only for the SCIM 409s (duplicate userName, version mismatch) and for the 400 `invalidVers`
-//! variant of a version mismatch (the `If-Match` parameter text).
+//! only for the SCIM 409s (duplicate userName, version mismatch), for the 400 `invalidVers`
+//! variant of a version mismatch (the `If-Match` parameter text), and for the PATCH 400
+//! `noTarget` (RFC 7644 §3.12; which shape Genesys's SCIM 400s take is unverified, §1.12).
 //!
 //! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
@@ -96,6 +97,13 @@ impl ApiError {
                 ..ApiError::new(409, "conflict", "Version does not match current version.")
             }
         }
+    }
+
+    /// 400 ScimError `noTarget`: a PATCH path that "did not yield an attribute or attribute value
+    /// that could be operated on", e.g. a filter that matches nothing (RFC 7644 §3.5.2.2,
+    /// §3.5.2.3, §3.12; `noTarget` is in Genesys's ScimError enum, genesys-api-notes §1.12).
+    pub fn no_target(detail: impl Into<String>) -> ApiError {
+        ApiError { shape: Shape::ScimError(Some("noTarget")), ..ApiError::new(400, "bad.request", detail) }
     }
 
     /// A Platform `version` mismatch: 409 `general.conflict` with the 2018 swagger message, or

@@ -25,7 +25,16 @@ fn http(addr: &str, request: &str) -> (u16, String) {
 #[test]
 fn the_genesys_sim_binary_serves_tokens_and_its_admin_routes() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_genesys-sim"))
-        .args(["--listen", "127.0.0.1:0", "--client-id", "bin-id", "--seed-groups", "Sales"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--client-id",
+            "bin-id",
+            "--seed-groups",
+            "Sales",
+            "--lenient",
+            "put-keeps-omitted",
+        ])
         .env("SCIM_BRIDGE_SIM_CLIENT_SECRET", "bin-secret")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -57,6 +66,19 @@ fn the_genesys_sim_binary_serves_tokens_and_its_admin_routes() {
     let (status, body) = http(&addr, &format!("GET /sim/groups HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
     assert_eq!(status, 200);
     assert!(body.contains("\"Sales\""), "the seeded group: {body}");
+    let (status, body) = http(&addr, &format!("GET /sim/faults HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
+    assert_eq!(status, 200);
+    assert!(body.contains(r#""lenient":["put-keeps-omitted"]"#), "{body}");
+    let seed = r#"{"users":[{"userName":"a@example.com","displayName":"A"}],"groups":[{"displayName":"Sales","members":["a@example.com"]}]}"#;
+    let (status, body) = http(
+        &addr,
+        &format!(
+            "POST /sim/seed HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{seed}",
+            seed.len()
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""userName":"a@example.com""#), "{body}");
     let (status, _) = http(
         &addr,
         &format!(

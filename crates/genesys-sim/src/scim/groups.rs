@@ -5,6 +5,8 @@
 //! Fidelity decisions (the section of docs/genesys-api-notes.md in brackets):
 //! * Lists (§1.1, §1.7): `filter` is required (400 without); what it may say is `filter`'s.
 //! * Members must be existing, non-deleted users (400 otherwise); duplicates are kept once.
+//!   Removing someone who is not a member is 400 `noTarget` unless the leniency
+//!   `remove-absent-member` is on (§13 [unknown]; `crate::patch`).
 //! * Versions (§1.9): `If-Match` on PUT and PATCH; `If-None-Match` on GET (304).
 //!
 //! Must not import: actix, or anything of the bridge.
@@ -114,7 +116,7 @@ pub(super) fn patch_group(inner: &mut Inner, ctx: &Ctx, id: &str) -> Answer {
     let Value::Object(mut doc) = render_group(&current, &ctx.base) else {
         return Err(ApiError::injected(500));
     };
-    patch::apply(&mut doc, &ops, CORE_GROUP, &[])?;
+    patch::apply(&mut doc, &ops, CORE_GROUP, &[], &inner.faults.lenient)?;
     let next = write_group(&inner.store, &current, &doc)?;
     inner.store.update_group(next);
     let g = group_of(&inner.store, id)?;

@@ -38,7 +38,7 @@ use super::wire::{Answer, ApiError};
 use super::{Ctx, Inner};
 
 pub(crate) use render::render_group;
-pub(crate) use users::insert_user;
+pub(crate) use users::seed_user;
 
 pub(crate) const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub(crate) const CORE_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";

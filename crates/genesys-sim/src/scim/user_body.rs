@@ -13,6 +13,8 @@
 //!   `Stats::phone_slot_conflicts`). The only phone is primary.
 //! * E-mails (§1.3, §1.4): `work` is the work e-mail; `other` is the userName, read-only, so
 //!   writes of it are ignored; it is shown on reads.
+//! * A PUT clears the read-write attributes it leaves out, or keeps them with the leniency
+//!   `put-keeps-omitted` (§11 [unknown]; see [`Mode`]).
 //! * Division by name (§0 item 4), created on first use (a leniency). Roles default to
 //!   `employee` (§1.11). The Genesys extension's `externalIds` entries with the SCIM authority
 //!   `x-pc:scimv2:v1` are the server's and are not written (§2.3).
@@ -57,6 +59,32 @@ pub(super) struct UserInput {
     external_ids: Vec<Value>,
     ignored: Vec<String>,
     slot_conflicts: u64,
+    /// The read-write attributes the body names (even as `null`), for a PUT that keeps what it
+    /// leaves out (`Mode::Replace { keep_omitted: true }`).
+    present: Vec<Attr>,
+}
+
+/// A read-write attribute a PUT may leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attr {
+    Title,
+    ExternalId,
+    Emails,
+    PhoneNumbers,
+    Department,
+    Manager,
+    EmployeeNumber,
+    DateHire,
+    RoutingSkills,
+    RoutingLanguages,
+    ExternalIds,
+}
+
+impl UserInput {
+    /// The attributes of the body that Genesys does not model (ignored).
+    pub(super) fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
 }
 
 /// Read a SCIM user document (attribute names in any case); what Genesys does not model goes to
@@ -78,10 +106,22 @@ pub(super) fn read_user(doc: &Map<String, Value>) -> Result<UserInput, ApiError>
                     ),
                 }
             }
-            "title" => input.title = opt_string(value, "title")?,
-            "externalid" => input.external_id = opt_string(value, "externalId")?,
-            "emails" => read_emails(value, &mut input)?,
-            "phonenumbers" => read_phones(value, &mut input)?,
+            "title" => {
+                input.present.push(Attr::Title);
+                input.title = opt_string(value, "title")?;
+            }
+            "externalid" => {
+                input.present.push(Attr::ExternalId);
+                input.external_id = opt_string(value, "externalId")?;
+            }
+            "emails" => {
+                input.present.push(Attr::Emails);
+                read_emails(value, &mut input)?;
+            }
+            "phonenumbers" => {
+                input.present.push(Attr::PhoneNumbers);
+                read_phones(value, &mut input)?;
+            }
             "roles" => input.roles = Some(read_roles(value)?),
             k if k == ENTERPRISE.to_ascii_lowercase() => read_enterprise(value, &mut input)?,
             k if k == GENESYS.to_ascii_lowercase() => read_genesys(value, &mut input)?,
@@ -198,9 +238,16 @@ fn read_enterprise(value: &Value, input: &mut UserInput) -> Result<(), ApiError>
     for (k, v) in obj {
         match k.to_ascii_lowercase().as_str() {
             "division" => input.division = opt_string(v, "division")?,
-            "department" => input.department = opt_string(v, "department")?,
-            "employeenumber" => input.employee_number = opt_string(v, "employeeNumber")?,
+            "department" => {
+                input.present.push(Attr::Department);
+                input.department = opt_string(v, "department")?;
+            }
+            "employeenumber" => {
+                input.present.push(Attr::EmployeeNumber);
+                input.employee_number = opt_string(v, "employeeNumber")?;
+            }
             "datehire" => {
+                input.present.push(Attr::DateHire);
                 input.date_hire = opt_string(v, "dateHire")?;
                 if let Some(d) = &input.date_hire
                     && !is_date(d)
@@ -209,6 +256,7 @@ fn read_enterprise(value: &Value, input: &mut UserInput) -> Result<(), ApiError>
                 }
             }
             "manager" => {
+                input.present.push(Attr::Manager);
                 input.manager = match v {
                     Value::Object(m) => {
                         get_ci(m, "value").map(|x| opt_string(x, "manager.value")).transpose()?.flatten()
@@ -254,8 +302,10 @@ fn read_genesys(value: &Value, input: &mut UserInput) -> Result<(), ApiError> {
                     return Err(ApiError::invalid_value(&bad.to_string(), k, "objects {name, proficiency}"));
                 }
                 if k.eq_ignore_ascii_case("routingSkills") {
+                    input.present.push(Attr::RoutingSkills);
                     input.routing_skills = items;
                 } else {
+                    input.present.push(Attr::RoutingLanguages);
                     input.routing_languages = items;
                 }
             }
@@ -277,6 +327,7 @@ fn read_genesys(value: &Value, input: &mut UserInput) -> Result<(), ApiError> {
                         }
                     }
                 }
+                input.present.push(Attr::ExternalIds);
                 input.external_ids = ids;
             }
             _ => input.ignored.push(format!("{GENESYS}:{k}")),
@@ -289,7 +340,14 @@ fn read_genesys(value: &Value, input: &mut UserInput) -> Result<(), ApiError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mode {
     Create,
-    Replace,
+    /// A PUT body or a patched user. `keep_omitted`: the attributes the body leaves out keep
+    /// their values (the leniency `put-keeps-omitted`); otherwise they are cleared (RFC 7644
+    /// §3.5.1; genesys-api-notes §11 [unknown]). `active`, the division and `roles` left out are
+    /// kept either way: a Genesys user always has a state and a division, and roles are not a
+    /// question this switch answers.
+    Replace {
+        keep_omitted: bool,
+    },
 }
 
 /// Write `input` over `user` (a new user for create, a copy of the stored one for replace).
@@ -310,16 +368,61 @@ pub(super) fn write_user(store: &mut Store, user: &mut SimUser, input: UserInput
         Some(false) => user.state = UserState::Inactive,
         None => {}
     }
-    user.title = input.title;
-    user.external_id = input.external_id;
-    user.work_email_primary = input.work_email.as_ref().is_some_and(|(_, p)| *p);
-    user.work_email = input.work_email.map(|(e, _)| e);
-    // SCIM writes the phone fields it knows; Platform-only details (extension, country code,
-    // integration tag) of a number that did not change are kept.
+    let keep_omitted = matches!(mode, Mode::Replace { keep_omitted: true });
+    let present = input.present;
+    let write = |a: Attr| !keep_omitted || present.contains(&a);
+    if write(Attr::Title) {
+        user.title = input.title;
+    }
+    if write(Attr::ExternalId) {
+        user.external_id = input.external_id;
+    }
+    if write(Attr::Emails) {
+        user.work_email_primary = input.work_email.as_ref().is_some_and(|(_, p)| *p);
+        user.work_email = input.work_email.map(|(e, _)| e);
+    }
+    if write(Attr::PhoneNumbers) {
+        write_phones(user, input.phones);
+    }
+    match (input.roles, mode) {
+        (Some(r), _) => user.roles = r,
+        (None, Mode::Create) => user.roles = vec!["employee".to_string()],
+        (None, Mode::Replace { .. }) => {}
+    }
+    if let Some(d) = input.division {
+        user.division_id = store.division_by_name(&d);
+    }
+    if write(Attr::Department) {
+        user.department = input.department;
+    }
+    if write(Attr::Manager) {
+        user.manager = input.manager;
+    }
+    if write(Attr::EmployeeNumber) {
+        user.employee_number = input.employee_number;
+    }
+    if write(Attr::DateHire) {
+        user.date_hire = input.date_hire;
+    }
+    if write(Attr::RoutingSkills) {
+        user.routing_skills = input.routing_skills;
+    }
+    if write(Attr::RoutingLanguages) {
+        user.routing_languages = input.routing_languages;
+    }
+    if write(Attr::ExternalIds) {
+        user.external_ids = input.external_ids;
+    }
+    Ok(())
+}
+
+/// SCIM writes the phone fields it knows; Platform-only details (extension, country code,
+/// integration tag) of a number that did not change are kept.
+fn write_phones(user: &mut SimUser, phones: Vec<PhoneIn>) {
     let old = std::mem::take(&mut user.phones);
     user.primary_slot = None;
     let mut other_as = None;
-    for p in input.phones {
+    for p in phones {
         let mut phone = old.get(&p.slot).cloned().unwrap_or_default();
         if phone.number.as_deref() != Some(p.number.as_str()) {
             phone = Phone::number(p.number);
@@ -333,22 +436,6 @@ pub(super) fn write_user(store: &mut Store, user: &mut SimUser, input: UserInput
         }
     }
     user.other_written_as = other_as.unwrap_or("other");
-    match (input.roles, mode) {
-        (Some(r), _) => user.roles = r,
-        (None, Mode::Create) => user.roles = vec!["employee".to_string()],
-        (None, Mode::Replace) => {}
-    }
-    if let Some(d) = input.division {
-        user.division_id = store.division_by_name(&d);
-    }
-    user.department = input.department;
-    user.manager = input.manager;
-    user.employee_number = input.employee_number;
-    user.date_hire = input.date_hire;
-    user.routing_skills = input.routing_skills;
-    user.routing_languages = input.routing_languages;
-    user.external_ids = input.external_ids;
-    Ok(())
 }
 
 /// Count what a body had that Genesys does not keep (`Stats::ignored_attributes`,

@@ -2,7 +2,8 @@
 //!
 //! Fidelity decisions (the section of docs/genesys-api-notes.md in brackets):
 //! * POST, PUT and a PATCH's result are read alike (`user_body`); a taken userName is 409
-//!   ScimError (§1.12). Versions (§1.9): `If-Match` on PUT, PATCH and DELETE; `If-None-Match` on
+//!   ScimError (§1.12). A PUT clears the read-write attributes its body leaves out (RFC 7644
+//!   §3.5.1 allows it; unknown for Genesys, §11), unless the leniency `put-keeps-omitted` is on. Versions (§1.9): `If-Match` on PUT, PATCH and DELETE; `If-None-Match` on
 //!   GET (304).
 //! * DELETE is a soft delete (§1.10): 204; the user leaves its groups, is hidden from SCIM, and
 //!   its userName is free again.
@@ -18,7 +19,7 @@ use super::list::{large_page_check, list_body, paging, project};
 use super::render::render_user;
 use super::user_body::{Mode, read_user, record_input_stats, write_user};
 use super::{BASE, CORE_USER, ENTERPRISE, GENESYS, check_if_match, etag_matches};
-use crate::faults::bump;
+use crate::faults::{Leniency, bump};
 use crate::patch;
 use crate::store::{HOME_DIVISION_ID, SimUser, Store, StoreError, UserState};
 use crate::wire::{Answer, ApiError, Reply};
@@ -33,8 +34,8 @@ fn user_reply(store: &Store, u: &SimUser, base: &str, status: u16) -> Reply {
     Reply::scim(status, render_user(store, u, base)).etag(u.version)
 }
 
-/// Create a user from a SCIM body (POST, and seed files); the stored user's id.
-pub(crate) fn insert_user(inner: &mut Inner, doc: &Map<String, Value>) -> Result<String, ApiError> {
+/// Create a user from a SCIM body (POST); the stored user's id.
+fn insert_user(inner: &mut Inner, doc: &Map<String, Value>) -> Result<String, ApiError> {
     let input = read_user(doc)?;
     record_input_stats(inner, &input);
     let mut user = SimUser::new(String::new(), String::new(), HOME_DIVISION_ID.to_string());
@@ -46,6 +47,19 @@ pub(crate) fn insert_user(inner: &mut Inner, doc: &Map<String, Value>) -> Result
     let id = inner.store.insert_user(user).map_err(|_| ApiError::scim_user_name_taken())?.id.clone();
     bump(&mut inner.stats.creates_by_user_name, &name);
     Ok(id)
+}
+
+/// Create a user from a SCIM body as a seed (`crate::seed`): read as a POST is, but every
+/// attribute must be one the simulator keeps (no typo is silently dropped), and nothing is
+/// counted in the stats. The stored user's id.
+pub(crate) fn seed_user(store: &mut Store, doc: &Map<String, Value>) -> Result<String, ApiError> {
+    let input = read_user(doc)?;
+    if let Some(name) = input.ignored().first() {
+        return Err(ApiError::bad_request(format!("the simulator does not keep the attribute {name}")));
+    }
+    let mut user = SimUser::new(String::new(), String::new(), HOME_DIVISION_ID.to_string());
+    write_user(store, &mut user, input, Mode::Create)?;
+    Ok(store.insert_user(user).map_err(|_| ApiError::scim_user_name_taken())?.id.clone())
 }
 
 /// `POST /users`.
@@ -94,7 +108,8 @@ pub(super) fn replace_user(inner: &mut Inner, ctx: &Ctx, id: &str) -> Answer {
     let input = read_user(doc)?;
     record_input_stats(inner, &input);
     let mut next = current;
-    write_user(&mut inner.store, &mut next, input, Mode::Replace)?;
+    let keep_omitted = inner.faults.lenient.allows(Leniency::PutKeepsOmitted);
+    write_user(&mut inner.store, &mut next, input, Mode::Replace { keep_omitted })?;
     commit_user(inner, next)?;
     let u = live_user(&inner.store, id)?;
     Ok(user_reply(&inner.store, u, &ctx.base, 200))
@@ -109,11 +124,12 @@ pub(super) fn patch_user(inner: &mut Inner, ctx: &Ctx, id: &str) -> Answer {
     let Value::Object(mut doc) = render_user(&inner.store, &current, &ctx.base) else {
         return Err(ApiError::injected(500));
     };
-    patch::apply(&mut doc, &ops, CORE_USER, &[ENTERPRISE, GENESYS])?;
+    patch::apply(&mut doc, &ops, CORE_USER, &[ENTERPRISE, GENESYS], &inner.faults.lenient)?;
     let input = read_user(&doc)?;
     record_input_stats(inner, &input);
     let mut next = current;
-    write_user(&mut inner.store, &mut next, input, Mode::Replace)?;
+    // The patched document is the whole user: what it lacks was removed.
+    write_user(&mut inner.store, &mut next, input, Mode::Replace { keep_omitted: false })?;
     commit_user(inner, next)?;
     let u = live_user(&inner.store, id)?;
     Ok(user_reply(&inner.store, u, &ctx.base, 200))
