@@ -354,3 +354,50 @@ async fn retrying_a_parked_collision_parks_it_again_and_never_takes_the_user_ove
     let p = app.profile("bob@corp.example").await.expect("still in Genesys");
     assert_eq!((p["id"].as_str(), p.pointer(OTHER_PHONE)), (Some(genesys_id.as_str()), None), "untouched: {p}");
 }
+
+#[tokio::test]
+async fn a_phone_an_administrator_deleted_in_genesys_is_not_a_reason_to_park_when_the_idp_drops_it() {
+    let app = TestApp::spawn().await;
+    let mut body = user_body("dana@corp.example");
+    body["phoneNumbers"] = json!([
+        {"type": "eightbyeight", "value": "+14155550150"},
+        {"type": "work", "value": "+14155550151"}
+    ]);
+    let id = app.post("/Users", body).await.body["id"].as_str().unwrap().to_string();
+    let p = app
+        .wait_profile("dana@corp.example", "the work number", |p| p.pointer("/contactInfo/0/phone_work").is_some())
+        .await;
+    // An administrator deletes the work number in Genesys.
+    let token =
+        app.sim_admin(reqwest::Method::POST, "/sim/tokens", None).await["access_token"].as_str().unwrap().to_string();
+    let r = app
+        .client
+        .patch(format!("http://{}/api/v2/scim/v2/users/{}", app.sim, p["id"].as_str().unwrap()))
+        .bearer_auth(token)
+        .json(&json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "remove", "path": "phoneNumbers[type eq \"work\"]"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The IdP drops it too, and changes the title: Genesys answers the filtered remove with
+    // noTarget (the simulator is strict by default); the rest still arrives, nothing is parked.
+    let ops = json!([
+        {"op": "remove", "path": "phoneNumbers[type eq \"work\"]"},
+        {"op": "replace", "path": "title", "value": "Lead"}
+    ]);
+    assert_eq!(app.patch(&format!("/Users/{id}"), crate::helpers::patch_body(ops)).await.status, 200);
+    let p = app
+        .wait_profile("dana@corp.example", "the new title", |p| {
+            p.pointer("/general/title/0/value") == Some(&json!("Lead"))
+        })
+        .await;
+    assert_eq!(p.pointer("/contactInfo/0/phone_work"), None);
+    assert_eq!(p.pointer(OTHER_PHONE), Some(&json!("+14155550150")));
+    app.wait_drained(Duration::from_secs(20)).await;
+    let refused = app.sim_admin(reqwest::Method::GET, "/sim/requests", None).await;
+    assert!(
+        refused.as_array().unwrap().iter().any(|r| r["status"] == "400" && r["method"] == "PATCH"),
+        "Genesys did answer noTarget once: {refused:#}"
+    );
+}

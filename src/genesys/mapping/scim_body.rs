@@ -82,14 +82,19 @@ pub fn scim_patch_body(m: &MappedUser, written: &Written) -> Value {
     let ent = |attr: &str| format!("{SCIM_ENTERPRISE_URN}:{attr}");
     set(&mut ops, "title", "title", m.title.as_ref());
     set(&mut ops, "externalId", "externalId", m.external_id.as_ref());
+    // Filtered paths go as `add`: it sets the element's value when one matches and creates the
+    // element when none does, where a `replace` that matches nothing is RFC 7644 §3.5.2.3's
+    // `noTarget` (a user an administrator made has no 8x8 number yet). Entra sends `Add` on
+    // such paths for a value that is new (docs/idp-notes.md).
+    let add = |path: &str, value: Value| PatchOperation::add(path, value);
     if let Some(email) = &m.work_email {
-        ops.push(replace(WORK_EMAIL_PATH, json!(email.value)));
+        ops.push(add(WORK_EMAIL_PATH, json!(email.value)));
     }
     let of_type = |t: &str| format!("phoneNumbers[type eq {}]", Value::String(t.to_string()));
     for p in &m.phones {
-        ops.push(replace(&format!("{}.value", of_type(p.kind.scim_type())), json!(p.number)));
+        ops.push(add(&format!("{}.value", of_type(p.kind.scim_type())), json!(p.number)));
         if p.primary {
-            ops.push(replace(&format!("{}.primary", of_type(p.kind.scim_type())), json!(true)));
+            ops.push(add(&format!("{}.primary", of_type(p.kind.scim_type())), json!(true)));
         }
     }
     for key in written.keys() {
