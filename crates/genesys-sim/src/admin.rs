@@ -7,6 +7,10 @@
 //! * `GET /sim/profiles/{userName}` — the user's profile in Genesys's internal notation
 //!   (genesys-api-notes §2.2), so the JSON pointer `/contactInfo/0/phone_other/0/value/number` is the Other
 //!   Phone whichever API wrote it. The non-deleted user of that name, else the last deleted one.
+//! * `GET /sim/grants/{userId or userName}` — the user's direct role grants, oldest first:
+//!   `{"userId", "userName", "state", "version": <the grants' version>, "grants": [{"role",
+//!   "roleId", "divisionId", "division", "grantMadeAt"}]}` (by userName: the non-deleted user of
+//!   that name, else the last deleted one).
 //! * `POST /sim/groups` `{"displayName": "Sales"}` (or `{"name": ...}`) — seed a group (201, or
 //!   200 when it exists); `GET /sim/groups` — all groups.
 //! * `POST /sim/seed` — seed an existing organisation: the JSON of `--seed-file` (the format is
@@ -25,7 +29,8 @@
 //! * `POST /sim/tokens` — a token without the OAuth round trip; `GET /sim/tokens` — the valid
 //!   ones (to check that none leaked into a log); `DELETE /sim/tokens` — expire every token
 //!   (clients must fetch a new one).
-//! * `POST /sim/reset` — forget users, memberships and stats (groups, tokens, faults stay).
+//! * `POST /sim/reset` — forget users, memberships, grants and stats (groups, roles, tokens,
+//!   faults stay).
 //!
 //! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
@@ -35,7 +40,7 @@ use serde_json::{Map, Value, json};
 
 use super::faults::{Faults, FaultsUpdate, Stats};
 use super::patch::get_ci;
-use super::scim::render_group;
+use super::scim::{iso, render_group};
 use super::store::{SimUser, Store};
 use super::wire::{Answer, ApiError, Reply};
 use super::{Inner, SimConfig};
@@ -102,6 +107,36 @@ pub(crate) fn profile(store: &Store, u: &SimUser) -> Value {
     body
 }
 
+/// One direct grant of a user, as `GET /sim/grants/{user}` and [`super::SimHandle::grants`] show
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantInfo {
+    /// The role's name.
+    pub role: String,
+    pub role_id: String,
+    pub division_id: String,
+    /// The division's name.
+    pub division: String,
+    /// When the grant was made (ISO-8601).
+    pub grant_made_at: String,
+}
+
+/// A user's direct grants, oldest first.
+pub(crate) fn grant_infos(store: &Store, user_id: &str) -> Vec<GrantInfo> {
+    store
+        .grants(user_id)
+        .iter()
+        .map(|g| GrantInfo {
+            role: store.role(&g.role_id).map(|r| r.name.clone()).unwrap_or_default(),
+            role_id: g.role_id.clone(),
+            division_id: g.division_id.clone(),
+            division: store.division_name(&g.division_id).to_string(),
+            grant_made_at: iso(g.made_at),
+        })
+        .collect()
+}
+
 /// Route `/sim/...` (`rest` is the path after `sim`).
 pub(crate) fn route(
     inner: &mut Inner,
@@ -116,6 +151,21 @@ pub(crate) fn route(
         ("GET", ["profiles", user_name]) => {
             let u = inner.store.user_by_name_any(user_name).ok_or_else(ApiError::not_found)?;
             Ok(Reply::json(200, profile(&inner.store, u)))
+        }
+        ("GET", ["grants", user]) => {
+            let store = &inner.store;
+            let u = store.user(user).or_else(|| store.user_by_name_any(user)).ok_or_else(ApiError::not_found)?;
+            let grants = serde_json::to_value(grant_infos(store, &u.id)).unwrap_or(Value::Null);
+            Ok(Reply::json(
+                200,
+                json!({
+                    "userId": u.id,
+                    "userName": u.user_name,
+                    "state": u.state.as_str(),
+                    "version": store.grants_version(&u.id),
+                    "grants": grants,
+                }),
+            ))
         }
         ("POST", ["groups"]) => {
             let v: Value =
@@ -189,7 +239,15 @@ pub(crate) fn route(
         }
         (
             _,
-            ["profiles", _] | ["groups"] | ["seed"] | ["stats"] | ["requests"] | ["faults"] | ["tokens"] | ["reset"],
+            ["profiles", _]
+            | ["grants", _]
+            | ["groups"]
+            | ["seed"]
+            | ["stats"]
+            | ["requests"]
+            | ["faults"]
+            | ["tokens"]
+            | ["reset"],
         ) => Err(ApiError::method_not_allowed(method)),
         _ => Err(ApiError::not_found()),
     }

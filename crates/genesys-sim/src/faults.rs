@@ -108,6 +108,10 @@ pub enum Leniency {
     /// (strict: `""` writes nothing and the old value stays; "empty values won't overwrite
     /// existing data", genesys-api-notes §11 [community]).
     EmptyStringClears,
+    /// `GET /api/v2/authorization/roles?name=X` lists only the roles called exactly X (any case)
+    /// (strict: every role whose name contains X, any case, so `name=employee` also lists
+    /// "Contract employee"; how Genesys matches is unknown, genesys-api-notes §12).
+    ExactRoleName,
 }
 
 impl Leniency {
@@ -119,6 +123,7 @@ impl Leniency {
             Leniency::RemoveUnmatchedFilter => "remove-unmatched-filter",
             Leniency::ReplaceUnmatchedFilterAdds => "replace-unmatched-filter-adds",
             Leniency::EmptyStringClears => "empty-string-clears",
+            Leniency::ExactRoleName => "exact-role-name",
         }
     }
 }

@@ -11,7 +11,8 @@
 //! request journal, the seed file) with its handle for tests ([`SimHandle`]), and what a route
 //! handler sees of a request (`Ctx`). The HTTP side (the listener, the order of checks, faults,
 //! dropped connections, Genesys's headers) is `server`'s; the routes are `oauth`, `scim`,
-//! `platform` (users), `platform_groups` and `admin`; `seed` loads an existing organisation
+//! `platform` (users), `platform_groups`, `authorization` (the role catalogue and role grants,
+//! whose data is `roles`'s) and `admin`; `seed` loads an existing organisation
 //! (`--seed-file`, `POST /sim/seed`). Where no source settles Genesys's behaviour the simulator
 //! is strict, with a [`Leniency`] for the other side (docs/genesys-api-notes.md §8, "Behaviours
 //! and their evidence").
@@ -20,6 +21,7 @@
 //! independent model to test the bridge against).
 
 mod admin;
+mod authorization;
 pub mod cli;
 mod faults;
 mod oauth;
@@ -27,6 +29,7 @@ mod patch;
 mod path;
 mod platform;
 mod platform_groups;
+mod roles;
 mod scim;
 mod seed;
 mod server;
@@ -44,6 +47,7 @@ use actix_web::dev::Server;
 use anyhow::Context;
 use serde_json::Value;
 
+pub use admin::GrantInfo;
 pub use cli::SimArgs;
 pub use faults::{FaultsUpdate, InvalidFaults, Leniency, Stats};
 pub use oauth::basic_credentials;
@@ -97,8 +101,9 @@ pub struct SimConfig {
     /// Groups that exist from the start (Genesys groups must pre-exist, genesys-api-notes §1.11).
     pub seed_groups: Vec<String>,
     /// A JSON seed file, the body of `POST /sim/seed` (the format is in `seed.rs` and
-    /// docs/genesys-api-notes.md §8): `["Sales", ...]` or `{"divisions": [...], "users": [<SCIM
-    /// users>], "groups": ["Sales" or {"displayName", "members": [<userNames>]}]}`.
+    /// docs/genesys-api-notes.md §8): `["Sales", ...]` or `{"divisions": [...], "roles":
+    /// [{"name", "permissions", "description"?}], "users": [<SCIM users, with "roles": [<role
+    /// names>]>], "groups": ["Sales" or {"displayName", "members": [<userNames>]}]}`.
     pub seed_file: Option<PathBuf>,
     /// Faults and behaviour settings in force from the start (and after `DELETE /sim/faults`).
     pub faults: FaultsUpdate,
@@ -264,10 +269,23 @@ impl SimHandle {
 
     /// Seed an organisation, as `POST /sim/seed` does: all of it or, on error, nothing. The
     /// answer names what was created (`{"users": [{"userName", "id"}], "groups": [...],
-    /// "divisions": [...]}`); the error says what is wrong with the seed.
+    /// "divisions": [...], "roles": [...]}`); the error says what is wrong with the seed.
     pub fn seed(&self, seed: &Value) -> Result<Value, String> {
         let mut inner = self.lock();
         seed_copy(&mut inner.store, seed)
+    }
+
+    /// The direct grants of a user (by id, or by userName: the non-deleted user of that name, else
+    /// the last deleted one), oldest first; `None` for no such user.
+    pub fn grants(&self, user: &str) -> Option<Vec<GrantInfo>> {
+        let inner = self.lock();
+        let u = inner.store.user(user).or_else(|| inner.store.user_by_name_any(user))?;
+        Some(admin::grant_infos(&inner.store, &u.id))
+    }
+
+    /// The id of the role with this name (exact, any case).
+    pub fn role_id(&self, name: &str) -> Option<String> {
+        self.lock().store.role_by_name(name).map(|r| r.id.clone())
     }
 
     /// Seed a group (idempotent by name); its id.
@@ -292,7 +310,7 @@ impl SimHandle {
         self.lock().tokens.expire_all();
     }
 
-    /// Forget users, memberships and stats.
+    /// Forget users, memberships, grants and stats.
     pub fn reset(&self) {
         let mut inner = self.lock();
         inner.store.clear_users();

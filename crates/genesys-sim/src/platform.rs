@@ -19,7 +19,9 @@
 //! * `POST` (CreateUser) needs `name`, `email` and a known `divisionId` (§2.1); answers 200 (the
 //!   swagger lists no 201); a taken e-mail is 409 `general.conflict`. `state` defaults to
 //!   `active` (Genesys: active only if invites are sent; the simulator sends none but
-//!   activates).
+//!   activates). The new user is granted `employee` in the home division (§12 [community]).
+//! * `state: inactive` (PATCH) and `DELETE` take every direct grant away; `state: active`
+//!   grants nothing back (§16; the store does it for both APIs).
 //! * `DELETE` is a soft delete: 200 `{}`; the user is found again only with `state=deleted`
 //!   (`GET /users/{id}?state=deleted`, `GET /users?state=deleted`) (§1.10).
 //! * `GET /users` pages with `pageSize` (default 25, at most 500) and `pageNumber`, filters by
@@ -312,6 +314,7 @@ pub(crate) fn create_user(inner: &mut Inner, ctx: &Ctx) -> Answer {
         write_addresses(&mut u, read_contacts(a)?);
     }
     let id = inner.store.insert_user(u).map_err(conflict_on_name)?.id.clone();
+    inner.store.grant_default_role(&id);
     let created = inner.store.user(&id).ok_or_else(ApiError::user_not_found)?;
     let body = render_user(&inner.store, created);
     bump(&mut inner.stats.creates_by_user_name, &email);

@@ -6,8 +6,10 @@
 //! ```json
 //! {
 //!   "divisions": ["East", {"name": "West"}],
+//!   "roles": [{"name": "Employee Plus", "description": "Employee and UC",
+//!              "permissions": ["directory:user:view", "integration:unifiedCommunications:view"]}],
 //!   "users": [
-//!     {"userName": "boss@example.com", "displayName": "The Boss"},
+//!     {"userName": "boss@example.com", "displayName": "The Boss", "roles": ["admin", "employee"]},
 //!     {"userName": "jane@example.com", "displayName": "Jane", "active": false, "title": "Agent",
 //!      "externalId": "e-1", "emails": [{"type": "work", "value": "jane.work@example.com"}],
 //!      "phoneNumbers": [{"type": "mobile", "value": "+14155550101"},
@@ -26,20 +28,28 @@
 //!   simulator keeps, with the same checks), except that an attribute the simulator does not keep
 //!   is an error rather than ignored. `active: false` makes an inactive user. The enterprise
 //!   `manager.value` names the manager by **userName** (a user of this seed or one that exists),
-//!   or by the id of an existing user.
+//!   or by the id of an existing user. `roles` (names, or SCIM `{"value": name}`) are granted
+//!   directly in the home division instead of `employee`, as a SCIM create with `roles` is;
+//!   without it the user gets `employee`.
+//! * `roles`: `{"name", "permissions": ["domain:entityName:action", ...], "description"?}`, added
+//!   to the catalogue before the users are created; a role of the same name (any case) is
+//!   redefined (it keeps its id and grants). The permissions become one policy per (domain,
+//!   entityName); `*` is a wildcard.
 //! * `groups`: a name, or `{"displayName", "members"}` with members by userName (or id). A group
 //!   that exists is reused and the members are added to it (as an administrator adding them by
 //!   hand would: its version goes up); a new group starts at version 1 with its members.
 //! * `divisions`: names, or `{"name"}`.
 //!
 //! The answer names what was created: `{"users": [{"userName", "id"}], "groups": [{"displayName",
-//! "id"}], "divisions": [{"name", "id"}]}`. Seeding counts nothing in the stats.
+//! "id"}], "divisions": [{"name", "id"}], "roles": [{"name", "id"}]}`. Seeding counts nothing in
+//! the stats.
 //!
 //! Must not import: actix, or anything of the bridge.
 
 use serde_json::{Map, Value, json};
 
 use super::patch::get_ci;
+use super::roles::policies_from_permissions;
 use super::scim::{self, ENTERPRISE};
 use super::store::{Store, UserState};
 
@@ -47,20 +57,20 @@ use super::store::{Store, UserState};
 /// what was created, or a message saying what is wrong with the seed.
 pub(crate) fn apply(store: &mut Store, seed: &Value) -> Result<Value, String> {
     let empty = Vec::new();
-    let (groups, divisions, users) = match seed {
-        Value::Array(groups) => (groups, &empty, &empty),
+    let (groups, divisions, users, roles) = match seed {
+        Value::Array(groups) => (groups, &empty, &empty, &empty),
         Value::Object(o) => {
-            if let Some(k) = o.keys().find(|k| !["groups", "divisions", "users"].contains(&k.as_str())) {
-                return Err(format!("unknown key {k:?} (expected groups, divisions, users)"));
+            if let Some(k) = o.keys().find(|k| !["groups", "divisions", "users", "roles"].contains(&k.as_str())) {
+                return Err(format!("unknown key {k:?} (expected groups, divisions, roles, users)"));
             }
             let list = |k: &str| match o.get(k) {
                 None | Some(Value::Null) => Ok(&empty),
                 Some(Value::Array(a)) => Ok(a),
                 Some(_) => Err(format!("{k} must be a list")),
             };
-            (list("groups")?, list("divisions")?, list("users")?)
+            (list("groups")?, list("divisions")?, list("users")?, list("roles")?)
         }
-        _ => return Err("expected a list of group names or an object {divisions, users, groups}".into()),
+        _ => return Err("expected a list of group names or an object {divisions, roles, users, groups}".into()),
     };
     let mut report_divisions = Vec::new();
     for (i, d) in divisions.iter().enumerate() {
@@ -71,9 +81,47 @@ pub(crate) fn apply(store: &mut Store, seed: &Value) -> Result<Value, String> {
         let id = store.division_by_name(name.trim());
         report_divisions.push(json!({"name": name.trim(), "id": id}));
     }
+    let report_roles = seed_roles(store, roles)?;
     let report_users = seed_users(store, users)?;
     let report_groups = seed_groups(store, groups)?;
-    Ok(json!({"users": report_users, "groups": report_groups, "divisions": report_divisions}))
+    Ok(json!({"users": report_users, "groups": report_groups, "divisions": report_divisions, "roles": report_roles}))
+}
+
+/// Add the roles to the catalogue, or redefine those of the same name.
+fn seed_roles(store: &mut Store, roles: &[Value]) -> Result<Vec<Value>, String> {
+    let mut report = Vec::new();
+    for (i, r) in roles.iter().enumerate() {
+        let Some(o) = r.as_object() else {
+            return Err(format!("roles[{i}]: a role is {{\"name\", \"permissions\", \"description\"?}}, not {r}"));
+        };
+        if let Some(k) = o.keys().find(|k| !["name", "permissions", "description"].contains(&k.as_str())) {
+            return Err(format!("roles[{i}]: unknown key {k:?} (expected name, permissions, description)"));
+        }
+        let Some(name) = o.get("name").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty()) else {
+            return Err(format!("roles[{i}]: the role has no name"));
+        };
+        let description = match o.get("description") {
+            None | Some(Value::Null) => "",
+            Some(Value::String(d)) => d.as_str(),
+            Some(other) => return Err(format!("roles[{i}] ({name}): description must be a string, not {other}")),
+        };
+        let permissions: Vec<String> = match o.get("permissions") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|p| {
+                    p.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("roles[{i}] ({name}): {p} is not a permission string"))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(format!("roles[{i}] ({name}): permissions must be a list, not {other}")),
+        };
+        let policies = policies_from_permissions(&permissions).map_err(|e| format!("roles[{i}] ({name}): {e}"))?;
+        let (id, _) = store.put_role(name, description, policies);
+        report.push(json!({"name": name, "id": id}));
+    }
+    Ok(report)
 }
 
 /// Create the users, then point each at its manager (who may come later in the list).

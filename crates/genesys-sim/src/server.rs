@@ -1,7 +1,9 @@
 //! The simulator's HTTP side: one actix listener ([`start`], [`serve_blocking`]) whose one handler
 //! reads a request, runs it through the checks below under the state's lock, routes it
 //! (`/oauth/token` to `oauth`, `/api/v2/scim/...` to `scim`, `/api/v2/groups/...` to
-//! `platform_groups`, the other `/api/v2/...` to `platform`, `/sim/...` to `admin`), journals it, and answers with Genesys's headers. The state
+//! `platform_groups`, `/api/v2/authorization/roles|subjects/...` to `authorization`, the other
+//! `/api/v2/...` to `platform`, `/sim/...` to `admin`), journals it, and answers with Genesys's
+//! headers. The state
 //! it works on ([`crate::SimHandle`], `Inner`, `Ctx`) is the crate root's.
 //!
 //! Every answer carries `inin-correlation-id` (a uuid, = ErrorBody `contextId`) and
@@ -31,6 +33,7 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use uuid::Uuid;
 
+use crate::authorization::{self, Bulk};
 use crate::faults::RateInfo;
 use crate::oauth::{self, TokenOutcome};
 use crate::wire::{Answer, ApiError, Reply};
@@ -342,8 +345,8 @@ fn with_retry_after_override(inner: &Inner, mut e: ApiError) -> ApiError {
     e
 }
 
-/// The route pattern for stats: the id after `users`/`groups` shown as `{id}`, the name after
-/// `resourcetypes`/`schemas` as `{name}`.
+/// The route pattern for stats: the id after `users`/`groups`/`roles`/`subjects` shown as
+/// `{id}`, the name after `resourcetypes`/`schemas` as `{name}`.
 fn route_label(method: &str, segs: &[&str]) -> String {
     if segs.first() != Some(&"api") && segs != ["oauth", "token"] {
         return format!("{method} /(unknown)");
@@ -352,7 +355,7 @@ fn route_label(method: &str, segs: &[&str]) -> String {
         .iter()
         .enumerate()
         .map(|(i, s)| match (i.checked_sub(1).map(|p| segs[p]), i + 1 == segs.len()) {
-            (Some("users" | "groups"), _) => "{id}",
+            (Some("users" | "groups" | "roles" | "subjects"), _) => "{id}",
             (Some("resourcetypes" | "schemas"), true) => "{name}",
             _ => s,
         })
@@ -388,6 +391,26 @@ fn route_api(inner: &mut Inner, ctx: &Ctx, method: &str, segs: &[&str], now: Ins
         ["v2", "groups", id, "members"] => match method {
             "POST" => platform_groups::add_members(inner, ctx, id),
             "DELETE" => platform_groups::remove_members(inner, ctx, id),
+            _ => not_allowed(),
+        },
+        ["v2", "authorization", "roles"] => match method {
+            "GET" => authorization::list_roles(inner, ctx),
+            _ => not_allowed(),
+        },
+        ["v2", "authorization", "roles", id] => match method {
+            "GET" => authorization::get_role(inner, id),
+            _ => not_allowed(),
+        },
+        ["v2", "authorization", "subjects", id] => match method {
+            "GET" => authorization::get_subject(inner, id),
+            _ => not_allowed(),
+        },
+        ["v2", "authorization", "subjects", id, "bulkadd"] => match method {
+            "POST" => authorization::bulk(inner, ctx, id, Bulk::Add),
+            _ => not_allowed(),
+        },
+        ["v2", "authorization", "subjects", id, "bulkremove"] => match method {
+            "POST" => authorization::bulk(inner, ctx, id, Bulk::Remove),
             _ => not_allowed(),
         },
         ["v2", "authorization", "divisions"] if method == "GET" => platform::list_divisions(inner),
@@ -455,5 +478,18 @@ mod tests {
             "GET /api/v2/scim/v2/schemas/{name}"
         );
         assert_eq!(route_label("GET", &["api", "v2", "scim", "v2", "users"]), "GET /api/v2/scim/v2/users");
+        assert_eq!(route_label("GET", &["api", "v2", "authorization", "roles"]), "GET /api/v2/authorization/roles");
+        assert_eq!(
+            route_label("GET", &["api", "v2", "authorization", "roles", "r"]),
+            "GET /api/v2/authorization/roles/{id}"
+        );
+        assert_eq!(
+            route_label("POST", &["api", "v2", "authorization", "subjects", "u", "bulkadd"]),
+            "POST /api/v2/authorization/subjects/{id}/bulkadd"
+        );
+        assert_eq!(
+            route_label("GET", &["api", "v2", "authorization", "subjects", "u"]),
+            "GET /api/v2/authorization/subjects/{id}"
+        );
     }
 }

@@ -2,9 +2,17 @@
 //!
 //! Owns: the Genesys user as one record (genesys-api-notes §1.4's "UserProfile": name, state, version,
 //! title, department, division, manager, HR fields, e-mails and the phone fields of the profile),
-//! groups (which exist only when seeded, genesys-api-notes §1.11), divisions, and the invariants both APIs
-//! share: `userName` unique among non-deleted users (case-insensitive), `version` +1 per write
-//! that changes the user, soft delete.
+//! groups (which exist only when seeded, genesys-api-notes §1.11), divisions, the role catalogue
+//! and each user's role grants (`crate::roles`), and the invariants both APIs share: `userName`
+//! unique among non-deleted users (case-insensitive), `version` +1 per write that changes the
+//! user, soft delete, and a user that becomes inactive or deleted loses its direct grants
+//! (genesys-api-notes §16: "All roles assigned to the user are removed"; reactivating or
+//! restoring it grants nothing back).
+//!
+//! Grants are not part of the user's record: they have their own version (`AuthzSubject`), and
+//! granting or removing a role never moves the user's `version` (Genesys keeps grants in its
+//! authorization service, apart from the directory; whether a role change moves the user's
+//! version there is **[unknown]**).
 //!
 //! The phone model is the profile's, not SCIM's: one field per Genesys phone type
 //! ([`PhoneSlot`]). Every UC type SCIM knows (`other`, `eightbyeight`, `microsoftteams`,
@@ -18,6 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::roles::{self, Grant, PermissionPolicy, Role, Subject};
 
 /// Genesys user states (Platform `User.state`; SCIM `active` true/false, DELETE → deleted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +201,6 @@ pub(crate) struct SimUser {
     pub primary_slot: Option<PhoneSlot>,
     /// Platform SMS contacts: (type, address), replaced wholesale like phones.
     pub sms: Vec<(String, String)>,
-    pub roles: Vec<String>,
     pub routing_skills: Vec<Value>,
     pub routing_languages: Vec<Value>,
     /// Genesys-extension `externalIds` other than the SCIM authority's.
@@ -221,7 +230,6 @@ impl SimUser {
             other_written_as: "other",
             primary_slot: None,
             sms: Vec::new(),
-            roles: vec!["employee".to_string()],
             routing_skills: Vec::new(),
             routing_languages: Vec::new(),
             external_ids: Vec::new(),
@@ -246,7 +254,7 @@ impl SimUser {
             (&self.user_name, &self.display_name, self.state, &self.title, &self.department, &self.division_id),
             (&self.manager, &self.employee_number, &self.date_hire, &self.external_id),
             (&self.work_email, self.work_email_primary, &self.phones, self.other_written_as, self.primary_slot),
-            (&self.sms, &self.roles, &self.routing_skills, &self.routing_languages, &self.external_ids),
+            (&self.sms, &self.routing_skills, &self.routing_languages, &self.external_ids),
         )
     }
 
@@ -282,8 +290,8 @@ pub(crate) enum StoreError {
     NoSuchUser,
 }
 
-/// Users, groups and divisions. `Clone` so that a seed is applied to a copy and swapped in
-/// whole, or not at all.
+/// Users, groups, divisions, roles and grants. `Clone` so that a seed is applied to a copy and
+/// swapped in whole, or not at all.
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     users: HashMap<String, SimUser>,
@@ -293,6 +301,10 @@ pub(crate) struct Store {
     by_name: HashMap<String, String>,
     groups: Vec<SimGroup>,
     divisions: Vec<Division>,
+    /// The role catalogue, in creation order.
+    roles: Vec<Role>,
+    /// User id → its direct grants.
+    subjects: HashMap<String, Subject>,
 }
 
 /// The id of the Home division every org has.
@@ -306,14 +318,17 @@ impl Store {
             by_name: HashMap::new(),
             groups: Vec::new(),
             divisions: vec![Division { id: HOME_DIVISION_ID.to_string(), name: "Home".to_string() }],
+            roles: roles::default_catalogue(),
+            subjects: HashMap::new(),
         }
     }
 
-    /// Forget every user and every membership (groups and divisions stay).
+    /// Forget every user, membership and grant (groups, divisions and roles stay).
     pub fn clear_users(&mut self) {
         self.users.clear();
         self.order.clear();
         self.by_name.clear();
+        self.subjects.clear();
         for g in &mut self.groups {
             g.members.clear();
         }
@@ -366,7 +381,8 @@ impl Store {
     }
 
     /// Replace a user's record with `next` (same id). Bumps the version and `modified` when
-    /// anything changed; returns whether it did. A user becoming deleted leaves its groups.
+    /// anything changed; returns whether it did. A user becoming deleted leaves its groups; a
+    /// user becoming inactive or deleted loses its direct grants.
     pub fn update_user(&mut self, mut next: SimUser) -> Result<bool, StoreError> {
         let Some(current) = self.users.get(&next.id) else {
             return Err(StoreError::NoSuchUser);
@@ -379,6 +395,7 @@ impl Store {
         }
         let old_key = current.user_name.to_lowercase();
         let was_deleted = current.state == UserState::Deleted;
+        let lost_grants = next.state != current.state && next.state != UserState::Active;
         next.version = current.version + 1;
         next.modified = OffsetDateTime::now_utc();
         if !was_deleted && self.by_name.get(&old_key) == Some(&next.id) {
@@ -394,6 +411,9 @@ impl Store {
             }
         } else {
             self.by_name.insert(next.user_name.to_lowercase(), next.id.clone());
+        }
+        if lost_grants && let Some(subject) = self.subjects.get_mut(&next.id) {
+            subject.clear();
         }
         self.users.insert(next.id.clone(), next);
         Ok(true)
@@ -484,6 +504,79 @@ impl Store {
     pub fn division_name(&self, id: &str) -> &str {
         self.division(id).map_or("Home", |d| d.name.as_str())
     }
+
+    /// The role catalogue, in creation order.
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    pub fn role(&self, id: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.id == id)
+    }
+
+    /// The role called exactly `name`, case-insensitively (how SCIM `roles` values are matched).
+    pub fn role_by_name(&self, name: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Add a role, or redefine the one with that name (case-insensitive): it keeps its id and its
+    /// grants. Its id, and whether it is new.
+    pub fn put_role(&mut self, name: &str, description: &str, policies: Vec<PermissionPolicy>) -> (String, bool) {
+        if let Some(r) = self.roles.iter_mut().find(|r| r.name.eq_ignore_ascii_case(name)) {
+            r.name = name.to_string();
+            r.description = description.to_string();
+            r.policies = policies;
+            return (r.id.clone(), false);
+        }
+        let role = Role::new(name, description, policies);
+        let id = role.id.clone();
+        self.roles.push(role);
+        (id, true)
+    }
+
+    /// A user's direct grants, oldest first (none for an unknown id).
+    pub fn grants(&self, user_id: &str) -> &[Grant] {
+        self.subjects.get(user_id).map_or(&[], |s| s.grants.as_slice())
+    }
+
+    /// The version of a user's grants (`AuthzSubject.version`): 0 before the first grant.
+    pub fn grants_version(&self, user_id: &str) -> u64 {
+        self.subjects.get(user_id).map_or(0, |s| s.version)
+    }
+
+    /// The names of the roles a user holds directly, each once, in the order first granted (what
+    /// SCIM `roles` shows).
+    pub fn role_names(&self, user_id: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for g in self.grants(user_id) {
+            if let Some(r) = self.role(&g.role_id)
+                && !names.contains(&r.name.as_str())
+            {
+                names.push(&r.name);
+            }
+        }
+        names
+    }
+
+    /// How many users hold a role directly (`userCount`).
+    pub fn user_count(&self, role_id: &str) -> usize {
+        self.subjects.values().filter(|s| s.grants.iter().any(|g| g.role_id == role_id)).count()
+    }
+
+    /// The grants of a user, to change (`crate::roles::Subject` bumps its version). The caller
+    /// has checked that the user exists and that the role and division ids do.
+    pub fn subject_mut(&mut self, user_id: &str) -> &mut Subject {
+        self.subjects.entry(user_id.to_string()).or_default()
+    }
+
+    /// Grant a new user the `employee` role in the home division, as Genesys does for every new
+    /// user (genesys-api-notes §12 [community]).
+    pub fn grant_default_role(&mut self, user_id: &str) {
+        if let Some(id) = self.role_by_name(roles::EMPLOYEE).map(|r| r.id.clone()) {
+            let pair = (id, HOME_DIVISION_ID.to_string());
+            self.subject_mut(user_id).add(&[pair], OffsetDateTime::now_utc());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -523,6 +616,33 @@ mod tests {
         next.title = Some("T".into());
         assert_eq!(s.update_user(next), Ok(true));
         assert_eq!(s.user(&id).map(|u| u.version), Some(2));
+    }
+
+    #[test]
+    fn becoming_inactive_or_deleted_drops_the_grants_and_coming_back_restores_none() {
+        let mut s = Store::new();
+        let id = s.insert_user(user("g@x.org")).map(|u| u.id.clone()).expect("insert");
+        s.grant_default_role(&id);
+        assert_eq!(s.role_names(&id), ["employee"]);
+        let with_state = |s: &Store, state: UserState| {
+            let mut next = s.user(&id).cloned().expect("user");
+            next.state = state;
+            next
+        };
+        for (state, left) in [(UserState::Inactive, 0), (UserState::Active, 0), (UserState::Deleted, 0)] {
+            let next = with_state(&s, state);
+            assert_eq!(s.update_user(next), Ok(true));
+            assert_eq!(s.grants(&id).len(), left, "{state:?}");
+        }
+        assert_eq!(s.grants_version(&id), 2, "granted once, dropped once");
+        // A title change keeps them.
+        let other = s.insert_user(user("h@x.org")).map(|u| u.id.clone()).expect("insert");
+        s.grant_default_role(&other);
+        let mut next = s.user(&other).cloned().expect("user");
+        next.title = Some("T".into());
+        assert_eq!(s.update_user(next), Ok(true));
+        assert_eq!(s.role_names(&other), ["employee"]);
+        assert_eq!(s.user_count(&s.role_by_name("EMPLOYEE").map(|r| r.id.clone()).expect("role")), 1);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Which shape an error takes follows Genesys's response tables (genesys-api-notes §1.12): `ErrorBody` for
 //! 400/401/403/404/405/408/413/415/429/5xx on every route, the SCIM ones included; `ScimError`
 //! only for the SCIM 409s (duplicate userName, version mismatch), for the 400 `invalidVers`
-//! variant of a version mismatch (the `If-Match` parameter text), and for the PATCH 400
-//! `noTarget` (RFC 7644 §3.12; which shape Genesys's SCIM 400s take is unverified, §1.12).
+//! variant of a version mismatch (the `If-Match` parameter text), for the PATCH 400
+//! `noTarget`, and for the 400 `invalidValue` of an unknown role name (RFC 7644 §3.12; which
+//! shape Genesys's SCIM 400s take is unverified, §1.12).
 //!
 //! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
@@ -97,6 +98,12 @@ impl ApiError {
                 ..ApiError::new(409, "conflict", "Version does not match current version.")
             }
         }
+    }
+
+    /// 400 ScimError `invalidValue` (RFC 7644 §3.12): a SCIM value Genesys cannot use, such as a
+    /// role name that is not in the catalogue (which shape Genesys answers with is unverified).
+    pub fn scim_invalid_value(detail: impl Into<String>) -> ApiError {
+        ApiError { shape: Shape::ScimError(Some("invalidValue")), ..ApiError::new(400, "bad.request", detail) }
     }
 
     /// 400 ScimError `noTarget`: a PATCH path that "did not yield an attribute or attribute value

@@ -11,6 +11,7 @@
 //!   the `externalId` (the exact authority string is unverified, §2.3).
 //! * `meta.version` is the integer as a string (§1.9); `meta.lastModified` as Genesys writes
 //!   timestamps.
+//! * `roles` (§12): the names of the roles the user holds directly, each once, in any division.
 //!
 //! Must not import: actix, or anything of the bridge.
 
@@ -71,7 +72,10 @@ pub(super) fn render_user(store: &Store, u: &SimUser, base: &str) -> Value {
     if !groups.is_empty() {
         m.insert("groups".into(), Value::Array(groups));
     }
-    m.insert("roles".into(), Value::Array(u.roles.iter().map(|r| json!({"value": r})).collect()));
+    // The roles held directly, by name (genesys-api-notes §12); group-inherited roles are not
+    // modelled.
+    let roles: Vec<Value> = store.role_names(&u.id).into_iter().map(|r| json!({"value": r})).collect();
+    m.insert("roles".into(), Value::Array(roles));
     let mut ent = Map::new();
     ent.insert("division".into(), json!(store.division_name(&u.division_id)));
     if let Some(d) = &u.department {

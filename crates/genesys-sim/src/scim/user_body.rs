@@ -15,9 +15,18 @@
 //!   writes of it are ignored; it is shown on reads.
 //! * A PUT clears the read-write attributes it leaves out, or keeps them with the leniency
 //!   `put-keeps-omitted` (§11 [unknown]; see [`Mode`]).
-//! * Division by name (§0 item 4), created on first use (a leniency). Roles default to
-//!   `employee` (§1.11). The Genesys extension's `externalIds` entries with the SCIM authority
-//!   `x-pc:scimv2:v1` are the server's and are not written (§2.3).
+//! * Division by name (§0 item 4), created on first use (a leniency). The Genesys extension's
+//!   `externalIds` entries with the SCIM authority `x-pc:scimv2:v1` are the server's and are not
+//!   written (§2.3).
+//! * Roles (§12): `roles` values are role names, matched to the catalogue exactly and
+//!   case-insensitively; an unknown name is 400 ScimError `invalidValue` naming it, and nothing
+//!   is written (strict: how Genesys answers is [unknown]). A create without roles (or with `[]`
+//!   or `null`) gets `employee` (§12 [community]); with roles, exactly those. A PUT or patched
+//!   user carrying `roles` makes them the user's whole set of direct roles (§12 [inferred]): a
+//!   role it does not name loses its grants (in every division), a role it names and the user
+//!   does not hold is granted in the home division. A PUT without `roles` clears them like the
+//!   other read-write attributes, or keeps them with `put-keeps-omitted`. A write that makes the
+//!   user inactive drops every grant whatever it carries (§16); see [`RolesWrite`].
 //!
 //! Must not import: actix, or anything of the bridge.
 
@@ -26,7 +35,8 @@ use serde_json::{Map, Value, json};
 use super::{ENTERPRISE, GENESYS, SCIM_AUTHORITY, lenient_bool, looks_like_email, opt_string};
 use crate::Inner;
 use crate::patch::get_ci;
-use crate::store::{Phone, PhoneSlot, SimUser, Store, UserState};
+use crate::roles::EMPLOYEE;
+use crate::store::{HOME_DIVISION_ID, Phone, PhoneSlot, SimUser, Store, UserState};
 use crate::wire::ApiError;
 
 /// One phone of a SCIM body.
@@ -342,16 +352,62 @@ pub(super) enum Mode {
     Create,
     /// A PUT body or a patched user. `keep_omitted`: the attributes the body leaves out keep
     /// their values (the leniency `put-keeps-omitted`); otherwise they are cleared (RFC 7644
-    /// §3.5.1; genesys-api-notes §11 [unknown]). `active`, the division and `roles` left out are
-    /// kept either way: a Genesys user always has a state and a division, and roles are not a
-    /// question this switch answers.
+    /// §3.5.1; genesys-api-notes §11 [unknown]). `roles` follow the same rule. `active` and the
+    /// division left out are kept either way: a Genesys user always has a state and a division.
     Replace {
         keep_omitted: bool,
     },
 }
 
-/// Write `input` over `user` (a new user for create, a copy of the stored one for replace).
-pub(super) fn write_user(store: &mut Store, user: &mut SimUser, input: UserInput, mode: Mode) -> Result<(), ApiError> {
+/// What a SCIM write does to the user's direct roles; grants are not part of the user's record,
+/// so they are written by [`write_roles`] once the user is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RolesWrite {
+    /// The roles the user holds stay as they are.
+    Keep,
+    /// These roles (ids, resolved from the names) become the user's whole set of direct roles.
+    Set(Vec<String>),
+}
+
+/// The ids of the roles named, or 400 ScimError `invalidValue` naming the first unknown one.
+fn resolve_roles(store: &Store, names: &[String]) -> Result<Vec<String>, ApiError> {
+    names
+        .iter()
+        .map(|n| {
+            store.role_by_name(n).map(|r| r.id.clone()).ok_or_else(|| {
+                ApiError::scim_invalid_value(format!(
+                    "The role {n:?} does not exist: roles are matched by their exact name (any case); \
+                     GET /api/v2/authorization/roles lists them"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Write the roles of a stored SCIM write. `before` is the user's state before the write: a
+/// write that made the user inactive has dropped its grants (the store did), and what it
+/// carries is not granted again (genesys-api-notes §16).
+pub(super) fn write_roles(store: &mut Store, user_id: &str, before: Option<UserState>, roles: RolesWrite) {
+    let RolesWrite::Set(ids) = roles else {
+        return;
+    };
+    let Some(now) = store.user(user_id).map(|u| u.state) else {
+        return;
+    };
+    if before.is_some_and(|b| b != now && now != UserState::Active) {
+        return;
+    }
+    store.subject_mut(user_id).set_roles(&ids, HOME_DIVISION_ID, time::OffsetDateTime::now_utc());
+}
+
+/// Write `input` over `user` (a new user for create, a copy of the stored one for replace); what
+/// to do with its roles once it is stored.
+pub(super) fn write_user(
+    store: &mut Store,
+    user: &mut SimUser,
+    input: UserInput,
+    mode: Mode,
+) -> Result<RolesWrite, ApiError> {
     let Some(user_name) = input.user_name else {
         return Err(ApiError::bad_request("The attribute userName is required"));
     };
@@ -384,11 +440,13 @@ pub(super) fn write_user(store: &mut Store, user: &mut SimUser, input: UserInput
     if write(Attr::PhoneNumbers) {
         write_phones(user, input.phones);
     }
-    match (input.roles, mode) {
-        (Some(r), _) => user.roles = r,
-        (None, Mode::Create) => user.roles = vec!["employee".to_string()],
-        (None, Mode::Replace { .. }) => {}
-    }
+    let roles = match (input.roles, mode) {
+        (Some(names), Mode::Create) if names.is_empty() => RolesWrite::Set(resolve_roles(store, &[EMPLOYEE.into()])?),
+        (None, Mode::Create) => RolesWrite::Set(resolve_roles(store, &[EMPLOYEE.into()])?),
+        (Some(names), _) => RolesWrite::Set(resolve_roles(store, &names)?),
+        (None, Mode::Replace { keep_omitted: true }) => RolesWrite::Keep,
+        (None, Mode::Replace { keep_omitted: false }) => RolesWrite::Set(Vec::new()),
+    };
     if let Some(d) = input.division {
         user.division_id = store.division_by_name(&d);
     }
@@ -413,7 +471,7 @@ pub(super) fn write_user(store: &mut Store, user: &mut SimUser, input: UserInput
     if write(Attr::ExternalIds) {
         user.external_ids = input.external_ids;
     }
-    Ok(())
+    Ok(roles)
 }
 
 /// SCIM writes the phone fields it knows; Platform-only details (extension, country code,

@@ -5,8 +5,10 @@
 //!   ScimError (§1.12). A PUT clears the read-write attributes its body leaves out (RFC 7644
 //!   §3.5.1 allows it; unknown for Genesys, §11), unless the leniency `put-keeps-omitted` is on. Versions (§1.9): `If-Match` on PUT, PATCH and DELETE; `If-None-Match` on
 //!   GET (304).
-//! * DELETE is a soft delete (§1.10): 204; the user leaves its groups, is hidden from SCIM, and
-//!   its userName is free again.
+//! * DELETE is a soft delete (§1.10): 204; the user leaves its groups and loses its grants
+//!   (§16), is hidden from SCIM, and its userName is free again.
+//! * Roles (§12, §16): `user_body` decides what a write does to them; they are written once the
+//!   user is stored, and a write that deactivates the user leaves it none.
 //! * Lists (§1.7, §1.8): no filter lists active users only; a filter lists matching non-deleted
 //!   users (the filter subset is `filter`'s; paging and the large-page 429 are `list`'s).
 //!
@@ -17,7 +19,7 @@ use serde_json::{Map, Value};
 use super::filter::{check_user_term, parse_filter, user_matches};
 use super::list::{large_page_check, list_body, paging, project};
 use super::render::render_user;
-use super::user_body::{Mode, read_user, record_input_stats, write_user};
+use super::user_body::{Mode, read_user, record_input_stats, write_roles, write_user};
 use super::{BASE, CORE_USER, ENTERPRISE, GENESYS, check_if_match, etag_matches};
 use crate::faults::{Leniency, bump};
 use crate::patch;
@@ -39,12 +41,13 @@ fn insert_user(inner: &mut Inner, doc: &Map<String, Value>) -> Result<String, Ap
     let input = read_user(doc)?;
     record_input_stats(inner, &input);
     let mut user = SimUser::new(String::new(), String::new(), HOME_DIVISION_ID.to_string());
-    write_user(&mut inner.store, &mut user, input, Mode::Create)?;
+    let roles = write_user(&mut inner.store, &mut user, input, Mode::Create)?;
     let name = user.user_name.clone();
     if inner.faults.hides(&name) {
         return Err(ApiError::scim_user_name_taken());
     }
     let id = inner.store.insert_user(user).map_err(|_| ApiError::scim_user_name_taken())?.id.clone();
+    write_roles(&mut inner.store, &id, None, roles);
     bump(&mut inner.stats.creates_by_user_name, &name);
     Ok(id)
 }
@@ -58,8 +61,10 @@ pub(crate) fn seed_user(store: &mut Store, doc: &Map<String, Value>) -> Result<S
         return Err(ApiError::bad_request(format!("the simulator does not keep the attribute {name}")));
     }
     let mut user = SimUser::new(String::new(), String::new(), HOME_DIVISION_ID.to_string());
-    write_user(store, &mut user, input, Mode::Create)?;
-    Ok(store.insert_user(user).map_err(|_| ApiError::scim_user_name_taken())?.id.clone())
+    let roles = write_user(store, &mut user, input, Mode::Create)?;
+    let id = store.insert_user(user).map_err(|_| ApiError::scim_user_name_taken())?.id.clone();
+    write_roles(store, &id, None, roles);
+    Ok(id)
 }
 
 /// `POST /users`.
@@ -107,10 +112,12 @@ pub(super) fn replace_user(inner: &mut Inner, ctx: &Ctx, id: &str) -> Answer {
     };
     let input = read_user(doc)?;
     record_input_stats(inner, &input);
+    let before = current.state;
     let mut next = current;
     let keep_omitted = inner.faults.lenient.allows(Leniency::PutKeepsOmitted);
-    write_user(&mut inner.store, &mut next, input, Mode::Replace { keep_omitted })?;
+    let roles = write_user(&mut inner.store, &mut next, input, Mode::Replace { keep_omitted })?;
     commit_user(inner, next)?;
+    write_roles(&mut inner.store, id, Some(before), roles);
     let u = live_user(&inner.store, id)?;
     Ok(user_reply(&inner.store, u, &ctx.base, 200))
 }
@@ -127,10 +134,12 @@ pub(super) fn patch_user(inner: &mut Inner, ctx: &Ctx, id: &str) -> Answer {
     patch::apply(&mut doc, &ops, CORE_USER, &[ENTERPRISE, GENESYS], &inner.faults.lenient)?;
     let input = read_user(&doc)?;
     record_input_stats(inner, &input);
+    let before = current.state;
     let mut next = current;
     // The patched document is the whole user: what it lacks was removed.
-    write_user(&mut inner.store, &mut next, input, Mode::Replace { keep_omitted: false })?;
+    let roles = write_user(&mut inner.store, &mut next, input, Mode::Replace { keep_omitted: false })?;
     commit_user(inner, next)?;
+    write_roles(&mut inner.store, id, Some(before), roles);
     let u = live_user(&inner.store, id)?;
     Ok(user_reply(&inner.store, u, &ctx.base, 200))
 }

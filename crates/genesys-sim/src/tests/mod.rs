@@ -5,9 +5,11 @@
 //!
 //! * `seed`: `POST /sim/seed`, `--seed-file`, and seeding through the SCIM and Platform APIs.
 //! * `strict`: the behaviours no source settles, strict by default and lenient on demand.
+//! * `roles`: the role catalogue, role grants, SCIM `roles`, and what deactivation does to them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod roles;
 mod seed;
 mod strict;
 

@@ -253,6 +253,7 @@ fn leniencies_are_set_by_flag_and_by_faults_and_reset_to_the_start_up_list() {
         Leniency::RemoveUnmatchedFilter,
         Leniency::ReplaceUnmatchedFilterAdds,
         Leniency::EmptyStringClears,
+        Leniency::ExactRoleName,
     ] {
         assert_eq!(serde_json::to_value(l).expect("json"), json!(l.name()), "one name for the flag and the JSON");
     }
