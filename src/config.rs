@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::genesys::api::{ApiMode, Endpoints};
+use crate::genesys::api::{ApiMode, Endpoints, RoleSpec};
 use crate::genesys::mapping::{AdoptPolicy, Country, DeleteMode, NumberPrimary, NumberSource};
 pub use crate::telemetry::LogFormat;
 
@@ -195,6 +195,8 @@ pub struct GenesysSettings {
     /// What a create does when Genesys already has a user with the userName that the bridge did
     /// not create.
     pub adopt: AdoptPolicy,
+    /// Roles granted to every user with an 8x8 number (none by default).
+    pub roles: Vec<RoleSpec>,
 }
 
 /// What every command needs: the log format and the database.
@@ -341,8 +343,25 @@ pub struct GenesysLayer {
     pub default_country: Option<String>,
     pub number_primary: Option<String>,
     pub adopt: Option<String>,
+    /// A comma-separated list; the file may also give a TOML list.
+    #[serde(default, deserialize_with = "comma_list")]
+    pub roles: Option<String>,
     pub division: Option<String>,
     pub delete_mode: Option<String>,
+}
+
+/// A TOML string or list of strings, as one comma-separated string.
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Some(match <OneOrMany as serde::Deserialize>::deserialize(d)? {
+        OneOrMany::One(s) => s,
+        OneOrMany::Many(items) => items.join(","),
+    }))
 }
 
 /// A secret pair from one layer: the higher layer's pair wins if it sets either half.
@@ -423,6 +442,7 @@ impl Layer {
                 default_country: g.default_country.or(lg.default_country),
                 number_primary: g.number_primary.or(lg.number_primary),
                 adopt: g.adopt.or(lg.adopt),
+                roles: g.roles.or(lg.roles),
                 division: g.division.or(lg.division),
                 delete_mode: g.delete_mode.or(lg.delete_mode),
             },
@@ -830,6 +850,7 @@ impl Config {
                 .value("genesys.number_primary", g.number_primary.as_deref(), enum_value(NumberPrimary::ALLOWED))
                 .unwrap_or(d.number_primary),
             adopt: p.value("genesys.adopt", g.adopt.as_deref(), enum_value(AdoptPolicy::ALLOWED)).unwrap_or(d.adopt),
+            roles: p.value("genesys.roles", g.roles.as_deref(), RoleSpec::parse_list).unwrap_or_default(),
         }
     }
 }
@@ -872,6 +893,7 @@ pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("genesys.delete_mode", "shred", "use delete or deactivate"),
     ("genesys.number_primary", "sometimes", "use always or as-sent"),
     ("genesys.adopt", "always", "use never or by-username"),
+    ("genesys.roles", "employee, permission:integration", "permission:<domain>:<entity>:<action>"),
 ];
 
 /// A directory with the files `BAD_VALUES` names.
@@ -948,6 +970,22 @@ mod tests {
         assert_eq!((c.genesys.api, c.genesys.delete_mode), (ApiMode::Scim, DeleteMode::Deactivate));
         assert_eq!(c.genesys.default_country.map(Country::iso), Some("US"));
         assert_eq!(c.genesys.number_source.as_str(), NumberSource::DEFAULT);
+    }
+
+    #[test]
+    fn roles_are_a_toml_list_or_a_comma_separated_string() {
+        let want = vec![
+            RoleSpec::Name("employee".into()),
+            RoleSpec::Permission("integration:unifiedCommunications:view".into()),
+        ];
+        for text in [
+            "[genesys]\nroles = [\"employee\", \"permission:integration:unifiedCommunications:view\"]",
+            "[genesys]\nroles = \"employee, permission:integration:unifiedCommunications:view\"",
+        ] {
+            let c = Config::resolve(layer(text)).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(c.genesys.roles, want, "{text}");
+        }
+        assert!(Config::resolve(layer("")).expect("no roles").genesys.roles.is_empty(), "none by default");
     }
 
     #[test]

@@ -160,6 +160,10 @@ pub struct GenesysArgs {
     /// by-username (adopt that user) [default: never].
     #[arg(long = "genesys-adopt", env = "SCIM_BRIDGE_GENESYS_ADOPT")]
     pub adopt: Option<String>,
+    /// Roles to grant every user with an 8x8 number, comma-separated: API role names (employee)
+    /// or permission:<domain:entity:action> for the role carrying it [default: none].
+    #[arg(long = "genesys-roles", env = "SCIM_BRIDGE_GENESYS_ROLES")]
+    pub roles: Option<String>,
     /// What a SCIM DELETE does in Genesys: deactivate or delete [default: deactivate].
     #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE")]
     pub delete_mode: Option<String>,
@@ -192,6 +196,7 @@ impl GenesysArgs {
             default_country: self.default_country,
             number_primary: self.number_primary,
             adopt: self.adopt,
+            roles: self.roles,
             division: self.division,
             delete_mode: self.delete_mode,
         }

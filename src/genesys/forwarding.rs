@@ -8,6 +8,7 @@ use anyhow::Context;
 use super::client::{Client, ClientConfig, ClientError, Endpoints};
 use super::mapping::MappingConfig;
 use super::outbox::{RecentDeliveries, Worker};
+use super::role_status::RoleStatus;
 use super::simulator::{SimConfig, SimHandle};
 use crate::config::{GenesysCloud, GenesysSettings, GenesysTarget, Secret};
 use crate::metrics::OutboxStats;
@@ -27,6 +28,8 @@ pub struct Forwarding {
     pub mapping: MappingConfig,
     /// The worker's outcome counters and last progress.
     pub outbox: OutboxStats,
+    /// The roles granted to users with an 8x8 number, and what was found of them.
+    pub roles: Arc<RoleStatus>,
 }
 
 /// The built-in simulator, serving on the current runtime.
@@ -58,6 +61,7 @@ pub fn mapping_config(s: &GenesysSettings) -> MappingConfig {
         default_country: s.default_country,
         division: s.division.clone(),
         number_primary: s.number_primary,
+        roles: s.roles.clone(),
     }
 }
 
@@ -107,6 +111,7 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> an
         .dry_run_reads(simulator.is_none());
     let recent = worker.recent();
     let outbox = worker.stats();
+    let roles = worker.role_status();
     let worker = actix_web::rt::spawn(worker.run(stop_rx));
-    Ok(Forwarding { stop, worker, simulator, client, recent, target, mapping, outbox })
+    Ok(Forwarding { stop, worker, simulator, client, recent, target, mapping, outbox, roles })
 }

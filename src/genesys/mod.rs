@@ -10,6 +10,7 @@ pub mod mapping;
 pub mod outbox;
 pub mod plan;
 pub mod reconcile;
+pub mod role_status;
 
 /// The Genesys simulator, a crate of its own (`crates/genesys-sim`) that shares no code with the bridge.
 pub use genesys_sim as simulator;

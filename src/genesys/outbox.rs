@@ -30,6 +30,7 @@ use super::api::{ApiMode, ApiRequest, answers, wire};
 use super::client::{Client, ClientError};
 use super::mapping::{self, AdoptPolicy, DeleteMode, MappedUser, MappingConfig, Written};
 use super::plan::{self, Change, Known, Learnt, Member, Plan, Purpose, Step};
+use super::role_status::{Resolution, RoleStatus};
 use crate::metrics::{DeliveryOutcome, OutboxStats};
 use crate::store::{
     DryRunRequest, MemberRow, OutboxEntry, OutboxOp, Ownership, Store, StoreError, StoredResource, now_millis,
@@ -175,7 +176,9 @@ pub struct Worker {
     settings: plan::Settings,
     /// Whether a create meeting a Genesys user the bridge did not create adopts it.
     adopt: AdoptPolicy,
-    /// Genesys's home division id (Platform creates need a division id), looked up once.
+    /// The roles granted to users with an 8x8 number, and what was found of them in Genesys.
+    roles: Arc<RoleStatus>,
+    /// Genesys's home division id (Platform creates and role grants need it), looked up once.
     home_division: tokio::sync::OnceCell<String>,
     /// Division ids by lower-cased name, as found.
     divisions: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -198,6 +201,7 @@ impl Worker {
             client,
             settings: plan::Settings { api: mapping.api, delete_mode },
             adopt: AdoptPolicy::default(),
+            roles: Arc::new(RoleStatus::new(mapping.roles.clone())),
             mapping,
             home_division: tokio::sync::OnceCell::new(),
             divisions: tokio::sync::Mutex::default(),
@@ -217,6 +221,11 @@ impl Worker {
     /// What this worker counts (a handle sharing its counters).
     pub fn stats(&self) -> OutboxStats {
         self.stats.clone()
+    }
+
+    /// The configured roles and what was found of them (the operator pages read it).
+    pub fn role_status(&self) -> Arc<RoleStatus> {
+        self.roles.clone()
     }
 
     /// What a create does when Genesys has a user with the userName that the bridge did not create.
@@ -242,6 +251,7 @@ impl Worker {
     /// Deliver until `stop` turns true, between two deliveries.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         self.stats.started(now_millis());
+        self.check_roles().await;
         loop {
             if *stop.borrow() {
                 break;
@@ -255,6 +265,48 @@ impl Worker {
             }
         }
         tracing::info!("outbox worker stopped");
+    }
+
+    /// Look up every configured role (`genesys.roles`) once, at start: a role Genesys lacks is
+    /// an error in the log, `/readyz` and `/admin`; when Genesys cannot be asked, the first
+    /// grant looks the role up. A dry run without Genesys credentials asks nothing.
+    async fn check_roles(&self) {
+        if self.dry_run && !self.dry_run_reads {
+            for spec in self.roles.specs() {
+                let why = "dry run without Genesys credentials: not looked up".to_string();
+                self.roles.record(spec, Resolution::Unchecked(why));
+            }
+            return;
+        }
+        for spec in self.roles.specs() {
+            match self.client.send(&spec.lookup()).await {
+                Ok(answer) => {
+                    let found = super::api::roles::match_role(&answer.body, spec);
+                    self.note_role(spec, &found);
+                }
+                Err(err) => {
+                    tracing::warn!(genesys.role = %spec, error.cause = %redact(&err.to_string()), "cannot look up a role to grant; looked up again at the first grant");
+                    let why = format!("Genesys could not be asked ({err}); looked up again at the first grant");
+                    self.roles.record(spec, Resolution::Unchecked(why));
+                }
+            }
+        }
+    }
+
+    /// Record what a role lookup found; a missing role is logged as an error.
+    fn note_role(&self, spec: &super::api::RoleSpec, found: &super::api::RoleMatch) {
+        match super::api::roles::problem(spec, found) {
+            Some(why) => {
+                tracing::error!(genesys.role = %spec, "genesys.roles: {why}");
+                self.roles.record(spec, Resolution::Missing { why, at: std::time::Instant::now() });
+            }
+            None => {
+                if let super::api::RoleMatch::Found(role) = found {
+                    tracing::info!(genesys.role = %spec, genesys.role_id = %role.id, "role to grant found in Genesys");
+                    self.roles.record(spec, Resolution::Found(role.clone()));
+                }
+            }
+        }
     }
 
     /// One pass over the rows due now; returns how many were handled.
@@ -372,6 +424,7 @@ impl Worker {
         mut prior: Option<Ownership>,
     ) -> Delivery {
         let mut version_conflicts = 0;
+        let mut roles_stored = known.roles_granted.clone();
         for _ in 0..MAX_STEPS {
             let steps = match plan::plan(&subject.change(), &known, self.settings) {
                 Plan::Done => return Delivery::Done,
@@ -398,6 +451,18 @@ impl Worker {
                 Ok(resp) => {
                     if let Learnt::Incomplete(why) = known.learn(&step, &resp.body, self.settings.api) {
                         return Delivery::Defer(None, why);
+                    }
+                    if let Purpose::FindRole(spec) = &step.purpose {
+                        self.note_role(spec, &super::api::roles::match_role(&resp.body, spec));
+                    }
+                    if known.roles_granted != roles_stored {
+                        // What Genesys now holds of the user's roles: granted, or dropped by a
+                        // state change (to be granted again).
+                        let (id, roles) = (e.resource_id.clone(), roles_json(&known.roles_granted));
+                        if let Err(d) = self.blocking(move |s| s.set_roles_granted(&id, roles.as_deref())).await {
+                            return d;
+                        }
+                        roles_stored = known.roles_granted.clone();
                     }
                     if let Some(done) = self.check_ownership(e, subject, &step, &known, prior).await {
                         return done;
@@ -600,7 +665,7 @@ impl Worker {
                 }
             }
             Purpose::HomeDivision => {
-                if let Some(d) = &known.division_id {
+                if let Some(d) = &known.home_division {
                     let _ = self.home_division.set(d.clone());
                 }
             }
@@ -758,7 +823,8 @@ impl Worker {
                 state.parked.remove(&e.resource_id);
                 let writes =
                     |p: &Purpose| matches!(p, Purpose::CreateUser | Purpose::UpdateUser | Purpose::ChangeUserState);
-                if steps.iter().any(|s| writes(&s.purpose)) {
+                let grants = |p: &Purpose| matches!(p, Purpose::GrantRoles(_));
+                if steps.iter().any(|s| writes(&s.purpose) || grants(&s.purpose)) {
                     let genesys_id =
                         known.genesys_id.clone().unwrap_or_else(|| plan::user_id_placeholder(m.user_name()));
                     let current = match self.settings.api {
@@ -771,9 +837,25 @@ impl Worker {
                         } else {
                             known.fields_written.clone()
                         };
-                    state
-                        .written
-                        .insert(e.resource_id.clone(), DryUser { genesys_id, written: fields_written, current });
+                    // The roles as the planned requests leave them: a create or a state change
+                    // drops what the user held, a grant adds.
+                    let mut roles_granted = known.roles_granted.clone();
+                    for s in steps {
+                        match &s.purpose {
+                            Purpose::CreateUser | Purpose::ChangeUserState | Purpose::DeactivateUser => {
+                                roles_granted.clear()
+                            }
+                            Purpose::UpdateUser
+                                if s.request.body.as_ref().is_some_and(wire::scim_patch_deactivates) =>
+                            {
+                                roles_granted.clear()
+                            }
+                            Purpose::GrantRoles(specs) => roles_granted.extend(specs.iter().cloned()),
+                            _ => {}
+                        }
+                    }
+                    let user = DryUser { genesys_id, written: fields_written, current, roles_granted };
+                    state.written.insert(e.resource_id.clone(), user);
                 }
             }
             (Subject::DeletedUser(_), _) => {
@@ -971,6 +1053,7 @@ impl Worker {
             Subject::Group { .. } => None,
         };
         let mut dry_written = None;
+        let mut dry_roles = None;
         if let Some(name) = user_name
             && known.genesys_id.is_none()
             && dry_run
@@ -986,6 +1069,7 @@ impl Worker {
                 known.genesys_id = Some(user.genesys_id);
                 known.current = user.current;
                 dry_written = Some(user.written);
+                dry_roles = Some(user.roles_granted);
             } else {
                 let id = e.resource_id.clone();
                 if self.blocking(move |s| s.dry_run_seen(&id)).await? {
@@ -993,10 +1077,19 @@ impl Worker {
                 }
             }
         }
+        if let Subject::DeletedUser(_) = subject {
+            let id = e.resource_id.clone();
+            let owned = self.blocking(move |s| s.owned_user(&id)).await?;
+            known.roles_granted = stored_roles(owned.as_ref());
+        }
         if let Subject::User(m) = subject {
             let id = e.resource_id.clone();
             let owned = self.blocking(move |s| s.owned_user(&id)).await?;
+            known.roles_granted = dry_roles.take().unwrap_or_else(|| stored_roles(owned.as_ref()));
             prior = owned.as_ref().map(|o| o.how);
+            if !m.roles().is_empty() {
+                (known.role_ids, known.roles_absent) = self.roles.known(std::time::Instant::now());
+            }
             let placeholder = known.genesys_id.as_deref().is_some_and(|g| g.starts_with('{'));
             let written = owned.as_ref().and_then(|o| o.written.as_deref());
             known.fields_written = match written.and_then(|w| serde_json::from_str::<Written>(w).ok()) {
@@ -1019,12 +1112,23 @@ impl Worker {
                 None => self.home_division.get().cloned(),
             };
         }
+        known.home_division = self.home_division.get().cloned();
         known.assume_members_delivered = dry_run;
         if let Subject::Group { added, .. } = subject {
             known.bridge_added = bridge_added(added, known.genesys_id.as_deref());
         }
         Ok((known, prior))
     }
+}
+
+/// The roles granted to an owned user, from its stored row.
+fn stored_roles(owned: Option<&crate::store::OwnedUser>) -> BTreeSet<String> {
+    owned.and_then(|o| o.roles_granted.as_deref()).and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default()
+}
+
+/// The roles granted, as stored (`None`: none).
+fn roles_json(roles: &BTreeSet<String>) -> Option<String> {
+    (!roles.is_empty()).then(|| serde_json::to_string(roles).unwrap_or_default())
 }
 
 /// A SCIM PATCH without its filtered `remove` operations (`phoneNumbers[type eq "…"]`), or
@@ -1058,6 +1162,8 @@ struct DryUser {
     /// Platform mode: the user as Genesys would hold it after the planned writes (read first,
     /// or as created), at a placeholder version.
     current: Option<Value>,
+    /// The roles granted by the planned requests since the user's last (re)activation.
+    roles_granted: BTreeSet<String>,
 }
 
 /// The Platform user `current` after the writes of `steps` (its create, its PATCHes).

@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::api::roles::{self as api_roles, RoleSpec};
 use super::api::{ApiMode, ApiRequest, wire};
 use super::mapping::{self, DeleteMode, MappedUser, MembershipUpdate, Written};
 
@@ -44,6 +45,21 @@ pub enum Purpose {
         add: Vec<String>,
         remove: Vec<String>,
     },
+    /// Find the Genesys role this setting names.
+    FindRole(RoleSpec),
+    /// Read the user's grants; these are the grants the plan wants (those present count as granted).
+    ReadGrants(Vec<Grant>),
+    /// Grant these roles (by their setting), in addition to what the user holds.
+    GrantRoles(Vec<String>),
+}
+
+/// A role grant the bridge wants a user to hold: the role (by its setting, `RoleSpec::key`)
+/// and the ids Genesys grants it by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub role: String,
+    pub role_id: String,
+    pub division_id: String,
 }
 
 /// A planned request's body.
@@ -177,6 +193,17 @@ pub struct Known {
     /// The fields of the user the bridge wrote last time: only those are cleared when the IdP
     /// drops them.
     pub fields_written: Written,
+    /// The roles (`RoleSpec::key`) the bridge granted the user, or found it holding, since it
+    /// was last created or (re)activated: Genesys drops direct roles when a user is set inactive.
+    pub roles_granted: BTreeSet<String>,
+    /// Role ids by `RoleSpec::key`, as found.
+    pub role_ids: std::collections::BTreeMap<String, String>,
+    /// Roles Genesys does not have (or not unambiguously), with what to do: the grant is parked.
+    pub roles_absent: std::collections::BTreeMap<String, String>,
+    /// The home division's id (grants are made there).
+    pub home_division: Option<String>,
+    /// The user's grants (role id, division id), once read.
+    pub grants: Option<BTreeSet<(String, String)>>,
 }
 
 /// The placeholder for a Genesys user id only Genesys's answer can tell.
@@ -195,6 +222,11 @@ pub const HOME_DIVISION_PLACEHOLDER: &str = "{home division id}";
 /// The placeholder of a Platform user's `version`.
 pub const VERSION_PLACEHOLDER: &str = "{current version}";
 
+/// The placeholder of the id of the role a setting names.
+pub fn role_placeholder(spec: &RoleSpec) -> String {
+    format!("{{id of role {spec}}}")
+}
+
 /// The placeholder of the id of the division of this name.
 pub fn division_placeholder(name: &str) -> String {
     format!("{{id of division {name}}}")
@@ -211,6 +243,24 @@ pub fn plan(change: &Change<'_>, known: &Known, settings: Settings) -> Plan {
 }
 
 fn sync_user(m: &MappedUser, known: &Known, settings: Settings) -> Plan {
+    let mut steps = match user_writes(m, known, settings) {
+        Plan::Done => Vec::new(),
+        Plan::Send(steps) => steps,
+        other => return other,
+    };
+    let g = known.genesys_id.clone().unwrap_or_else(|| user_id_placeholder(m.user_name()));
+    let home_planned = steps.iter().any(|s| s.purpose == Purpose::HomeDivision);
+    match grant_steps(m, known, &g, home_planned) {
+        Ok(grants) => steps.extend(grants),
+        // A role Genesys lacks: once the fields are written, park the change saying so.
+        Err(why) if steps.is_empty() => return Plan::Park(why),
+        Err(_) => {}
+    }
+    if steps.is_empty() { Plan::Done } else { Plan::Send(steps) }
+}
+
+/// The writes of the user's fields (its create, its updates).
+fn user_writes(m: &MappedUser, known: &Known, settings: Settings) -> Plan {
     if known.written {
         return Plan::Done;
     }
@@ -228,6 +278,65 @@ fn sync_user(m: &MappedUser, known: &Known, settings: Settings) -> Plan {
     };
     steps.extend(update_user(m, &id, known.current.as_ref(), &known.fields_written, settings.api));
     if steps.is_empty() { Plan::Done } else { Plan::Send(steps) }
+}
+
+/// The roles the user must hold and does not yet (genesys-api-notes §12): find each role not
+/// found yet and the home division, read the user's grants, and add the missing ones. Additive:
+/// nothing is ever removed. `Err`: a role Genesys does not have, with what to do.
+/// `home_planned`: the writes look the home division up already.
+fn grant_steps(m: &MappedUser, known: &Known, g: &str, home_planned: bool) -> Result<Vec<Step>, String> {
+    if !m.active() {
+        return Ok(Vec::new());
+    }
+    let pending: Vec<&RoleSpec> = m.roles().iter().filter(|r| !known.roles_granted.contains(&r.key())).collect();
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(why) = pending.iter().find_map(|r| known.roles_absent.get(&r.key())) {
+        return Err(why.clone());
+    }
+    let mut steps = Vec::new();
+    let mut roles = Vec::new();
+    for r in &pending {
+        let id = match known.role_ids.get(&r.key()) {
+            Some(id) => id.clone(),
+            None => {
+                steps.push(Step::exact(Purpose::FindRole((*r).clone()), r.lookup()));
+                role_placeholder(r)
+            }
+        };
+        roles.push((r.key(), id));
+    }
+    let division_id = match &known.home_division {
+        Some(d) => d.clone(),
+        None if home_planned => HOME_DIVISION_PLACEHOLDER.to_string(),
+        None => {
+            steps.push(Step::exact(Purpose::HomeDivision, ApiRequest::home_division()));
+            HOME_DIVISION_PLACEHOLDER.to_string()
+        }
+    };
+    let wanted: Vec<Grant> =
+        roles.into_iter().map(|(role, role_id)| Grant { role, role_id, division_id: division_id.clone() }).collect();
+    let body = |grants: &[Grant]| json!({"grants": grants.iter().map(|g| json!({"roleId": g.role_id, "divisionId": g.division_id})).collect::<Vec<_>>()});
+    let specs = |grants: &[Grant]| grants.iter().map(|g| g.role.clone()).collect::<Vec<_>>();
+    match &known.grants {
+        None => {
+            steps.push(Step::exact(Purpose::ReadGrants(wanted.clone()), ApiRequest::subject_grants(g)));
+            steps
+                .push(Step::after_read(Purpose::GrantRoles(specs(&wanted)), ApiRequest::grant_roles(g, body(&wanted))));
+        }
+        Some(have) => {
+            let missing: Vec<Grant> =
+                wanted.into_iter().filter(|w| !have.contains(&(w.role_id.clone(), w.division_id.clone()))).collect();
+            if !missing.is_empty() {
+                steps.push(Step::exact(
+                    Purpose::GrantRoles(specs(&missing)),
+                    ApiRequest::grant_roles(g, body(&missing)),
+                ));
+            }
+        }
+    }
+    Ok(steps)
 }
 
 fn create_user(m: &MappedUser, known: &Known, api: ApiMode) -> Plan {
@@ -453,6 +562,13 @@ pub enum Learnt {
 }
 
 impl Known {
+    /// The user's direct grants are unknown again and none counts as the bridge's (a new user,
+    /// or a state change).
+    fn forget_grants(&mut self) {
+        self.roles_granted.clear();
+        self.grants = None;
+    }
+
     /// Fold a successful answer to `step` into what is known.
     pub fn learn(&mut self, step: &Step, body: &Value, api: ApiMode) -> Learnt {
         match &step.purpose {
@@ -466,20 +582,73 @@ impl Known {
                 };
                 self.genesys_id = Some(g);
                 self.current = None;
+                // A new Genesys user holds only what Genesys gives every user.
+                self.forget_grants();
                 // The SCIM create carries every field; a Platform create is followed by an update.
                 self.written = api == ApiMode::Scim;
             }
-            Purpose::ReadUser | Purpose::ChangeUserState => self.current = Some(body.clone()),
-            Purpose::UpdateUser => self.written = true,
-            Purpose::DeleteUser | Purpose::DeactivateUser => self.deleted = true,
+            Purpose::ReadUser => self.current = Some(body.clone()),
+            Purpose::ChangeUserState => {
+                self.current = Some(body.clone());
+                // Set inactive, Genesys dropped the user's direct roles; set active again, it
+                // restored none (genesys-api-notes §12): grant them again.
+                self.forget_grants();
+            }
+            Purpose::UpdateUser => {
+                self.written = true;
+                if step.request.body.as_ref().is_some_and(wire::scim_patch_deactivates) {
+                    self.forget_grants();
+                }
+            }
+            Purpose::DeleteUser | Purpose::DeactivateUser => {
+                self.deleted = true;
+                self.forget_grants();
+            }
             Purpose::FindDivision(name) => match wire::division_id_named(body, name) {
                 Some(d) => self.division_id = Some(d),
                 None => self.division_absent = true,
             },
             Purpose::HomeDivision => match wire::resource_id(body) {
-                Some(d) => self.division_id = Some(d),
+                Some(d) => {
+                    self.division_id.get_or_insert_with(|| d.clone());
+                    self.home_division = Some(d);
+                }
                 None => return Learnt::Incomplete("Genesys sent no home division id".into()),
             },
+            Purpose::FindRole(spec) => {
+                let found = api_roles::match_role(body, spec);
+                match api_roles::problem(spec, &found) {
+                    Some(why) => {
+                        self.roles_absent.insert(spec.key(), why);
+                    }
+                    None => {
+                        if let api_roles::RoleMatch::Found(role) = found {
+                            self.role_ids.insert(spec.key(), role.id);
+                        }
+                    }
+                }
+            }
+            Purpose::ReadGrants(wanted) => {
+                let have = api_roles::subject_grants(body);
+                for w in wanted {
+                    if have.contains(&(w.role_id.clone(), w.division_id.clone())) {
+                        self.roles_granted.insert(w.role.clone());
+                    }
+                }
+                self.grants = Some(have);
+            }
+            Purpose::GrantRoles(specs) => {
+                self.roles_granted.extend(specs.iter().cloned());
+                if let Some(grants) = &mut self.grants {
+                    // The request added what it asked for.
+                    if let Some(sent) = step.request.body.as_ref() {
+                        for g in sent.get("grants").and_then(Value::as_array).into_iter().flatten() {
+                            let id = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+                            grants.insert((id("roleId"), id("divisionId")));
+                        }
+                    }
+                }
+            }
             Purpose::ReadGroup => self.group_members = Some(wire::group_member_ids(body).into_iter().collect()),
             Purpose::UpdateGroupMembers { .. } => self.group_written = true,
         }

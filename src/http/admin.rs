@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq;
 use crate::genesys::client::Client;
 use crate::genesys::mapping::MappingConfig;
 use crate::genesys::outbox::RecentDeliveries;
+use crate::genesys::role_status::{Resolution, RoleStatus};
 use crate::metrics::OutboxStats;
 use crate::store::{Store, format_millis, now_millis};
 
@@ -41,6 +42,27 @@ pub struct AdminState {
     /// Where changes go, in words.
     pub target: String,
     pub dry_run: bool,
+    /// The roles granted to users with an 8x8 number, and what was found of them.
+    pub roles: Arc<RoleStatus>,
+}
+
+/// One row per role of `genesys.roles` (none when no role is configured).
+fn roles_rows(roles: &RoleStatus) -> String {
+    roles
+        .report()
+        .into_iter()
+        .map(|(spec, r)| {
+            let (state, detail) = match r {
+                Resolution::Found(role) => (
+                    "<td class=ok>ok</td>",
+                    format!("granted to users with an 8x8 number: Genesys role {} ({})", role.name, role.id),
+                ),
+                Resolution::Unchecked(why) => ("<td class=warn>unchecked</td>", why),
+                Resolution::Missing { why, .. } => ("<td class=bad>error</td>", why),
+            };
+            format!("<tr class=role><td>role {}</td>{state}<td>{}</td></tr>", esc(&spec), esc(&detail))
+        })
+        .collect()
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -335,8 +357,9 @@ async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
         "<h2>Components</h2><table id=components><tr><th>component</th><th>state</th><th>detail</th></tr>\
          <tr><td>database</td>{db}</tr>\
          <tr><td>Genesys</td>{genesys_state}<td>{} calls: {} 2xx, {} answered 429, {} 5xx, {} network errors; {} token renewals</td></tr>\
-         <tr><td>outbox</td>{outbox_state}<td>{outbox_text}</td></tr></table>",
+         <tr><td>outbox</td>{outbox_state}<td>{outbox_text}</td></tr>{}</table>",
         g.calls, g.ok, g.rate_limited, g.server_errors, g.network_errors, g.token_renewals,
+        roles_rows(&state.roles),
     ));
 
     // Dead changes.

@@ -45,6 +45,8 @@ pub struct AppState {
     pub genesys: Arc<Client>,
     /// The outbox worker's progress, for the readiness check of the outbox.
     pub outbox: OutboxStats,
+    /// The roles to grant and what was found of them, for the readiness check of the roles.
+    pub roles: Arc<crate::genesys::role_status::RoleStatus>,
 }
 
 /// A started server: its bound address and a handle to stop it.
@@ -228,8 +230,10 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         adopt: config.genesys.adopt,
         target: forwarding.target.clone(),
         dry_run,
+        roles: forwarding.roles.clone(),
     });
-    let state = web::Data::new(AppState { store, auth, config, metrics, genesys, outbox });
+    let roles = forwarding.roles.clone();
+    let state = web::Data::new(AppState { store, auth, config, metrics, genesys, outbox, roles });
     let refresher = state.clone();
     let bound = HttpServer::new(move || {
         App::new().wrap(from_fn(request_span)).configure(admin::routes(admin.clone())).configure(routes(state.clone()))
@@ -321,7 +325,8 @@ mod tests {
             Arc::new(Client::new(ClientConfig::new(endpoints, "id", crate::config::Secret::new("s"))).unwrap());
         let outbox = OutboxStats::default();
         let metrics = Arc::new(Metrics::new(&GenesysStats::default(), &outbox));
-        web::Data::new(AppState { store, auth, config, metrics, genesys, outbox })
+        let roles = Arc::default();
+        web::Data::new(AppState { store, auth, config, metrics, genesys, outbox, roles })
     }
 
     #[actix_web::test]

@@ -14,6 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use super::AppState;
+use crate::genesys::role_status::RoleStatus;
 use crate::metrics::Format;
 use crate::store::{OutboxDepth, now_millis};
 
@@ -74,6 +75,9 @@ struct Checks {
     database: Check,
     genesys: Check,
     outbox: OutboxCheck,
+    /// The roles of `genesys.roles` (only when some are configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roles: Option<Check>,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,9 +88,11 @@ struct Readiness {
 
 const DATABASE_DOWN: &str = "the database did not answer a query; the bridge's log has the cause";
 
-/// Ready: the database answers, a Genesys token is at hand, the outbox is not stuck. 200 or 503,
-/// each check with its own verdict. A dead change does not make the bridge unready (it waits for
-/// an operator, and other changes flow); `/metrics` and alerts report it.
+/// Ready: the database answers, a Genesys token is at hand, the outbox is not stuck, and Genesys
+/// has every role of `genesys.roles` (as far as it was asked). 200 or 503, each check with its
+/// own verdict. A dead change does not make the bridge unready (it waits for an operator, and
+/// other changes flow); `/metrics` and alerts report it. A missing role does, as a configuration
+/// error: a rollout with a mistyped role name stops there.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     let read = web::block(move || store.ping().and_then(|()| store.outbox_depth()));
@@ -112,20 +118,34 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => Check::passed(),
         Err(why) => Check::failed(why),
     };
-    let ready = database.ok && genesys.ok && outbox.ok;
-    let checks = Checks { database, genesys, outbox };
+    let roles = roles_check(&state.roles);
+    let ready = database.ok && genesys.ok && outbox.ok && roles.as_ref().is_none_or(|r| r.ok);
+    let checks = Checks { database, genesys, outbox, roles };
     if ready {
         HttpResponse::Ok().insert_header(no_store()).json(Readiness { status: "ready", checks })
     } else {
-        let failing: Vec<&str> =
-            [("database", checks.database.ok), ("genesys", checks.genesys.ok), ("outbox", checks.outbox.ok)]
-                .into_iter()
-                .filter(|(_, ok)| !ok)
-                .map(|(name, _)| name)
-                .collect();
+        let failing: Vec<&str> = [
+            ("database", checks.database.ok),
+            ("genesys", checks.genesys.ok),
+            ("outbox", checks.outbox.ok),
+            ("roles", checks.roles.as_ref().is_none_or(|r| r.ok)),
+        ]
+        .into_iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(name, _)| name)
+        .collect();
         tracing::warn!(readyz.failing = %failing.join(","), "not ready");
         HttpResponse::ServiceUnavailable().insert_header(no_store()).json(Readiness { status: "not_ready", checks })
     }
+}
+
+/// The roles check: `None` when no role is configured; failed when Genesys lacks one.
+fn roles_check(roles: &RoleStatus) -> Option<Check> {
+    if roles.specs().is_empty() {
+        return None;
+    }
+    let problems = roles.problems();
+    Some(if problems.is_empty() { Check::passed() } else { Check::failed(problems.join("; ")) })
 }
 
 fn outbox_unknown() -> OutboxCheck {

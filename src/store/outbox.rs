@@ -432,6 +432,8 @@ pub struct OwnedUser {
     pub how: Ownership,
     /// The fields the bridge last wrote to the user (JSON, as the caller stored it).
     pub written: Option<String>,
+    /// The roles the bridge granted since the user was last (re)activated (JSON, as stored).
+    pub roles_granted: Option<String>,
 }
 
 impl Store {
@@ -439,14 +441,21 @@ impl Store {
     pub fn owned_user(&self, resource_id: &str) -> Result<Option<OwnedUser>, StoreError> {
         use super::schema::genesys_owned_users as o;
         let mut conn = self.reader()?;
-        type Row = (String, String, Option<String>, String, Option<String>);
+        type Row = (String, String, Option<String>, String, Option<String>, Option<String>);
         let row: Option<Row> = o::table
             .filter(o::resource_id.eq(resource_id))
-            .select((o::resource_id, o::user_name, o::genesys_id, o::how, o::written))
+            .select((o::resource_id, o::user_name, o::genesys_id, o::how, o::written, o::roles_granted))
             .first(&mut conn)
             .optional()?;
-        Ok(row.and_then(|(resource_id, user_name, genesys_id, how, written)| {
-            Ownership::parse(&how).map(|how| OwnedUser { resource_id, user_name, genesys_id, how, written })
+        Ok(row.and_then(|(resource_id, user_name, genesys_id, how, written, roles_granted)| {
+            Ownership::parse(&how).map(|how| OwnedUser {
+                resource_id,
+                user_name,
+                genesys_id,
+                how,
+                written,
+                roles_granted,
+            })
         }))
     }
 
@@ -481,6 +490,17 @@ impl Store {
         let (id, w) = (resource_id.to_string(), written.to_string());
         self.write(move |conn| {
             diesel::update(o::table.filter(o::resource_id.eq(&id))).set(o::written.eq(&w)).execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Record the roles the bridge granted the Genesys user of `resource_id` since it was last
+    /// (re)activated (`None`: none).
+    pub fn set_roles_granted(&self, resource_id: &str, roles: Option<&str>) -> Result<(), StoreError> {
+        use super::schema::genesys_owned_users as o;
+        let (id, r) = (resource_id.to_string(), roles.map(str::to_string));
+        self.write(move |conn| {
+            diesel::update(o::table.filter(o::resource_id.eq(&id))).set(o::roles_granted.eq(&r)).execute(conn)?;
             Ok(())
         })
     }

@@ -107,6 +107,7 @@ diesel::table! {
         how -> Text,
         at -> BigInt,
         written -> Nullable<Text>,
+        roles_granted -> Nullable<Text>,
     }
 }
 

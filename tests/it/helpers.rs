@@ -53,14 +53,18 @@ impl TestApp {
     /// The bridge forwarding to `sim` as it would to Genesys Cloud: with OAuth credentials, so
     /// a dry run may read it.
     pub async fn spawn_against(sim: &OwnSim, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let base = format!("http://{}", sim.addr);
+        Self::spawn_against_addr(sim.addr, adjust).await
+    }
+
+    /// As [`Self::spawn_against`], for a simulator that will listen at `addr` (perhaps not yet).
+    pub async fn spawn_against_addr(addr: SocketAddr, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let base = format!("http://{addr}");
         let target = GenesysTarget::Cloud(GenesysCloud {
             endpoints: Endpoints::explicit(&base, &base),
             region: None,
             client_id: OwnSim::CLIENT_ID.to_string(),
             client_secret: Secret::new(OwnSim::CLIENT_SECRET),
         });
-        let addr = sim.addr;
         Self::spawn_inner(
             |c| {
                 c.genesys.target = target;

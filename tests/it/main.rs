@@ -22,4 +22,5 @@ mod ownership;
 mod patch;
 mod plan;
 mod resilience;
+mod roles;
 mod users;

@@ -1,7 +1,7 @@
 //! Every fact about Genesys Cloud's public API that the bridge relies on, typed, in one place:
 //! where Genesys is ([`regions`]), which requests exist ([`requests`]: endpoint paths, query
 //! parameters, content types), the phone types and which of them Genesys files as Other Phone
-//! ([`phones`]), the wire shapes of SCIM and Platform bodies ([`wire`]), and what each kind of
+//! ([`phones`]), the roles the bridge may grant ([`roles`]), the wire shapes of SCIM and Platform bodies ([`wire`]), and what each kind of
 //! answer means for a change ([`answers`]: retry, wait, park, give up).
 //!
 //! The mapping, the plan, the client, the outbox worker, the dry run and reconcile all take
@@ -16,11 +16,13 @@ pub mod answers;
 pub mod phones;
 pub mod regions;
 pub mod requests;
+pub mod roles;
 pub mod wire;
 
 pub use answers::AnswerClass;
 pub use regions::Endpoints;
 pub use requests::{ApiRequest, Verb};
+pub use roles::{Role, RoleMatch, RoleSpec};
 
 use std::fmt;
 use std::str::FromStr;

@@ -18,6 +18,8 @@ const SCIM_GROUPS: &str = "/api/v2/scim/v2/groups";
 const PLATFORM_USERS: &str = "/api/v2/users";
 const DIVISIONS: &str = "/api/v2/authorization/divisions";
 const HOME_DIVISION: &str = "/api/v2/authorization/divisions/home";
+const ROLES: &str = "/api/v2/authorization/roles";
+const SUBJECTS: &str = "/api/v2/authorization/subjects";
 
 /// Page size of SCIM user lists: Genesys may answer a larger page without `attributes` with
 /// 429 (genesys-api-notes §1.8).
@@ -164,6 +166,32 @@ impl ApiRequest {
 
     pub fn home_division() -> Self {
         ApiRequest::new(Verb::Get, HOME_DIVISION)
+    }
+
+    // --- Roles and grants (genesys-api-notes §12) ---
+
+    /// `GET /api/v2/authorization/roles?name=…`: Genesys's `name` filter is not documented as
+    /// exact; the answer is matched by `api::roles::match_role`.
+    pub fn roles_by_name(name: &str) -> Self {
+        ApiRequest::new(Verb::Get, ROLES).with_query("name", name).with_query("pageSize", "100")
+    }
+
+    /// `GET /api/v2/authorization/roles?permission=…`: the roles carrying a permission.
+    pub fn roles_by_permission(permission: &str) -> Self {
+        ApiRequest::new(Verb::Get, ROLES).with_query("permission", permission).with_query("pageSize", "100")
+    }
+
+    /// `GET /api/v2/authorization/subjects/{userId}`: the user's grants (`AuthzSubject`).
+    pub fn subject_grants(genesys_id: &str) -> Self {
+        ApiRequest::new(Verb::Get, format!("{SUBJECTS}/{genesys_id}"))
+    }
+
+    /// `POST /api/v2/authorization/subjects/{userId}/bulkadd?subjectType=PC_USER` with
+    /// `{"grants":[{"roleId","divisionId"}]}`: adds grants, removing none (204).
+    pub fn grant_roles(genesys_id: &str, body: Value) -> Self {
+        ApiRequest::new(Verb::Post, format!("{SUBJECTS}/{genesys_id}/bulkadd"))
+            .with_query("subjectType", "PC_USER")
+            .with_body(body)
     }
 }
 

@@ -223,6 +223,14 @@ pub fn division_id_named(list: &Value, name: &str) -> Option<String> {
     })
 }
 
+/// Whether a SCIM PATCH body sets the user inactive (`{"op":"replace","path":"active","value":false}`).
+pub fn scim_patch_deactivates(body: &Value) -> bool {
+    body.get("Operations").and_then(Value::as_array).into_iter().flatten().any(|op| {
+        op.get("path").and_then(Value::as_str).is_some_and(|p| p.eq_ignore_ascii_case("active"))
+            && op.get("value") == Some(&Value::Bool(false))
+    })
+}
+
 /// The human message of a Genesys error body (Platform `ErrorBody.message`, SCIM `detail`).
 pub fn error_message(body: &Value) -> String {
     body.get("message")

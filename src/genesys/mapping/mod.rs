@@ -45,6 +45,7 @@ pub use self::scim_body::*;
 pub use self::source::*;
 pub use self::user::*;
 pub use super::api::ApiMode;
+pub use super::api::RoleSpec;
 pub use super::api::phones::PhoneKind;
 use super::api::phones::{MANAGED_PLATFORM_TYPES, is_other_phone_type};
 
@@ -102,6 +103,8 @@ pub struct MappingConfig {
     pub division: Option<String>,
     /// Whether the 8x8 number is sent as the user's primary phone.
     pub number_primary: NumberPrimary,
+    /// Roles granted to every user with an 8x8 number (opt-in; genesys-api-notes §12).
+    pub roles: Vec<RoleSpec>,
 }
 
 /// What the bridge does when the IdP creates a user whose userName a Genesys user the bridge did

@@ -56,6 +56,8 @@ pub struct MappedUser {
     pub(super) department: Option<String>,
     pub(super) manager: Manager,
     pub(super) employee_number: Option<String>,
+    /// The roles to grant (the configured ones, for a user with an 8x8 number).
+    pub(super) roles: Vec<RoleSpec>,
     pub(super) notes: Vec<MappingNote>,
 }
 
@@ -111,6 +113,12 @@ impl MappedUser {
     /// The normalised 8x8 number, if the user has one.
     pub fn eight_by_eight_number(&self) -> Option<&str> {
         self.phones.iter().find(|p| p.kind == PhoneKind::EightByEight).map(|p| p.number.as_str())
+    }
+
+    /// The Genesys roles the user must hold: those configured (`genesys.roles`) when the user
+    /// has an 8x8 number, else none. The bridge adds them and never removes one.
+    pub fn roles(&self) -> &[RoleSpec] {
+        &self.roles
     }
 
     /// Whether the IdP sent the display name (rather than the bridge deriving one: Genesys needs
@@ -318,6 +326,8 @@ pub(super) fn map_user_fields<I: GenesysIds + ?Sized>(
     let manager = map_manager(enterprise, ids, &mut notes)?;
 
     note_unforwarded(user, enterprise, cfg, &mut notes);
+    let has_number = phones.iter().any(|p| p.kind == PhoneKind::EightByEight);
+    let roles = if has_number { cfg.roles.clone() } else { Vec::new() };
     Ok(MappedUser {
         bridge_id,
         user_name,
@@ -331,6 +341,7 @@ pub(super) fn map_user_fields<I: GenesysIds + ?Sized>(
         department,
         manager,
         employee_number,
+        roles,
         notes,
     })
 }

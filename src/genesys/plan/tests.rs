@@ -10,6 +10,11 @@ use super::*;
 use crate::genesys::mapping::{MappingConfig, map_user};
 
 fn user(extra: Value) -> MappedUser {
+    user_granted(extra, "")
+}
+
+/// A user mapped with `genesys.roles` set to `roles`.
+fn user_granted(extra: Value, roles: &str) -> MappedUser {
     let mut doc = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "id": "b-ana",
@@ -22,7 +27,8 @@ fn user(extra: Value) -> MappedUser {
         d.extend(e);
     }
     let doc: Map<String, Value> = serde_json::from_value(doc).unwrap();
-    map_user(&doc, &MappingConfig::default(), &BTreeMap::<String, String>::new()).unwrap()
+    let cfg = MappingConfig { roles: RoleSpec::parse_list(roles).unwrap(), ..MappingConfig::default() };
+    map_user(&doc, &cfg, &BTreeMap::<String, String>::new()).unwrap()
 }
 
 const SCIM: Settings = Settings { api: ApiMode::Scim, delete_mode: DeleteMode::Delete };
@@ -337,6 +343,11 @@ pub(crate) fn matches_planned(planned: &Step, sent: &ApiRequest) -> bool {
                 })
             })
         }
+        // Grants: every grant sent was planned (those the user held already are not sent).
+        (Body::AfterRead(p), Some(s)) if p.get("grants").is_some() => s["grants"].as_array().is_some_and(|sent| {
+            !sent.is_empty()
+                && sent.iter().all(|g| p["grants"].as_array().is_some_and(|w| w.iter().any(|w| json_matches(w, g))))
+        }),
         (Body::AfterRead(p), Some(Value::Object(s))) => {
             s.iter().all(|(k, v)| k == "version" || p.get(k).is_some_and(|pv| json_matches(pv, v)))
         }
@@ -379,6 +390,9 @@ fn answer(step: &Step, created: &str) -> Value {
             u
         }
         Purpose::ReadGroup => json!({"members": []}),
+        Purpose::FindRole(ref spec) => json!({"entities": [{"id": format!("r-{spec}"), "name": spec.to_string()}]}),
+        // The user holds the employee role Genesys gives every new user.
+        Purpose::ReadGrants(_) => json!({"grants": [{"role": {"id": "r-employee"}, "division": {"id": "d-home"}}]}),
         _ => json!({}),
     }
 }
@@ -388,6 +402,7 @@ fn executing_a_plan_sends_the_first_plan_request_for_request() {
     let ana = user(json!({"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "E7"}}));
     let group: Map<String, Value> = serde_json::from_value(json!({"id": "b-sales", "displayName": "Sales"})).unwrap();
     let members = [Member { bridge_id: "b1".into(), genesys_id: Some("g-u1".into()) }];
+    let granted = user_granted(json!({}), "employee, 8x8 User");
     let cases: Vec<(&str, Change<'_>, Known, Settings)> = vec![
         ("scim create", Change::SyncUser(&ana), Known::default(), SCIM),
         ("scim update", Change::SyncUser(&ana), linked("g1"), SCIM),
@@ -395,6 +410,8 @@ fn executing_a_plan_sends_the_first_plan_request_for_request() {
         ("platform create", Change::SyncUser(&ana), Known::default(), PLATFORM),
         ("delete by name", Change::DeleteUser { user_name: Some("bob@corp.example") }, Known::default(), PLATFORM),
         ("group", Change::SyncGroup { group: &group, members: &members, attempts: 0 }, Known::default(), SCIM),
+        ("scim create with roles", Change::SyncUser(&granted), Known::default(), SCIM),
+        ("platform create with roles", Change::SyncUser(&granted), Known::default(), PLATFORM),
     ];
     for (name, change, start, settings) in cases {
         let Plan::Send(first) = plan(&change, &start, settings) else { panic!("{name}: nothing planned") };
@@ -421,4 +438,167 @@ fn executing_a_plan_sends_the_first_plan_request_for_request() {
             assert!(matches_planned(p, s), "{name}: planned {p:#?}\nsent {s:#?}");
         }
     }
+}
+
+#[test]
+fn roles_are_granted_after_the_writes_only_where_missing() {
+    let roles = "employee, permission:integration:unifiedCommunications:view";
+    let ana = user_granted(json!({}), roles);
+    let ana_off = user_granted(json!({"active": false}), roles);
+    let no_number = user_granted(json!({"phoneNumbers": []}), roles);
+    let resolved = |k: Known| Known {
+        role_ids: [("employee", "r-emp"), ("permission:integration:unifiedCommunications:view", "r-8x8")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        home_division: Some("d-home".into()),
+        ..k
+    };
+    let both: BTreeSet<String> =
+        ["employee", "permission:integration:unifiedCommunications:view"].into_iter().map(String::from).collect();
+    let sync = Change::SyncUser;
+    let rows: Vec<(&str, Change<'_>, Known, Settings, Vec<&str>)> = vec![
+        (
+            "a create finds the roles and the home division, reads the grants, adds the missing ones",
+            sync(&ana),
+            Known::default(),
+            SCIM,
+            vec![
+                "POST /api/v2/scim/v2/users",
+                "GET /api/v2/authorization/roles?name=employee&pageSize=100",
+                "GET /api/v2/authorization/roles?permission=integration:unifiedCommunications:view&pageSize=100",
+                "GET /api/v2/authorization/divisions/home",
+                "GET /api/v2/authorization/subjects/{genesys id of ana@corp.example}",
+                "POST /api/v2/authorization/subjects/{genesys id of ana@corp.example}/bulkadd?subjectType=PC_USER (after read)",
+            ],
+        ),
+        (
+            "roles found before: no lookups",
+            sync(&ana),
+            resolved(linked("g1")),
+            SCIM,
+            vec![
+                "PATCH /api/v2/scim/v2/users/g1",
+                "GET /api/v2/authorization/subjects/g1",
+                "POST /api/v2/authorization/subjects/g1/bulkadd?subjectType=PC_USER (after read)",
+            ],
+        ),
+        (
+            "granted already: only the update",
+            sync(&ana),
+            Known { roles_granted: both.clone(), ..resolved(linked("g1")) },
+            SCIM,
+            vec!["PATCH /api/v2/scim/v2/users/g1"],
+        ),
+        (
+            "written, grants read: only the missing grant is sent",
+            sync(&ana),
+            Known {
+                written: true,
+                grants: Some([("r-emp".to_string(), "d-home".to_string())].into_iter().collect()),
+                ..resolved(linked("g1"))
+            },
+            SCIM,
+            vec!["POST /api/v2/authorization/subjects/g1/bulkadd?subjectType=PC_USER"],
+        ),
+        (
+            "an inactive user is granted nothing",
+            sync(&ana_off),
+            resolved(linked("g1")),
+            SCIM,
+            vec!["PATCH /api/v2/scim/v2/users/g1"],
+        ),
+        (
+            "a user without an 8x8 number is granted nothing",
+            sync(&no_number),
+            resolved(linked("g1")),
+            SCIM,
+            vec!["PATCH /api/v2/scim/v2/users/g1"],
+        ),
+        (
+            "a role Genesys lacks: the fields are written first",
+            sync(&ana),
+            Known { roles_absent: [("employee".to_string(), "no such role".to_string())].into(), ..linked("g1") },
+            SCIM,
+            vec!["PATCH /api/v2/scim/v2/users/g1"],
+        ),
+        (
+            "a role Genesys lacks, fields written: parked saying why",
+            sync(&ana),
+            Known {
+                written: true,
+                roles_absent: [("employee".to_string(), "no such role".to_string())].into(),
+                ..linked("g1")
+            },
+            SCIM,
+            vec!["park: no such role"],
+        ),
+    ];
+    for (name, change, known, settings, expected) in rows {
+        check(name, change, known, settings, &expected);
+    }
+    // The grant body names each role in the home division.
+    let Plan::Send(steps) =
+        plan(&sync(&ana), &Known { written: true, grants: Some(BTreeSet::new()), ..resolved(linked("g1")) }, SCIM)
+    else {
+        panic!("a grant is planned")
+    };
+    assert_eq!(
+        steps[0].request.body,
+        Some(
+            json!({"grants": [{"roleId": "r-emp", "divisionId": "d-home"}, {"roleId": "r-8x8", "divisionId": "d-home"}]})
+        )
+    );
+}
+
+#[test]
+fn learning_about_roles() {
+    let spec: RoleSpec = "employee".parse().unwrap();
+    let mut known = linked("g1");
+    let find = Step::exact(Purpose::FindRole(spec.clone()), spec.lookup());
+    known.learn(
+        &find,
+        &json!({"entities": [{"id": "r1", "name": "Employee Plus"}, {"id": "r2", "name": "Employee"}]}),
+        ApiMode::Scim,
+    );
+    assert_eq!(known.role_ids.get("employee").map(String::as_str), Some("r2"));
+    let mut missing = linked("g1");
+    missing.learn(&find, &json!({"entities": []}), ApiMode::Scim);
+    assert!(missing.roles_absent.get("employee").is_some_and(|why| why.contains("no role named 'employee'")));
+
+    // Grants read: those present count as granted.
+    let wanted = vec![
+        Grant { role: "employee".into(), role_id: "r2".into(), division_id: "d".into() },
+        Grant { role: "8x8 User".into(), role_id: "r3".into(), division_id: "d".into() },
+    ];
+    let read = Step::exact(Purpose::ReadGrants(wanted), ApiRequest::subject_grants("g1"));
+    known.learn(&read, &json!({"grants": [{"role": {"id": "r2"}, "division": {"id": "d"}}]}), ApiMode::Scim);
+    assert_eq!(known.roles_granted.iter().collect::<Vec<_>>(), ["employee"]);
+    let grant = Step::exact(
+        Purpose::GrantRoles(vec!["8x8 User".into()]),
+        ApiRequest::grant_roles("g1", json!({"grants": [{"roleId": "r3", "divisionId": "d"}]})),
+    );
+    known.learn(&grant, &Value::Null, ApiMode::Scim);
+    assert_eq!(known.roles_granted.len(), 2);
+    assert!(known.grants.as_ref().is_some_and(|g| g.contains(&("r3".to_string(), "d".to_string()))));
+
+    // A state change (Platform) or a SCIM deactivation: Genesys dropped the direct roles.
+    let mut platform = known.clone();
+    let state = Step::exact(
+        Purpose::ChangeUserState,
+        ApiRequest::platform_user_patch("g1", json!({"state": "active", "version": 2})),
+    );
+    platform.learn(&state, &json!({"id": "g1", "version": 3}), ApiMode::Platform);
+    assert!(platform.roles_granted.is_empty() && platform.grants.is_none());
+    let mut scim = known.clone();
+    let off = Step::exact(Purpose::UpdateUser, ApiRequest::scim_user_patch("g1", mapping::scim_deactivate_body()));
+    scim.learn(&off, &json!({}), ApiMode::Scim);
+    assert!(scim.roles_granted.is_empty());
+    let mut still = known.clone();
+    let on = Step::exact(
+        Purpose::UpdateUser,
+        ApiRequest::scim_user_patch("g1", json!({"Operations": [{"op": "replace", "path": "active", "value": true}]})),
+    );
+    still.learn(&on, &json!({}), ApiMode::Scim);
+    assert_eq!(still.roles_granted.len(), 2, "an update that keeps the user active keeps its roles");
 }
