@@ -20,12 +20,15 @@
 //!   "Sales", "members": ["jane@example.com"]}]}`. 200 with what was created (`{"users":
 //!   [{"userName", "id"}], "groups": [{"displayName", "id"}], "divisions": [{"name", "id"}]}`);
 //!   400 with the reason on a bad seed, and then nothing of it is applied.
-//! * `GET /sim/stats`, `DELETE /sim/stats` (reset).
+//! * `GET /sim/stats`, `DELETE /sim/stats` (reset). Besides the counts, `rate_limit_scope` (the
+//!   scope in force) and `requests_by_client` (requests the limiter admitted, per OAuth client id).
 //! * `GET /sim/requests` — the last 10,000 API requests as received (method, decoded path and
 //!   query, JSON body, status), oldest first; `DELETE /sim/requests` forgets them.
 //! * `GET /sim/faults`, `POST /sim/faults` (merge a [`super::FaultsUpdate`]), `DELETE
 //!   /sim/faults` (back to the start-up settings). Its `lenient` list turns on the lenient side
-//!   of behaviours no source settles ([`super::Leniency`]; strict by default).
+//!   of behaviours no source settles ([`super::Leniency`]; strict by default); its
+//!   `rate_limit_scope` (`"token"` or `"client"`) says what the limiter counts together. A change
+//!   of the limit, the window or the scope restarts every window.
 //! * `POST /sim/tokens` — a token without the OAuth round trip; `GET /sim/tokens` — the valid
 //!   ones (to check that none leaked into a log); `DELETE /sim/tokens` — expire every token
 //!   (clients must fetch a new one).
@@ -195,7 +198,7 @@ pub(crate) fn route(
             let all: Vec<Value> = inner.store.groups().iter().map(|g| render_group(g, base)).collect();
             Ok(Reply::json(200, Value::Array(all)))
         }
-        ("GET", ["stats"]) => Ok(Reply::json(200, stats_json(&inner.stats))),
+        ("GET", ["stats"]) => Ok(Reply::json(200, stats_json(&inner.stats_view()))),
         ("DELETE", ["stats"]) => {
             inner.stats = Stats::default();
             Ok(Reply::empty(204))
@@ -225,7 +228,7 @@ pub(crate) fn route(
             Ok(Reply::json(200, Value::Array(live)))
         }
         ("POST", ["tokens"]) => {
-            let token = inner.tokens.issue(now, config.token_lifetime);
+            let token = inner.tokens.issue(now, config.token_lifetime, &config.client_id);
             Ok(Reply::json(200, json!({"access_token": token, "token_type": "bearer"})))
         }
         ("DELETE", ["tokens"]) => {
@@ -256,7 +259,7 @@ pub(crate) fn route(
 /// The fault settings a simulator starts with; on `DELETE /sim/faults` (`at_start` false) the
 /// same without the one-off storm, outage and queues of the start-up settings.
 pub(crate) fn initial_faults(config: &SimConfig, now: Instant, at_start: bool) -> Faults {
-    let mut f = Faults::new(config.rate_limit_per_minute, config.rate_window);
+    let mut f = Faults::new(config.rate_limit_per_minute, config.rate_window, config.rate_limit_scope);
     let mut settings = config.faults.clone();
     if !at_start {
         settings.storm_429_for_seconds = None;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::{ClientSecret, FaultsUpdate, Leniency, SimConfig};
+use crate::{ClientSecret, FaultsUpdate, Leniency, RateLimitScope, SimConfig};
 
 /// `genesys-sim`: one listener is both the login host (`POST /oauth/token`) and the API host
 /// (`/api/v2/...`); admin routes under `/sim/` need no token, so keep it on loopback.
@@ -21,12 +21,17 @@ pub struct SimArgs {
     /// The OAuth client secret the simulator accepts.
     #[arg(long, env = "SCIM_BRIDGE_SIM_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: ClientSecret,
-    /// Requests allowed per token per window (Genesys: 300 per minute).
+    /// Requests allowed per window, for each token or each client (--rate-limit-scope;
+    /// Genesys: 300 per minute per token).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_per_minute: u32,
     /// Length of the rate-limit window in seconds (Genesys: 60).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub window_seconds: u64,
+    /// What one window counts: "token" (each access token on its own, as Genesys does) or
+    /// "client" (every token of one OAuth client together: replicas sharing a client share one limit).
+    #[arg(long, default_value_t = RateLimitScope::Token)]
+    pub rate_limit_scope: RateLimitScope,
     /// Lifetime of issued access tokens in seconds (Genesys default 86400).
     #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
     pub token_lifetime_seconds: u64,
@@ -85,6 +90,7 @@ impl SimArgs {
             client_secret: self.client_secret,
             rate_limit_per_minute: self.rate_limit_per_minute,
             rate_window: std::time::Duration::from_secs(self.window_seconds),
+            rate_limit_scope: self.rate_limit_scope,
             token_lifetime: std::time::Duration::from_secs(self.token_lifetime_seconds),
             seed_groups: self.seed_groups.into_iter().map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect(),
             seed_file: self.seed_file,

@@ -1,9 +1,11 @@
-//! Faults on demand, the per-token rate limiter, and the request statistics of the simulator.
+//! Faults on demand, the rate limiter, and the request statistics of the simulator.
 //!
 //! Owns: the fault settings (`POST /sim/faults` and the `genesys-sim` flags), the fixed-window
-//! rate limiter of genesys-api-notes §4 (N requests per token per window, default 300 per 60 s, with the
-//! `inin-ratelimit-*` numbers), the leniency switches ([`Leniency`]: the lenient side of the
-//! behaviours no public source settles; strict by default), and [`Stats`] (`GET /sim/stats`).
+//! rate limiter of genesys-api-notes §4 (N requests per window, default 300 per 60 s, with the
+//! `inin-ratelimit-*` numbers), counted per access token as Genesys counts them or, with
+//! [`RateLimitScope::Client`], per OAuth client (all of its tokens together), the leniency
+//! switches ([`Leniency`]: the lenient side of the behaviours no public source settles; strict
+//! by default), and [`Stats`] (`GET /sim/stats`).
 //!
 //! Must not import: actix, or anything of the bridge.
 
@@ -24,12 +26,18 @@ pub struct FaultsUpdate {
     /// Statuses drawn (uniformly) for `error_rate` failures; default 502, 503, 504.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_status: Option<Vec<u16>>,
-    /// Requests allowed per token per window (genesys-api-notes §4: 300 per minute).
+    /// Requests allowed per window for each token, or each OAuth client under
+    /// `rate_limit_scope: "client"` (genesys-api-notes §4: 300 per minute per token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_minute: Option<u32>,
     /// Length of the rate-limit window in seconds (60 in Genesys; shorter for tests).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_seconds: Option<u64>,
+    /// What is counted together against the limit: `"token"` (each access token on its own,
+    /// as Genesys counts) or `"client"` (every token of one OAuth client in one window). A change
+    /// restarts every window, as a change of the limit or the window does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_scope: Option<RateLimitScope>,
     /// `Retry-After` sent on every 429 (and on injected 503s) instead of the computed value;
     /// 0 removes the override. Over 180 makes Genesys SDKs give up (genesys-api-notes §4).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,6 +154,66 @@ impl Lenient {
     }
 }
 
+/// What the rate limiter counts together in one window (`--rate-limit-scope`,
+/// `POST /sim/faults {"rate_limit_scope": ...}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitScope {
+    /// Each access token has its own window: Genesys's `client.credentials.token.rate.per.minute`
+    /// (genesys-api-notes §4), so a client that fetches a second token gets a second allowance.
+    #[default]
+    Token,
+    /// Every token issued to one OAuth client id shares one window: several bridge replicas
+    /// sharing a client share one limit, which the replica tests need. A test setting, not a
+    /// claim about Genesys (genesys-api-notes §8, "Behaviours and their evidence").
+    Client,
+}
+
+impl RateLimitScope {
+    /// The name used by `--rate-limit-scope`, `POST /sim/faults` and `GET /sim/stats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RateLimitScope::Token => "token",
+            RateLimitScope::Client => "client",
+        }
+    }
+
+    /// The limiter's key for a request made with `token`, issued to `client_id`. The two
+    /// scopes' keys never collide (the limiter is cleared on a change of scope anyway).
+    pub(crate) fn key(self, token: &str, client_id: &str) -> String {
+        match self {
+            RateLimitScope::Token => format!("token:{token}"),
+            RateLimitScope::Client => format!("client:{client_id}"),
+        }
+    }
+}
+
+impl std::fmt::Display for RateLimitScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A rate-limit scope that is neither `token` nor `client`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown rate-limit scope {0:?}: use \"token\" (each access token counted on its own, as Genesys does) or \"client\" (all tokens of one OAuth client counted together)"
+)]
+pub struct InvalidRateLimitScope(pub String);
+
+impl std::str::FromStr for RateLimitScope {
+    type Err = InvalidRateLimitScope;
+
+    /// `token` or `client`, any case, surrounding blanks ignored.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "token" => Ok(RateLimitScope::Token),
+            "client" => Ok(RateLimitScope::Client),
+            _ => Err(InvalidRateLimitScope(s.to_string())),
+        }
+    }
+}
+
 /// A fault setting that is out of range.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -203,6 +271,7 @@ pub(crate) struct Faults {
     pub error_status: Vec<u16>,
     pub rate_limit: u32,
     pub window: Duration,
+    pub rate_limit_scope: RateLimitScope,
     pub retry_after: Option<u64>,
     pub storm_until: Option<Instant>,
     pub latency: Duration,
@@ -224,13 +293,14 @@ impl Faults {
         self.hidden_user_names.iter().any(|n| n.eq_ignore_ascii_case(user_name))
     }
 
-    /// No faults, the given limit and window.
-    pub fn new(rate_limit: u32, window: Duration) -> Self {
+    /// No faults, the given limit, window and scope.
+    pub fn new(rate_limit: u32, window: Duration, rate_limit_scope: RateLimitScope) -> Self {
         Faults {
             error_rate: 0.0,
             error_status: vec![502, 503, 504],
             rate_limit: rate_limit.max(1),
             window: window.max(Duration::from_secs(1)),
+            rate_limit_scope,
             retry_after: None,
             storm_until: None,
             latency: Duration::ZERO,
@@ -247,10 +317,10 @@ impl Faults {
         }
     }
 
-    /// Merge an update (already validated). Returns whether the limit or window changed, in
-    /// which case the caller restarts every token's window.
+    /// Merge an update (already validated). Returns whether the limit, the window or the scope
+    /// changed, in which case the caller restarts every window.
     pub fn apply(&mut self, u: &FaultsUpdate, now: Instant) -> bool {
-        let before = (self.rate_limit, self.window);
+        let before = (self.rate_limit, self.window, self.rate_limit_scope);
         if let Some(v) = u.error_rate {
             self.error_rate = v;
         }
@@ -262,6 +332,9 @@ impl Faults {
         }
         if let Some(v) = u.window_seconds {
             self.window = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = u.rate_limit_scope {
+            self.rate_limit_scope = v;
         }
         if let Some(v) = u.retry_after_seconds {
             self.retry_after = (v > 0).then_some(v);
@@ -302,7 +375,7 @@ impl Faults {
         if let Some(v) = &u.lenient {
             self.lenient = Lenient::of(v);
         }
-        before != (self.rate_limit, self.window)
+        before != (self.rate_limit, self.window, self.rate_limit_scope)
     }
 
     pub fn in_outage(&self, now: Instant) -> bool {
@@ -322,6 +395,7 @@ impl Faults {
             error_status: Some(self.error_status.clone()),
             rate_limit_per_minute: Some(self.rate_limit),
             window_seconds: Some(self.window.as_secs()),
+            rate_limit_scope: Some(self.rate_limit_scope),
             retry_after_seconds: Some(self.retry_after.unwrap_or(0)),
             storm_429_for_seconds: Some(self.storm_left(now).unwrap_or(0)),
             latency_ms: Some(u64::try_from(self.latency.as_millis()).unwrap_or(u64::MAX)),
@@ -359,7 +433,8 @@ struct Window {
     count: u32,
 }
 
-/// Fixed windows per token: the first request after a window ends starts the next one.
+/// Fixed windows per key (a token, or a client: [`RateLimitScope::key`]): the first request
+/// after a window ends starts the next one.
 #[derive(Debug, Default)]
 pub(crate) struct RateLimiter {
     windows: HashMap<String, Window>,
@@ -414,6 +489,12 @@ pub struct Stats {
     pub by_status: BTreeMap<String, u64>,
     /// 429 answers sent, whatever the cause (limit, storm, large page, injected).
     pub rate_limited: u64,
+    /// The rate-limit scope in force when the statistics were read (a setting, not a count:
+    /// `DELETE /sim/stats` does not change it).
+    pub rate_limit_scope: RateLimitScope,
+    /// `/api/v2` requests the rate limiter admitted, per OAuth client id (whatever the scope):
+    /// with the time between two reads, the combined rate of every replica sharing a client.
+    pub requests_by_client: BTreeMap<String, u64>,
     /// Access tokens issued by `POST /oauth/token`.
     pub tokens_issued: u64,
     /// Refused token requests (bad client, bad grant).
@@ -501,13 +582,17 @@ mod tests {
             assert!(u.validate().is_err(), "{u:?}");
         }
         let now = Instant::now();
-        let mut f = Faults::new(300, Duration::from_secs(60));
+        let mut f = Faults::new(300, Duration::from_secs(60), RateLimitScope::Token);
         let changed = f.apply(&FaultsUpdate { rate_limit_per_minute: Some(5), ..Default::default() }, now);
         assert!(changed);
         let changed =
             f.apply(&FaultsUpdate { latency_ms: Some(10), storm_429_for_seconds: Some(5), ..Default::default() }, now);
         assert!(!changed);
         assert_eq!(f.rate_limit, 5);
+        let scope = |s| FaultsUpdate { rate_limit_scope: Some(s), ..Default::default() };
+        assert!(f.apply(&scope(RateLimitScope::Client), now), "a new scope restarts the windows");
+        assert!(!f.apply(&scope(RateLimitScope::Client), now), "the same scope does not");
+        assert_eq!(f.view(now).rate_limit_scope, Some(RateLimitScope::Client));
         assert_eq!(f.storm_left(now), Some(5));
         assert_eq!(f.storm_left(now + Duration::from_secs(6)), None);
         assert_eq!(f.view(now).latency_ms, Some(10));

@@ -49,7 +49,7 @@ use serde_json::Value;
 
 pub use admin::GrantInfo;
 pub use cli::SimArgs;
-pub use faults::{FaultsUpdate, InvalidFaults, Leniency, Stats};
+pub use faults::{FaultsUpdate, InvalidFaults, InvalidRateLimitScope, Leniency, RateLimitScope, Stats};
 pub use oauth::basic_credentials;
 pub use server::{serve_blocking, start};
 
@@ -92,10 +92,14 @@ pub struct SimConfig {
     /// The one OAuth client-credentials client the login host knows.
     pub client_id: String,
     pub client_secret: ClientSecret,
-    /// Requests per token per window (Genesys: 300 per minute, genesys-api-notes §4).
+    /// Requests per window for each token, or each client under [`RateLimitScope::Client`]
+    /// (Genesys: 300 per minute per token, genesys-api-notes §4).
     pub rate_limit_per_minute: u32,
     /// The rate-limit window (Genesys: 60 s).
     pub rate_window: Duration,
+    /// What is counted together in one window: each token (Genesys, the default) or every
+    /// token of one OAuth client (several bridge replicas sharing a client share one limit).
+    pub rate_limit_scope: RateLimitScope,
     /// Lifetime of issued tokens (Genesys default 86400 s, settable 300..172800 per client).
     pub token_lifetime: Duration,
     /// Groups that exist from the start (Genesys groups must pre-exist, genesys-api-notes §1.11).
@@ -121,6 +125,7 @@ impl Default for SimConfig {
             client_secret: ClientSecret::new("genesys-sim-secret"),
             rate_limit_per_minute: 300,
             rate_window: Duration::from_secs(60),
+            rate_limit_scope: RateLimitScope::Token,
             token_lifetime: Duration::from_secs(86_400),
             seed_groups: Vec::new(),
             seed_file: None,
@@ -148,6 +153,13 @@ pub(crate) struct Inner {
     pub stats: Stats,
     /// The last API requests, oldest first (`GET /sim/requests`).
     pub journal: std::collections::VecDeque<JournalEntry>,
+}
+
+impl Inner {
+    /// The statistics with the settings they report (`GET /sim/stats`).
+    pub(crate) fn stats_view(&self) -> Stats {
+        Stats { rate_limit_scope: self.faults.rate_limit_scope, ..self.stats.clone() }
+    }
 }
 
 /// One API request as the simulator received it, and its answer's status (`GET /sim/requests`):
@@ -237,9 +249,9 @@ impl SimHandle {
         self.lock().faults.view(Instant::now())
     }
 
-    /// A copy of the statistics.
+    /// A copy of the statistics (as `GET /sim/stats`).
     pub fn stats(&self) -> Stats {
-        self.lock().stats.clone()
+        self.lock().stats_view()
     }
 
     pub fn reset_stats(&self) {
@@ -299,10 +311,10 @@ impl SimHandle {
         inner.store.groups().iter().find(|g| g.display_name.eq_ignore_ascii_case(name)).map(|g| g.members.clone())
     }
 
-    /// A valid access token, without the OAuth round trip.
+    /// A valid access token for the configured client, without the OAuth round trip.
     pub fn issue_token(&self) -> String {
-        let lifetime = self.0.config.token_lifetime;
-        self.lock().tokens.issue(Instant::now(), lifetime)
+        let config = &self.0.config;
+        self.lock().tokens.issue(Instant::now(), config.token_lifetime, &config.client_id)
     }
 
     /// Expire every token.

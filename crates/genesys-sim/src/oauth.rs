@@ -7,7 +7,8 @@
 //! `{"error":"unauthorized_client","description","error_description"}`. The grant-type errors
 //! (`invalid_request`, `unsupported_grant_type`) are RFC 6749 §5.2's words, **[unverified]** for
 //! Genesys. Tokens are opaque random strings that expire after the configured lifetime; a new
-//! request gets a new token and earlier ones stay valid until they expire.
+//! request gets a new token and earlier ones stay valid until they expire. Each token remembers
+//! the OAuth client id it was issued to (the rate limiter's `client` scope counts by it).
 //!
 //! Must not import: actix (only `server` speaks HTTP), or anything of the bridge.
 
@@ -19,20 +20,27 @@ use subtle::ConstantTimeEq;
 
 use super::wire::{ApiError, Reply};
 
-/// Issued tokens and when they expire.
+/// An issued token: when it expires, and the OAuth client it was issued to.
+#[derive(Debug, Clone)]
+struct Issued {
+    expires: Instant,
+    client_id: String,
+}
+
+/// Issued tokens.
 #[derive(Debug, Default)]
 pub(crate) struct Tokens {
-    expiry: HashMap<String, Instant>,
+    issued: HashMap<String, Issued>,
 }
 
 impl Tokens {
-    /// A fresh token valid for `lifetime`.
-    pub fn issue(&mut self, now: Instant, lifetime: Duration) -> String {
-        if self.expiry.len() > 4096 {
-            self.expiry.retain(|_, t| now < *t);
+    /// A fresh token for `client_id`, valid for `lifetime`.
+    pub fn issue(&mut self, now: Instant, lifetime: Duration, client_id: &str) -> String {
+        if self.issued.len() > 4096 {
+            self.issued.retain(|_, i| now < i.expires);
         }
         let token = base64_encode(&rand::random::<[u8; 48]>(), URL_SAFE);
-        self.expiry.insert(token.clone(), now + lifetime);
+        self.issued.insert(token.clone(), Issued { expires: now + lifetime, client_id: client_id.to_string() });
         token
     }
 
@@ -42,27 +50,33 @@ impl Tokens {
         let Some(token) = bearer(authorization) else {
             return Err(ApiError::authentication_required());
         };
-        match self.expiry.get(token) {
-            Some(t) if now < *t => Ok(token),
+        match self.issued.get(token) {
+            Some(i) if now < i.expires => Ok(token),
             _ => Err(ApiError::bad_credentials()),
         }
     }
 
     /// When a token expires (for `GET /api/v2/tokens/me`).
     pub fn expires_at(&self, token: &str) -> Option<Instant> {
-        self.expiry.get(token).copied()
+        self.issued.get(token).map(|i| i.expires)
+    }
+
+    /// The OAuth client id a token was issued to.
+    pub fn client_of(&self, token: &str) -> Option<&str> {
+        self.issued.get(token).map(|i| i.client_id.as_str())
     }
 
     /// The tokens still valid (for `GET /sim/tokens`: tests check none leaked into a log).
     pub fn live(&self, now: Instant) -> Vec<String> {
-        let mut live: Vec<String> = self.expiry.iter().filter(|(_, t)| now < **t).map(|(k, _)| k.clone()).collect();
+        let mut live: Vec<String> =
+            self.issued.iter().filter(|(_, i)| now < i.expires).map(|(k, _)| k.clone()).collect();
         live.sort();
         live
     }
 
     /// Make every issued token invalid (clients must fetch a new one).
     pub fn expire_all(&mut self) {
-        self.expiry.clear();
+        self.issued.clear();
     }
 }
 
@@ -134,7 +148,7 @@ pub(crate) fn token_request(
             ));
         }
     }
-    let token = tokens.issue(now, client.lifetime);
+    let token = tokens.issue(now, client.lifetime, client.id);
     // Genesys answers 86399 for a 86400 s client (genesys-api-notes §3): the seconds left, rounded down.
     let expires_in = client.lifetime.as_secs().saturating_sub(1).max(1);
     TokenOutcome::Issued(Reply::json(
@@ -241,6 +255,7 @@ mod tests {
         let token = body["access_token"].as_str().expect("token").to_string();
         let header = format!("Bearer {token}");
         assert_eq!(t.check(Some(&header), now), Ok(token.as_str()));
+        assert_eq!(t.client_of(&token), Some("id"));
         assert_eq!(t.check(Some(&header), now + Duration::from_secs(2)).map_err(|e| e.code), Err("bad.credentials"));
         assert_eq!(t.check(None, now).map_err(|e| e.code), Err("authentication.required"));
         assert_eq!(t.check(Some("Bearer nope"), now).map_err(|e| e.code), Err("bad.credentials"));

@@ -8,9 +8,11 @@
 //!
 //! Every answer carries `inin-correlation-id` (a uuid, = ErrorBody `contextId`) and
 //! `inin-ratelimit-allowed`/`-count`/`-reset` (genesys-api-notes §4). `/api/v2` needs a bearer token from
-//! `/oauth/token` and counts against that token's fixed window (default 300 per 60 s; both
-//! settable, so benchmarks and tests need not wait minutes); over the limit is 429
-//! `too.many.requests` with `Retry-After`.
+//! `/oauth/token` and counts against a fixed window (default 300 per 60 s; both settable, so
+//! benchmarks and tests need not wait minutes): that token's, as Genesys counts, or under the
+//! `client` rate-limit scope the one window of every token of the token's OAuth client. Over
+//! the limit is 429 `too.many.requests` with `Retry-After`; the `inin-ratelimit-*` numbers and
+//! `Retry-After` are those of the window the request counted in.
 //!
 //! Order of checks on `/api/v2`: latency, outage (503), queued `fail_next`, dropped connection,
 //! error rate, bearer token (401), 429 storm, rate limit (429), the route, and then the
@@ -86,6 +88,7 @@ pub fn serve_blocking(config: SimConfig) -> anyhow::Result<()> {
             listen = %running.addr,
             rate_limit = c.rate_limit_per_minute,
             window_s = c.rate_window.as_secs(),
+            rate_limit_scope = %c.rate_limit_scope,
             "genesys simulator listening"
         );
         eprintln!(
@@ -210,7 +213,7 @@ pub(crate) fn handle<'r>(
     correlation: &str,
 ) -> (Outcome, RateInfo) {
     let now = Instant::now();
-    let (limit, window) = (inner.faults.rate_limit, inner.faults.window);
+    let (limit, window, scope) = (inner.faults.rate_limit, inner.faults.window, inner.faults.rate_limit_scope);
     let mut rate = inner.limiter.peek("", now, limit, window);
     let label = route_label(method, segs);
     let (outcome, status) = 'decided: {
@@ -280,14 +283,19 @@ pub(crate) fn handle<'r>(
             Err(e) => break 'decided fail(inner, e),
         };
         ctx.token = Some(token);
-        rate = inner.limiter.peek(token, now, limit, window);
+        let client_id = inner.tokens.client_of(token).unwrap_or_default().to_string();
+        let key = scope.key(token, &client_id);
+        rate = inner.limiter.peek(&key, now, limit, window);
         if let Some(left) = inner.faults.storm_left(now) {
             inner.stats.fault("storm_429");
             break 'decided fail(inner, ApiError::too_many_requests(left));
         }
         inner.limiter.prune(now, window);
-        match inner.limiter.admit(token, now, limit, window) {
-            Ok(info) => rate = info,
+        match inner.limiter.admit(&key, now, limit, window) {
+            Ok(info) => {
+                rate = info;
+                *inner.stats.requests_by_client.entry(client_id).or_default() += 1;
+            }
             Err(info) => {
                 rate = info;
                 break 'decided fail(inner, ApiError::rate_limited(info.reset_secs, limit));

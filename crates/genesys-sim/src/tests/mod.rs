@@ -6,9 +6,11 @@
 //! * `seed`: `POST /sim/seed`, `--seed-file`, and seeding through the SCIM and Platform APIs.
 //! * `strict`: the behaviours no source settles, strict by default and lenient on demand.
 //! * `roles`: the role catalogue, role grants, SCIM `roles`, and what deactivation does to them.
+//! * `rate_limit`: the rate limiter's scope (per token or per OAuth client), its 429s and stats.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod rate_limit;
 mod roles;
 mod seed;
 mod strict;
