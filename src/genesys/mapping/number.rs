@@ -374,5 +374,13 @@ pub fn check_number_change(
     {
         return Ok(());
     }
-    normalise_number_for(&raw, cfg.default_country, cfg.api).map(|_| ()).map_err(|problem| refuse(problem.to_string()))
+    match normalise_number_for(&raw, cfg.default_country, cfg.api) {
+        Ok(_) => Ok(()),
+        // A national number is the identity provider's to send as it likes: only the bridge's
+        // configuration (the default country) is missing. The user is stored, its delivery
+        // parks saying so, and `scim-bridge outbox retry` sends it once the country is set;
+        // refusing it would leave the user out until the identity provider sends it again.
+        Err(NumberError::NationalWithoutCountry) => Ok(()),
+        Err(problem) => Err(refuse(problem.to_string())),
+    }
 }

@@ -1260,4 +1260,9 @@ fn a_new_or_changed_number_the_bridge_could_not_send_is_refused_with_the_accepte
     assert_eq!(check_number_change(&obj(&bad), Some(&obj(&bad)), &scim()), Ok(()));
     assert_eq!(check_number_change(&obj(&user(json!({}))), None, &scim()), Ok(()));
     assert_eq!(check_number_change(&obj(&good), Some(&obj(&bad)), &scim()), Ok(()));
+    // A national number without a default country is stored (its delivery parks until the
+    // country is configured): the value is fine, the configuration is missing.
+    let national = doc("4155550123");
+    assert_eq!(check_number_change(&obj(&national), None, &scim()), Ok(()));
+    assert!(map_user(national.as_object().unwrap(), &scim(), &ids()).is_err(), "parked at delivery");
 }

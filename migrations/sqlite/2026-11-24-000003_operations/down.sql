@@ -1,0 +1,2 @@
+DROP TABLE reconcile_reports;
+DROP TABLE dry_run_requests;

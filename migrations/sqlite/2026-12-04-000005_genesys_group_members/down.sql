@@ -1,0 +1,1 @@
+DROP TABLE genesys_group_members;

@@ -1,0 +1,1 @@
+DROP TABLE genesys_owned_users;

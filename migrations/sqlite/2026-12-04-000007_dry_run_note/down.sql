@@ -1,0 +1,1 @@
+ALTER TABLE dry_run_requests DROP COLUMN note;

@@ -1,0 +1,1 @@
+ALTER TABLE genesys_owned_users DROP COLUMN roles_granted;
