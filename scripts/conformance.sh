@@ -2,7 +2,9 @@
 # Run the external SCIM conformance suites (runners in scripts/conformance/) against the built
 # binary on loopback with a fresh database, and hold them to the project's bar:
 #   scim2-tester: 0 failed and at least 130 checks run; scim-sanity: 0 failed; Okta SPEC: 12 of 12.
-# Usage: scripts/conformance.sh [path/to/scim-bridge]   (default target/release/scim-bridge)
+# Usage: scripts/conformance.sh [path/to/scim-bridge [postgres://…]]   (default target/release/scim-bridge)
+# With a PostgreSQL URL (a server the user may create databases on), the bridge serves from a
+# new database there instead of a SQLite file.
 # Needs python3 (>= 3.11, with venv) and curl; the first run installs scim2-tester and scim-sanity
 # from PyPI into a cache (scripts/conformance/venv.sh).
 set -euo pipefail
@@ -11,9 +13,15 @@ bin="${1:-target/release/scim-bridge}"
 [ -x "$bin" ] || { echo "conformance: $bin not built" >&2; exit 2; }
 
 work=$(mktemp -d)
+database="$work/conformance.db"
+if [ -n "${2:-}" ]; then
+  name="conformance_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+  psql "$2" -qc "CREATE DATABASE $name" >/dev/null
+  database=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$2" "$name")
+fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export SCIM_BEARER_TOKEN="conformance-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-SCIM_BRIDGE_BOOTSTRAP_TOKEN="$SCIM_BEARER_TOKEN" "$bin" --database "$work/conformance.db" serve --listen "127.0.0.1:$port" \
+SCIM_BRIDGE_BOOTSTRAP_TOKEN="$SCIM_BEARER_TOKEN" "$bin" --database "$database" serve --listen "127.0.0.1:$port" \
   >"$work/server.out" 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT

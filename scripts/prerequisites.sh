@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Install what the tests need besides cargo, when missing (Debian/Ubuntu): curl and python3-venv
-# for the conformance suites, Chromium and chromedriver for the /admin browser test. Idempotent;
+# Install what the build and the tests need besides cargo, when missing (Debian/Ubuntu): libpq-dev
+# (the PostgreSQL client library the binary links), curl, psql and python3-venv for the
+# conformance suites, Chromium and chromedriver for the /admin browser test. Idempotent;
 # needs root or sudo only when something is missing. Fails loudly.
 set -euo pipefail
 need=()
 command -v curl >/dev/null || need+=(curl)
+# libpq links the PostgreSQL backend into the binary; psql creates the conformance databases.
+{ [ -e /usr/include/postgresql/libpq-fe.h ] || [ -n "$(pg_config --includedir 2>/dev/null)" ]; } || need+=(libpq-dev)
+command -v psql >/dev/null || need+=(postgresql-client)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 [ -x "${CHROMEDRIVER:-/usr/bin/chromedriver}" ] || need+=(chromium-driver)

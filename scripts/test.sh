@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit and integration tests, then the external SCIM
-# conformance suites against the release binary. Needs cargo; installs (scripts/prerequisites.sh)
-# what else is missing: curl, python3-venv, Debian's chromium and chromium-driver.
+# conformance suites against the release binary; the bridge's tests and the suites run twice,
+# on SQLite and on a throwaway PostgreSQL (scripts/postgres.sh). Needs cargo; installs
+# (scripts/prerequisites.sh, scripts/postgres.sh) what else is missing: curl, python3-venv,
+# libpq-dev, Debian's chromium and chromium-driver, and the postgresql server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/prerequisites.sh
 echo "== cargo fmt --check"; cargo fmt --all -- --check
 echo "== cargo clippy"; cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"; cargo test --workspace --locked
+bin="${CARGO_TARGET_DIR:-target}/release/scim-bridge"
+echo "== cargo test (SQLite)"; cargo test --workspace --locked
 echo "== cargo build --release"; cargo build --release --workspace --locked
-echo "== conformance"; scripts/conformance.sh "${CARGO_TARGET_DIR:-target}/release/scim-bridge"
+echo "== conformance (SQLite)"; scripts/conformance.sh "$bin"
+
+pg_port="${PG_TEST_PORT:-55432}"
+echo "== PostgreSQL on 127.0.0.1:$pg_port"
+trap 'scripts/postgres.sh stop "$pg_port"' EXIT
+pg_url=$(scripts/postgres.sh start "$pg_port")
+echo "== cargo test (PostgreSQL)"; TEST_POSTGRES_URL="$pg_url" cargo test -p scim-bridge --locked
+echo "== conformance (PostgreSQL)"; scripts/conformance.sh "$bin" "$pg_url"

@@ -380,7 +380,9 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             let mapping = crate::genesys::forwarding::mapping_config(&config.genesys);
             let client = crate::genesys::forwarding::client(cloud)?;
             let database = &config.database_url;
-            let store = std::sync::Arc::new(Store::open(database).with_context(|| format!("opening {database}"))?);
+            let store = std::sync::Arc::new(
+                Store::open(database).with_context(|| format!("opening {}", crate::store::redact_url(database)))?,
+            );
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("runtime")?;
             let report = rt.block_on(crate::genesys::reconcile::run(
                 store,
@@ -398,13 +400,15 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let database = global?.database_url;
-            let n = Store::migrate(&database).with_context(|| format!("migrating {}", database))?;
-            eprintln!("scim-bridge: {n} migration(s) applied to {}", database);
+            let shown = crate::store::redact_url(&database);
+            let n = Store::migrate(&database).with_context(|| format!("migrating {shown}"))?;
+            eprintln!("scim-bridge: {n} migration(s) applied to {shown}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Outbox(cmd) => {
             let database = global?.database_url;
-            let store = Store::open(&database).with_context(|| format!("opening {}", database))?;
+            let store =
+                Store::open(&database).with_context(|| format!("opening {}", crate::store::redact_url(&database)))?;
             match cmd {
                 OutboxCommand::List { json, dry_run: true, limit } => {
                     for r in store.dry_run_requests(limit)? {
@@ -501,7 +505,8 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
         }
         Command::Token(cmd) => {
             let database = global?.database_url;
-            let store = Store::open(&database).with_context(|| format!("opening {}", database))?;
+            let store =
+                Store::open(&database).with_context(|| format!("opening {}", crate::store::redact_url(&database)))?;
             match cmd {
                 TokenCommand::Create { name } => {
                     let token = store.create_token(&name)?;

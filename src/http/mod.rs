@@ -202,7 +202,8 @@ pub fn routes(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig
 /// Open the store, bind, and start serving (returns once listening).
 pub fn start(config: Config) -> anyhow::Result<Running> {
     let store = Arc::new(
-        Store::open(&config.database_url).with_context(|| format!("opening database {}", config.database_url))?,
+        Store::open(&config.database_url)
+            .with_context(|| format!("opening database {}", crate::store::redact_url(&config.database_url)))?,
     );
     let auth =
         Authenticator::new(store.clone(), config.bootstrap_token.as_ref().map(|s| s.expose()), config.jwt.as_ref())?;
@@ -317,7 +318,7 @@ mod tests {
 
     /// The real routes over a fresh database, with a client that is never called.
     fn state(dir: &tempfile::TempDir) -> web::Data<AppState> {
-        let store = Arc::new(Store::open(&dir.path().join("t.db").to_string_lossy()).unwrap());
+        let store = Arc::new(Store::open(&crate::store::test_database(dir.path(), "t.db").unwrap()).unwrap());
         let config = Config::default();
         let auth = Authenticator::new(store.clone(), Some("token"), config.jwt.as_ref()).unwrap();
         let endpoints = Endpoints::explicit("http://127.0.0.1:9", "http://127.0.0.1:9");

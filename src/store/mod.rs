@@ -1,9 +1,13 @@
-//! Storage: diesel over SQLite (bundled), embedded migrations, one transaction per write.
+//! Storage: diesel over SQLite (bundled, the embedded default) or PostgreSQL (several replicas),
+//! embedded migrations for each, one transaction per write.
 //!
 //! Owns the tables, the SQL that filters and sorts on indexed columns, and bearer-token hashes.
+//! The same queries serve both databases (`db`: one connection type, placeholders numbered for
+//! PostgreSQL, per-backend statements where diesel needs them).
 //! Calls into `scim` for the protocol rules; must not import actix, reqwest, `http` or `cli`.
 //! Every function here blocks: callers on an async runtime run them on a blocking thread.
 
+pub mod db;
 mod journal;
 mod outbox;
 mod query;
@@ -15,10 +19,14 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::migration::MigrationSource;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use db::{Backend, DbConn, redact_url};
 
 use scim::ScimError;
 use scim::schema::ResourceKind;
@@ -28,7 +36,9 @@ pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp, OwnedUser, Ownership};
 pub use resources::{GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome};
 pub use tokens::{TokenInfo, hash_token};
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+/// The schema of each database: the same versions, in each database's own SQL.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Errors of the storage layer, in the store's own words; `http::error` alone turns them into
 /// SCIM errors and statuses, and callers match on the variants.
@@ -84,6 +94,10 @@ fn is_busy(message: &str) -> bool {
     message.contains("locked") || message.contains("busy")
 }
 
+/// How a PostgreSQL write that collided with a concurrent one (serialization failure,
+/// deadlock) begins its message: such a write is tried again (`Store::write`).
+const CONTENTION: &str = "concurrent writes collided";
+
 impl From<diesel::result::Error> for StoreError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
@@ -91,9 +105,30 @@ impl From<diesel::result::Error> for StoreError {
             Error::DatabaseError(DatabaseErrorKind::Unknown, info) if is_busy(info.message()) => {
                 StoreError::Unavailable(format!("the database is busy: {}", info.message()))
             }
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                StoreError::Unavailable(format!("{CONTENTION}: {}", info.message()))
+            }
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message().contains("deadlock detected") => {
+                StoreError::Unavailable(format!("{CONTENTION}: {}", info.message()))
+            }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => StoreError::Unavailable(e.to_string()),
+            // The server went away mid-query (restart, failover): the pool replaces the connection.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().contains("server closed the connection")
+                    || info.message().contains("terminating connection")
+                    || info.message().contains("no connection to the server") =>
+            {
+                StoreError::Unavailable(format!("the database connection was lost: {}", info.message()))
+            }
             _ => StoreError::Internal(format!("database error: {e}")),
         }
+    }
+}
+
+impl StoreError {
+    /// A PostgreSQL write that lost to a concurrent one: trying it again is safe.
+    fn is_contention(&self) -> bool {
+        matches!(self, StoreError::Unavailable(m) if m.starts_with(CONTENTION))
     }
 }
 
@@ -109,10 +144,6 @@ impl StoreError {
         StoreError::Internal(format!("stored data is corrupt: {what}"))
     }
 }
-
-/// Connection settings applied to every SQLite connection.
-#[derive(Debug)]
-struct Pragmas;
 
 /// WAL with `synchronous = NORMAL`: a commit survives a crash of the process (the WAL is written
 /// before COMMIT returns) and a power loss can lose only the last commits, never corrupt the file.
@@ -133,13 +164,43 @@ const WRITER_PRAGMAS: &str =
 /// How often the checkpointer copies committed WAL pages into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(PRAGMAS).map_err(diesel::r2d2::Error::QueryError)
+/// Opens connections for the pool: SQLite with its pragmas, or PostgreSQL.
+#[derive(Debug)]
+struct Manager {
+    backend: Backend,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, diesel::r2d2::Error> {
+        match &self.backend {
+            Backend::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path).map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(PRAGMAS).map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            Backend::Postgres(url) => PgConnection::establish(&db::libpq_url(url))
+                .map(DbConn::Pg)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        db::each!(conn, |c| diesel::r2d2::R2D2Connection::is_broken(c))
     }
 }
 
-/// The database: a pool of reader connections and one writer thread.
+/// The database: a pool of connections, and for SQLite one writer thread.
+///
+/// PostgreSQL: every write runs on a pooled connection in its own transaction (read committed;
+/// a rewrite locks its row first, counters are updated in place, uniqueness is the indexes'),
+/// tried again when it deadlocks with a concurrent write (of this process or another replica).
 ///
 /// SQLite admits one writer at a time. Writes are jobs sent to a thread that owns the write
 /// connection; it runs every job waiting in the queue inside one `BEGIN IMMEDIATE` transaction,
@@ -147,12 +208,14 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
 /// answers each caller. So an answer means committed, and a burst of writes costs one commit
 /// (group commit). The busy timeout covers other processes (the CLI) writing at the same time.
 pub struct Store {
-    readers: Pool<ConnectionManager<SqliteConnection>>,
-    writer: mpsc::Sender<Job>,
+    backend: Backend,
+    readers: Pool<Manager>,
+    /// SQLite's writer thread; `None` for PostgreSQL (writes use the pool).
+    writer: Option<mpsc::Sender<Job>>,
     /// What a user must satisfy beyond its schema before it is stored ([`Store::set_user_check`]).
     user_check: std::sync::OnceLock<UserCheck>,
-    /// Dropping it stops the checkpointer thread.
-    _checkpointer: mpsc::Sender<()>,
+    /// Dropping it stops SQLite's checkpointer thread.
+    _checkpointer: Option<mpsc::Sender<()>>,
 }
 
 /// A rule a user must satisfy before it is stored, beyond its schema: called with the user as it
@@ -189,19 +252,19 @@ fn spawn_checkpointer(path: &str) -> Result<mpsc::Sender<()>, StoreError> {
 /// Tells a job's caller how the batch's COMMIT went.
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A write: runs on the writer thread inside the batch transaction.
-type Job = Box<dyn FnOnce(&mut SqliteConnection) -> Completion + Send>;
+type Job = Box<dyn FnOnce(&mut DbConn) -> Completion + Send>;
 
 /// Most jobs one transaction takes: bounds how long the first caller of a batch waits.
 const MAX_BATCH: usize = 128;
 
-fn open_writer(path: &str) -> Result<SqliteConnection, StoreError> {
+fn open_writer(path: &str) -> Result<DbConn, StoreError> {
     let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Unavailable(format!("{path}: {e}")))?;
     conn.batch_execute(PRAGMAS)?;
     conn.batch_execute(WRITER_PRAGMAS)?;
-    Ok(conn)
+    Ok(DbConn::Sqlite(conn))
 }
 
-fn spawn_writer(mut conn: SqliteConnection, path: String) -> Result<mpsc::Sender<Job>, StoreError> {
+fn spawn_writer(mut conn: DbConn, path: String) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("sqlite-writer".into())
@@ -216,12 +279,7 @@ fn spawn_writer(mut conn: SqliteConnection, path: String) -> Result<mpsc::Sender
                 }
                 let mut done: Vec<Completion> = Vec::with_capacity(batch.len());
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    conn.immediate_transaction::<_, diesel::result::Error, _>(|c| {
-                        for job in batch.drain(..) {
-                            done.push(job(c));
-                        }
-                        Ok(())
-                    })
+                    run_batch(&mut conn, &mut batch, &mut done)
                 }));
                 let outcome = match run {
                     Ok(r) => r.map_err(|e| e.to_string()),
@@ -249,32 +307,84 @@ fn spawn_writer(mut conn: SqliteConnection, path: String) -> Result<mpsc::Sender
     Ok(tx)
 }
 
-/// Normalise `sqlite://path` and `sqlite:path` to the path diesel expects.
-fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+/// Run a batch of jobs in one `BEGIN IMMEDIATE` transaction (the write lock at once: another
+/// process may write), each job in its own savepoint (`Store::write`), and commit.
+fn run_batch(conn: &mut DbConn, batch: &mut Vec<Job>, done: &mut Vec<Completion>) -> Result<(), diesel::result::Error> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConn::Sqlite(sqlite) = conn else { return Err(diesel::result::Error::BrokenTransactionManager) };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    for job in batch.drain(..) {
+        done.push(job(conn));
+    }
+    let DbConn::Sqlite(sqlite) = conn else { return Err(diesel::result::Error::BrokenTransactionManager) };
+    match AnsiTransactionManager::commit_transaction(sqlite) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+            Err(e)
+        }
+    }
 }
 
 impl Store {
-    /// Open (creating the file if needed) and bring the schema up to date.
+    /// Open (creating the SQLite file if needed) and bring the schema up to date: `url` is a
+    /// file path (or `sqlite://path`) or `postgres://USER:PASS@HOST:PORT/DB`.
     pub fn open(url: &str) -> Result<Store, StoreError> {
-        let path = sqlite_path(url);
-        let mut writer = open_writer(path)?;
-        run_migrations(&mut writer)?;
-        let readers = Pool::builder()
-            .max_size(8)
-            // A checkout test is a `SELECT 1` per request; a broken SQLite file connection
-            // shows up as the next query's error anyway.
-            .test_on_check_out(false)
-            .min_idle(Some(2))
-            .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(Pragmas))
-            .build(ConnectionManager::<SqliteConnection>::new(path))?;
-        Ok(Store {
-            readers,
-            writer: spawn_writer(writer, path.to_string())?,
-            user_check: std::sync::OnceLock::new(),
-            _checkpointer: spawn_checkpointer(path)?,
-        })
+        let backend = Backend::of(url);
+        match &backend {
+            Backend::Sqlite(path) => {
+                let mut writer = open_writer(path)?;
+                run_migrations(&mut writer)?;
+                let readers = Pool::builder()
+                    .max_size(8)
+                    // A checkout test is a `SELECT 1` per request; a broken SQLite file connection
+                    // shows up as the next query's error anyway.
+                    .test_on_check_out(false)
+                    .min_idle(Some(2))
+                    .connection_timeout(Duration::from_secs(10))
+                    .build(Manager { backend: backend.clone() })?;
+                Ok(Store {
+                    writer: Some(spawn_writer(writer, path.clone())?),
+                    _checkpointer: Some(spawn_checkpointer(path)?),
+                    readers,
+                    backend,
+                    user_check: std::sync::OnceLock::new(),
+                })
+            }
+            Backend::Postgres(_) => {
+                let mut conn = connect_postgres(&backend)?;
+                run_migrations(&mut conn)?;
+                drop(conn);
+                let readers = Pool::builder()
+                    .max_size(16)
+                    // A connection the server dropped (restart, failover) is found and replaced
+                    // before use, so the next request after an outage works.
+                    .test_on_check_out(true)
+                    // No idle minimum: a pool thread replenishing it could still be in the middle
+                    // of a connection's handshake when a short-lived command exits, and libpq's
+                    // OpenSSL is torn down at exit under it (a crash). Connections are made when
+                    // needed and kept while used.
+                    .min_idle(Some(0))
+                    .connection_timeout(Duration::from_secs(5))
+                    .build(Manager { backend: backend.clone() })?;
+                Ok(Store {
+                    readers,
+                    writer: None,
+                    _checkpointer: None,
+                    backend,
+                    user_check: std::sync::OnceLock::new(),
+                })
+            }
+        }
+    }
+
+    /// Which database this is, for logs: a path, or a URL without its password.
+    pub fn describe(&self) -> String {
+        self.backend.display()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// Set the rule every created or rewritten user must satisfy ([`UserCheck`]); once, at start.
@@ -285,26 +395,35 @@ impl Store {
 
     /// Apply pending migrations and report how many ran.
     pub fn migrate(url: &str) -> Result<usize, StoreError> {
-        let path = sqlite_path(url);
-        let mut conn =
-            SqliteConnection::establish(path).map_err(|e| StoreError::Unavailable(format!("{path}: {e}")))?;
-        conn.batch_execute(PRAGMAS)?;
+        let backend = Backend::of(url);
+        let mut conn = match &backend {
+            Backend::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(|e| StoreError::Unavailable(format!("{path}: {e}")))?;
+                conn.batch_execute(PRAGMAS)?;
+                DbConn::Sqlite(conn)
+            }
+            Backend::Postgres(_) => connect_postgres(&backend)?,
+        };
         run_migrations(&mut conn)
     }
 
-    fn reader(&self) -> Result<PooledConnection<ConnectionManager<SqliteConnection>>, StoreError> {
+    fn reader(&self) -> Result<PooledConnection<Manager>, StoreError> {
         Ok(self.readers.get()?)
     }
 
-    /// Run `f` on the writer thread in its own savepoint of the current batch, and return its
-    /// result once the batch has committed.
+    /// Run `f` in a transaction and return its result once committed. SQLite: on the writer
+    /// thread, in its own savepoint of the current batch. PostgreSQL: on a pooled connection, in
+    /// its own transaction, run again (a few times, after a short pause) when it deadlocks with
+    /// a concurrent write; so `f` may run more than once and must only touch the database.
     pub(crate) fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut SqliteConnection) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let Some(writer) = &self.writer else { return self.write_postgres(f) };
         let (tx, rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
         let job: Job = Box::new(move |conn| {
-            let result = conn.transaction(f);
+            let result = conn.transaction(|c| f(c));
             Box::new(move |commit: Result<(), String>| {
                 let _ = tx.send(match commit {
                     Ok(()) => result,
@@ -312,9 +431,27 @@ impl Store {
                 });
             })
         });
-        self.writer.send(job).map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
+        writer.send(job).map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
         rx.recv()
             .map_err(|_| StoreError::Unavailable("the database is busy or unavailable; nothing was written".into()))?
+    }
+
+    fn write_postgres<T>(&self, f: impl Fn(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        const ATTEMPTS: u32 = 12;
+        let mut conn = self.reader()?;
+        let mut attempt = 0;
+        loop {
+            let result = conn.transaction(|c| f(c));
+            match result {
+                Err(e) if e.is_contention() && attempt + 1 < ATTEMPTS => {
+                    attempt += 1;
+                    // Back off a little, more each time, with jitter, so colliders part ways.
+                    let ms = rand::random_range(1..=(2u64 << attempt.min(6)));
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// A cheap query that proves the database answers (readiness).
@@ -325,10 +462,68 @@ impl Store {
     }
 }
 
-fn run_migrations(conn: &mut SqliteConnection) -> Result<usize, StoreError> {
-    let ran =
-        conn.run_pending_migrations(MIGRATIONS).map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
-    Ok(ran.len())
+/// A lone PostgreSQL connection (migrations, before the pool exists).
+fn connect_postgres(backend: &Backend) -> Result<DbConn, StoreError> {
+    let Backend::Postgres(url) = backend else { return Err(StoreError::Internal("not PostgreSQL".into())) };
+    PgConnection::establish(&db::libpq_url(url))
+        .map(DbConn::Pg)
+        .map_err(|e| StoreError::Unavailable(format!("{}: {e}", backend.display())))
+}
+
+/// Any number: the key of the advisory lock replicas take around migrations.
+const MIGRATION_LOCK: i64 = 0x5c1b_0001;
+
+/// Bring the schema up to date, refusing a database whose schema is newer than this binary
+/// knows (a newer replica migrated it: this one would misread it). On PostgreSQL under an
+/// advisory lock, so replicas starting together migrate once.
+fn run_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
+    let postgres = conn.is_postgres();
+    let source = if postgres { POSTGRES_MIGRATIONS } else { SQLITE_MIGRATIONS };
+    if postgres {
+        conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+    }
+    let result = migrate_locked(conn, source);
+    if postgres {
+        let _ = conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    }
+    result
+}
+
+fn migrate_locked(conn: &mut DbConn, source: EmbeddedMigrations) -> Result<usize, StoreError> {
+    fn failed<T>(r: diesel::migration::Result<T>) -> Result<T, StoreError> {
+        r.map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
+    }
+    let known: Vec<String> = failed(
+        MigrationSource::<diesel::pg::Pg>::migrations(&source)
+            .map(|m| m.iter().map(|m| m.name().version().to_string()).collect()),
+    )?;
+    let applied: Vec<String> =
+        db::each!(conn, |c| failed(c.applied_migrations().map(|a| a.iter().map(ToString::to_string).collect())))?;
+    if let Some(newer) = applied.iter().find(|v| !known.contains(v)) {
+        return Err(StoreError::Internal(format!(
+            "the database's schema is newer than this scim-bridge knows (it has migration {newer}): a newer \
+             version migrated it; run that version here too"
+        )));
+    }
+    let ran = db::each!(conn, |c| failed(c.run_pending_migrations(source).map(|r| r.len())))?;
+    Ok(ran)
+}
+
+/// The variable naming a PostgreSQL server for the tests (a URL of a database to connect to,
+/// such as `postgres://scim:…@127.0.0.1:55432/scim_bridge`): set, every test database is a new
+/// database on it; unset, a SQLite file.
+pub const TEST_POSTGRES_VAR: &str = "TEST_POSTGRES_URL";
+
+/// A fresh, empty database for a test: the file `name` in `dir`, or a new PostgreSQL database
+/// when [`TEST_POSTGRES_VAR`] is set (the throwaway server is deleted after the run).
+pub fn test_database(dir: &std::path::Path, name: &str) -> Result<String, StoreError> {
+    let Ok(server) = std::env::var(TEST_POSTGRES_VAR) else {
+        return Ok(dir.join(name).to_string_lossy().into_owned());
+    };
+    let db = format!("scim_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = connect_postgres(&Backend::of(&server))?;
+    admin.batch_execute(&format!("CREATE DATABASE {db}"))?;
+    Ok(db::with_database(&server, &db))
 }
 
 /// Milliseconds since the Unix epoch, the unit of `created`/`last_modified`.

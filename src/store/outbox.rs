@@ -7,8 +7,8 @@
 //! delivery is delivered next. Rows Genesys refuses for good move to `outbox_dead` until an
 //! operator retries them; a newer change of the same resource supersedes a dead one.
 
+use super::db::DbConn;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 use diesel::upsert::excluded;
 
 use super::schema::{genesys_links, outbox, outbox_dead};
@@ -85,14 +85,14 @@ fn entry(row: PendingRow) -> Result<OutboxEntry, StoreError> {
 
 /// Record a change inside the caller's write transaction.
 pub(crate) fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     kind: ResourceKind,
     resource_id: &str,
     op: OutboxOp,
     user_name: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    diesel::insert_into(outbox::table)
+    super::db::each!(conn, |conn| diesel::insert_into(outbox::table)
         .values((
             outbox::kind.eq(kind.as_str()),
             outbox::resource_id.eq(resource_id),
@@ -113,7 +113,7 @@ pub(crate) fn enqueue(
             outbox::revision.eq(outbox::revision + 1),
             outbox::updated.eq(now),
         ))
-        .execute(conn)?;
+        .execute(conn))?;
     // The newer change carries the whole state: it supersedes a change Genesys refused.
     diesel::delete(
         outbox_dead::table.filter(outbox_dead::kind.eq(kind.as_str())).filter(outbox_dead::resource_id.eq(resource_id)),
@@ -123,7 +123,7 @@ pub(crate) fn enqueue(
 }
 
 /// Remove a delivered row inside a write transaction, unless its revision moved on.
-pub(crate) fn complete_in(conn: &mut SqliteConnection, e: &OutboxEntry) -> Result<bool, StoreError> {
+pub(crate) fn complete_in(conn: &mut DbConn, e: &OutboxEntry) -> Result<bool, StoreError> {
     let n = diesel::delete(
         outbox::table
             .filter(outbox::kind.eq(e.kind.as_str()))
@@ -250,7 +250,7 @@ impl Store {
                 return Ok(false);
             };
             let entry = entry(row)?;
-            diesel::insert_into(outbox_dead::table)
+            super::db::each!(conn, |conn| diesel::insert_into(outbox_dead::table)
                 .values((
                     outbox_dead::kind.eq(kind.as_str()),
                     outbox_dead::resource_id.eq(&id),
@@ -269,7 +269,7 @@ impl Store {
                     outbox_dead::last_error.eq(excluded(outbox_dead::last_error)),
                     outbox_dead::died.eq(excluded(outbox_dead::died)),
                 ))
-                .execute(conn)?;
+                .execute(conn))?;
             diesel::delete(pending).execute(conn)?;
             Ok(true)
         })
@@ -320,7 +320,7 @@ impl Store {
                 .filter(genesys_links::resource_id.eq(&id));
             match &gid {
                 Some(g) => {
-                    diesel::insert_into(genesys_links::table)
+                    super::db::each!(conn, |conn| diesel::insert_into(genesys_links::table)
                         .values((
                             genesys_links::kind.eq(kind.as_str()),
                             genesys_links::resource_id.eq(&id),
@@ -329,7 +329,7 @@ impl Store {
                         .on_conflict((genesys_links::kind, genesys_links::resource_id))
                         .do_update()
                         .set(genesys_links::genesys_id.eq(g))
-                        .execute(conn)?;
+                        .execute(conn))?;
                 }
                 None => {
                     diesel::delete(this).execute(conn)?;
@@ -374,10 +374,10 @@ impl Store {
         let (added, removed) = (added.to_vec(), removed.to_vec());
         self.write(move |conn| {
             for u in &added {
-                diesel::insert_into(m::table)
+                super::db::each!(conn, |conn| diesel::insert_into(m::table)
                     .values((m::group_id.eq(&group), m::genesys_group_id.eq(&genesys_group), m::genesys_user_id.eq(u)))
                     .on_conflict_do_nothing()
-                    .execute(conn)?;
+                    .execute(conn))?;
             }
             for u in &removed {
                 diesel::delete(
@@ -517,7 +517,7 @@ impl Store {
         let (id, name, gid) = (resource_id.to_string(), user_name.to_string(), genesys_id.map(str::to_string));
         let at = super::now_millis();
         self.write(move |conn| {
-            diesel::insert_into(o::table)
+            super::db::each!(conn, |conn| diesel::insert_into(o::table)
                 .values((
                     o::resource_id.eq(&id),
                     o::user_name.eq(&name),
@@ -528,7 +528,7 @@ impl Store {
                 .on_conflict(o::resource_id)
                 .do_update()
                 .set((o::user_name.eq(&name), o::genesys_id.eq(&gid), o::how.eq(how.as_str()), o::at.eq(at)))
-                .execute(conn)?;
+                .execute(conn))?;
             Ok(())
         })
     }
@@ -561,7 +561,7 @@ impl Store {
 }
 
 /// The Group resources whose member rows name `member_id` (they change when it is deleted).
-pub(crate) fn groups_holding(conn: &mut SqliteConnection, member_id: &str) -> Result<Vec<String>, StoreError> {
+pub(crate) fn groups_holding(conn: &mut DbConn, member_id: &str) -> Result<Vec<String>, StoreError> {
     use super::schema::{group_members, resources};
     Ok(group_members::table
         .inner_join(resources::table.on(resources::seq.eq(group_members::group_seq)))
@@ -580,7 +580,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("o.db").to_str().unwrap()).unwrap();
+        let store = Store::open(&crate::store::test_database(dir.path(), "o.db").unwrap()).unwrap();
         (dir, store)
     }
 

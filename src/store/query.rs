@@ -248,16 +248,16 @@ fn lower_exp(rt: &ResourceType, exp: &AttrExp, _: Option<()>) -> Lowered {
         }
         (Column::Bool(name), AttrExp::Present(_)) => Some(Cond::new(format!("({name} IS NOT NULL)"), vec![])),
         (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Eq, CompValue::True)) => {
-            Some(Cond::new(format!("({name} IS NOT NULL AND {name} = 1)"), vec![]))
+            Some(Cond::new(format!("({name} IS NOT NULL AND {name} = TRUE)"), vec![]))
         }
         (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Eq, CompValue::False)) => {
-            Some(Cond::new(format!("({name} IS NOT NULL AND {name} = 0)"), vec![]))
+            Some(Cond::new(format!("({name} IS NOT NULL AND {name} = FALSE)"), vec![]))
         }
         (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Ne, CompValue::True)) => {
-            Some(Cond::new(format!("({name} IS NULL OR {name} <> 1)"), vec![]))
+            Some(Cond::new(format!("({name} IS NULL OR {name} <> TRUE)"), vec![]))
         }
         (Column::Bool(name), AttrExp::Comparison(_, CompareOp::Ne, CompValue::False)) => {
-            Some(Cond::new(format!("({name} IS NULL OR {name} <> 0)"), vec![]))
+            Some(Cond::new(format!("({name} IS NULL OR {name} <> FALSE)"), vec![]))
         }
         (Column::Millis(name), AttrExp::Present(_)) => Some(Cond::new(format!("({name} IS NOT NULL)"), vec![])),
         (Column::Millis(name), AttrExp::Comparison(_, op, CompValue::Str(s))) => millis_cond(name, op.clone(), s),
@@ -278,17 +278,18 @@ fn text_cond(name: &str, folded: bool, op: CompareOp, value: &str) -> Option<Con
         // Derived from `eq` by the caller; inside a value path an element without a value
         // would match in memory but has no row here.
         CompareOp::Ne => return None,
-        CompareOp::Co if v.is_empty() => Cond::new("1", vec![]),
-        CompareOp::Sw if v.is_empty() => Cond::new("1", vec![]),
-        CompareOp::Ew if v.is_empty() => Cond::new("1", vec![]),
+        CompareOp::Co if v.is_empty() => Cond::new("TRUE", vec![]),
+        CompareOp::Sw if v.is_empty() => Cond::new("TRUE", vec![]),
+        CompareOp::Ew if v.is_empty() => Cond::new("TRUE", vec![]),
         CompareOp::Co => Cond::new(format!("instr({name}, ?) > 0"), vec![t(&v)]),
-        CompareOp::Sw => {
-            Cond::new(format!("substr({name}, 1, ?) = ?"), vec![Bind::Int(v.chars().count() as i64), t(&v)])
-        }
+        CompareOp::Sw => Cond::new(
+            format!("substr({name}, 1, CAST(? AS INTEGER)) = ?"),
+            vec![Bind::Int(v.chars().count() as i64), t(&v)],
+        ),
         CompareOp::Ew => {
             let n = v.chars().count() as i64;
             Cond::new(
-                format!("(length({name}) >= ? AND substr({name}, -?) = ?)"),
+                format!("(length({name}) >= ? AND substr({name}, CAST(length({name}) - ? + 1 AS INTEGER)) = ?)"),
                 vec![Bind::Int(n), Bind::Int(n), t(&v)],
             )
         }
@@ -311,7 +312,7 @@ fn millis_cond(name: &str, op: CompareOp, value: &str) -> Option<Cond> {
     let c = |sql: &str, v: i64| Some(Cond::new(format!("({name} {sql} ?)"), vec![Bind::Int(v)]));
     match op {
         CompareOp::Eq if whole => c("=", floor),
-        CompareOp::Eq => Some(Cond::new("0", vec![])),
+        CompareOp::Eq => Some(Cond::new("FALSE", vec![])),
         CompareOp::Ne => None,
         CompareOp::Gt => c(">", floor),
         CompareOp::Ge => c(">=", ceil),

@@ -49,12 +49,12 @@ impl Store {
         let (name, hash) = (name.to_string(), hex(&hash_token(&token)));
         self.write(move |conn| {
             let inserted = diesel::insert_into(tokens::table)
-                .values((tokens::name.eq(&name), tokens::hash.eq(hash), tokens::created.eq(now_millis())))
+                .values((tokens::name.eq(&name), tokens::hash.eq(&hash), tokens::created.eq(now_millis())))
                 .execute(conn);
             match inserted {
                 Ok(_) => Ok(()),
                 Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                    Err(StoreError::TokenExists { name })
+                    Err(StoreError::TokenExists { name: name.clone() })
                 }
                 Err(e) => Err(e.into()),
             }
@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn tokens_are_stored_hashed_and_revocable() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        let store = Store::open(&crate::store::test_database(dir.path(), "t.db").unwrap()).unwrap();
         let token = store.create_token("okta").unwrap();
         assert!(token.starts_with("scb_") && token.len() == 47);
         let listed = store.list_tokens().unwrap();

@@ -24,7 +24,7 @@ fn run(db: &str, args: &[&str]) -> (bool, String, String) {
 #[test]
 fn token_commands_migrate_and_version() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cli.db").to_string_lossy().into_owned();
+    let db = scim_bridge::store::test_database(dir.path(), "cli.db").unwrap();
     let (ok, out, err) = run(&db, &["migrate"]);
     assert!(ok, "{err}");
     assert!(err.contains("migration"), "{err}");
@@ -71,7 +71,7 @@ fn token_commands_migrate_and_version() {
 #[test]
 fn serve_prints_a_first_token_once_and_it_works() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("serve.db").to_string_lossy().into_owned();
+    let db = scim_bridge::store::test_database(dir.path(), "serve.db").unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let start = || {
         Command::new(BIN)
@@ -115,7 +115,7 @@ fn serve_prints_a_first_token_once_and_it_works() {
 #[test]
 fn serve_takes_a_config_file_under_the_environment_and_refuses_a_bad_one() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cfg.db").to_string_lossy().into_owned();
+    let db = scim_bridge::store::test_database(dir.path(), "cfg.db").unwrap();
     let (file_port, env_port) = (free_port(), free_port());
     let config = dir.path().join("scim-bridge.toml");
     std::fs::write(&config, format!("listen = \"127.0.0.1:{file_port}\"\ndatabase_url = \"{db}\"\n")).unwrap();
@@ -137,7 +137,8 @@ fn serve_takes_a_config_file_under_the_environment_and_refuses_a_bad_one() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(up && !file_port_used, "the environment's address wins over the file's: {err}");
-    assert!(std::path::Path::new(&db).exists(), "the file's database was used");
+    let pending = scim_bridge::store::Store::migrate(&db).unwrap();
+    assert_eq!(pending, 0, "the file's database was used (and migrated)");
     assert!(err.contains("SCIM_BRIDGE_LISTN") && err.contains("did you mean SCIM_BRIDGE_LISTEN"), "{err}");
     // No Genesys credentials: the built-in simulator stands in, and says so loudly.
     assert!(err.contains("BUILT-IN GENESYS SIMULATOR") && err.contains("/sim/profiles/"), "{err}");

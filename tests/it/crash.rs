@@ -117,7 +117,7 @@ async fn created_count(client: &reqwest::Client, sim: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_drain_then_restart_delivers_every_accepted_change_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.db").to_string_lossy().into_owned();
+    let db = scim_bridge::store::test_database(dir.path(), "crash.db").unwrap();
     let client = reqwest::Client::new();
     let (_sim, sim) = genesys_sim(&client, &["--rate-limit-per-minute", "100000"]).await;
     // Slow Genesys down so that the drain takes seconds and the kill lands in its middle.
@@ -182,7 +182,7 @@ async fn sigkill_mid_drain_then_restart_delivers_every_accepted_change_exactly_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_or_personal_data() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("logs.db").to_string_lossy().into_owned();
+    let db = scim_bridge::store::test_database(dir.path(), "logs.db").unwrap();
     let log = dir.path().join("serve.log");
     let client = reqwest::Client::new();
     let (_sim, sim) = genesys_sim(&client, &[]).await;
@@ -217,7 +217,7 @@ async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_
     assert_eq!(r.status(), 200);
     // A number the bridge could not send is refused at once, naming the accepted forms.
     let mut bad = user_body("unsendable@example.com");
-    bad["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "555-0199-77"}]);
+    bad["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "ext. 0199"}]);
     let r = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&bad).send().await.unwrap();
     assert_eq!(r.status(), 400);
     let error: Value = r.json().await.unwrap();
@@ -283,7 +283,7 @@ async fn logs_are_json_lines_with_change_and_correlation_ids_and_hold_no_secret_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_requests_in_flight_stops_the_worker_between_calls_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("term.db").to_string_lossy().into_owned();
+    let db = scim_bridge::store::test_database(dir.path(), "term.db").unwrap();
     let client = reqwest::Client::new();
     let (_sim, sim) = genesys_sim(&client, &["--rate-limit-per-minute", "100000", "--latency-ms", "20"]).await;
     let port = free_port();
@@ -409,7 +409,7 @@ async fn wait_drained_at(db: &str, limit: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_reports_drift_and_apply_repairs_it_through_the_outbox() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reconcile.db").to_string_lossy().into_owned();
+    let db = scim_bridge::store::test_database(dir.path(), "reconcile.db").unwrap();
     let client = reqwest::Client::new();
     let (_sim, sim) = genesys_sim(&client, &[]).await;
     let port = free_port();

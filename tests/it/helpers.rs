@@ -19,7 +19,10 @@ pub struct TestApp {
     pub sim: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
-    pub dir: TempDir,
+    /// Holds the SQLite file (and is removed with the app).
+    _dir: TempDir,
+    /// The database the bridge serves from: a SQLite file in `dir`, or a PostgreSQL database.
+    pub db: String,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -84,9 +87,10 @@ impl TestApp {
             scim_bridge::telemetry::init(scim_bridge::telemetry::LogFormat::Text);
         }
         let dir = tempfile::tempdir().expect("tempdir");
+        let db = scim_bridge::store::test_database(dir.path(), "test.db").unwrap();
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
-            database_url: dir.path().join("test.db").to_string_lossy().into_owned(),
+            database_url: db.clone(),
             bootstrap_token: Some(Secret::new(TOKEN)),
             workers: 2,
             ..Config::default()
@@ -102,11 +106,19 @@ impl TestApp {
             });
         });
         let (addr, sim, handle) = rx.recv().expect("server address");
-        TestApp { addr, sim, base: format!("http://{addr}/scim/v2"), client: reqwest::Client::new(), dir, handle }
+        TestApp {
+            addr,
+            sim,
+            base: format!("http://{addr}/scim/v2"),
+            client: reqwest::Client::new(),
+            _dir: dir,
+            db,
+            handle,
+        }
     }
 
     pub fn db_path(&self) -> String {
-        self.dir.path().join("test.db").to_string_lossy().into_owned()
+        self.db.clone()
     }
 
     /// Any request, with the bootstrap token, a JSON body typed application/scim+json.

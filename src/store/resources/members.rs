@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::store::db::DbConn;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 use serde_json::{Value, json};
 
 use crate::store::StoreError;
@@ -20,7 +20,7 @@ use super::*;
 /// The `type` of each member: the kind of the stored resource it names, else the type the
 /// client gave, else `User`. An id that names nothing stored is kept (an IdP may send the
 /// membership before the user; RFC 7643 §4.2 does not require the provider to refuse it).
-pub(super) fn member_kinds(conn: &mut SqliteConnection, members: &[Member]) -> Result<Vec<MemberKind>, StoreError> {
+pub(super) fn member_kinds(conn: &mut DbConn, members: &[Member]) -> Result<Vec<MemberKind>, StoreError> {
     let mut out = Vec::with_capacity(members.len());
     for chunk in members.chunks(500) {
         let ids: Vec<&str> = chunk.iter().map(|m| m.value.as_str()).collect();
@@ -39,22 +39,19 @@ pub(super) fn member_kinds(conn: &mut SqliteConnection, members: &[Member]) -> R
     Ok(out)
 }
 
-pub(super) fn add_members(
-    conn: &mut SqliteConnection,
-    group_seq: i64,
-    members: &[Member],
-) -> Result<usize, StoreError> {
+pub(super) fn add_members(conn: &mut DbConn, group_seq: i64, members: &[Member]) -> Result<usize, StoreError> {
     let kinds = member_kinds(conn, members)?;
     let mut n = 0;
     for (m, kind) in members.iter().zip(kinds) {
-        n += diesel::insert_or_ignore_into(group_members::table)
+        n += crate::store::db::each!(conn, |conn| diesel::insert_into(group_members::table)
             .values((
                 group_members::group_seq.eq(group_seq),
                 group_members::member_id.eq(&m.value),
                 group_members::member_type.eq(kind.as_str()),
                 group_members::display.eq(&m.display),
             ))
-            .execute(conn)?;
+            .on_conflict_do_nothing()
+            .execute(conn))?;
     }
     Ok(n)
 }
@@ -83,7 +80,7 @@ pub(super) fn members_of_values(values: &[Value]) -> Result<Vec<Member>, StoreEr
 
 /// Apply one member change; returns whether rows changed.
 pub(super) fn apply_member_change(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     rt: &ResourceType,
     seq: i64,
     change: &MemberChange,
@@ -128,7 +125,7 @@ pub(super) fn apply_member_change(
 }
 
 /// Members of a group, as rendered: id, type, display (`$ref` is added by the renderer).
-pub(crate) fn load_members(conn: &mut SqliteConnection, group_seq: i64) -> Result<Vec<MemberRow>, StoreError> {
+pub(crate) fn load_members(conn: &mut DbConn, group_seq: i64) -> Result<Vec<MemberRow>, StoreError> {
     let rows: Vec<(String, String, Option<String>)> = group_members::table
         .filter(group_members::group_seq.eq(group_seq))
         .select((group_members::member_id, group_members::member_type, group_members::display))

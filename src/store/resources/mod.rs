@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::store::db::DbConn;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use diesel::sqlite::SqliteConnection;
 use serde_json::{Map, Value, json};
 
 use super::outbox::{self, OutboxOp};
@@ -160,6 +160,7 @@ struct ResourceRow {
 }
 
 /// What a write does to a Group's member rows.
+#[derive(Clone)]
 enum MemberPlan {
     Keep,
     Replace(Vec<Member>),
@@ -186,6 +187,7 @@ struct Changes<'a> {
 }
 
 /// A plan with its storable document, index columns and JSON text worked out.
+#[derive(Clone)]
 struct Ready {
     kind: ResourceKind,
     doc: Map<String, Value>,
@@ -210,15 +212,14 @@ impl Ready {
     /// the resource since `current` was read.
     fn execute(
         self,
-        conn: &mut SqliteConnection,
+        conn: &mut DbConn,
         current: StoredResource,
         check_version: bool,
     ) -> Result<Option<WriteOutcome>, StoreError> {
         let Ready { kind, doc, cols, text, members } = self;
         let seq = current.seq;
         if check_version {
-            let version: Option<i64> =
-                resources::table.filter(resources::seq.eq(seq)).select(resources::version).first(conn).optional()?;
+            let version = locked_version(conn, seq)?;
             match version {
                 None => return Err(not_found(kind, &current.id)),
                 Some(v) if v != current.version => return Ok(None),
@@ -269,12 +270,7 @@ impl Ready {
 }
 
 /// Apply a member plan; returns whether any row changed.
-fn apply_member_plan(
-    conn: &mut SqliteConnection,
-    kind: ResourceKind,
-    seq: i64,
-    plan: MemberPlan,
-) -> Result<bool, StoreError> {
+fn apply_member_plan(conn: &mut DbConn, kind: ResourceKind, seq: i64, plan: MemberPlan) -> Result<bool, StoreError> {
     let rt = kind.resource_type();
     Ok(match plan {
         MemberPlan::Keep => false,
@@ -344,6 +340,7 @@ impl ResourceRow {
 }
 
 /// The index columns of a document.
+#[derive(Clone)]
 struct Columns {
     user_name: Option<String>,
     external_id: Option<String>,
@@ -427,7 +424,28 @@ fn check_if_match(current: &StoredResource, if_match: Option<&str>) -> Result<()
     }
 }
 
-fn load_row(conn: &mut SqliteConnection, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>, StoreError> {
+/// The stored version of row `seq`, locked until the transaction ends on PostgreSQL (where
+/// writes run concurrently: a second writer waits, then sees the new version). SQLite's single
+/// writer needs no lock.
+fn locked_version(conn: &mut DbConn, seq: i64) -> Result<Option<i64>, StoreError> {
+    let q = resources::table.filter(resources::seq.eq(seq)).select(resources::version);
+    Ok(match conn {
+        DbConn::Pg(c) => q.for_update().first(c).optional()?,
+        DbConn::Sqlite(c) => q.first(c).optional()?,
+    })
+}
+
+/// [`load_row`], the row locked until the transaction ends on PostgreSQL (see [`locked_version`]).
+fn load_row_locked(conn: &mut DbConn, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>, StoreError> {
+    let q = resources::table.filter(resources::id.eq(id)).filter(resources::kind.eq(kind.as_str())).select(ROW_SELECT);
+    let row = match conn {
+        DbConn::Pg(c) => q.for_update().first::<ResourceRow>(c).optional()?,
+        DbConn::Sqlite(c) => q.first::<ResourceRow>(c).optional()?,
+    };
+    row.map(ResourceRow::into_resource).transpose()
+}
+
+fn load_row(conn: &mut DbConn, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>, StoreError> {
     let row = resources::table
         .filter(resources::id.eq(id))
         .filter(resources::kind.eq(kind.as_str()))
@@ -437,20 +455,20 @@ fn load_row(conn: &mut SqliteConnection, kind: ResourceKind, id: &str) -> Result
     row.map(ResourceRow::into_resource).transpose()
 }
 
-fn bump_page_count(conn: &mut SqliteConnection, kind: ResourceKind, seq: i64, delta: i64) -> Result<(), StoreError> {
+fn bump_page_count(conn: &mut DbConn, kind: ResourceKind, seq: i64, delta: i64) -> Result<(), StoreError> {
     let bucket = seq >> BUCKET_BITS;
-    diesel::insert_into(page_counts::table)
+    crate::store::db::each!(conn, |conn| diesel::insert_into(page_counts::table)
         .values((page_counts::kind.eq(kind.as_str()), page_counts::bucket.eq(bucket), page_counts::n.eq(delta)))
         .on_conflict((page_counts::kind, page_counts::bucket))
         .do_update()
         .set(page_counts::n.eq(page_counts::n + delta))
-        .execute(conn)?;
+        .execute(conn))?;
     Ok(())
 }
 
 /// Insert the value rows of a new resource. One single-row statement per value: diesel
 /// prepares those once per connection, where a multi-row insert is parsed each time.
-fn insert_values(conn: &mut SqliteConnection, seq: i64, values: &[(&'static str, String)]) -> Result<(), StoreError> {
+fn insert_values(conn: &mut DbConn, seq: i64, values: &[(&'static str, String)]) -> Result<(), StoreError> {
     for (attr, value) in values {
         diesel::insert_into(resource_values::table)
             .values((resource_values::seq.eq(seq), resource_values::attr.eq(*attr), resource_values::value.eq(value)))
@@ -482,7 +500,7 @@ impl Store {
         let members = prepared.members;
         let user_name = doc.get("userName").and_then(Value::as_str).map(str::to_string);
         let (seq, id) = self.write(move |conn| {
-            let seq: i64 = diesel::insert_into(resources::table)
+            let seq: i64 = crate::store::db::each!(conn, |conn| diesel::insert_into(resources::table)
                 .values((
                     resources::kind.eq(kind.as_str()),
                     resources::id.eq(&id),
@@ -496,15 +514,15 @@ impl Store {
                     resources::doc.eq(&text),
                 ))
                 .returning(resources::seq)
-                .get_result(conn)
-                .map_err(|e| map_unique(e, user_name.as_deref()))?;
+                .get_result(conn))
+            .map_err(|e| map_unique(e, user_name.as_deref()))?;
             insert_values(conn, seq, &cols.values)?;
             if let Some(members) = &members {
                 add_members(conn, seq, members)?;
             }
             bump_page_count(conn, kind, seq, 1)?;
             outbox::enqueue(conn, kind, &id, OutboxOp::Sync, None, now)?;
-            Ok((seq, id))
+            Ok((seq, id.clone()))
         })?;
         Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc })
     }
@@ -541,12 +559,12 @@ impl Store {
         if ready.is_noop(&current) {
             return Ok(WriteOutcome { resource: current, changed: false });
         }
-        if let Some(done) = self.write(move |conn| ready.execute(conn, current, true))? {
+        if let Some(done) = self.write(move |conn| ready.clone().execute(conn, current.clone(), true))? {
             return Ok(done);
         }
         let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
         let written = self.write(move |conn| {
-            let current = load_row(conn, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
+            let current = load_row_locked(conn, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
             check_if_match(&current, if_match.as_deref())?;
             let ready = Ready::of(kind, plan(&current)?)?;
             ready.execute(conn, current, false)

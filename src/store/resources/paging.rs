@@ -1,9 +1,9 @@
 //! Lists: filters lowered to SQL (`store::query`), sorting, and paging that finds a page's first
 //! row from per-block counts, so its cost does not grow with `startIndex`.
 
+use crate::store::db::DbConn;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use diesel::sqlite::{Sqlite, SqliteConnection};
 use serde_json::{Map, Value, json};
 
 use crate::store::StoreError;
@@ -16,7 +16,7 @@ use scim::schema::{ResourceKind, ResourceType};
 use super::*;
 
 pub(super) fn list_in(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     rt: &ResourceType,
     params: &ListParams,
     filter: Option<&Filter>,
@@ -57,7 +57,7 @@ pub(super) fn list_in(
         }
         let sql = format!("SELECT {ROW_COLUMNS} FROM resources r WHERE {} ORDER BY {order} LIMIT ? OFFSET ?", cond.sql);
         let mut binds = cond.binds.clone();
-        binds.push(Bind::Int(limit.map_or(-1, |l| l as i64)));
+        binds.push(Bind::Int(limit.map_or(i64::MAX, |l| l as i64)));
         binds.push(Bind::Int(offset as i64));
         let resources = load_rows(conn, &sql, binds)?;
         let total = match first_page_total(offset, limit, resources.len()) {
@@ -118,14 +118,14 @@ pub(super) fn first_page_total(offset: u64, limit: Option<u64>, got: usize) -> O
 /// `attr eq "value"` on one indexed column, with statements diesel prepares once per
 /// connection (a dynamic SQL text is parsed on every request).
 pub(super) fn page_eq(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     kind: ResourceKind,
     col: query::EqColumn,
     value: &str,
     offset: u64,
     limit: Option<u64>,
 ) -> Result<Page, StoreError> {
-    let (lim, off) = (limit.map_or(-1, |l| l as i64), offset as i64);
+    let (lim, off) = (limit.map_or(i64::MAX, |l| l as i64), offset as i64);
     macro_rules! page {
         ($column:expr) => {{
             let matching = resources::table.filter(resources::kind.eq(kind.as_str())).filter($column.eq(value));
@@ -148,21 +148,22 @@ pub(super) fn page_eq(
     Ok(Page { total, resources })
 }
 
-pub(super) fn count(conn: &mut SqliteConnection, cond: &Cond) -> Result<u64, StoreError> {
+pub(super) fn count(conn: &mut DbConn, cond: &Cond) -> Result<u64, StoreError> {
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
     let sql = format!("SELECT count(*) AS n FROM resources r WHERE {}", cond.sql);
+    let sql = conn.sql(&sql).into_owned();
     let rows: Vec<N> = bound(diesel::sql_query(sql).into_boxed(), cond.binds.clone()).load(conn)?;
     Ok(rows.first().map_or(0, |n| n.n.max(0) as u64))
 }
 
 pub(super) fn bound<'q>(
-    mut q: diesel::query_builder::BoxedSqlQuery<'q, Sqlite, diesel::query_builder::SqlQuery>,
+    mut q: diesel::query_builder::BoxedSqlQuery<'q, crate::store::db::MultiBackend, diesel::query_builder::SqlQuery>,
     binds: Vec<Bind>,
-) -> diesel::query_builder::BoxedSqlQuery<'q, Sqlite, diesel::query_builder::SqlQuery> {
+) -> diesel::query_builder::BoxedSqlQuery<'q, crate::store::db::MultiBackend, diesel::query_builder::SqlQuery> {
     for b in binds {
         q = match b {
             Bind::Text(s) => q.bind::<Text, _>(s),
@@ -172,11 +173,8 @@ pub(super) fn bound<'q>(
     q
 }
 
-pub(super) fn load_rows(
-    conn: &mut SqliteConnection,
-    sql: &str,
-    binds: Vec<Bind>,
-) -> Result<Vec<StoredResource>, StoreError> {
+pub(super) fn load_rows(conn: &mut DbConn, sql: &str, binds: Vec<Bind>) -> Result<Vec<StoredResource>, StoreError> {
+    let sql = conn.sql(sql).into_owned();
     let rows: Vec<ResourceRow> = bound(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
     rows.into_iter().map(ResourceRow::into_resource).collect()
 }
@@ -185,7 +183,7 @@ pub(super) fn load_rows(
 /// first row of the page, then step at most one bucket's worth of rows. The cost does not grow
 /// with `startIndex`.
 pub(super) fn page_by_counts(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     kind: ResourceKind,
     offset: u64,
     limit: Option<u64>,
@@ -216,7 +214,7 @@ pub(super) fn page_by_counts(
     let binds = vec![
         Bind::Text(kind.as_str().into()),
         Bind::Int(start_seq),
-        Bind::Int(limit.map_or(-1, |l| l as i64)),
+        Bind::Int(limit.map_or(i64::MAX, |l| l as i64)),
         Bind::Int((offset - before) as i64),
     ];
     Ok(Page { total, resources: load_rows(conn, &sql, binds)? })

@@ -1,3 +1,4 @@
+DROP FUNCTION instr(TEXT, TEXT);
 DROP TABLE tokens;
 DROP TABLE page_counts;
 DROP TABLE group_members;
