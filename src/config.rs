@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::genesys::api::{ApiMode, Endpoints, RoleSpec};
+use crate::genesys::client::BudgetScope;
 use crate::genesys::mapping::{AdoptPolicy, Country, DeleteMode, NumberPrimary, NumberSource};
 pub use crate::telemetry::LogFormat;
 
@@ -197,6 +198,8 @@ pub struct GenesysSettings {
     pub adopt: AdoptPolicy,
     /// Roles granted to every user with an 8x8 number (none by default).
     pub roles: Vec<RoleSpec>,
+    /// Replicas on PostgreSQL: one Genesys request budget for all, or one each.
+    pub rate_budget: BudgetScope,
 }
 
 /// What every command needs: the log format and the database.
@@ -346,6 +349,7 @@ pub struct GenesysLayer {
     /// A comma-separated list; the file may also give a TOML list.
     #[serde(default, deserialize_with = "comma_list")]
     pub roles: Option<String>,
+    pub rate_budget: Option<String>,
     pub division: Option<String>,
     pub delete_mode: Option<String>,
 }
@@ -443,6 +447,7 @@ impl Layer {
                 number_primary: g.number_primary.or(lg.number_primary),
                 adopt: g.adopt.or(lg.adopt),
                 roles: g.roles.or(lg.roles),
+                rate_budget: g.rate_budget.or(lg.rate_budget),
                 division: g.division.or(lg.division),
                 delete_mode: g.delete_mode.or(lg.delete_mode),
             },
@@ -851,6 +856,9 @@ impl Config {
                 .unwrap_or(d.number_primary),
             adopt: p.value("genesys.adopt", g.adopt.as_deref(), enum_value(AdoptPolicy::ALLOWED)).unwrap_or(d.adopt),
             roles: p.value("genesys.roles", g.roles.as_deref(), RoleSpec::parse_list).unwrap_or_default(),
+            rate_budget: p
+                .value("genesys.rate_budget", g.rate_budget.as_deref(), enum_value(BudgetScope::ALLOWED))
+                .unwrap_or_default(),
         }
     }
 }
@@ -894,6 +902,7 @@ pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("genesys.number_primary", "sometimes", "use always or as-sent"),
     ("genesys.adopt", "always", "use never or by-username"),
     ("genesys.roles", "employee, permission:integration", "permission:<domain>:<entity>:<action>"),
+    ("genesys.rate_budget", "everyone", "use shared or per-replica"),
 ];
 
 /// A directory with the files `BAD_VALUES` names.

@@ -164,6 +164,10 @@ pub struct GenesysArgs {
     /// or permission:<domain:entity:action> for the role carrying it [default: none].
     #[arg(long = "genesys-roles", env = "SCIM_BRIDGE_GENESYS_ROLES")]
     pub roles: Option<String>,
+    /// Replicas on PostgreSQL: one Genesys request budget for all (shared) or one each
+    /// (per-replica) [default: shared].
+    #[arg(long = "genesys-rate-budget", env = "SCIM_BRIDGE_GENESYS_RATE_BUDGET")]
+    pub rate_budget: Option<String>,
     /// What a SCIM DELETE does in Genesys: deactivate or delete [default: deactivate].
     #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE")]
     pub delete_mode: Option<String>,
@@ -197,6 +201,7 @@ impl GenesysArgs {
             number_primary: self.number_primary,
             adopt: self.adopt,
             roles: self.roles,
+            rate_budget: self.rate_budget,
             division: self.division,
             delete_mode: self.delete_mode,
         }

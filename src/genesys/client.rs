@@ -8,7 +8,9 @@
 //!   budget of attempts used up, becomes [`ClientError::RetryLater`]: the outbox keeps the change
 //!   and tries again later; nothing is dropped.
 //! * **Pacing**: every response carries `inin-ratelimit-allowed/count/reset`; when the window's
-//!   quota is used up the client waits for the reset instead of meeting a 429.
+//!   quota is used up the client waits for the reset instead of meeting a 429. Replicas sharing
+//!   one OAuth client also draw from one [`RateBudget`] (kept in their database) before each
+//!   request, so that together they stay within one token's rate.
 //! * **Readiness**: [`Client::check_token`] says whether a token is at hand with one request at
 //!   most, and reuses its answer for a few seconds. Calls, 429s and renewals are counted in
 //!   [`GenesysStats`] for `/metrics`.
@@ -113,8 +115,60 @@ struct Window {
     reset_at: Instant,
 }
 
+/// A budget of Genesys requests shared beyond this process (the replicas of one deployment,
+/// through their database). Blocking: called on a blocking thread.
+pub trait RateBudget: Send + Sync {
+    /// Take one request from the budget, refilled per minute at `observed` (this replica's view
+    /// of Genesys's rate-limit headers, shared with the others), else at the rate another replica
+    /// observed, else at `default`; `Err(wait)` when it is empty for about that long.
+    fn take(&self, observed: Option<f64>, default: f64) -> Result<(), Duration>;
+}
+
+/// Whose budget of Genesys requests a replica draws from (`genesys.rate_budget`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BudgetScope {
+    /// One budget for every replica on the database: together they stay within one token's
+    /// rate (the default; an administrator sizes one OAuth client for one bridge).
+    #[default]
+    Shared,
+    /// Each replica paces alone by its own token's window (Genesys counts per token).
+    PerReplica,
+}
+
+impl BudgetScope {
+    pub const ALLOWED: &'static str = "shared, per-replica";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BudgetScope::Shared => "shared",
+            BudgetScope::PerReplica => "per-replica",
+        }
+    }
+}
+
+impl std::str::FromStr for BudgetScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "shared" => Ok(BudgetScope::Shared),
+            "per-replica" | "per_replica" => Ok(BudgetScope::PerReplica),
+            other => Err(format!("'{other}' is not a rate budget; use shared or per-replica")),
+        }
+    }
+}
+
+/// The requests per minute Genesys allows one token (genesys-api-notes §4), until a response's
+/// `inin-ratelimit-allowed` says otherwise.
+pub const DEFAULT_PER_MINUTE: u64 = 300;
+
+/// The share of the allowed rate the shared budget hands out: the rest absorbs the budget's
+/// one-request burst and the clocks of the replicas, so no window of Genesys's is overrun.
+const BUDGET_SHARE: f64 = 0.97;
+
 /// The Genesys client. Cheap to share behind an `Arc`.
 pub struct Client {
+    /// The shared budget, when replicas share one (`None`: this process paces alone).
+    budget: Option<std::sync::Arc<dyn RateBudget>>,
     http: reqwest::Client,
     cfg: ClientConfig,
     token: tokio::sync::Mutex<Option<Token>>,
@@ -135,6 +189,7 @@ impl Client {
             .build()
             .map_err(|e| ClientError::Credentials(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
+            budget: None,
             http,
             cfg,
             token: tokio::sync::Mutex::new(None),
@@ -143,6 +198,12 @@ impl Client {
             token_check: Mutex::new(None),
             stats: GenesysStats::default(),
         })
+    }
+
+    /// Draw every request from `budget` too (replicas sharing one OAuth client).
+    pub fn with_budget(mut self, budget: std::sync::Arc<dyn RateBudget>) -> Client {
+        self.budget = Some(budget);
+        self
     }
 
     /// Stop between two calls: a call in flight finishes, but no retry or paced wait goes on
@@ -372,8 +433,10 @@ impl Client {
                     )))
                 })?;
                 let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(300));
-                // Renew a minute early (or at half-life for short tokens).
-                let margin = Duration::from_secs(60).min(lifetime / 2);
+                // Renew a minute early (or at half-life for short tokens), less up to half a
+                // minute at random: replicas started together do not all renew at once.
+                let jitter = Duration::from_millis(rand::rng().random_range(0..30_000));
+                let margin = (Duration::from_secs(60) + jitter).min(lifetime / 2);
                 self.stats.token_renewed();
                 tracing::info!(genesys.token_lifetime_s = lifetime.as_secs(), "obtained a Genesys access token");
                 Ok(Token { value: Secret::new(parsed.access_token), renew_at: Instant::now() + lifetime - margin })
@@ -399,8 +462,29 @@ impl Client {
         }
     }
 
-    /// Wait for the rate-limit window to reset when its quota is used up.
+    /// Wait for the rate-limit window to reset when its quota is used up, then for the shared
+    /// budget, if any, to grant the request.
     async fn pace(&self) {
+        self.pace_window().await;
+        let Some(budget) = self.budget.clone() else { return };
+        let observed =
+            self.window.lock().unwrap_or_else(|p| p.into_inner()).map(|w| w.allowed.max(1) as f64 * BUDGET_SHARE);
+        let default = DEFAULT_PER_MINUTE as f64 * BUDGET_SHARE;
+        loop {
+            let b = budget.clone();
+            let wait = match tokio::task::spawn_blocking(move || b.take(observed, default)).await {
+                Ok(Ok(())) => return,
+                Ok(Err(wait)) => wait,
+                Err(_) => return,
+            };
+            self.stats.paced_wait();
+            if !self.pause(wait).await {
+                return;
+            }
+        }
+    }
+
+    async fn pace_window(&self) {
         let wait = {
             let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
             match w.as_mut() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::client::{Client, ClientConfig, ClientError, Endpoints};
+use super::client::{BudgetScope, Client, ClientConfig, ClientError, Endpoints, RateBudget};
 use super::mapping::MappingConfig;
 use super::outbox::{RecentDeliveries, Worker};
 use super::role_status::RoleStatus;
@@ -49,6 +49,30 @@ impl Forwarding {
         let _ = self.worker.await;
         if let Some(sim) = self.simulator {
             sim.handle.stop(true).await;
+        }
+    }
+}
+
+/// The deployment's one budget of Genesys requests, kept in the database every replica shares.
+struct SharedBudget {
+    store: Arc<Store>,
+}
+
+/// No burst: the shared budget hands out requests evenly over the minute, so no minute of
+/// Genesys's sees more than the budget's rate.
+const BUDGET_BURST: f64 = 1.0;
+
+impl RateBudget for SharedBudget {
+    fn take(&self, observed: Option<f64>, default: f64) -> Result<(), std::time::Duration> {
+        let now = crate::store::now_millis();
+        match self.store.rate_take("genesys", now, observed, default, BUDGET_BURST) {
+            Ok(None) => Ok(()),
+            Ok(Some(ms)) => Err(std::time::Duration::from_millis(ms.max(1) as u64)),
+            Err(e) => {
+                // The database is down: wait a little rather than send unbudgeted.
+                tracing::warn!(error.cause = %e, "cannot read the shared Genesys rate budget");
+                Err(std::time::Duration::from_secs(1))
+            }
         }
     }
 }
@@ -103,7 +127,11 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> an
             (cfg, Some(embedded), format!("the built-in simulator at http://{}", sim.addr))
         }
     };
-    let client = Arc::new(Client::new(client_cfg).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut client = Client::new(client_cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if store.is_postgres() && settings.rate_budget == BudgetScope::Shared {
+        client = client.with_budget(Arc::new(SharedBudget { store: store.clone() }));
+    }
+    let client = Arc::new(client);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let worker = Worker::new(store, client.clone(), mapping.clone(), settings.delete_mode)
         .adopt(settings.adopt)

@@ -127,8 +127,13 @@ fn version_mismatch(err: &ClientError) -> bool {
     }
 }
 
-/// How many due rows one pass reads.
-const BATCH: i64 = 64;
+/// How many due rows one pass claims: a few per delivery in flight, so that replicas sharing
+/// the outbox share its work.
+const BATCH: i64 = 16;
+
+/// How long a claim holds a change: a replica that dies loses its changes to the others this
+/// long after its last renewal at most. The holder renews its leases every fifth of that.
+pub const LEASE: Duration = Duration::from_secs(25);
 
 /// Deliveries in flight at once (Genesys answers in ~100 ms; one at a time would cap a
 /// 300-per-minute quota well below its use).
@@ -169,6 +174,8 @@ impl RecentDeliveries {
 
 /// Delivers the outbox.
 pub struct Worker {
+    /// This replica's name in the leases it takes (pid and a random part).
+    owner: String,
     store: Arc<Store>,
     client: Arc<Client>,
     mapping: MappingConfig,
@@ -197,6 +204,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(store: Arc<Store>, client: Arc<Client>, mapping: MappingConfig, delete_mode: DeleteMode) -> Worker {
         Worker {
+            owner: format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]),
             store,
             client,
             settings: plan::Settings { api: mapping.api, delete_mode },
@@ -251,6 +259,15 @@ impl Worker {
     /// Deliver until `stop` turns true, between two deliveries.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         self.stats.started(now_millis());
+        if !self.store.is_postgres() {
+            // SQLite: this is the only process delivering from the file; leases left by an
+            // earlier run (a crash) are its own.
+            let store = self.store.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.outbox_release(None)).await {
+                tracing::warn!(error.cause = %e, "cannot release the outbox leases of an earlier run");
+            }
+        }
+        let heartbeat = tokio::spawn(heartbeat(self.store.clone(), self.owner.clone(), stop.clone()));
         self.check_roles().await;
         loop {
             if *stop.borrow() {
@@ -264,6 +281,10 @@ impl Worker {
                 }
             }
         }
+        let _ = heartbeat.await;
+        // Another replica takes what this one held at once, not when the leases run out.
+        let (store, owner) = (self.store.clone(), self.owner.clone());
+        let _ = tokio::task::spawn_blocking(move || store.outbox_release(Some(&owner))).await;
         tracing::info!("outbox worker stopped");
     }
 
@@ -311,8 +332,13 @@ impl Worker {
 
     /// One pass over the rows due now; returns how many were handled.
     pub async fn drain_once(&self, stop: &tokio::sync::watch::Receiver<bool>) -> usize {
-        let store = self.store.clone();
-        let due = match tokio::task::spawn_blocking(move || store.outbox_due(now_millis(), BATCH)).await {
+        let (store, owner) = (self.store.clone(), self.owner.clone());
+        let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX / 4);
+        let claim = move || {
+            let now = now_millis();
+            store.outbox_claim(&owner, now, now + lease, BATCH)
+        };
+        let due = match tokio::task::spawn_blocking(claim).await {
             Ok(Ok(due)) => due,
             Ok(Err(e)) => {
                 tracing::warn!(error.cause = %e, "cannot read the outbox");
@@ -336,6 +362,15 @@ impl Worker {
                     if *stop.borrow() {
                         return 0;
                     }
+                    // Changes folded into the row since the claim are delivered by this delivery
+                    // (it reads the resource after this), so it completes them too.
+                    let store = self.store.clone();
+                    let claimed = entry.clone();
+                    let entry = match tokio::task::spawn_blocking(move || store.outbox_reload(&claimed)).await {
+                        Ok(Ok(Some(fresh))) => fresh,
+                        Ok(Ok(None)) => return 0,
+                        _ => entry,
+                    };
                     if self.dry_run {
                         self.preview(&entry).await;
                         return 1;
@@ -1118,6 +1153,29 @@ impl Worker {
             known.bridge_added = bridge_added(added, known.genesys_id.as_deref());
         }
         Ok((known, prior))
+    }
+}
+
+/// Renew this replica's leases every fifth of [`LEASE`] until `stop`, so that a delivery that
+/// waits (rate limits, retries) keeps its change while the replica lives.
+async fn heartbeat(store: Arc<Store>, owner: String, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX / 4);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(LEASE / 5) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let (s, o) = (store.clone(), owner.clone());
+        match tokio::task::spawn_blocking(move || s.outbox_renew(&o, now_millis() + lease)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error.cause = %e, "cannot renew the outbox leases; another replica may take them")
+            }
+            Err(_) => tracing::warn!("the lease renewal task failed"),
+        }
     }
 }
 

@@ -64,6 +64,9 @@ pub struct OutboxEntry {
     pub not_before: i64,
     pub last_error: Option<String>,
     pub created: i64,
+    /// The replica holding the change (claimed by [`Store::outbox_claim`]); its outcome is
+    /// recorded only while that replica still holds it.
+    pub lease_owner: Option<String>,
 }
 
 type PendingRow = (String, String, String, Option<String>, i64, i64, i64, Option<String>, i64);
@@ -80,6 +83,7 @@ fn entry(row: PendingRow) -> Result<OutboxEntry, StoreError> {
         not_before,
         last_error,
         created,
+        lease_owner: None,
     })
 }
 
@@ -122,16 +126,59 @@ pub(crate) fn enqueue(
     Ok(())
 }
 
-/// Remove a delivered row inside a write transaction, unless its revision moved on.
+/// Remove a delivered row inside a write transaction, unless its revision moved on (then the
+/// row stays, released, and the newer change is delivered next) or another replica holds it now.
 pub(crate) fn complete_in(conn: &mut DbConn, e: &OutboxEntry) -> Result<bool, StoreError> {
-    let n = diesel::delete(
+    let row = outbox::table.filter(outbox::kind.eq(e.kind.as_str())).filter(outbox::resource_id.eq(&e.resource_id));
+    let n = match &e.lease_owner {
+        Some(owner) => {
+            diesel::delete(row.filter(outbox::revision.eq(e.revision)).filter(outbox::lease_owner.eq(owner)))
+                .execute(conn)?
+        }
+        None => diesel::delete(row.filter(outbox::revision.eq(e.revision))).execute(conn)?,
+    };
+    if n == 0
+        && let Some(owner) = &e.lease_owner
+    {
+        release_in(conn, e, owner)?;
+    }
+    Ok(n > 0)
+}
+
+/// Give up this replica's lease on the row of `e`.
+fn release_in(conn: &mut DbConn, e: &OutboxEntry, owner: &str) -> Result<(), StoreError> {
+    diesel::update(
         outbox::table
             .filter(outbox::kind.eq(e.kind.as_str()))
             .filter(outbox::resource_id.eq(&e.resource_id))
-            .filter(outbox::revision.eq(e.revision)),
+            .filter(outbox::lease_owner.eq(owner)),
     )
+    .set((outbox::lease_owner.eq(None::<String>), outbox::lease_until.eq(None::<i64>)))
     .execute(conn)?;
-    Ok(n > 0)
+    Ok(())
+}
+
+/// A row `UPDATE … RETURNING` gives back when claiming.
+#[derive(diesel::QueryableByName)]
+struct ClaimedRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    resource_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    op: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    user_name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    revision: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    attempts: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    not_before: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    last_error: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    created: i64,
 }
 
 const PENDING_COLUMNS: (
@@ -167,6 +214,157 @@ pub struct OutboxDepth {
 }
 
 impl Store {
+    /// Claim up to `limit` changes due at `now` for `owner` (a replica's name) until
+    /// `lease_until`, oldest first: rows no replica holds, rows whose lease ran out (their
+    /// holder died), and rows `owner` holds already. On PostgreSQL rows another replica is
+    /// claiming at the same moment are skipped (`FOR UPDATE SKIP LOCKED`), so claims never wait
+    /// on each other.
+    pub fn outbox_claim(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        use diesel::sql_types::{BigInt, Text};
+        let owner = owner.to_string();
+        let mut claimed = self.write(move |conn| {
+            let lock = if conn.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
+            let sql = format!(
+                "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE (kind, resource_id) IN (\
+                 SELECT kind, resource_id FROM outbox WHERE not_before <= ? \
+                 AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?) \
+                 ORDER BY created, kind, resource_id LIMIT ? {lock}) \
+                 RETURNING kind, resource_id, op, user_name, revision, attempts, not_before, last_error, created"
+            );
+            let sql = conn.sql(&sql).into_owned();
+            let rows: Vec<ClaimedRow> = diesel::sql_query(sql)
+                .bind::<Text, _>(&owner)
+                .bind::<BigInt, _>(lease_until)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(now)
+                .bind::<Text, _>(&owner)
+                .bind::<BigInt, _>(limit)
+                .load(conn)?;
+            rows.into_iter()
+                .map(|r| {
+                    let row = (
+                        r.kind,
+                        r.resource_id,
+                        r.op,
+                        r.user_name,
+                        r.revision,
+                        r.attempts,
+                        r.not_before,
+                        r.last_error,
+                        r.created,
+                    );
+                    entry(row).map(|e| OutboxEntry { lease_owner: Some(owner.clone()), ..e })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        claimed.sort_by(|a, b| {
+            (a.created, a.kind.as_str(), &a.resource_id).cmp(&(b.created, b.kind.as_str(), &b.resource_id))
+        });
+        Ok(claimed)
+    }
+
+    /// Extend every lease `owner` holds to `lease_until` (the holder's heartbeat). Returns how
+    /// many rows it holds.
+    pub fn outbox_renew(&self, owner: &str, lease_until: i64) -> Result<usize, StoreError> {
+        let owner = owner.to_string();
+        self.write(move |conn| {
+            Ok(diesel::update(outbox::table.filter(outbox::lease_owner.eq(&owner)))
+                .set(outbox::lease_until.eq(lease_until))
+                .execute(conn)?)
+        })
+    }
+
+    /// The change of `e` as it stands now (a newer change may have been folded into its row
+    /// since it was claimed), still held by the same replica; `None` when it is gone or another
+    /// replica holds it. Read before the resource, so the revision delivered is never newer
+    /// than the state sent: a delivery then completes the changes folded in before it began.
+    pub fn outbox_reload(&self, e: &OutboxEntry) -> Result<Option<OutboxEntry>, StoreError> {
+        let mut conn = self.reader()?;
+        let row: Option<(PendingRow, Option<String>)> = outbox::table
+            .filter(outbox::kind.eq(e.kind.as_str()))
+            .filter(outbox::resource_id.eq(&e.resource_id))
+            .select((PENDING_COLUMNS, outbox::lease_owner))
+            .first(&mut conn)
+            .optional()?;
+        let Some((row, owner)) = row else { return Ok(None) };
+        if e.lease_owner.is_some() && owner != e.lease_owner {
+            return Ok(None);
+        }
+        Ok(Some(OutboxEntry { lease_owner: e.lease_owner.clone(), ..entry(row)? }))
+    }
+
+    /// Who holds outbox leases now, with how many changes each (operators; tests).
+    pub fn outbox_lease_holders(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut conn = self.reader()?;
+        let rows: Vec<(Option<String>, i64)> = outbox::table
+            .filter(outbox::lease_owner.is_not_null())
+            .group_by(outbox::lease_owner)
+            .select((outbox::lease_owner, diesel::dsl::count_star()))
+            .load(&mut conn)?;
+        Ok(rows.into_iter().filter_map(|(o, n)| o.map(|o| (o, n))).collect())
+    }
+
+    /// Give up the leases of `owner` (a replica stopping), or every lease (`None`: a SQLite
+    /// bridge starting, the only process that delivers from its file).
+    pub fn outbox_release(&self, owner: Option<&str>) -> Result<usize, StoreError> {
+        let owner = owner.map(str::to_string);
+        self.write(move |conn| {
+            let clear = (outbox::lease_owner.eq(None::<String>), outbox::lease_until.eq(None::<i64>));
+            Ok(match &owner {
+                Some(o) => diesel::update(outbox::table.filter(outbox::lease_owner.eq(o))).set(clear).execute(conn)?,
+                None => {
+                    diesel::update(outbox::table.filter(outbox::lease_owner.is_not_null())).set(clear).execute(conn)?
+                }
+            })
+        })
+    }
+
+    /// Take one request from the token bucket `name` (shared by every replica on this database),
+    /// holding at most `burst` and refilled per minute at the rate last `observed` by any replica
+    /// (Genesys's headers), else at `default`: `Ok(None)` taken, `Ok(Some(ms))` empty, refilled
+    /// enough in about that many milliseconds. A replica's clock running behind refills nothing
+    /// rather than draining the bucket.
+    pub fn rate_take(
+        &self,
+        name: &str,
+        now: i64,
+        observed: Option<f64>,
+        default: f64,
+        burst: f64,
+    ) -> Result<Option<i64>, StoreError> {
+        use super::schema::rate_budget as b;
+        let name = name.to_string();
+        self.write(move |conn| {
+            super::db::each!(conn, |conn| diesel::insert_into(b::table)
+                .values((b::name.eq(&name), b::tokens.eq(burst), b::updated.eq(now)))
+                .on_conflict_do_nothing()
+                .execute(conn))?;
+            let row = b::table.filter(b::name.eq(&name)).select((b::tokens, b::updated, b::per_minute));
+            let (tokens, updated, known): (f64, i64, Option<f64>) = match conn {
+                DbConn::Pg(c) => row.for_update().first(c)?,
+                DbConn::Sqlite(c) => row.first(c)?,
+            };
+            let per_minute = observed.or(known).unwrap_or(default).max(1.0);
+            let elapsed = (now - updated).max(0) as f64;
+            let available = (tokens + elapsed * per_minute / 60_000.0).min(burst);
+            let (left, wait) = if available >= 1.0 {
+                (available - 1.0, None)
+            } else {
+                (available, Some(((1.0 - available) * 60_000.0 / per_minute).ceil().max(1.0) as i64))
+            };
+            diesel::update(b::table.filter(b::name.eq(&name)))
+                .set((b::tokens.eq(left), b::updated.eq(now.max(updated)), b::per_minute.eq(Some(per_minute))))
+                .execute(conn)?;
+            Ok(wait)
+        })
+    }
+
     /// Pending changes due now, oldest first.
     pub fn outbox_due(&self, now: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut conn = self.reader()?;
@@ -221,18 +419,24 @@ impl Store {
         self.write(move |conn| complete_in(conn, &e))
     }
 
-    /// Try again at `not_before` (milliseconds since the epoch), recording why it failed.
+    /// Try again at `not_before` (milliseconds since the epoch), recording why it failed; the
+    /// lease is given up (any replica may take the change then).
     pub fn outbox_defer(&self, e: &OutboxEntry, not_before: i64, error: &str) -> Result<(), StoreError> {
-        let (kind, id, error) = (e.kind, e.resource_id.clone(), error.to_string());
+        let (kind, id, error, owner) = (e.kind, e.resource_id.clone(), error.to_string(), e.lease_owner.clone());
         self.write(move |conn| {
-            diesel::update(outbox::table.filter(outbox::kind.eq(kind.as_str())).filter(outbox::resource_id.eq(&id)))
-                .set((
-                    outbox::attempts.eq(outbox::attempts + 1),
-                    outbox::not_before.eq(not_before),
-                    outbox::last_error.eq(&error),
-                    outbox::updated.eq(now_millis()),
-                ))
-                .execute(conn)?;
+            let row = outbox::table.filter(outbox::kind.eq(kind.as_str())).filter(outbox::resource_id.eq(&id));
+            let changes = (
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::not_before.eq(not_before),
+                outbox::last_error.eq(&error),
+                outbox::updated.eq(now_millis()),
+                outbox::lease_owner.eq(None::<String>),
+                outbox::lease_until.eq(None::<i64>),
+            );
+            match &owner {
+                Some(o) => diesel::update(row.filter(outbox::lease_owner.eq(o))).set(changes).execute(conn)?,
+                None => diesel::update(row).set(changes).execute(conn)?,
+            };
             Ok(())
         })
     }
@@ -241,12 +445,21 @@ impl Store {
     /// meanwhile (that one is tried instead). Returns whether it was parked.
     pub fn outbox_park(&self, e: &OutboxEntry, error: &str) -> Result<bool, StoreError> {
         let (kind, id, revision, error) = (e.kind, e.resource_id.clone(), e.revision, error.to_string());
+        let held = e.clone();
         self.write(move |conn| {
             let pending = outbox::table
                 .filter(outbox::kind.eq(kind.as_str()))
                 .filter(outbox::resource_id.eq(&id))
                 .filter(outbox::revision.eq(revision));
-            let Some(row) = pending.select(PENDING_COLUMNS).first::<PendingRow>(conn).optional()? else {
+            let row = match &held.lease_owner {
+                Some(o) => pending.filter(outbox::lease_owner.eq(o)).select(PENDING_COLUMNS).first::<PendingRow>(conn),
+                None => pending.select(PENDING_COLUMNS).first::<PendingRow>(conn),
+            };
+            let Some(row) = row.optional()? else {
+                // A newer change arrived meanwhile: it is tried instead.
+                if let Some(o) = &held.lease_owner {
+                    release_in(conn, &held, o)?;
+                }
                 return Ok(false);
             };
             let entry = entry(row)?;
@@ -641,6 +854,47 @@ mod tests {
         assert_eq!(again.revision, 2);
         assert!(store.outbox_complete(&again).unwrap());
         assert!(store.outbox_pending().unwrap().is_empty());
+    }
+
+    #[test]
+    fn replicas_claim_each_change_once_and_take_over_a_dead_replicas_after_its_lease() {
+        let (_d, store) = store();
+        let ids: Vec<String> = (0..5).map(|i| create_user(&store, &format!("lease{i}@example.com"))).collect();
+        let now = now_millis();
+        // Two replicas claim at once: every change goes to one of them, none to both.
+        let a = store.outbox_claim("a", now, now + 25_000, 3).unwrap();
+        let b = store.outbox_claim("b", now, now + 25_000, 10).unwrap();
+        assert_eq!((a.len(), b.len()), (3, 2));
+        let mut all: Vec<&str> = a.iter().chain(&b).map(|e| e.resource_id.as_str()).collect();
+        all.sort_unstable();
+        let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        assert_eq!(all, want);
+        assert_eq!(a[0].resource_id, ids[0], "oldest first");
+        assert!(store.outbox_claim("c", now, now + 25_000, 10).unwrap().is_empty(), "all held");
+        // A renews; B stops renewing (it died): after its lease ends, C takes B's changes.
+        assert_eq!(store.outbox_renew("a", now + 60_000).unwrap(), 3);
+        let later = now + 30_000;
+        let c = store.outbox_claim("c", later, later + 25_000, 10).unwrap();
+        let taken: Vec<&str> = c.iter().map(|e| e.resource_id.as_str()).collect();
+        let from_b: Vec<&str> = b.iter().map(|e| e.resource_id.as_str()).collect();
+        assert_eq!(taken, from_b);
+        // B wakes up late: its outcome no longer counts, the change stays with C.
+        assert!(!store.outbox_complete(&b[0]).unwrap());
+        store.outbox_defer(&b[1], later, "late").unwrap();
+        assert_eq!(
+            store.outbox_pending().unwrap().iter().find(|e| e.resource_id == b[1].resource_id).unwrap().attempts,
+            0
+        );
+        assert!(store.outbox_complete(&c[0]).unwrap());
+        // A change arriving during A's delivery: A's completion leaves it, released, for anyone.
+        set_phone(&store, &a[0].resource_id, "+14155550998");
+        assert!(!store.outbox_complete(&a[0]).unwrap());
+        let next = store.outbox_claim("c", later, later + 25_000, 10).unwrap();
+        assert!(next.iter().any(|e| e.resource_id == a[0].resource_id && e.revision == 2), "{next:?}");
+        // A stopping gives up what it holds at once.
+        assert_eq!(store.outbox_release(Some("a")).unwrap(), 2);
+        assert_eq!(store.outbox_claim("d", later, later + 25_000, 10).unwrap().len(), 2);
     }
 
     #[test]

@@ -74,6 +74,17 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created -> BigInt,
         updated -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    rate_budget (name) {
+        name -> Text,
+        tokens -> Double,
+        updated -> BigInt,
+        per_minute -> Nullable<Double>,
     }
 }
 

@@ -17,7 +17,7 @@ const USERS: usize = 400;
 const PATCHED: usize = 200;
 
 /// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing running.
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -26,11 +26,11 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn serve(db: &str, port: u16, sim: &str) -> Proc {
+pub(crate) fn serve(db: &str, port: u16, sim: &str) -> Proc {
     serve_logging(db, port, sim, None)
 }
 
@@ -62,7 +62,7 @@ fn serve_logging(db: &str, port: u16, sim: &str, log: Option<&std::path::Path>) 
 
 /// `scim-bridge genesys-sim` on a free port (OAuth client `crash-test` / `crash-secret`, plus
 /// `extra` flags), up and answering; its base URL.
-async fn genesys_sim(client: &reqwest::Client, extra: &[&str]) -> (Proc, String) {
+pub(crate) async fn genesys_sim(client: &reqwest::Client, extra: &[&str]) -> (Proc, String) {
     let port = free_port();
     let sim = Proc(
         Command::new(BIN)
@@ -79,11 +79,11 @@ async fn genesys_sim(client: &reqwest::Client, extra: &[&str]) -> (Proc, String)
     (sim, base)
 }
 
-fn number(i: usize, round: usize) -> String {
+pub(crate) fn number(i: usize, round: usize) -> String {
     format!("+1415{:07}", 5_550_000 + round * 1_000 + i)
 }
 
-async fn wait_up(client: &reqwest::Client, url: &str) {
+pub(crate) async fn wait_up(client: &reqwest::Client, url: &str) {
     for _ in 0..100 {
         if client.get(url).bearer_auth(TOKEN).send().await.is_ok() {
             return;
@@ -93,7 +93,7 @@ async fn wait_up(client: &reqwest::Client, url: &str) {
     panic!("{url} never answered");
 }
 
-async fn sim_json(
+pub(crate) async fn sim_json(
     client: &reqwest::Client,
     sim: &str,
     method: reqwest::Method,

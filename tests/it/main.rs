@@ -21,6 +21,7 @@ mod ops;
 mod ownership;
 mod patch;
 mod plan;
+mod replicas;
 mod resilience;
 mod roles;
 mod users;

@@ -153,6 +153,8 @@ pub(crate) struct Inner {
     pub stats: Stats,
     /// The last API requests, oldest first (`GET /sim/requests`).
     pub journal: std::collections::VecDeque<JournalEntry>,
+    /// When the simulator started: journal entries carry their time since.
+    pub started: Instant,
 }
 
 impl Inner {
@@ -176,6 +178,8 @@ pub struct JournalEntry {
     pub body: Option<Value>,
     /// The status answered, or `dropped`.
     pub status: String,
+    /// When it arrived, in milliseconds since the simulator started (rates over time).
+    pub at_ms: u64,
 }
 
 /// How many requests the journal keeps.
@@ -203,6 +207,7 @@ impl SimHandle {
             faults: admin::initial_faults(&config, Instant::now(), true),
             stats: Stats::default(),
             journal: std::collections::VecDeque::new(),
+            started: Instant::now(),
         };
         for g in &config.seed_groups {
             if !g.trim().is_empty() {

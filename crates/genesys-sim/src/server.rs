@@ -334,6 +334,7 @@ pub(crate) fn handle<'r>(
             query: ctx.query.clone(),
             body: serde_json::from_slice(ctx.body).ok(),
             status: status.clone(),
+            at_ms: u64::try_from(inner.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         });
     }
     tracing::debug!(http.method = method, route = %label, http.status = %status, "genesys simulator");

@@ -1,0 +1,3 @@
+DROP TABLE rate_budget;
+ALTER TABLE outbox DROP COLUMN lease_until;
+ALTER TABLE outbox DROP COLUMN lease_owner;
