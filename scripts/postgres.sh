@@ -3,6 +3,8 @@
 #
 #   url=$(scripts/postgres.sh start [PORT])   # prints one line: postgres://scim:PASS@127.0.0.1:PORT/scim
 #   scripts/postgres.sh stop [PORT]           # stops it and deletes its directory
+#   scripts/postgres.sh pause [PORT]          # stops it, keeping its data (tests of a lost database);
+#                                             # `start` then starts it again with the same data
 #
 # The server binaries come from Debian's `postgresql` package, installed when missing (needs root
 # or sudo). PostgreSQL refuses to run as root: as root the cluster runs as the `postgres` user.
@@ -12,7 +14,7 @@ set -euo pipefail
 
 cmd="${1:-}"
 port="${2:-${PG_TEST_PORT:-55432}}"
-case "$cmd" in start|stop) ;; *) echo "usage: $0 start|stop [PORT]" >&2; exit 2 ;; esac
+case "$cmd" in start|stop|pause) ;; *) echo "usage: $0 start|stop|pause [PORT]" >&2; exit 2 ;; esac
 case "$port" in ''|*[!0-9]*) echo "$0: PORT must be a number" >&2; exit 2 ;; esac
 dir="${TMPDIR:-/tmp}/scim-bridge-pg-$port"
 say() { echo "postgres.sh: $*" >&2; }
@@ -29,11 +31,11 @@ run_as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-if [ "$cmd" = stop ]; then
+if [ "$cmd" = stop ] || [ "$cmd" = pause ]; then
   if bin=$(bindir) && [ -f "$dir/data/PG_VERSION" ]; then
     run_as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
-  rm -rf "$dir"
+  [ "$cmd" = stop ] && rm -rf "$dir"
   exit 0
 fi
 
@@ -52,6 +54,12 @@ fi
 url() { echo "postgres://scim:$(cat "$dir/password")@127.0.0.1:$port/scim"; }
 
 if [ -f "$dir/data/postmaster.pid" ] && "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
+  url; exit 0
+fi
+if [ -f "$dir/data/PG_VERSION" ] && [ -f "$dir/password" ] && [ ! -f "$dir/data/postmaster.pid" ]; then
+  # Paused: start it again with its data.
+  run_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+    { tail -n 30 "$dir/server.log" >&2; say "the server did not start again"; exit 1; }
   url; exit 0
 fi
 rm -rf "$dir"

@@ -365,7 +365,7 @@ impl Store {
                     // OpenSSL is torn down at exit under it (a crash). Connections are made when
                     // needed and kept while used.
                     .min_idle(Some(0))
-                    .connection_timeout(Duration::from_secs(5))
+                    .connection_timeout(Duration::from_secs(3))
                     .build(Manager { backend: backend.clone() })?;
                 Ok(Store {
                     readers,

@@ -232,3 +232,96 @@ async fn three_replicas_one_killed_deliver_every_change_once_and_in_order_within
     assert!(busiest <= LIMIT, "the replicas together exceeded the limit: {busiest} requests in 60 s");
     assert_eq!(refused, 0, "the replicas met the limit");
 }
+
+#[tokio::test]
+async fn a_write_through_one_replica_is_read_at_once_through_another() {
+    if std::env::var(TEST_POSTGRES_VAR).is_err() {
+        eprintln!("replicas: needs PostgreSQL ({TEST_POSTGRES_VAR}); scripts/test.sh runs it there");
+        return;
+    }
+    let a = crate::helpers::TestApp::spawn().await;
+    let shared = a.db.clone();
+    let b = crate::helpers::TestApp::spawn_with(move |c| c.database_url = shared).await;
+    for i in 0..20 {
+        let name = format!("fresh{i}@example.com");
+        let (writer, reader) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        // Created through one, found at once through the other: by id, by filter, in the list.
+        let created = writer.post("/Users", user_body(&name)).await;
+        assert_eq!(created.status, 201);
+        let id = created.body["id"].as_str().unwrap().to_string();
+        let got = reader.get(&format!("/Users/{id}")).await;
+        assert_eq!(got.status, 200, "{i}: {}", got.body);
+        let etag = got.header("etag").unwrap_or_default().to_string();
+        let found = reader.get(&format!("/Users?filter={}", crate::helpers::q(&format!("userName eq \"{name}\"")))).await;
+        assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+        // Changed through the other, the first sees the change and its new version at once.
+        let patch = patch_body(json!([{"op": "replace", "path": "title", "value": format!("Title {i}")}]));
+        let patched = reader.patch(&format!("/Users/{id}"), patch).await;
+        assert_eq!(patched.status, 200);
+        let again = writer.get(&format!("/Users/{id}")).await;
+        assert_eq!(again.body["title"], format!("Title {i}"));
+        assert_ne!(again.header("etag").unwrap_or_default(), etag, "a new version");
+        // A write against the old version is refused whichever replica it goes to.
+        let stale = writer
+            .req(reqwest::Method::PUT, &format!("/Users/{id}"), Some(user_body(&name)), &[("if-match", &etag)])
+            .await;
+        assert_eq!(stale.status, 412, "{}", stale.body);
+        // Deleted through one, gone through the other.
+        assert_eq!(writer.delete(&format!("/Users/{id}")).await.status, 204);
+        assert_eq!(reader.get(&format!("/Users/{id}")).await.status, 404);
+    }
+}
+
+#[tokio::test]
+async fn losing_the_database_answers_503_and_recovers_by_itself() {
+    if std::env::var(TEST_POSTGRES_VAR).is_err() {
+        eprintln!("replicas: needs PostgreSQL ({TEST_POSTGRES_VAR}); scripts/test.sh runs it there");
+        return;
+    }
+    // A PostgreSQL of this test's own, to stop and start.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres.sh");
+    let port = free_port().to_string();
+    let pg = |cmd: &str| {
+        let out = std::process::Command::new("bash").args([script, cmd, &port]).output().unwrap();
+        assert!(out.status.success(), "postgres.sh {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    struct Stop<F: Fn(&str) -> String>(F);
+    impl<F: Fn(&str) -> String> Drop for Stop<F> {
+        fn drop(&mut self) {
+            (self.0)("stop");
+        }
+    }
+    let url = pg("start");
+    let _stop = Stop(&pg);
+    let db = url.clone();
+    let app = crate::helpers::TestApp::spawn_with(move |c| c.database_url = db).await;
+    let id = app.create_user("before@example.com").await;
+
+    pg("pause");
+    // While it is gone: a SCIM error saying to retry (503), never a 500; /readyz says why.
+    let r = app.get(&format!("/Users/{id}")).await;
+    r.assert_error(503, None);
+    let r = app.post("/Users", user_body("during@example.com")).await;
+    r.assert_error(503, None);
+    let ready = app.client.get(format!("http://{}/readyz", app.addr)).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["checks"]["database"]["ok"], false, "{ready}");
+
+    // Back: the bridge recovers by itself, no restart.
+    let again = pg("start");
+    assert_eq!(again, url, "the same database");
+    let started = Instant::now();
+    loop {
+        let r = app.get(&format!("/Users/{id}")).await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "not recovered: {} {}", r.status, r.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.post("/Users", user_body("after@example.com")).await.status, 201);
+    let ready = app.client.get(format!("http://{}/readyz", app.addr)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}
