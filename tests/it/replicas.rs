@@ -252,7 +252,8 @@ async fn a_write_through_one_replica_is_read_at_once_through_another() {
         let got = reader.get(&format!("/Users/{id}")).await;
         assert_eq!(got.status, 200, "{i}: {}", got.body);
         let etag = got.header("etag").unwrap_or_default().to_string();
-        let found = reader.get(&format!("/Users?filter={}", crate::helpers::q(&format!("userName eq \"{name}\"")))).await;
+        let found =
+            reader.get(&format!("/Users?filter={}", crate::helpers::q(&format!("userName eq \"{name}\"")))).await;
         assert_eq!(found.body["totalResults"], 1, "{}", found.body);
         // Changed through the other, the first sees the change and its new version at once.
         let patch = patch_body(json!([{"op": "replace", "path": "title", "value": format!("Title {i}")}]));

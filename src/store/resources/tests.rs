@@ -383,3 +383,75 @@ fn member_kinds_are_typed() {
     assert_eq!(MemberKind::of_row("Robot"), MemberKind::User);
     assert_eq!(ResourceKind::from(MemberKind::Group), ResourceKind::Group);
 }
+
+/// PostgreSQL's plans for the filters identity providers send most, over a table of realistic
+/// size with fresh statistics (no planner switches): each is served by an index. With
+/// `PG_PLANS_OUT=path` the plans are written there (docs/postgres-plans.md shows them).
+#[test]
+fn postgres_plans_for_the_common_filters_use_indexes_at_scale() {
+    if std::env::var(crate::store::TEST_POSTGRES_VAR).is_err() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::store::test_database(dir.path(), "plans.db").unwrap()).unwrap();
+    let mut conn = store.reader().unwrap();
+    const N: i64 = 100_000;
+    // Rows as the store writes them (lower-cased userName and e-mail values), made in bulk.
+    diesel::sql_query(format!(
+        "INSERT INTO resources (kind, id, user_name, external_id, display_name, active, created, last_modified, version, doc) \
+         SELECT 'User', 'id-' || i, 'user' || i || '@example.com', 'ext-' || i, 'user ' || i, TRUE, \
+         1700000000000 + i, 1700000000000 + i * 10, 1, '{{}}' FROM generate_series(1, {N}) AS i"
+    ))
+    .execute(&mut *conn)
+    .unwrap();
+    diesel::sql_query(
+        "INSERT INTO resource_values (seq, attr, value) SELECT seq, 'emails', user_name FROM resources WHERE kind = 'User'",
+    )
+    .execute(&mut *conn)
+    .unwrap();
+    diesel::sql_query("ANALYZE").execute(&mut *conn).unwrap();
+    let rt = &registry().user;
+    let mut out = String::new();
+    for text in [
+        r#"userName eq "user99999@example.com""#,
+        r#"emails[value eq "user99999@example.com"]"#,
+        r#"externalId eq "ext-99999""#,
+        // An incremental sync: the last 0.1 % changed.
+        r#"meta.lastModified gt "2023-11-14T22:29:59Z""#,
+        // A broader one: the last 6 %.
+        r#"meta.lastModified gt "2023-11-14T22:29:00Z""#,
+    ] {
+        let f = filter::parse_filter(text).unwrap();
+        let cond = query::lower(rt, &f).cond.unwrap();
+        // The statement `list` sends for a filtered page of 100 in storage order.
+        let sql = format!(
+            "EXPLAIN ANALYZE SELECT r.seq FROM resources r WHERE r.kind = ? AND {} ORDER BY r.seq LIMIT 100",
+            cond.sql
+        );
+        let sql = conn.sql(&sql).into_owned();
+        let mut binds = vec![query::Bind::Text("User".into())];
+        binds.extend(cond.binds.clone());
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = Text)]
+            #[diesel(column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let plan: Vec<String> = bound(diesel::sql_query(sql.clone()).into_boxed(), binds)
+            .load::<Line>(&mut *conn)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        assert!(plan.iter().any(|l| l.contains("Index")), "{text}: {plan:#?}");
+        assert!(!plan.iter().any(|l| l.contains("Seq Scan")), "{text}: {plan:#?}");
+        out.push_str(&format!(
+            "### `{text}`\n\n```sql\n{}\n```\n\n```\n{}\n```\n\n",
+            sql.trim_start_matches("EXPLAIN ANALYZE "),
+            plan.join("\n")
+        ));
+    }
+    if let Ok(path) = std::env::var("PG_PLANS_OUT") {
+        std::fs::write(path, out).unwrap();
+    }
+}
