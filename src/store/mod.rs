@@ -545,6 +545,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_schema_newer_than_this_binary_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = test_database(dir.path(), "newer.db").unwrap();
+        {
+            let store = Store::open(&url).unwrap();
+            let mut conn = store.reader().unwrap();
+            // A later version of scim-bridge applied a migration this one does not have.
+            diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('20990101000001')")
+                .execute(&mut *conn)
+                .unwrap();
+        }
+        let Err(e) = Store::open(&url) else { panic!("opened a database with a newer schema") };
+        let text = e.to_string();
+        assert!(text.contains("newer than this scim-bridge knows") && text.contains("20990101000001"), "{text}");
+        let Err(e) = Store::migrate(&url) else { panic!("migrated a database with a newer schema") };
+        assert!(e.to_string().contains("newer"), "{e}");
+    }
+
+    #[test]
     fn database_errors_are_unavailable_when_busy_and_internal_otherwise() {
         struct Info(&'static str);
         impl diesel::result::DatabaseErrorInformation for Info {

@@ -185,3 +185,16 @@ fn bad_values_are_refused_at_once_naming_the_file_the_variable_or_the_flag() {
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+#[test]
+fn an_unreachable_database_url_is_never_printed_with_its_password() {
+    // Nothing listens on port 1: the start fails, naming the database without its password.
+    let url = "postgres://scim:s3cret-Passw0rd@127.0.0.1:1/scim";
+    for args in [&["migrate"][..], &["serve", "--listen", "127.0.0.1:0"][..], &["token", "list"][..]] {
+        let out = Command::new(BIN).arg("--database").arg(url).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} cannot work without its database");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!text.contains("s3cret-Passw0rd"), "{args:?} printed the password: {text}");
+        assert!(text.contains("postgres://scim:***@127.0.0.1:1/scim"), "{args:?} names the database: {text}");
+    }
+}
