@@ -131,9 +131,10 @@ fn version_mismatch(err: &ClientError) -> bool {
 /// the outbox share its work.
 const BATCH: i64 = 16;
 
-/// How long a claim holds a change: a replica that dies loses its changes to the others this
-/// long after its last renewal at most. The holder renews its leases every fifth of that.
-pub const LEASE: Duration = Duration::from_secs(25);
+/// How long a claim holds a change. The holder renews its leases every fifth of that, and each
+/// replica's heartbeat takes over leases that ran out: a replica that dies loses its changes to
+/// the others within a lease and a heartbeat of its last renewal (24 s).
+pub const LEASE: Duration = Duration::from_secs(20);
 
 /// Deliveries in flight at once (Genesys answers in ~100 ms; one at a time would cap a
 /// 300-per-minute quota well below its use).
@@ -1157,7 +1158,8 @@ impl Worker {
 }
 
 /// Renew this replica's leases every fifth of [`LEASE`] until `stop`, so that a delivery that
-/// waits (rate limits, retries) keeps its change while the replica lives.
+/// waits (rate limits, retries) keeps its change while the replica lives; and take over the
+/// changes of a replica that stopped renewing (it died).
 async fn heartbeat(store: Arc<Store>, owner: String, mut stop: tokio::sync::watch::Receiver<bool>) {
     let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX / 4);
     loop {
@@ -1169,8 +1171,16 @@ async fn heartbeat(store: Arc<Store>, owner: String, mut stop: tokio::sync::watc
             return;
         }
         let (s, o) = (store.clone(), owner.clone());
-        match tokio::task::spawn_blocking(move || s.outbox_renew(&o, now_millis() + lease)).await {
-            Ok(Ok(_)) => {}
+        let beat = move || {
+            let now = now_millis();
+            s.outbox_renew(&o, now + lease)?;
+            s.outbox_take_over(&o, now, now + lease)
+        };
+        match tokio::task::spawn_blocking(beat).await {
+            Ok(Ok(0)) => tracing::trace!("outbox leases renewed"),
+            Ok(Ok(n)) => {
+                tracing::warn!(outbox.taken_over = n, "took over changes whose replica stopped renewing its leases")
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error.cause = %e, "cannot renew the outbox leases; another replica may take them")
             }

@@ -226,14 +226,36 @@ impl Store {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.claim(owner, now, lease_until, limit, false)
+    }
+
+    /// Take over the changes whose holder's lease ran out (it died), due or not, for `owner`
+    /// until `lease_until`, so that they are held again within a heartbeat of the lease's end,
+    /// however busy `owner` is; it delivers them when it has room. Returns how many.
+    pub fn outbox_take_over(&self, owner: &str, now: i64, lease_until: i64) -> Result<usize, StoreError> {
+        Ok(self.claim(owner, now, lease_until, 1_000, true)?.len())
+    }
+
+    fn claim(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        expired_only: bool,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         use diesel::sql_types::{BigInt, Text};
         let owner = owner.to_string();
         let mut claimed = self.write(move |conn| {
             let lock = if conn.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
+            let which = if expired_only {
+                "? >= 0 AND lease_owner IS NOT NULL AND lease_until < ? AND lease_owner <> ?"
+            } else {
+                "not_before <= ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)"
+            };
             let sql = format!(
                 "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE (kind, resource_id) IN (\
-                 SELECT kind, resource_id FROM outbox WHERE not_before <= ? \
-                 AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?) \
+                 SELECT kind, resource_id FROM outbox WHERE {which} \
                  ORDER BY created, kind, resource_id LIMIT ? {lock}) \
                  RETURNING kind, resource_id, op, user_name, revision, attempts, not_before, last_error, created"
             );
@@ -894,7 +916,14 @@ mod tests {
         assert!(next.iter().any(|e| e.resource_id == a[0].resource_id && e.revision == 2), "{next:?}");
         // A stopping gives up what it holds at once.
         assert_eq!(store.outbox_release(Some("a")).unwrap(), 2);
-        assert_eq!(store.outbox_claim("d", later, later + 25_000, 10).unwrap().len(), 2);
+        // A replica's heartbeat takes over leases that ran out, due or not, whoever held them.
+        let t = later + 30_000;
+        let e = store.outbox_claim("e", t, t + 1_000, 10).unwrap();
+        assert!(!e.is_empty());
+        assert_eq!(store.outbox_take_over("f", t + 500, t + 20_000).unwrap(), 0, "still held");
+        assert_eq!(store.outbox_take_over("f", t + 2_000, t + 20_000).unwrap(), e.len());
+        assert!(store.outbox_lease_holders().unwrap().iter().all(|(o, _)| o != "e"));
+        assert_eq!(store.outbox_release(Some("f")).unwrap(), e.len());
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub(crate) fn serve(db: &str, port: u16, sim: &str) -> Proc {
 
 /// `serve` against the simulator at `sim`; with `log`, everything it prints (at trace level) goes
 /// to that file.
-fn serve_logging(db: &str, port: u16, sim: &str, log: Option<&std::path::Path>) -> Proc {
+pub(crate) fn serve_logging(db: &str, port: u16, sim: &str, log: Option<&std::path::Path>) -> Proc {
     let mut cmd = Command::new(BIN);
     cmd.args(["--database", db, "serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("SCIM_BRIDGE_BOOTSTRAP_TOKEN", TOKEN)

@@ -87,6 +87,7 @@ async fn three_replicas_one_killed_deliver_every_change_once_and_in_order_within
     // Two rounds of number changes; the victim is killed during the first, while it holds claims.
     let store = Store::open(&db).unwrap();
     let mut killed_holding = 0;
+    let mut takeover = None;
     for round in 1..=2 {
         for (i, id) in ids.iter().enumerate() {
             if round == 1 && i == USERS / 2 {
@@ -109,6 +110,20 @@ async fn three_replicas_one_killed_deliver_every_change_once_and_in_order_within
                 }
                 drop(replicas[victim].take()); // SIGKILL
                 alive.retain(|r| *r != victim);
+                // How long until the survivors hold every change the victim held.
+                let (db, prefix) = (db.clone(), prefix.clone());
+                takeover = Some(tokio::task::spawn_blocking(move || {
+                    let store = Store::open(&db).unwrap();
+                    let killed = Instant::now();
+                    while store.outbox_lease_holders().unwrap().iter().any(|(o, _)| o.starts_with(&prefix)) {
+                        assert!(
+                            killed.elapsed() < Duration::from_secs(120),
+                            "the victim's claims were never taken over"
+                        );
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    killed.elapsed()
+                }));
             }
             let patch = patch_body(
                 json!([{"op": "replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": number(i, round)}]),
@@ -142,6 +157,9 @@ async fn three_replicas_one_killed_deliver_every_change_once_and_in_order_within
         assert!(started.elapsed() < Duration::from_secs(300), "{} changes still pending", depth.pending);
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+
+    let takeover = takeover.expect("the victim was killed").await.unwrap();
+    assert!(takeover <= Duration::from_secs(30), "the victim's claims passed on after {takeover:?}");
 
     // Exactly once: every user created once, holding its last number (or deactivated).
     let stats = sim_json(&client, &sim, Method::GET, "/sim/stats", None).await;
@@ -220,11 +238,12 @@ async fn three_replicas_one_killed_deliver_every_change_once_and_in_order_within
     let span_s =
         (times.last().copied().unwrap_or(0).saturating_sub(times.first().copied().unwrap_or(0))) as f64 / 1000.0;
     eprintln!(
-        "replicas: {USERS} users, {} changes accepted in {:.1} s; victim killed holding {killed_holding} claim(s); drained after {:.1} s; \
+        "replicas: {USERS} users, {} changes accepted in {:.1} s; victim killed holding {killed_holding} claim(s), taken over {:.1} s later; drained after {:.1} s; \
          {} Genesys requests over {span_s:.1} s ({:.0}/min), busiest 60 s: {busiest} of {LIMIT} allowed; {refused} answered 429; \
          {resent} number(s) sent twice (a change resent after the kill); {never_sent} deleted user(s) deleted before their create was sent",
         USERS * 3 + deleted.len(),
         accepted_at.as_secs_f64(),
+        takeover.as_secs_f64(),
         drained.as_secs_f64(),
         times.len(),
         times.len() as f64 * 60.0 / span_s.max(1.0),
