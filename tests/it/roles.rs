@@ -160,6 +160,24 @@ async fn over_the_platform_api_roles_are_granted_once_kept_and_granted_again_aft
     roles_are_granted_once_kept_and_granted_again_after_a_reactivation(ApiMode::Platform).await;
 }
 
+/// The `/admin` page, with the admin token.
+async fn admin_page(app: &TestApp) -> String {
+    let r = app.client.get(format!("http://{}/admin", app.addr)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    r.text().await.unwrap()
+}
+
+/// The dead change of `id`, once the worker parks it (within `limit`).
+async fn parked(store: &Store, id: &str, limit: Duration) -> scim_bridge::store::OutboxEntry {
+    let started = Instant::now();
+    loop {
+        if let Some(d) = store.outbox_dead().unwrap().into_iter().find(|d| d.resource_id == id) {
+            return d;
+        }
+        assert!(started.elapsed() < limit, "never parked: {:?}", store.outbox_pending().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn readyz(app: &TestApp) -> (u16, Value) {
     let r = app.client.get(format!("http://{}/readyz", app.addr)).send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
@@ -180,30 +198,14 @@ async fn a_role_genesys_lacks_is_an_error_from_the_start_and_parks_the_grant_aft
     assert_eq!(status, 503, "{body}");
     let detail = body["checks"]["roles"]["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("no role named '8x8 Usr'") && detail.contains("genesys.roles"), "{detail}");
-    let page = app
-        .client
-        .get(format!("http://{}/admin", app.addr))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin_page(&app).await;
     assert!(page.contains("role 8x8 Usr") && page.contains("no role named &#39;8x8 Usr&#39;"), "{page}");
     assert!(page.contains("role employee</td><td class=ok>ok"), "{page}");
 
     // A user with an 8x8 number: its fields reach Genesys, then the change is parked saying why.
     let ana = app.create_user("ana@corp.example").await;
     let store = Store::open(&app.db_path()).unwrap();
-    let started = Instant::now();
-    let dead = loop {
-        if let Some(d) = store.outbox_dead().unwrap().into_iter().find(|d| d.resource_id == ana) {
-            break d;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "never parked");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let dead = parked(&store, &ana, Duration::from_secs(20)).await;
     let why = dead.last_error.unwrap_or_default();
     assert!(why.contains("no role named '8x8 Usr'") && why.contains("outbox retry"), "{why}");
     let p = app.profile("ana@corp.example").await.expect("created in Genesys");
@@ -290,16 +292,7 @@ async fn when_genesys_cannot_be_asked_at_start_a_missing_role_is_found_at_the_fi
     // The start-up lookup gives up (Genesys unreachable): the role is not called missing.
     let started = Instant::now();
     loop {
-        let page = app
-            .client
-            .get(format!("http://{}/admin", app.addr))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = admin_page(&app).await;
         if page.contains("role 8x8 Usr</td><td class=warn>unchecked")
             && page.contains("Genesys could not be asked")
             && page.contains("looked up again at the first grant")
@@ -315,14 +308,7 @@ async fn when_genesys_cannot_be_asked_at_start_a_missing_role_is_found_at_the_fi
     // Genesys comes back: the first grant looks the role up, parks the change, and says so.
     let _sim = crate::helpers::OwnSim::start(|c| c.listen = addr);
     let store = Store::open(&app.db_path()).unwrap();
-    let started = Instant::now();
-    let dead = loop {
-        if let Some(d) = store.outbox_dead().unwrap().into_iter().find(|d| d.resource_id == ana) {
-            break d;
-        }
-        assert!(started.elapsed() < Duration::from_secs(90), "never parked: {:?}", store.outbox_pending().unwrap());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let dead = parked(&store, &ana, Duration::from_secs(90)).await;
     assert!(dead.last_error.unwrap_or_default().contains("no role named '8x8 Usr'"));
     let (status, body) = readyz(&app).await;
     assert_eq!(status, 503, "{body}");
