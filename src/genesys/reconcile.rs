@@ -402,6 +402,7 @@ fn bridge_users(store: &Store, cfg: &MappingConfig) -> Result<Vec<MappedBridgeUs
             sort_by: None,
             sort_order: Default::default(),
             filter: None,
+            cursor: None,
         };
         let page = store.list(rt, &params, None)?;
         let n = page.resources.len() as u64;

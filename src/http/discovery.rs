@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE, error_response};
 use super::request::base_url;
-use super::resources::MAX_RESULTS;
+use super::resources::{DEFAULT_COUNT, MAX_RESULTS};
 use scim::ScimError;
 use scim::list::list_response;
 use scim::schema::{self, ResourceType, registry};
@@ -39,7 +39,9 @@ fn ok(body: Value) -> HttpResponse {
     HttpResponse::Ok().content_type(SCIM_CONTENT_TYPE).body(body.to_string())
 }
 
-/// RFC 7643 §5.
+/// RFC 7643 §5, with RFC 9865 §4's `pagination`: both methods, index by default (§2.4: a
+/// provider that had index paging keeps it as the default). No `cursorTimeout`: a cursor holds
+/// its own position and never expires, and §4 reads an absent value as possibly "no timeout".
 pub fn service_provider_config_json(base: &str) -> Value {
     json!({
         "schemas": [schema::SPC_URN],
@@ -50,6 +52,13 @@ pub fn service_provider_config_json(base: &str) -> Value {
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_COUNT,
+            "maxPageSize": MAX_RESULTS
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",

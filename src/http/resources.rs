@@ -7,10 +7,10 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
 use super::request::{Params, base_url, json_body};
-use crate::store::{GroupRef, MemberRow, Page, Store, StoreError, StoredResource, WriteOutcome};
+use crate::store::{self, GroupRef, MemberRow, Page, Store, StoreError, StoredResource, WriteOutcome};
 use scim::ScimError;
 use scim::filter;
-use scim::list::{self, ListParams};
+use scim::list::{self, CursorPage, ListParams, PageSizes, Position, RawListParams};
 use scim::patch;
 use scim::projection::{Projection, parse_projection};
 use scim::resource;
@@ -19,6 +19,7 @@ use scim::schema::{ResourceKind, ResourceType};
 /// Default and largest page sizes (also published in ServiceProviderConfig).
 pub const DEFAULT_COUNT: u64 = 100;
 pub const MAX_RESULTS: u64 = 1000;
+const SIZES: PageSizes = PageSizes { default_count: DEFAULT_COUNT, max_count: MAX_RESULTS };
 
 type State = web::Data<AppState>;
 
@@ -313,23 +314,26 @@ struct Query {
     params: ListParams,
     attributes: Option<String>,
     excluded: Option<String>,
+    /// The endpoint the query went to (`/Users`, `/Groups`, `/`): a cursor is only good there.
+    scope: &'static str,
 }
 
 async fn list_get(state: State, req: HttpRequest, kind: ResourceKind) -> Result<HttpResponse, ApiError> {
     let p = Params::parse(&req)?;
-    let params = list::parse_list_params(
-        p.get("startIndex"),
-        p.get("count"),
-        p.get("sortBy"),
-        p.get("sortOrder"),
-        p.get("filter"),
-        DEFAULT_COUNT,
-        MAX_RESULTS,
-    )?;
+    let raw = RawListParams {
+        start_index: p.get("startIndex"),
+        count: p.get("count"),
+        cursor: p.get("cursor"),
+        sort_by: p.get("sortBy"),
+        sort_order: p.get("sortOrder"),
+        filter: p.get("filter"),
+    };
+    let params = list::parse_list_params(&raw, kind.endpoint(), SIZES)?;
     let q = Query {
         params,
         attributes: p.get("attributes").map(str::to_string),
         excluded: p.get("excludedAttributes").map(str::to_string),
+        scope: kind.endpoint(),
     };
     run_list(state, req, q, vec![kind]).await
 }
@@ -342,13 +346,41 @@ async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.config.max_body_bytes).await?;
     let sr = list::parse_search_request(&body)?;
-    let params = sr.list_params(DEFAULT_COUNT, MAX_RESULTS)?;
-    let q = Query { params, attributes: sr.attributes, excluded: sr.excluded_attributes };
+    let scope = kind.map_or("/", ResourceKind::endpoint);
+    let params = sr.list_params(scope, SIZES)?;
+    let q = Query { params, attributes: sr.attributes, excluded: sr.excluded_attributes, scope };
     let kinds = match kind {
         Some(k) => vec![k],
         None => vec![ResourceKind::User, ResourceKind::Group],
     };
     run_list(state, req, q, kinds).await
+}
+
+/// The resources of one type a list query asks for, rendered, with the stored page.
+fn list_one(
+    s: &AppState,
+    base: &str,
+    q: &Query,
+    kind: ResourceKind,
+    params: &ListParams,
+) -> Result<(Page, Option<Position>, Vec<Value>), ApiError> {
+    let rt = kind.resource_type();
+    let proj = parse_projection(rt, q.attributes.as_deref(), q.excluded.as_deref())?;
+    let filter = match q.params.filter.as_deref() {
+        Some(text) => {
+            let f = filter::parse_filter(text)?;
+            filter::validate_filter(rt, &f)?;
+            Some(f)
+        }
+        None => None,
+    };
+    let mut page = s.store.list(rt, params, filter.as_ref())?;
+    let last = page.resources.last().map(|r| store::position_of(rt, params.sort_by.as_deref(), r));
+    let resources = std::mem::take(&mut page.resources);
+    let derived = load_derived(s, rt, &proj, &resources)?;
+    let rendered =
+        resources.into_iter().zip(derived).map(|(r, d)| Value::Object(render(rt, base, r, d, &proj))).collect();
+    Ok((page, last, rendered))
 }
 
 async fn run_list(
@@ -360,35 +392,81 @@ async fn run_list(
     let base = base_url(&req, &state);
     let s = state.clone();
     let body = web::block(move || -> Result<Value, ApiError> {
-        let start_index = q.params.start_index.max(1);
-        let mut total = 0u64;
-        let mut out = Vec::new();
-        let mut remaining = q.params.count;
-        let mut skip = start_index - 1;
-        for kind in kinds {
-            let rt = kind.resource_type();
-            let proj = parse_projection(rt, q.attributes.as_deref(), q.excluded.as_deref())?;
-            let filter = match q.params.filter.as_deref() {
-                Some(text) => {
-                    let f = filter::parse_filter(text)?;
-                    filter::validate_filter(rt, &f)?;
-                    Some(f)
-                }
-                None => None,
-            };
-            // Root `.search` spans both types: page across their concatenation.
-            let mut params = q.params.clone();
-            params.start_index = skip + 1;
-            params.count = remaining;
-            let Page { total: t, resources } = s.store.list(rt, &params, filter.as_ref())?;
-            total += t;
-            skip = skip.saturating_sub(t);
-            remaining = remaining.map(|r| r.saturating_sub(resources.len() as u64));
-            let derived = load_derived(&s, rt, &proj, &resources)?;
-            out.extend(resources.into_iter().zip(derived).map(|(r, d)| Value::Object(render(rt, &base, r, d, &proj))));
+        match q.params.cursor.clone() {
+            Some(page) => cursor_list(&s, &base, &q, &kinds, page),
+            None => index_list(&s, &base, &q, &kinds),
         }
-        Ok(list::list_response(total, start_index, out))
     })
     .await??;
     Ok(scim_json(actix_web::http::StatusCode::OK, &body))
+}
+
+/// Index paging (RFC 7644 §3.4.2.4). The root `.search` spans both types: it pages across
+/// their concatenation.
+fn index_list(s: &AppState, base: &str, q: &Query, kinds: &[ResourceKind]) -> Result<Value, ApiError> {
+    let start_index = q.params.start_index.max(1);
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    let mut remaining = q.params.count;
+    let mut skip = start_index - 1;
+    for &kind in kinds {
+        let mut params = q.params.clone();
+        params.start_index = skip + 1;
+        params.count = remaining;
+        let (page, _, rendered) = list_one(s, base, q, kind, &params)?;
+        total += page.total;
+        skip = skip.saturating_sub(page.total);
+        remaining = remaining.map(|r| r.saturating_sub(rendered.len() as u64));
+        out.extend(rendered);
+    }
+    Ok(list::list_response(total, start_index, out))
+}
+
+/// Cursor paging (RFC 9865 §2, §3): the rows after the cursor's position. Across the root
+/// `.search` the position names its resource type: types before it are only counted, the
+/// rest are read from their start. `nextCursor` is the position of the last row sent, given
+/// when rows follow it; a `count` of 0 asks for `totalResults` only and has no next page.
+fn cursor_list(
+    s: &AppState,
+    base: &str,
+    q: &Query,
+    kinds: &[ResourceKind],
+    page: CursorPage,
+) -> Result<Value, ApiError> {
+    let mut last = match &page {
+        CursorPage::After(p) if !kinds.contains(&p.kind) => {
+            return Err(ApiError(ScimError::invalid_cursor(format!(
+                "the cursor points into the {}s, which {} does not list; start again with an empty cursor",
+                p.kind.as_str(),
+                q.scope
+            ))));
+        }
+        CursorPage::After(p) => Some(p.clone()),
+        CursorPage::First => None,
+    };
+    let count = q.params.count.unwrap_or(0);
+    let mut remaining = count;
+    let mut reached = matches!(page, CursorPage::First);
+    let (mut total, mut more, mut out) = (0u64, false, Vec::new());
+    for &kind in kinds {
+        let mut params = q.params.clone();
+        let counted_only = !reached && !matches!(&page, CursorPage::After(p) if p.kind == kind);
+        params.cursor = Some(if reached || counted_only { CursorPage::First } else { page.clone() });
+        params.count = Some(if counted_only { 0 } else { remaining });
+        let (kind_page, kind_last, rendered) = list_one(s, base, q, kind, &params)?;
+        total += kind_page.total;
+        if counted_only {
+            continue;
+        }
+        reached = true;
+        more |= kind_page.more;
+        last = kind_last.or(last);
+        remaining = remaining.saturating_sub(rendered.len() as u64);
+        out.extend(rendered);
+    }
+    let next = match (more && count > 0, last) {
+        (true, Some(pos)) => Some(list::next_cursor(q.scope, &q.params, pos)),
+        _ => None,
+    };
+    Ok(list::cursor_list_response(total, out, next))
 }

@@ -33,7 +33,7 @@ use scim::schema::ResourceKind;
 
 pub use journal::DryRunRequest;
 pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp, OwnedUser, Ownership};
-pub use resources::{GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome};
+pub use resources::{GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome, position_of};
 pub use tokens::{TokenInfo, hash_token};
 
 /// The schema of each database: the same versions, in each database's own SQL.

@@ -16,6 +16,7 @@ use scim::schema::{Namespace, ResourceKind, ResourceType};
 pub(crate) enum Bind {
     Text(String),
     Int(i64),
+    Bool(bool),
 }
 
 /// A SQL boolean expression over `r` (the `resources` row) and its binds, in order.
@@ -347,11 +348,30 @@ pub(crate) fn single_eq(rt: &ResourceType, filter: &Filter) -> Option<(EqColumn,
     }
 }
 
-/// The SQL sort expression for `sortBy`, when the attribute has a column.
-pub(crate) fn sort_column(rt: &ResourceType, sort_by: &str) -> Option<&'static str> {
+/// A column `sortBy` can order by in SQL, with the type of its values (a keyset cursor binds
+/// the last row's value back against it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SortColumn {
+    Text(&'static str),
+    Int(&'static str),
+    Bool(&'static str),
+}
+
+impl SortColumn {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SortColumn::Text(n) | SortColumn::Int(n) | SortColumn::Bool(n) => n,
+        }
+    }
+}
+
+/// The SQL sort column for `sortBy`, when the attribute has one.
+pub(crate) fn sort_column(rt: &ResourceType, sort_by: &str) -> Option<SortColumn> {
     let path = AttrPath::from_text(sort_by)?;
     match column(rt, &path)? {
-        Column::Text { name, .. } | Column::Millis(name) | Column::Bool(name) => Some(name),
+        Column::Text { name, .. } => Some(SortColumn::Text(name)),
+        Column::Millis(name) => Some(SortColumn::Int(name)),
+        Column::Bool(name) => Some(SortColumn::Bool(name)),
         _ => None,
     }
 }

@@ -13,6 +13,14 @@ async fn service_provider_config_resource_types_and_schemas() {
     assert_eq!(spc.body["etag"]["supported"], true);
     assert_eq!(spc.body["sort"]["supported"], true);
     assert_eq!(spc.body["filter"]["supported"], true);
+    // RFC 9865 §4: both paging methods, index the default, no cursor timeout (cursors are
+    // keyset positions and never expire).
+    assert_eq!(
+        spc.body["pagination"],
+        json!({"cursor": true, "index": true, "defaultPaginationMethod": "index",
+               "defaultPageSize": 100, "maxPageSize": 1000})
+    );
+    assert_eq!(spc.body["filter"]["maxResults"], spc.body["pagination"]["maxPageSize"]);
 
     let rts = app.get("/ResourceTypes").await;
     assert_eq!(rts.body["totalResults"], 2);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 /// The URN of the SCIM error message (RFC 7644 §3.12).
 pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-/// `scimType` keywords of RFC 7644 §3.12, Table 9.
+/// `scimType` keywords of RFC 7644 §3.12, Table 9, and the three RFC 9865 §2.1 adds for paging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
     InvalidFilter,
@@ -22,6 +22,12 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865 §2.1: a cursor that does not decode or belongs to another query.
+    InvalidCursor,
+    /// RFC 9865 §2.1: a cursor past its lifetime. Never sent here: keyset cursors do not expire.
+    ExpiredCursor,
+    /// RFC 9865 §2.1: a `count` above `maxPageSize`, or not the count of the first page.
+    InvalidCount,
 }
 
 impl ScimType {
@@ -37,6 +43,9 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+            ScimType::InvalidCount => "invalidCount",
         }
     }
 }
@@ -82,6 +91,14 @@ impl ScimError {
 
     pub fn mutability(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::Mutability, detail)
+    }
+
+    pub fn invalid_cursor(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidCursor, detail)
+    }
+
+    pub fn invalid_count(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidCount, detail)
     }
 
     pub fn too_many(detail: impl Into<String>) -> Self {

@@ -127,11 +127,13 @@ pub struct GroupRef {
     pub display: Option<String>,
 }
 
-/// One page of a list: the whole match count and the resources of the page.
+/// One page of a list: the whole match count, the resources of the page, and whether more
+/// rows follow it.
 #[derive(Debug)]
 pub struct Page {
     pub total: u64,
     pub resources: Vec<StoredResource>,
+    pub more: bool,
 }
 
 /// What a write did: the resource as stored afterwards, and whether anything changed.
@@ -483,6 +485,7 @@ mod paging;
 mod tests;
 
 use members::*;
+pub use paging::position_of;
 use paging::*;
 
 impl Store {

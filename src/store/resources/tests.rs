@@ -3,10 +3,10 @@
 use serde_json::json;
 
 use scim::filter;
-use scim::list::SortOrder;
+use scim::list::{CursorPage, SortOrder};
 
 use super::*;
-use crate::store::query;
+use crate::store::query::{self, Bind, Cond};
 use scim::schema::registry;
 
 fn store_with_users() -> (tempfile::TempDir, Store) {
@@ -36,7 +36,14 @@ fn store_with_users() -> (tempfile::TempDir, Store) {
 }
 
 fn params(sort_by: Option<&str>, order: SortOrder) -> ListParams {
-    ListParams { start_index: 1, count: None, sort_by: sort_by.map(str::to_string), sort_order: order, filter: None }
+    ListParams {
+        start_index: 1,
+        count: None,
+        sort_by: sort_by.map(str::to_string),
+        sort_order: order,
+        filter: None,
+        cursor: None,
+    }
 }
 
 /// Every filter gives the same answer through SQL (exact or superset) as by evaluating it
@@ -128,8 +135,9 @@ fn sorting_in_sql_and_in_memory_agree() {
             expected.sort_by(|(a, sa, _), (b, sb, _)| {
                 let o =
                     filter::compare_for_sort(def, filter::sort_key(rt, sort_by, a), filter::sort_key(rt, sort_by, b));
-                let o = if matches!(order, SortOrder::Descending) { o.reverse() } else { o };
-                o.then(sa.cmp(sb))
+                // Descending is the exact reverse of ascending, ties included.
+                let o = o.then(sa.cmp(sb));
+                if matches!(order, SortOrder::Descending) { o.reverse() } else { o }
             });
             let got: Vec<&str> = page.resources.iter().map(|r| r.id.as_str()).collect();
             let want: Vec<&str> = expected.iter().map(|(_, _, id)| id.as_str()).collect();
@@ -451,7 +459,218 @@ fn postgres_plans_for_the_common_filters_use_indexes_at_scale() {
             plan.join("\n")
         ));
     }
+    // Cursor pages (RFC 9865) deep in the collection: a range of a (kind, column, seq) index read
+    // in order, with no sort of the remaining rows.
+    let cond = Cond { sql: "r.kind = ?".into(), binds: vec![Bind::Text("User".into())] };
+    for (title, sort_by, key) in [
+        ("sortBy=userName, page after user90000", "userName", Bind::Text("user90000@example.com".into())),
+        ("sortBy=meta.lastModified descending, page after the 90,000th", "meta.lastModified", Bind::Int(1700000900000)),
+    ] {
+        let order = if sort_by == "userName" { SortOrder::Ascending } else { SortOrder::Descending };
+        let col = query::sort_column(rt, sort_by).unwrap();
+        let (sql, binds) = phase_statement(&cond, col, order, true, Some((Some(key), 90_000)), 101);
+        let sql = conn.sql(&format!("EXPLAIN ANALYZE {sql}")).into_owned();
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = Text)]
+            #[diesel(column_name = "QUERY PLAN")]
+            line: String,
+        }
+        let plan: Vec<String> = bound(diesel::sql_query(sql.clone()).into_boxed(), binds)
+            .load::<Line>(&mut *conn)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        assert!(plan.iter().any(|l| l.contains("Index")), "{title}: {plan:#?}");
+        assert!(
+            !plan.iter().any(|l| l.contains("Seq Scan") || l.trim_start().starts_with("-> Sort")),
+            "{title}: {plan:#?}"
+        );
+        assert!(!plan.iter().any(|l| l.contains("Sort Key")), "{title}: {plan:#?}");
+        out.push_str(&format!(
+            "### Cursor page: {title}\n\n```sql\n{}\n```\n\n```\n{}\n```\n\n",
+            sql.trim_start_matches("EXPLAIN ANALYZE "),
+            plan.join("\n")
+        ));
+    }
     if let Ok(path) = std::env::var("PG_PLANS_OUT") {
         std::fs::write(path, out).unwrap();
+    }
+}
+
+/// Every page of a cursor walk (RFC 9865), concatenated; the totals each page reported.
+fn walk(
+    store: &Store,
+    rt: &ResourceType,
+    base: &ListParams,
+    f: Option<&Filter>,
+    count: u64,
+) -> (Vec<String>, Vec<u64>) {
+    let (mut ids, mut totals, mut page) = (Vec::new(), Vec::new(), CursorPage::First);
+    for _ in 0..1000 {
+        let p = ListParams { count: Some(count), cursor: Some(page.clone()), ..base.clone() };
+        let got = store.list(rt, &p, f).unwrap();
+        assert!(got.resources.len() as u64 <= count);
+        totals.push(got.total);
+        ids.extend(got.resources.iter().map(|r| r.id.clone()));
+        if !got.more {
+            return (ids, totals);
+        }
+        let last = got.resources.last().expect("a page with more after it is not empty");
+        page = CursorPage::After(position_of(rt, base.sort_by.as_deref(), last));
+    }
+    panic!("the walk does not end");
+}
+
+/// A cursor walk gives the same rows in the same order as one unpaged list, for SQL and
+/// in-memory sorts, both directions, sort keys with NULLs (externalId, title), and filters SQL
+/// decides alone or only narrows.
+#[test]
+fn cursor_walks_match_the_unpaged_order() {
+    let (_dir, store) = store_with_users();
+    let rt = &registry().user;
+    let filters = [None, Some(r#"userName sw "b""#), Some(r#"title pr or externalId eq "Ext-0""#)];
+    let sorts = [
+        None,
+        Some("userName"),
+        Some("externalId"),
+        Some("displayName"),
+        Some("meta.lastModified"),
+        Some("meta.created"),
+        Some("id"),
+        Some("active"),
+        Some("title"),
+        Some("emails.value"),
+    ];
+    for text in filters {
+        let f = text.map(|t| filter::parse_filter(t).unwrap());
+        for sort_by in sorts {
+            for order in [SortOrder::Ascending, SortOrder::Descending] {
+                let base = params(sort_by, order);
+                let whole = store.list(rt, &base, f.as_ref()).unwrap();
+                let want: Vec<String> = whole.resources.iter().map(|r| r.id.clone()).collect();
+                for count in [1, 7, 60] {
+                    let (got, totals) = walk(&store, rt, &base, f.as_ref(), count);
+                    let label = format!("filter {text:?} sortBy {sort_by:?} {order:?} count {count}");
+                    assert_eq!(got, want, "{label}");
+                    assert!(totals.iter().all(|t| *t == whole.total), "{label}: {totals:?}");
+                }
+            }
+        }
+    }
+    // Descending is the exact reverse of ascending, ties (equal titles, no externalId) included.
+    for sort_by in [Some("externalId"), Some("title")] {
+        let ids = |order| -> Vec<String> {
+            store.list(rt, &params(sort_by, order), None).unwrap().resources.into_iter().map(|r| r.id).collect()
+        };
+        let mut up = ids(SortOrder::Ascending);
+        up.reverse();
+        assert_eq!(up, ids(SortOrder::Descending), "{sort_by:?}");
+    }
+}
+
+/// Rows created, changed and deleted between pages: no row comes twice, every row that stayed
+/// comes once, and a row deleted before its page never comes.
+#[test]
+fn cursor_walks_survive_writes_between_pages() {
+    let rt = &registry().user;
+    let filters = [None, Some(r#"title pr or externalId eq "Ext-0""#)];
+    for text in filters {
+        for sort_by in [None, Some("userName"), Some("externalId"), Some("title")] {
+            for order in [SortOrder::Ascending, SortOrder::Descending] {
+                let (_dir, store) = store_with_users();
+                let f = text.map(|t| filter::parse_filter(t).unwrap());
+                let base = params(sort_by, order);
+                let before: Vec<String> =
+                    store.list(rt, &base, f.as_ref()).unwrap().resources.into_iter().map(|r| r.id).collect();
+                let (mut seen, mut deleted, mut created) = (Vec::<String>::new(), Vec::new(), 0usize);
+                let mut page = CursorPage::First;
+                loop {
+                    let p = ListParams { count: Some(6), cursor: Some(page.clone()), ..base.clone() };
+                    let got = store.list(rt, &p, f.as_ref()).unwrap();
+                    seen.extend(got.resources.iter().map(|r| r.id.clone()));
+                    if !got.more {
+                        break;
+                    }
+                    page = CursorPage::After(position_of(rt, sort_by, got.resources.last().unwrap()));
+                    // Delete one row already seen and one still to come; create rows that sort
+                    // first, last and in between; rename one still to come (it may move).
+                    let unseen: Vec<&String> =
+                        before.iter().filter(|id| !seen.contains(id) && !deleted.contains(*id)).collect();
+                    if let Some(id) = seen.iter().find(|id| !deleted.contains(*id)).cloned() {
+                        store.delete(ResourceKind::User, &id, None).unwrap();
+                        deleted.push(id);
+                    }
+                    if let Some(id) = unseen.last().map(|s| s.to_string()) {
+                        store.delete(ResourceKind::User, &id, None).unwrap();
+                        deleted.push(id);
+                    }
+                    for name in ["0first", "mmiddle", "zzlast"] {
+                        created += 1;
+                        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                            "userName": format!("{name}{created}@example.com"), "title": name, "externalId": format!("{name}{created}")});
+                        store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap();
+                    }
+                }
+                let label = format!("filter {text:?} sortBy {sort_by:?} {order:?}");
+                let mut unique = seen.clone();
+                unique.sort();
+                unique.dedup();
+                assert_eq!(unique.len(), seen.len(), "{label}: a row came twice");
+                for id in &before {
+                    if !deleted.contains(id) {
+                        assert!(seen.contains(id), "{label}: {id} stayed but was skipped");
+                    }
+                }
+                let deleted_unseen: Vec<&String> = deleted.iter().filter(|id| !seen.contains(id)).collect();
+                assert!(!deleted_unseen.is_empty(), "{label}: the test deleted rows ahead of the cursor");
+            }
+        }
+    }
+}
+
+/// A keyset page on SQLite is a range of an index read in order: no sort of the whole match
+/// (`USE TEMP B-TREE FOR ORDER BY`), no scan of every row of the kind, for every SQL sort
+/// column, both directions, from a cursor among rows with a value and among rows without.
+#[test]
+fn keyset_pages_read_an_index_range() {
+    let (_dir, store) = store_with_users();
+    let rt = &registry().user;
+    let mut conn = store.reader().unwrap();
+    if conn.is_postgres() {
+        return; // PostgreSQL: postgres_plans_for_the_common_filters_use_indexes_at_scale.
+    }
+    #[derive(QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+    let cond = Cond { sql: "r.kind = ?".into(), binds: vec![Bind::Text("User".into())] };
+    for sort_by in ["userName", "externalId", "displayName", "meta.lastModified", "meta.created", "active", "id"] {
+        let col = query::sort_column(rt, sort_by).unwrap();
+        let key = match col {
+            query::SortColumn::Text(_) => Bind::Text("m".into()),
+            query::SortColumn::Int(_) => Bind::Int(1),
+            query::SortColumn::Bool(_) => Bind::Bool(true),
+        };
+        for order in [SortOrder::Ascending, SortOrder::Descending] {
+            for (with_value, from) in
+                [(true, None), (true, Some((Some(key.clone()), 30))), (false, None), (false, Some((None, 30)))]
+            {
+                let (sql, binds) = phase_statement(&cond, col, order, with_value, from, 10);
+                let explain = format!("EXPLAIN QUERY PLAN {sql}");
+                let plan: Vec<String> = bound(diesel::sql_query(explain).into_boxed(), binds)
+                    .load::<Plan>(&mut *conn)
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| p.detail)
+                    .collect();
+                let label = format!("sortBy {sort_by} {order:?} with_value {with_value}: {sql}: {plan:?}");
+                assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{label}");
+                assert!(plan.iter().all(|d| !d.starts_with("SCAN") || d.contains("INDEX")), "{label}");
+                assert!(plan.iter().any(|d| d.contains("INDEX")), "{label}");
+            }
+        }
     }
 }

@@ -1,31 +1,42 @@
-//! List queries: paging (RFC 7644 §3.4.2.4), sorting parameters (§3.4.2.3), the `ListResponse`
-//! body (§3.4.2) and the POST `.search` request body (§3.4.3).
+//! List queries: paging (RFC 7644 §3.4.2.4, and cursors as RFC 9865 adds them), sorting
+//! parameters (§3.4.2.3), the `ListResponse` body (§3.4.2) and the POST `.search` request body
+//! (§3.4.3).
 //!
 //! This module turns the raw values (query-string text, or JSON from a `.search` body) into
 //! [`ListParams`]; it does not parse the filter (see `filter`) nor check that `sortBy` names an
-//! attribute (the store knows which ones it can sort on).
+//! attribute (the store knows which ones it can sort on). [`cursor`] encodes and reads cursors.
 //!
 //! Decisions:
+//! * Index paging is the default (RFC 9865 §2.4: a provider that had index paging keeps it as
+//!   the default). A `cursor` parameter, even empty, asks for cursor paging; sending it with
+//!   `startIndex` is 400 `invalidValue`, since the two name different paging methods.
 //! * `startIndex` below 1 is taken as 1 (RFC 7644 §3.4.2.4: "A value less than 1 SHALL be
 //!   interpreted as 1").
 //! * `count` absent takes `default_count`; negative is taken as 0 (§3.4.2.4: "A negative value
-//!   SHALL be interpreted as 0"); above `max_results` it is capped (the response's `itemsPerPage`
-//!   shows the real page size). The parser therefore always returns `count: Some(_)`; `None` is
-//!   left for callers that build `ListParams` themselves and mean "no limit".
-//! * Empty parameters (`count=`) count as absent; non-integers are 400 `invalidValue`.
+//!   SHALL be interpreted as 0"). With index paging a count above `max_results` is capped (the
+//!   response's `itemsPerPage` shows the real page size). With cursor paging it is 400
+//!   `invalidCount`, as is a count other than the one the cursor was issued for (RFC 9865
+//!   §2.1). The parser therefore always returns `count: Some(_)`; `None` is left for callers
+//!   that build `ListParams` themselves and mean "no limit".
+//! * Empty parameters (`count=`) count as absent, except `cursor`; non-integers are 400
+//!   `invalidValue`.
 //! * `sortOrder` is `ascending` or `descending` in any case, default ascending; anything else is
 //!   400 `invalidValue`.
 //!
 //! Must not import: actix, diesel, reqwest, tokio, or any module outside `scim`.
 
+pub mod cursor;
+
 use serde_json::{Value, json};
 
-use super::error::ScimError;
-use super::resource::json_kind;
-use super::schema::{LIST_RESPONSE_URN, SEARCH_REQUEST_URN, get_ci};
+use crate::error::ScimError;
+use crate::resource::json_kind;
+use crate::schema::{LIST_RESPONSE_URN, SEARCH_REQUEST_URN, get_ci};
+pub use cursor::Position;
+use cursor::{Cursor, fingerprint};
 
 /// Validated paging, sorting and filter parameters of a list or search request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListParams {
     /// 1-based index of the first result; at least 1.
     pub start_index: u64,
@@ -36,6 +47,37 @@ pub struct ListParams {
     pub sort_order: SortOrder,
     /// The filter text as sent (trimmed); `filter` parses it.
     pub filter: Option<String>,
+    /// `Some` for cursor paging (RFC 9865), which then ignores `start_index`.
+    pub cursor: Option<CursorPage>,
+}
+
+/// Which page a cursor-paged request asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CursorPage {
+    /// An empty `cursor`: the first page.
+    First,
+    /// The rows after this position, in the query's order.
+    After(Position),
+}
+
+/// The raw paging, sorting and filter values of a request, as they arrive: query-string text,
+/// or a `.search` body normalised by [`parse_search_request`]. `cursor: Some("")` is an empty
+/// cursor (the first page in cursor mode), not an absent one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawListParams<'a> {
+    pub start_index: Option<&'a str>,
+    pub count: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+    pub sort_by: Option<&'a str>,
+    pub sort_order: Option<&'a str>,
+    pub filter: Option<&'a str>,
+}
+
+/// Page sizes: `count` when absent, and the largest page (`maxPageSize`).
+#[derive(Debug, Clone, Copy)]
+pub struct PageSizes {
+    pub default_count: u64,
+    pub max_count: u64,
 }
 
 /// RFC 7644 §3.4.2.3 `sortOrder`.
@@ -46,28 +88,19 @@ pub enum SortOrder {
     Descending,
 }
 
-/// Build [`ListParams`] from the raw values as they arrive (query string, or a `.search` body
-/// normalised by [`parse_search_request`]).
-pub fn parse_list_params(
-    start_index: Option<&str>,
-    count: Option<&str>,
-    sort_by: Option<&str>,
-    sort_order: Option<&str>,
-    filter: Option<&str>,
-    default_count: u64,
-    max_results: u64,
-) -> Result<ListParams, ScimError> {
-    let start_index = match parse_integer("startIndex", start_index)? {
+/// Build [`ListParams`] from the raw values. `scope` names the endpoint the request went to
+/// (`/Users`, `/Groups`, or `/` for the root `.search`): a cursor is only good there.
+pub fn parse_list_params(raw: &RawListParams, scope: &str, sizes: PageSizes) -> Result<ListParams, ScimError> {
+    let start_index = match parse_integer("startIndex", raw.start_index)? {
         Some(n) if n > 1 => u64::try_from(n).unwrap_or(u64::MAX),
         _ => 1,
     };
-    let count = match parse_integer("count", count)? {
-        None => default_count,
+    let count = match parse_integer("count", raw.count)? {
+        None => sizes.default_count,
         Some(n) if n < 0 => 0,
         Some(n) => u64::try_from(n).unwrap_or(u64::MAX),
-    }
-    .min(max_results);
-    let sort_order = match non_empty(sort_order) {
+    };
+    let sort_order = match non_empty(raw.sort_order) {
         None => SortOrder::Ascending,
         Some(s) if s.eq_ignore_ascii_case("ascending") => SortOrder::Ascending,
         Some(s) if s.eq_ignore_ascii_case("descending") => SortOrder::Descending,
@@ -78,13 +111,56 @@ pub fn parse_list_params(
             )));
         }
     };
-    Ok(ListParams {
-        start_index,
-        count: Some(count),
-        sort_by: non_empty(sort_by).map(str::to_string),
-        sort_order,
-        filter: non_empty(filter).map(str::to_string),
-    })
+    let sort_by = non_empty(raw.sort_by).map(str::to_string);
+    let filter = non_empty(raw.filter).map(str::to_string);
+    let Some(cursor_text) = raw.cursor.map(str::trim) else {
+        return Ok(ListParams {
+            start_index,
+            count: Some(count.min(sizes.max_count)),
+            sort_by,
+            sort_order,
+            filter,
+            cursor: None,
+        });
+    };
+    if non_empty(raw.start_index).is_some() {
+        return Err(ScimError::invalid_value(
+            "startIndex and cursor ask for different paging methods (RFC 9865 §2.4); send one of them: \
+             startIndex for index paging, cursor for cursor paging",
+        ));
+    }
+    if count > sizes.max_count {
+        return Err(ScimError::invalid_count(format!(
+            "count {count} is above the largest page, {} (ServiceProviderConfig pagination.maxPageSize)",
+            sizes.max_count
+        )));
+    }
+    let cursor = if cursor_text.is_empty() {
+        CursorPage::First
+    } else {
+        let c = Cursor::decode(cursor_text)?;
+        if c.query != fingerprint(scope, filter.as_deref(), sort_by.as_deref(), sort_order) {
+            return Err(ScimError::invalid_cursor(format!(
+                "the cursor belongs to another query: a cursor is only good at the endpoint it came from ({scope} \
+                 here) with the same filter, sortBy and sortOrder (RFC 9865 §2); start again with an empty cursor"
+            )));
+        }
+        if c.count != count {
+            return Err(ScimError::invalid_count(format!(
+                "count must stay {} on every page of this cursor (RFC 9865 §2.1), got {count}; start again with an \
+                 empty cursor to change the page size",
+                c.count
+            )));
+        }
+        CursorPage::After(c.after)
+    };
+    Ok(ListParams { start_index: 1, count: Some(count), sort_by, sort_order, filter, cursor: Some(cursor) })
+}
+
+/// The `nextCursor` for a page of `params` that ended at `after`.
+pub fn next_cursor(scope: &str, params: &ListParams, after: Position) -> String {
+    let query = fingerprint(scope, params.filter.as_deref(), params.sort_by.as_deref(), params.sort_order);
+    Cursor { query, count: params.count.unwrap_or(0), after }.encode()
 }
 
 /// The `ListResponse` body (RFC 7644 §3.4.2). `itemsPerPage` is the number of `Resources`;
@@ -100,6 +176,23 @@ pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>
     })
 }
 
+/// The `ListResponse` body of a cursor-paged list (RFC 9865 §2): no `startIndex`, and
+/// `nextCursor` unless this is the last page. `previousCursor` is optional there and not offered.
+pub fn cursor_list_response(total_results: u64, resources: Vec<Value>, next_cursor: Option<String>) -> Value {
+    let mut body = json!({
+        "schemas": [LIST_RESPONSE_URN],
+        "totalResults": total_results,
+        "itemsPerPage": resources.len(),
+    });
+    if let (Some(next), Some(o)) = (next_cursor, body.as_object_mut()) {
+        o.insert("nextCursor".into(), Value::String(next));
+    }
+    if let Some(o) = body.as_object_mut() {
+        o.insert("Resources".into(), Value::Array(resources));
+    }
+    body
+}
+
 /// The pieces of a POST `.search` body (RFC 7644 §3.4.3), normalised to the query-string form:
 /// numbers become their text, an `attributes` array becomes comma-separated text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,20 +204,26 @@ pub struct SearchRequest {
     pub sort_order: Option<String>,
     pub start_index: Option<String>,
     pub count: Option<String>,
+    /// RFC 9865 §3: `cursor` in the body, `""` for the first page.
+    pub cursor: Option<String>,
 }
 
 impl SearchRequest {
-    /// The paging, sorting and filter parameters this request carries.
-    pub fn list_params(&self, default_count: u64, max_results: u64) -> Result<ListParams, ScimError> {
-        parse_list_params(
-            self.start_index.as_deref(),
-            self.count.as_deref(),
-            self.sort_by.as_deref(),
-            self.sort_order.as_deref(),
-            self.filter.as_deref(),
-            default_count,
-            max_results,
-        )
+    /// The raw paging, sorting and filter values this request carries.
+    pub fn raw(&self) -> RawListParams<'_> {
+        RawListParams {
+            start_index: self.start_index.as_deref(),
+            count: self.count.as_deref(),
+            cursor: self.cursor.as_deref(),
+            sort_by: self.sort_by.as_deref(),
+            sort_order: self.sort_order.as_deref(),
+            filter: self.filter.as_deref(),
+        }
+    }
+
+    /// The paging, sorting and filter parameters this request carries (see [`parse_list_params`]).
+    pub fn list_params(&self, scope: &str, sizes: PageSizes) -> Result<ListParams, ScimError> {
+        parse_list_params(&self.raw(), scope, sizes)
     }
 }
 
@@ -148,6 +247,7 @@ pub fn parse_search_request(body: &Value) -> Result<SearchRequest, ScimError> {
         sort_order: member("sortOrder").map(|v| text("sortOrder", v)).transpose()?,
         start_index: member("startIndex").map(|v| number_text("startIndex", v)).transpose()?,
         count: member("count").map(|v| number_text("count", v)).transpose()?,
+        cursor: member("cursor").map(|v| text("cursor", v)).transpose()?,
     })
 }
 
@@ -254,6 +354,9 @@ fn quoted(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::ScimType;
+    use crate::schema::ResourceKind;
+
+    const SIZES: PageSizes = PageSizes { default_count: 100, max_count: 200 };
 
     /// Query values `(startIndex, count, sortBy, sortOrder, filter)` with default count 100 and
     /// maximum 200.
@@ -282,10 +385,14 @@ mod tests {
         };
         // Both sides rendered as text, so one comparison covers every kind of output.
         let got: Result<String, ScimError> = match input {
-            Input::Query((s, c, b, o, f)) => parse_list_params(s, c, b, o, f, 100, 200).map(|p| {
-                let descending = p.sort_order == SortOrder::Descending;
-                params_text(p.start_index, p.count, p.sort_by.as_deref(), descending, p.filter.as_deref())
-            }),
+            Input::Query((s, c, b, o, f)) => {
+                let raw =
+                    RawListParams { start_index: s, count: c, cursor: None, sort_by: b, sort_order: o, filter: f };
+                parse_list_params(&raw, "/Users", SIZES).map(|p| {
+                    let descending = p.sort_order == SortOrder::Descending;
+                    params_text(p.start_index, p.count, p.sort_by.as_deref(), descending, p.filter.as_deref())
+                })
+            }
             Input::Search(body) => parse_search_request(&body).map(|r| format!("{r:?}")),
             Input::Response(t, s, r) => Ok(list_response(t, s, r).to_string()),
         };
@@ -426,7 +533,74 @@ mod tests {
             check(input, expected);
         }
         // A `.search` body feeds the same parser: a JSON float count is refused there.
-        let r = parse_search_request(&serde_json::json!({"count": 2.5})).and_then(|r| r.list_params(100, 200));
+        let r = parse_search_request(&serde_json::json!({"count": 2.5})).and_then(|r| r.list_params("/Users", SIZES));
         assert_eq!(r.err().map(|e| e.scim_type), Some(Some(ScimType::InvalidValue)));
+    }
+
+    /// RFC 9865 §2 and §2.1: the `cursor` parameter, its errors, and the cursor-mode body.
+    #[test]
+    fn cursor_parameters() {
+        let raw = |cursor: &'static str| RawListParams { cursor: Some(cursor), ..Default::default() };
+        let parse = |raw: RawListParams, scope: &str| parse_list_params(&raw, scope, SIZES);
+        let filtered = RawListParams { filter: Some("userName sw \"a\""), sort_by: Some("userName"), ..raw("") };
+        let first = parse(filtered, "/Users").unwrap();
+        assert_eq!((first.cursor.clone(), first.count), (Some(CursorPage::First), Some(100)));
+        let pos = Position { kind: ResourceKind::User, key: json!("abe"), seq: 42 };
+        let next = next_cursor("/Users", &first, pos.clone());
+        let leaked: &'static str = Box::leak(next.clone().into_boxed_str());
+        let second = parse(RawListParams { cursor: Some(leaked), ..filtered }, "/Users").unwrap();
+        assert_eq!(second.cursor, Some(CursorPage::After(pos)));
+        assert_eq!(parse(raw(" "), "/Groups").unwrap().cursor, Some(CursorPage::First), "blank is empty");
+        assert_eq!(parse(RawListParams { count: Some("-4"), ..raw("") }, "/Users").unwrap().count, Some(0));
+
+        let errors: Vec<(RawListParams, &str, ScimType, &str)> = vec![
+            (
+                RawListParams { start_index: Some("1"), ..raw("") },
+                "/Users",
+                ScimType::InvalidValue,
+                "startIndex and cursor",
+            ),
+            (
+                RawListParams { count: Some("201"), ..raw("") },
+                "/Users",
+                ScimType::InvalidCount,
+                "above the largest page, 200",
+            ),
+            (raw("garbage!"), "/Users", ScimType::InvalidCursor, "not one this server issued"),
+            (RawListParams { cursor: Some(leaked), ..filtered }, "/Groups", ScimType::InvalidCursor, "another query"),
+            (
+                RawListParams { cursor: Some(leaked), sort_order: Some("descending"), ..filtered },
+                "/Users",
+                ScimType::InvalidCursor,
+                "another query",
+            ),
+            (
+                RawListParams { cursor: Some(leaked), filter: None, ..filtered },
+                "/Users",
+                ScimType::InvalidCursor,
+                "another query",
+            ),
+            (
+                RawListParams { cursor: Some(leaked), count: Some("10"), ..filtered },
+                "/Users",
+                ScimType::InvalidCount,
+                "must stay 100",
+            ),
+        ];
+        for (raw, scope, scim_type, detail) in errors {
+            let e = parse(raw, scope).unwrap_err();
+            assert_eq!((e.status, e.scim_type), (400, Some(scim_type)), "{raw:?}: {e}");
+            assert!(e.detail.contains(detail), "{raw:?}: {e}");
+        }
+
+        let body = parse_search_request(&json!({"cursor": "", "count": 2})).unwrap();
+        assert_eq!(body.cursor.as_deref(), Some(""));
+        assert_eq!(body.list_params("/", SIZES).unwrap().cursor, Some(CursorPage::First));
+        assert_eq!(
+            cursor_list_response(5, vec![json!({"id": "a"})], Some("abc".into())),
+            json!({"schemas": [LIST_RESPONSE_URN], "totalResults": 5, "itemsPerPage": 1, "nextCursor": "abc", "Resources": [{"id": "a"}]})
+        );
+        let last = cursor_list_response(5, vec![], None);
+        assert!(last.get("nextCursor").is_none() && last.get("startIndex").is_none(), "{last}");
     }
 }

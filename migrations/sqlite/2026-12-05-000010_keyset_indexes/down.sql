@@ -1,0 +1,12 @@
+CREATE INDEX resources_kind_external_id ON resources (kind, external_id);
+CREATE INDEX resources_kind_display_name ON resources (kind, display_name);
+CREATE INDEX resources_kind_last_modified ON resources (kind, last_modified);
+CREATE INDEX resources_kind_created ON resources (kind, created);
+CREATE INDEX resources_kind_active ON resources (kind, active);
+DROP INDEX resources_kind_active_seq;
+DROP INDEX resources_kind_created_seq;
+DROP INDEX resources_kind_last_modified_seq;
+DROP INDEX resources_kind_display_name_seq;
+DROP INDEX resources_kind_external_id_seq;
+DROP INDEX resources_kind_user_name_seq;
+DROP INDEX resources_kind_id_seq;
