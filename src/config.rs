@@ -224,6 +224,10 @@ pub struct Config {
     pub database_url: String,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body_bytes: usize,
+    /// Most operations in one Bulk request (`bulk.maxOperations`; 413 beyond).
+    pub bulk_max_operations: usize,
+    /// Largest Bulk request body, in bytes (`bulk.maxPayloadSize`; 413 beyond).
+    pub bulk_max_payload_bytes: usize,
     /// A token accepted besides the stored ones (containers, CI).
     pub bootstrap_token: Option<Secret>,
     /// JWT bearer tokens (none: only static tokens are accepted).
@@ -245,6 +249,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: DEFAULT_DATABASE.into(),
             max_body_bytes: 1024 * 1024,
+            bulk_max_operations: 1000,
+            bulk_max_payload_bytes: 4 * 1024 * 1024,
             bootstrap_token: None,
             jwt: None,
             public_url: None,
@@ -268,6 +274,10 @@ pub struct Layer {
     pub log_format: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub max_body_bytes: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub bulk_max_operations: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub bulk_max_payload_bytes: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub workers: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
@@ -422,6 +432,8 @@ impl Layer {
             public_url: self.public_url.or(lower.public_url),
             log_format: self.log_format.or(lower.log_format),
             max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
+            bulk_max_operations: self.bulk_max_operations.or(lower.bulk_max_operations),
+            bulk_max_payload_bytes: self.bulk_max_payload_bytes.or(lower.bulk_max_payload_bytes),
             workers: self.workers.or(lower.workers),
             dry_run: self.dry_run.or(lower.dry_run),
             bootstrap_token,
@@ -523,6 +535,8 @@ pub const MIN_TOKEN_LEN: usize = 16;
 pub const MIN_HS256_SECRET_LEN: usize = 32;
 /// Smallest `max_body_bytes` accepted (a SCIM user is a few hundred bytes).
 pub const MIN_BODY_BYTES: usize = 1024;
+/// Most `bulk_max_operations` accepted: one Bulk request is one batch of writes held in memory.
+pub const MAX_BULK_OPERATIONS: usize = 100_000;
 
 /// The problems found while resolving, each naming the option, where its value came from and
 /// what to set instead.
@@ -674,6 +688,24 @@ impl Config {
                 )),
             })
             .unwrap_or(d.max_body_bytes);
+        let bulk_max_operations = p
+            .value("bulk_max_operations", layer.bulk_max_operations.as_deref(), |t| match t.parse::<usize>() {
+                Ok(n) if (1..=MAX_BULK_OPERATIONS).contains(&n) => Ok(n),
+                _ => Err(format!(
+                    "use a number of operations from 1 to {MAX_BULK_OPERATIONS}; the default is {}",
+                    d.bulk_max_operations
+                )),
+            })
+            .unwrap_or(d.bulk_max_operations);
+        let bulk_max_payload_bytes = p
+            .value("bulk_max_payload_bytes", layer.bulk_max_payload_bytes.as_deref(), |t| match t.parse::<usize>() {
+                Ok(n) if n >= MIN_BODY_BYTES => Ok(n),
+                _ => Err(format!(
+                    "use a number of bytes of at least {MIN_BODY_BYTES}; the default is {}",
+                    d.bulk_max_payload_bytes
+                )),
+            })
+            .unwrap_or(d.bulk_max_payload_bytes);
         let workers = p
             .value("workers", layer.workers.as_deref(), |t| {
                 t.parse::<usize>().map_err(|_| "use a whole number of threads, or 0 for one per core".into())
@@ -700,6 +732,8 @@ impl Config {
             listen,
             database_url,
             max_body_bytes,
+            bulk_max_operations,
+            bulk_max_payload_bytes,
             bootstrap_token: bootstrap_token.map(|(s, _)| s),
             jwt,
             public_url,
@@ -874,6 +908,9 @@ pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("max_body_bytes", "big", "at least 1024"),
     ("max_body_bytes", "100", "at least 1024"),
     ("max_body_bytes", "-1", "at least 1024"),
+    ("bulk_max_operations", "0", "from 1 to 100000"),
+    ("bulk_max_operations", "many", "from 1 to 100000"),
+    ("bulk_max_payload_bytes", "10", "at least 1024"),
     ("workers", "many", "a whole number of threads"),
     ("workers", "-2", "a whole number of threads"),
     ("dry_run", "maybe", "use true or false"),

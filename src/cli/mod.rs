@@ -80,6 +80,12 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes [default: 1048576].
     #[arg(long, env = "SCIM_BRIDGE_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<String>,
+    /// Most operations in one Bulk request [default: 1000].
+    #[arg(long, env = "SCIM_BRIDGE_BULK_MAX_OPERATIONS")]
+    pub bulk_max_operations: Option<String>,
+    /// Largest Bulk request body, in bytes [default: 4194304].
+    #[arg(long, env = "SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES")]
+    pub bulk_max_payload_bytes: Option<String>,
     /// Externally visible SCIM base URL, e.g. https://scim.example.com/scim/v2 (default: from the request).
     #[arg(long, env = "SCIM_BRIDGE_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -216,6 +222,8 @@ impl ServeArgs {
             listen: self.listen,
             public_url: self.public_url,
             max_body_bytes: self.max_body_bytes,
+            bulk_max_operations: self.bulk_max_operations,
+            bulk_max_payload_bytes: self.bulk_max_payload_bytes,
             workers: self.workers,
             dry_run: self.dry_run,
             bootstrap_token: self.bootstrap_token,

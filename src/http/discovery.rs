@@ -42,12 +42,16 @@ fn ok(body: Value) -> HttpResponse {
 /// RFC 7643 §5, with RFC 9865 §4's `pagination`: both methods, index by default (§2.4: a
 /// provider that had index paging keeps it as the default). No `cursorTimeout`: a cursor holds
 /// its own position and never expires, and §4 reads an absent value as possibly "no timeout".
-pub fn service_provider_config_json(base: &str) -> Value {
+pub fn service_provider_config_json(base: &str, config: &crate::config::Config) -> Value {
     json!({
         "schemas": [schema::SPC_URN],
         "documentationUri": "https://github.com/scim-bridge/scim-bridge/blob/main/README.md",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": true,
+            "maxOperations": config.bulk_max_operations,
+            "maxPayloadSize": config.bulk_max_payload_bytes
+        },
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
@@ -74,7 +78,7 @@ pub fn service_provider_config_json(base: &str) -> Value {
 }
 
 async fn service_provider_config(state: State, req: HttpRequest) -> HttpResponse {
-    ok(service_provider_config_json(&base_url(&req, &state)))
+    ok(service_provider_config_json(&base_url(&req, &state), &state.config))
 }
 
 fn resource_type_json(rt: &ResourceType, base: &str) -> Value {

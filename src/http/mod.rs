@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod bulk;
 mod discovery;
 pub mod error;
 mod ops;
@@ -193,7 +194,8 @@ pub fn routes(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig
                 web::scope("/scim/v2")
                     .wrap(from_fn(require_auth))
                     .configure(discovery::routes)
-                    .configure(resources::routes),
+                    .configure(resources::routes)
+                    .configure(bulk::routes),
             )
             .default_service(web::to(not_found));
     }

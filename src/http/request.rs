@@ -10,7 +10,17 @@ use super::AppState;
 use scim::ScimError;
 
 /// Read and parse a JSON request body, enforcing the size limit and the content type.
-pub async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Value, ScimError> {
+pub async fn json_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Value, ScimError> {
+    json_body_within(req, payload, limit, "SCIM_BRIDGE_MAX_BODY_BYTES").await
+}
+
+/// [`json_body`], naming the setting of the limit (`limit_name`) in the 413's detail.
+pub async fn json_body_within(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    limit_name: &str,
+) -> Result<Value, ScimError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default();
         let mime = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -21,9 +31,7 @@ pub async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit: usiz
         }
     }
     let too_large = || {
-        ScimError::payload_too_large(format!(
-            "the request body is larger than the {limit}-byte limit (SCIM_BRIDGE_MAX_BODY_BYTES)"
-        ))
+        ScimError::payload_too_large(format!("the request body is larger than the {limit}-byte limit ({limit_name})"))
     };
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());

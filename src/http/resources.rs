@@ -61,13 +61,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             None,
             "/Me is not supported: the bridge authenticates IdPs, not users",
         ))
-    }))
-    .service(web::resource("/Bulk").to(|| async {
-        super::error::error_response(&ScimError::new(
-            501,
-            None,
-            "Bulk is not supported yet (ServiceProviderConfig says so)",
-        ))
     }));
 }
 

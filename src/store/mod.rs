@@ -33,7 +33,9 @@ use scim::schema::ResourceKind;
 
 pub use journal::DryRunRequest;
 pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp, OwnedUser, Ownership};
-pub use resources::{GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome, position_of};
+pub use resources::{
+    BulkDone, BulkItem, BulkWrite, GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome, position_of,
+};
 pub use tokens::{TokenInfo, hash_token};
 
 /// The schema of each database: the same versions, in each database's own SQL.
@@ -46,7 +48,7 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 /// Messages (`Display`) never hold a resource's data: a `userName` is often an e-mail address,
 /// so a [`Conflict`](StoreError::Conflict) keeps the value for the client's answer only, in a
 /// [`Personal`] that `Debug` does not print either.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// No resource of this kind has this id.
     #[error("{} {id} not found", kind.as_str())]

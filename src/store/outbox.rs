@@ -892,7 +892,9 @@ mod tests {
         let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
         want.sort_unstable();
         assert_eq!(all, want);
-        assert_eq!(a[0].resource_id, ids[0], "oldest first");
+        // Oldest first (creates in one millisecond tie; the id then decides).
+        let newest_of_a = a.iter().map(|e| (e.created, e.resource_id.clone())).max().unwrap();
+        assert!(b.iter().all(|e| (e.created, e.resource_id.clone()) > newest_of_a), "oldest first");
         assert!(store.outbox_claim("c", now, now + 25_000, 10).unwrap().is_empty(), "all held");
         // A renews; B stops renewing (it died): after its lease ends, C takes B's changes.
         assert_eq!(store.outbox_renew("a", now + 60_000).unwrap(), 3);

@@ -8,6 +8,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod bad_input;
+mod bulk;
 mod cli;
 mod crash;
 mod discovery;

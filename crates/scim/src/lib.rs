@@ -3,6 +3,7 @@
 //!
 //! Must not import: actix, diesel, reqwest, tokio, or any other part of this crate.
 
+pub mod bulk;
 pub mod error;
 pub mod filter;
 pub mod list;

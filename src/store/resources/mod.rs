@@ -479,11 +479,127 @@ fn insert_values(conn: &mut DbConn, seq: i64, values: &[(&'static str, String)])
     Ok(())
 }
 
+/// A plan for a rewrite, from the current resource.
+type PlanFn = dyn Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync;
+
+/// PUT's plan (RFC 7644 §3.5.1).
+fn replace_plan(kind: ResourceKind, body: Value) -> impl Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync {
+    let rt = kind.resource_type();
+    move |current| {
+        let prepared =
+            resource::prepare_replace(rt, body.clone(), &current.full_document()).map_err(StoreError::Invalid)?;
+        let members = match prepared.members {
+            Some(m) => MemberPlan::Replace(m),
+            None => MemberPlan::Keep,
+        };
+        Ok(Plan { doc: prepared.doc, members })
+    }
+}
+
+/// PATCH's plan (RFC 7644 §3.5.2): every operation applies or none does.
+fn patch_plan(
+    kind: ResourceKind,
+    req: PatchRequest,
+) -> impl Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync {
+    let rt = kind.resource_type();
+    move |current| {
+        let full = current.full_document();
+        let mut doc = full.clone();
+        let outcome = patch::apply_patch(rt, &mut doc, &req).map_err(StoreError::Invalid)?;
+        let prepared = resource::prepare_patched(rt, doc, &full).map_err(StoreError::Invalid)?;
+        let members = if outcome.member_changes.is_empty() {
+            MemberPlan::Keep
+        } else {
+            MemberPlan::Changes(outcome.member_changes)
+        };
+        Ok(Plan { doc: prepared.doc, members })
+    }
+}
+
+/// A resource to insert, worked out before the write.
+struct NewResource {
+    kind: ResourceKind,
+    id: String,
+    cols: Columns,
+    text: String,
+    members: Option<Vec<Member>>,
+    user_name: Option<String>,
+}
+
+/// Insert a new resource with its values, members, page count and outbox row; its `seq`.
+fn insert_new(conn: &mut DbConn, new: &NewResource, now: i64) -> Result<i64, StoreError> {
+    let NewResource { kind, id, cols, text, members, user_name } = new;
+    let kind = *kind;
+    let seq: i64 = crate::store::db::each!(conn, |conn| diesel::insert_into(resources::table)
+        .values((
+            resources::kind.eq(kind.as_str()),
+            resources::id.eq(id),
+            resources::user_name.eq(&cols.user_name),
+            resources::external_id.eq(&cols.external_id),
+            resources::display_name.eq(&cols.display_name),
+            resources::active.eq(cols.active),
+            resources::created.eq(now),
+            resources::last_modified.eq(now),
+            resources::version.eq(1i64),
+            resources::doc.eq(text),
+        ))
+        .returning(resources::seq)
+        .get_result(conn))
+    .map_err(|e| map_unique(e, user_name.as_deref()))?;
+    insert_values(conn, seq, &cols.values)?;
+    if let Some(members) = members {
+        add_members(conn, seq, members)?;
+    }
+    bump_page_count(conn, kind, seq, 1)?;
+    outbox::enqueue(conn, kind, id, OutboxOp::Sync, None, now)?;
+    Ok(seq)
+}
+
+/// Rewrite a resource inside the writer, where nothing changes underneath: read it (locked on
+/// PostgreSQL), check `If-Match`, plan, write.
+fn rewrite_locked(
+    conn: &mut DbConn,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<&str>,
+    plan: &PlanFn,
+) -> Result<WriteOutcome, StoreError> {
+    let current = load_row_locked(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+    check_if_match(&current, if_match)?;
+    let ready = Ready::of(kind, plan(&current)?)?;
+    let written = ready.execute(conn, current, false)?;
+    written.ok_or_else(|| StoreError::Internal("an unchecked rewrite reported a version race".into()))
+}
+
+/// DELETE: the resource, its rows, and its memberships in groups (which get a new version).
+fn delete_in(conn: &mut DbConn, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), StoreError> {
+    let current = load_row(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+    check_if_match(&current, if_match)?;
+    let now = now_millis();
+    // The groups that held it change too: Genesys hears about them.
+    for group in outbox::groups_holding(conn, id)? {
+        outbox::enqueue(conn, ResourceKind::Group, &group, OutboxOp::Sync, None, now)?;
+    }
+    let name_key = if kind == ResourceKind::User { "userName" } else { "displayName" };
+    let known_as = current.doc.get(name_key).and_then(Value::as_str);
+    outbox::enqueue(conn, kind, id, OutboxOp::Delete, known_as, now)?;
+    let holders = group_members::table.filter(group_members::member_id.eq(id)).select(group_members::group_seq);
+    diesel::update(resources::table.filter(resources::seq.eq_any(holders)))
+        .set((resources::version.eq(resources::version + 1), resources::last_modified.eq(now)))
+        .execute(conn)?;
+    diesel::delete(group_members::table.filter(group_members::member_id.eq(id))).execute(conn)?;
+    diesel::delete(resources::table.filter(resources::seq.eq(current.seq))).execute(conn)?;
+    bump_page_count(conn, kind, current.seq, -1)?;
+    Ok(())
+}
+
+mod bulk;
 mod members;
 mod paging;
 #[cfg(test)]
 mod tests;
 
+pub use bulk::{BulkDone, BulkItem, BulkWrite};
 use members::*;
 pub use paging::position_of;
 use paging::*;
@@ -491,43 +607,29 @@ use paging::*;
 impl Store {
     /// POST: store a new resource from a validated body.
     pub fn create(&self, rt: &ResourceType, prepared: Prepared) -> Result<StoredResource, StoreError> {
-        let kind = rt.kind;
+        let (new, doc) = self.new_resource(rt.kind, uuid::Uuid::new_v4().to_string(), prepared)?;
+        let now = now_millis();
+        let (kind, id) = (new.kind, new.id.clone());
+        let seq = self.write(move |conn| insert_new(conn, &new, now))?;
+        Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc })
+    }
+
+    /// Work out what a create writes, outside the writer: the storable document (returned apart,
+    /// for the caller), its index columns and JSON text; users pass the [`UserCheck`] first.
+    fn new_resource(
+        &self,
+        kind: ResourceKind,
+        id: String,
+        prepared: Prepared,
+    ) -> Result<(NewResource, Map<String, Value>), StoreError> {
         let doc = storable(prepared.doc);
         if let (ResourceKind::User, Some(check)) = (kind, self.user_check.get()) {
             check(&doc, None).map_err(StoreError::Invalid)?;
         }
         let cols = columns(kind, &doc);
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now_millis();
         let text = serde_json::to_string(&doc).map_err(StoreError::corrupt)?;
-        let members = prepared.members;
         let user_name = doc.get("userName").and_then(Value::as_str).map(str::to_string);
-        let (seq, id) = self.write(move |conn| {
-            let seq: i64 = crate::store::db::each!(conn, |conn| diesel::insert_into(resources::table)
-                .values((
-                    resources::kind.eq(kind.as_str()),
-                    resources::id.eq(&id),
-                    resources::user_name.eq(&cols.user_name),
-                    resources::external_id.eq(&cols.external_id),
-                    resources::display_name.eq(&cols.display_name),
-                    resources::active.eq(cols.active),
-                    resources::created.eq(now),
-                    resources::last_modified.eq(now),
-                    resources::version.eq(1i64),
-                    resources::doc.eq(&text),
-                ))
-                .returning(resources::seq)
-                .get_result(conn))
-            .map_err(|e| map_unique(e, user_name.as_deref()))?;
-            insert_values(conn, seq, &cols.values)?;
-            if let Some(members) = &members {
-                add_members(conn, seq, members)?;
-            }
-            bump_page_count(conn, kind, seq, 1)?;
-            outbox::enqueue(conn, kind, &id, OutboxOp::Sync, None, now)?;
-            Ok((seq, id.clone()))
-        })?;
-        Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc })
+        Ok((NewResource { kind, id, cols, text, members: prepared.members, user_name }, doc))
     }
 
     pub fn get(&self, kind: ResourceKind, id: &str) -> Result<StoredResource, StoreError> {
@@ -548,14 +650,7 @@ impl Store {
         plan: impl Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync + 'static,
     ) -> Result<WriteOutcome, StoreError> {
         let kind = rt.kind;
-        let check = self.user_check.get().filter(|_| kind == ResourceKind::User).cloned();
-        let plan = std::sync::Arc::new(move |current: &StoredResource| -> Result<Plan, StoreError> {
-            let planned = plan(current)?;
-            if let Some(check) = &check {
-                check(&planned.doc, Some(&current.doc)).map_err(StoreError::Invalid)?;
-            }
-            Ok(planned)
-        });
+        let plan = self.checked(kind, plan);
         let current = self.get(kind, id)?;
         check_if_match(&current, if_match)?;
         let ready = Ready::of(kind, plan(&current)?)?;
@@ -566,13 +661,23 @@ impl Store {
             return Ok(done);
         }
         let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
-        let written = self.write(move |conn| {
-            let current = load_row_locked(conn, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
-            check_if_match(&current, if_match.as_deref())?;
-            let ready = Ready::of(kind, plan(&current)?)?;
-            ready.execute(conn, current, false)
-        })?;
-        written.ok_or_else(|| StoreError::Internal("an unchecked rewrite reported a version race".into()))
+        self.write(move |conn| rewrite_locked(conn, kind, &id, if_match.as_deref(), &*plan))
+    }
+
+    /// `plan`, followed by the [`UserCheck`] for users.
+    fn checked(
+        &self,
+        kind: ResourceKind,
+        plan: impl Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync + 'static,
+    ) -> std::sync::Arc<PlanFn> {
+        let check = self.user_check.get().filter(|_| kind == ResourceKind::User).cloned();
+        std::sync::Arc::new(move |current: &StoredResource| -> Result<Plan, StoreError> {
+            let planned = plan(current)?;
+            if let Some(check) = &check {
+                check(&planned.doc, Some(&current.doc)).map_err(StoreError::Invalid)?;
+            }
+            Ok(planned)
+        })
     }
 
     /// PUT (RFC 7644 §3.5.1).
@@ -583,16 +688,7 @@ impl Store {
         if_match: Option<&str>,
         body: Value,
     ) -> Result<WriteOutcome, StoreError> {
-        let rt_static = rt.kind.resource_type();
-        self.rewrite(rt, id, if_match, move |current| {
-            let prepared = resource::prepare_replace(rt_static, body.clone(), &current.full_document())
-                .map_err(StoreError::Invalid)?;
-            let members = match prepared.members {
-                Some(m) => MemberPlan::Replace(m),
-                None => MemberPlan::Keep,
-            };
-            Ok(Plan { doc: prepared.doc, members })
-        })
+        self.rewrite(rt, id, if_match, replace_plan(rt.kind, body))
     }
 
     /// PATCH (RFC 7644 §3.5.2): every operation applies or none does.
@@ -603,46 +699,13 @@ impl Store {
         if_match: Option<&str>,
         req: &PatchRequest,
     ) -> Result<WriteOutcome, StoreError> {
-        let rt_static = rt.kind.resource_type();
-        let req = req.clone();
-        self.rewrite(rt, id, if_match, move |current| {
-            let full = current.full_document();
-            let mut doc = full.clone();
-            let outcome = patch::apply_patch(rt_static, &mut doc, &req).map_err(StoreError::Invalid)?;
-            let prepared = resource::prepare_patched(rt_static, doc, &full).map_err(StoreError::Invalid)?;
-            let members = if outcome.member_changes.is_empty() {
-                MemberPlan::Keep
-            } else {
-                MemberPlan::Changes(outcome.member_changes)
-            };
-            Ok(Plan { doc: prepared.doc, members })
-        })
+        self.rewrite(rt, id, if_match, patch_plan(rt.kind, req.clone()))
     }
 
     /// DELETE: the resource, its rows, and its memberships in groups (which get a new version).
     pub fn delete(&self, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), StoreError> {
         let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
-        self.write(move |conn| {
-            let current = load_row(conn, kind, &id)?.ok_or_else(|| not_found(kind, &id))?;
-            check_if_match(&current, if_match.as_deref())?;
-            let now = now_millis();
-            // The groups that held it change too: Genesys hears about them.
-            for group in outbox::groups_holding(conn, &id)? {
-                outbox::enqueue(conn, ResourceKind::Group, &group, OutboxOp::Sync, None, now)?;
-            }
-            let name_key = if kind == ResourceKind::User { "userName" } else { "displayName" };
-            let known_as = current.doc.get(name_key).and_then(Value::as_str);
-            outbox::enqueue(conn, kind, &id, OutboxOp::Delete, known_as, now)?;
-            let holders =
-                group_members::table.filter(group_members::member_id.eq(&id)).select(group_members::group_seq);
-            diesel::update(resources::table.filter(resources::seq.eq_any(holders)))
-                .set((resources::version.eq(resources::version + 1), resources::last_modified.eq(now)))
-                .execute(conn)?;
-            diesel::delete(group_members::table.filter(group_members::member_id.eq(&id))).execute(conn)?;
-            diesel::delete(resources::table.filter(resources::seq.eq(current.seq))).execute(conn)?;
-            bump_page_count(conn, kind, current.seq, -1)?;
-            Ok(())
-        })
+        self.write(move |conn| delete_in(conn, kind, &id, if_match.as_deref()))
     }
 
     /// Members of a group: (id, type, display).
