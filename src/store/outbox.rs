@@ -126,6 +126,30 @@ pub(crate) fn enqueue(
     Ok(())
 }
 
+/// [`enqueue`] for a resource created in this transaction: its id is new, so no change of it
+/// is pending or parked, and a plain insert (prepared once per connection) does.
+pub(crate) fn enqueue_created(
+    conn: &mut DbConn,
+    kind: ResourceKind,
+    resource_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::kind.eq(kind.as_str()),
+            outbox::resource_id.eq(resource_id),
+            outbox::op.eq(OutboxOp::Sync.as_str()),
+            outbox::user_name.eq(None::<&str>),
+            outbox::revision.eq(1i64),
+            outbox::attempts.eq(0i64),
+            outbox::not_before.eq(now),
+            outbox::created.eq(now),
+            outbox::updated.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Remove a delivered row inside a write transaction, unless its revision moved on (then the
 /// row stays, released, and the newer change is delivered next) or another replica holds it now.
 pub(crate) fn complete_in(conn: &mut DbConn, e: &OutboxEntry) -> Result<bool, StoreError> {
@@ -881,7 +905,13 @@ mod tests {
     #[test]
     fn replicas_claim_each_change_once_and_take_over_a_dead_replicas_after_its_lease() {
         let (_d, store) = store();
-        let ids: Vec<String> = (0..5).map(|i| create_user(&store, &format!("lease{i}@example.com"))).collect();
+        // A millisecond apart: changes queued in the same millisecond are taken in id order.
+        let ids: Vec<String> = (0..5)
+            .map(|i| {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                create_user(&store, &format!("lease{i}@example.com"))
+            })
+            .collect();
         let now = now_millis();
         // Two replicas claim at once: every change goes to one of them, none to both.
         let a = store.outbox_claim("a", now, now + 25_000, 3).unwrap();
