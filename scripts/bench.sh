@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The SCIM server benchmark of docs/benchmarks.md: a release build of scim-bridge on a fresh
-# SQLite file, load-tested on loopback by scripts/bench/measure.sh (wrk): 10,000 creates, then
-# GET by id, userName filters, PATCH of the 8x8 number and pages of 100, with p50/p99 latency,
-# the server's CPU and its peak RSS.
+# SQLite file or a fresh PostgreSQL (or each in turn, in the same run), load-tested on loopback
+# by scripts/bench/measure.sh (wrk): 10,000 creates, then GET by id, userName filters, PATCH of
+# the 8x8 number and pages of 100, with p50/p99 latency, the server's CPU and its peak RSS.
 #
-# Usage: scripts/bench.sh [--bin PATH] [--users N] [--duration S] [--concurrency C]
+# Usage: scripts/bench.sh [--bin PATH] [--database sqlite|postgres|both] [--deep-users N]
+#                         [--pg-port PORT] [--users N] [--duration S] [--concurrency C]
 #                         [--threads T] [--work DIR] [--peers LIST]
 #   --bin PATH    measure this binary instead of building target/release/scim-bridge
+#   --database    sqlite (default): a fresh SQLite file; postgres: a throwaway PostgreSQL on this
+#                 machine (scripts/postgres.sh, stopped and deleted at the end); both: SQLite, then
+#                 PostgreSQL, in the same run, with each phase's PostgreSQL/SQLite ratio
+#   --deep-users N  after the phases, grow the collection to N users and time the page of 100 at
+#                 startIndex 1, N/2 and N-99 (each against the first page; default: not measured)
+#   --pg-port PORT  the throwaway PostgreSQL's port (default: a free one)
 #   --peers LIST  also measure other SCIM servers in the same run (comma list, e.g.
 #                 scim2-server,scim2-waitress,scimmy) with a peer tool that is NOT part of this
 #                 repository: the environment variable PEERS_SH must name it (a script that
@@ -21,7 +28,7 @@ cd "$(dirname "$0")/.."
 . scripts/bench/lib.sh
 absolute() { case "$1" in /*) printf '%s\n' "$1";; *) printf '%s\n' "$here_before_cd/$1";; esac; }
 
-bin="" peers="" work="" measure_args=() peer_args=()
+bin="" peers="" work="" database=sqlite pg_port="" measure_args=() peer_args=()
 while [ $# -gt 0 ]; do
   case "$1" in -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0;; esac
   [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value (try --help)" >&2; exit 2; }
@@ -29,11 +36,15 @@ while [ $# -gt 0 ]; do
     --bin) bin=$(absolute "$2");;
     --peers) peers="$2"; if [ "$peers" = none ]; then peers=""; fi;;
     --work) work=$(absolute "$2");;
+    --database) database="$2";;
+    --pg-port) pg_port="$2";;
+    --deep-users) measure_args+=("$1" "$2");;
     --users|--duration|--concurrency|--threads) measure_args+=("$1" "$2"); peer_args+=("$1" "$2");;
     *) echo "bench.sh: unknown option $1 (try --help)" >&2; exit 2;;
   esac
   shift 2
 done
+case "$database" in sqlite|postgres|both) ;; *) echo "bench.sh: --database takes sqlite, postgres or both" >&2; exit 2;; esac
 peers_sh=""
 if [ -n "$peers" ]; then
   [ -n "${PEERS_SH:-}" ] || { echo "bench.sh: --peers needs PEERS_SH=/path/to/the/peer/tool" >&2; exit 2; }
@@ -49,15 +60,45 @@ fi
 
 [ -n "$work" ] || work=$(mktemp -d "${TMPDIR:-/tmp}/scim-bridge-bench.XXXXXX")
 mkdir -p "$work"
-port=$(free_port)
 SCIM_BEARER_TOKEN="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 export SCIM_BEARER_TOKEN
-BRIDGE_PID=""
-trap '[ -z "$BRIDGE_PID" ] || stop_pid "$BRIDGE_PID"' EXIT
-SCIM_BRIDGE_BOOTSTRAP_TOKEN="$SCIM_BEARER_TOKEN" start_bridge "$bin" "$work/bench.db" "$port" "$work/server.log"
-scripts/bench/measure.sh --url "http://127.0.0.1:$port/scim/v2" --name scim-bridge --pid "$BRIDGE_PID" \
-  --work "$work/scim-bridge" "${measure_args[@]}"
-stop_pid "$BRIDGE_PID"; BRIDGE_PID=""
+BRIDGE_PID="" PG_PORT=""
+cleanup() {
+  [ -z "$BRIDGE_PID" ] || stop_pid "$BRIDGE_PID"
+  [ -z "$PG_PORT" ] || scripts/postgres.sh stop "$PG_PORT"
+}
+trap cleanup EXIT
+
+measure() { # name database-url-or-path
+  local name=$1 db=$2 port
+  port=$(free_port)
+  SCIM_BRIDGE_BOOTSTRAP_TOKEN="$SCIM_BEARER_TOKEN" start_bridge "$bin" "$db" "$port" "$work/$name.log"
+  scripts/bench/measure.sh --url "http://127.0.0.1:$port/scim/v2" --name "$name" --pid "$BRIDGE_PID" \
+    --work "$work/$name" "${measure_args[@]}"
+  stop_pid "$BRIDGE_PID"; BRIDGE_PID=""
+}
+
+case "$database" in
+  sqlite) measure scim-bridge "$work/bench.db"; results=("$work/scim-bridge/results.tsv");;
+  *)
+    if [ "$database" = both ]; then
+      echo "== scim-bridge on SQLite"
+      measure SQLite "$work/bench.db"
+    fi
+    PG_PORT=${pg_port:-$(free_port)}
+    echo "== scim-bridge on PostgreSQL (scripts/postgres.sh, port $PG_PORT)"
+    pg_url=$(scripts/postgres.sh start "$PG_PORT")
+    measure PostgreSQL "$pg_url"
+    scripts/postgres.sh stop "$PG_PORT"; PG_PORT=""
+    results=("$work/PostgreSQL/results.tsv")
+    if [ "$database" = both ]; then
+      results=("$work/SQLite/results.tsv" "${results[@]}")
+      echo
+      echo "== SQLite and PostgreSQL (this machine, one after the other, same run)"
+      python3 scripts/bench/report.py --relative-to SQLite "${results[@]}"
+    fi
+    ;;
+esac
 
 if [ -n "$peers" ]; then
   echo
@@ -65,5 +106,6 @@ if [ -n "$peers" ]; then
   "$peers_sh" --peers "$peers" --work "$work/peers" --out "$work/peers.tsv" "${peer_args[@]}"
   echo
   echo "== scim-bridge beside the peers (separate servers, one after another, same run)"
-  python3 scripts/bench/report.py --relative-to scim-bridge "$work/peers.tsv" "$work/scim-bridge/results.tsv"
+  python3 scripts/bench/report.py --relative-to "$(awk -F'\t' 'NR == 2 { print $1 }' "${results[0]}")" \
+    "$work/peers.tsv" "${results[@]}"
 fi

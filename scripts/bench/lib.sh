@@ -2,8 +2,10 @@
 # Sourced by scripts/bench.sh and scripts/bench-genesys.sh (not run on its own).
 #
 # free_port                     prints a free TCP port on 127.0.0.1
-# start_bridge BIN DB PORT LOG  starts `BIN --database DB serve --listen 127.0.0.1:PORT` in the
-#                               background with the environment of the caller (the caller sets
+# start_bridge BIN DB PORT LOG  starts `BIN serve --listen 127.0.0.1:PORT` on database DB (a
+#                               SQLite path or a postgres:// URL, given in SCIM_BRIDGE_DATABASE_URL
+#                               so a password stays off the command line) in the background with
+#                               the environment of the caller (the caller sets
 #                               SCIM_BRIDGE_BOOTSTRAP_TOKEN and any SCIM_BRIDGE_* it needs), waits
 #                               up to 30 s for /healthz, and sets BRIDGE_PID. Exits the script
 #                               with the log's tail when the server does not come up.
@@ -15,7 +17,7 @@ free_port() {
 
 start_bridge() {
   local bin=$1 db=$2 port=$3 log=$4
-  "$bin" --database "$db" serve --listen "127.0.0.1:$port" > "$log" 2>&1 &
+  SCIM_BRIDGE_DATABASE_URL="$db" "$bin" serve --listen "127.0.0.1:$port" > "$log" 2>&1 &
   BRIDGE_PID=$!
   local _
   for _ in $(seq 300); do

@@ -6,6 +6,8 @@
 #   filter  GET /Users?filter=userName eq "<random seeded userName>"
 #   patch   PATCH /Users/{id}, replace phoneNumbers[type eq "<patch-type>"].value
 #   page    GET /Users?startIndex=<random>&count=100
+# and with --deep-users N, after seeding up to N users in all (seed.lua again):
+#   page@1, page@<N/2>, page@<N-99>   GET /Users?startIndex=<S>&count=100, the same page each time
 # For each: requests/s, p50 and p99 latency, non-2xx answers, socket errors, and, when the
 # server's PID is given, its CPU seconds during the phase and its peak RSS (VmHWM) so far.
 #
@@ -18,6 +20,8 @@
 #   --concurrency C     open connections (default 32)
 #   --threads T         wrk threads for get, filter, patch, page (default 1; seed always 1)
 #   --patch-type TYPE   phone type seeded and patched (default eightbyeight)
+#   --deep-users N      then grow the collection to N users and time the first, middle and last
+#                       page of 100 (default: not measured)
 #   --work DIR          where wrk's output and results.tsv go (default: a new temporary dir)
 # The bearer token is read from SCIM_BEARER_TOKEN. Needs wrk (Debian: apt-get install wrk),
 # curl and python3. The machine is small and shared: compare figures from the same run.
@@ -25,14 +29,14 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 url="" name="scim-bridge" pid="" users=10000 duration=15 conc=32 threads=1
-patch_type=eightbyeight work=""
+patch_type=eightbyeight work="" deep_users=0
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
   case "$1" in
     --url) url="${2%/}";; --name) name="$2";; --pid) pid="$2";; --users) users="$2";;
     --duration) duration="$2";; --concurrency) conc="$2";; --threads) threads="$2";;
-    --patch-type) patch_type="$2";; --work) work="$2";;
+    --patch-type) patch_type="$2";; --work) work="$2";; --deep-users) deep_users="$2";;
     *) echo "measure.sh: unknown option $1" >&2; usage;;
   esac
   shift 2
@@ -62,29 +66,34 @@ cpu_seconds() { if [ -n "$pid" ]; then awk -v a="$1" -v b="$2" -v t="$tick" 'BEG
 
 printf 'target\tphase\trps\tp50_ms\tp99_ms\tnon2xx\tsocket_errors\trequests\tcpu_s\twall_s\tpeak_rss_mib\tnote\n' > "$tsv"
 
-# ---- seed: exactly $users creates, timed by seed.lua itself
-prefix="bench$(date +%s)u"
-log "$name: creating $users users ($conc connections)"
-c0=$(cpu_ticks); t0=$(date +%s.%N)
-wrk -t1 -c"$conc" -d600s --timeout 30s -s "$here/seed.lua" "$url/Users" -- \
-  "$users" "$prefix" "$work" "$patch_type" > "$work/seed.out" 2>&1 || true
-t1=$(date +%s.%N); c1=$(cpu_ticks)
-[ -f "$work/seed.result" ] || { cat "$work/seed.out" >&2; echo "measure.sh: the seed phase did not finish (see above)" >&2; exit 1; }
-python3 - "$work/seed.result" "$name" "$(cpu_seconds "$c0" "$c1")" "$t0" "$t1" "$(peak_rss_mib)" >> "$tsv" <<'PY'
+# ---- seed: exactly N creates, timed by seed.lua itself
+seed() { # phase count prefix dir
+  local phase=$1 count=$2 prefix=$3 dir=$4 c0 c1 t0 t1
+  mkdir -p "$dir"
+  log "$name: creating $count users ($conc connections)"
+  c0=$(cpu_ticks); t0=$(date +%s.%N)
+  wrk -t1 -c"$conc" -d3600s --timeout 30s -s "$here/seed.lua" "$url/Users" -- \
+    "$count" "$prefix" "$dir" "$patch_type" > "$dir/seed.out" 2>&1 || true
+  t1=$(date +%s.%N); c1=$(cpu_ticks)
+  [ -f "$dir/seed.result" ] || { cat "$dir/seed.out" >&2; echo "measure.sh: the $phase phase did not finish (see above)" >&2; exit 1; }
+  python3 - "$dir/seed.result" "$name" "$phase" "$(cpu_seconds "$c0" "$c1")" "$t0" "$t1" "$(peak_rss_mib)" >> "$tsv" <<'PY'
 import sys
-path, name, cpu, t0, t1, rss = sys.argv[1:]
+path, name, phase, cpu, t0, t1, rss = sys.argv[1:]
 r = dict(kv.split("=") for kv in open(path).read().split())
 created, refused, lost, secs = int(r["created"]), int(r["refused"]), int(r["unanswered"]), float(r["seconds"])
 note = f"{created} created" + (f", {lost} unanswered" if lost else "")
 rps = created / secs if secs > 0 else 0
-print(f"{name}\tseed\t{rps:.0f}\t{float(r['p50_ms']):.2f}\t{float(r['p99_ms']):.2f}\t{refused}\t{lost}\t"
+print(f"{name}\t{phase}\t{rps:.0f}\t{float(r['p50_ms']):.2f}\t{float(r['p99_ms']):.2f}\t{refused}\t{lost}\t"
       f"{created + refused}\t{cpu}\t{float(t1) - float(t0):.2f}\t{rss}\t{note}")
 PY
-if [ ! -s "$work/ids" ] || [ "$(grep -c . "$work/ids")" -eq 0 ]; then
-  cat "$work/seed.out" >&2
-  echo "measure.sh: no user was created (wrong token?); see $tsv" >&2
-  exit 1
-fi
+  if [ ! -s "$dir/ids" ] || [ "$(grep -c . "$dir/ids")" -eq 0 ]; then
+    cat "$dir/seed.out" >&2
+    echo "measure.sh: no user was created (wrong token?); see $tsv" >&2
+    exit 1
+  fi
+}
+prefix="bench$(date +%s)u"
+seed seed "$users" "$prefix" "$work"
 
 # ---- the timed phases
 phase() { # name script args...
@@ -114,8 +123,16 @@ phase filter filter.lua "$users" "$prefix"
 phase patch patch.lua "$work/ids" "$patch_type"
 phase page page.lua "$users"
 
+# ---- deep pages: the same page of 100 again and again, near the start, middle and end
+if [ "$deep_users" -gt "$users" ]; then
+  seed seed-deep "$((deep_users - users))" "${prefix}d" "$work/deep"
+  for start in 1 $((deep_users / 2)) $((deep_users - 99)); do
+    phase "page@$start" page_at.lua "$start"
+  done
+fi
+
 echo
-echo "users=$users duration=${duration}s concurrency=$conc wrk-threads=$threads cores=$(nproc) $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "users=$users deep-users=$deep_users duration=${duration}s concurrency=$conc wrk-threads=$threads cores=$(nproc) $(date -u +%Y-%m-%dT%H:%MZ)"
 python3 "$here/report.py" "$tsv"
 echo
 echo "raw results: $tsv (wrk output beside it)"

@@ -2,7 +2,9 @@
 """Print the tables of docs/benchmarks.md from one or more results.tsv files written by
 scripts/bench/measure.sh: throughput with p50/p99 latency and peak RSS per target, then the
 server's CPU efficiency, and with --relative-to TARGET each target's throughput as a multiple
-of TARGET's. Standard library only.
+of TARGET's. When the results hold fixed pages over a large collection (measure.sh
+--deep-users: phases page@S), a table of those with each one's throughput as a share of the
+first page's. Standard library only.
 Usage: report.py [--relative-to TARGET] results.tsv [more.tsv ...]"""
 
 import csv
@@ -66,14 +68,40 @@ def main(args):
         for t in targets:
             print("| " + " | ".join([t] + [efficiency_cell(rows.get((t, p))) for p in PHASES]) + " |")
 
+    deep = sorted({p for (_, p) in rows if p.startswith("page@")}, key=lambda p: int(p[5:]))
+    seeded = {t: rows[(t, "seed")]["requests"] for t in targets if (t, "seed") in rows}
+    if deep:
+        for t in targets:
+            if (t, "seed-deep") in rows:
+                seeded[t] = int(seeded.get(t, 0)) + int(rows[(t, "seed-deep")]["requests"])
+        print()
+        print("Pages of 100 at a fixed startIndex in a large collection (req/s, p50/p99 ms), and each "
+              f"as a share of the first page's req/s (the cost should not grow with startIndex):")
+        header = ["target", "users", "seeding req/s"] + [f"startIndex={p[5:]}" for p in deep] \
+            + [f"{p[5:]} / 1" for p in deep[1:]]
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for t in targets:
+            cells = [throughput_cell(rows.get((t, p))) for p in deep]
+            first = rows.get((t, deep[0]))
+            ratios = []
+            for p in deep[1:]:
+                r = rows.get((t, p))
+                ok = r and first and r["rps"] != "-" and first["rps"] not in ("-", "0")
+                ratios.append(f"{float(r['rps']) / float(first['rps']):.2f}" if ok else "-")
+            seed_deep = rows.get((t, "seed-deep"))
+            print("| " + " | ".join([t, str(seeded.get(t, "-")), seed_deep["rps"] if seed_deep else "-"]
+                                    + cells + ratios) + " |")
+
     if reference in targets and len(targets) > 1:
+        phases = PHASES + deep
         print()
         print(f"Throughput relative to {reference} (the figures to compare; only phases without errors):")
-        print("| target | " + " | ".join(PHASES) + " |")
-        print("|" + "---|" * (len(PHASES) + 1))
+        print("| target | " + " | ".join(phases) + " |")
+        print("|" + "---|" * (len(phases) + 1))
         for t in targets:
             cells = []
-            for p in PHASES:
+            for p in phases:
                 r, q = rows.get((t, p)), rows.get((reference, p))
                 clean = r and q and r["rps"] != "-" and q["rps"] not in ("-", "0") \
                     and r["non2xx"] == "0" and q["non2xx"] == "0"

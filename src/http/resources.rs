@@ -213,7 +213,11 @@ async fn create(
     let s = state.clone();
     let (res, derived, proj) = web::block(move || -> Result<_, ApiError> {
         let res = s.store.create(rt, prepared)?;
-        let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&res))?.pop().unwrap_or_default();
+        // A user just created belongs to no group yet: no query for its `groups`.
+        let derived = match kind {
+            ResourceKind::User => Derived::default(),
+            ResourceKind::Group => load_derived(&s, rt, &proj, std::slice::from_ref(&res))?.pop().unwrap_or_default(),
+        };
         Ok((res, derived, proj))
     })
     .await??;

@@ -15,8 +15,11 @@ mod resources;
 pub mod schema;
 mod tokens;
 
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
@@ -113,13 +116,17 @@ impl From<diesel::result::Error> for StoreError {
             Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message().contains("deadlock detected") => {
                 StoreError::Unavailable(format!("{CONTENTION}: {}", info.message()))
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => StoreError::Unavailable(e.to_string()),
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                CONNECTION_LOST.set(true);
+                StoreError::Unavailable(e.to_string())
+            }
             // The server went away mid-query (restart, failover): the pool replaces the connection.
             Error::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if info.message().contains("server closed the connection")
                     || info.message().contains("terminating connection")
                     || info.message().contains("no connection to the server") =>
             {
+                CONNECTION_LOST.set(true);
                 StoreError::Unavailable(format!("the database connection was lost: {}", info.message()))
             }
             _ => StoreError::Internal(format!("database error: {e}")),
@@ -166,10 +173,34 @@ const WRITER_PRAGMAS: &str =
 /// How often the checkpointer copies committed WAL pages into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
+thread_local! {
+    /// Set when a query on this thread found its connection lost (the server restarted, failed
+    /// over or went away). A pooled connection is used and given back on one thread, so when it
+    /// comes back the pool learns from this that it is dead ([`Manager::has_broken`]). Diesel
+    /// alone only sees a connection as broken when a transaction could not be closed.
+    static CONNECTION_LOST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// How long a pooled PostgreSQL connection may sit idle before it is tested (`SELECT 1`) when
+/// taken: a connection in steady use is not (the test is a round trip per request), and one
+/// that waited through an outage is.
+const IDLE_BEFORE_TEST: Duration = Duration::from_secs(1);
+
+/// What the pool keeps beside each PostgreSQL connection: when it was last taken, and the
+/// number of lost connections seen before then ([`Manager::losses`]).
+#[derive(Clone, Copy)]
+struct Checkout {
+    at: Instant,
+    losses: u64,
+}
+
 /// Opens connections for the pool: SQLite with its pragmas, or PostgreSQL.
 #[derive(Debug)]
 struct Manager {
     backend: Backend,
+    /// Connections found lost so far: when it grows, every other idle connection is suspect
+    /// (one server went away for all of them) and is tested before its next use.
+    losses: Arc<AtomicU64>,
 }
 
 impl ManageConnection for Manager {
@@ -194,6 +225,10 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
+        if CONNECTION_LOST.replace(false) {
+            self.losses.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
         db::each!(conn, |c| diesel::r2d2::R2D2Connection::is_broken(c))
     }
 }
@@ -212,6 +247,8 @@ impl ManageConnection for Manager {
 pub struct Store {
     backend: Backend,
     readers: Pool<Manager>,
+    /// The pool manager's count of lost connections ([`Manager::losses`]).
+    losses: Arc<AtomicU64>,
     /// SQLite's writer thread; `None` for PostgreSQL (writes use the pool).
     writer: Option<mpsc::Sender<Job>>,
     /// What a user must satisfy beyond its schema before it is stored ([`Store::set_user_check`]).
@@ -337,6 +374,7 @@ impl Store {
             Backend::Sqlite(path) => {
                 let mut writer = open_writer(path)?;
                 run_migrations(&mut writer)?;
+                let losses = Arc::new(AtomicU64::new(0));
                 let readers = Pool::builder()
                     .max_size(8)
                     // A checkout test is a `SELECT 1` per request; a broken SQLite file connection
@@ -344,9 +382,10 @@ impl Store {
                     .test_on_check_out(false)
                     .min_idle(Some(2))
                     .connection_timeout(Duration::from_secs(10))
-                    .build(Manager { backend: backend.clone() })?;
+                    .build(Manager { backend: backend.clone(), losses: losses.clone() })?;
                 Ok(Store {
                     writer: Some(spawn_writer(writer, path.clone())?),
+                    losses,
                     _checkpointer: Some(spawn_checkpointer(path)?),
                     readers,
                     backend,
@@ -357,20 +396,23 @@ impl Store {
                 let mut conn = connect_postgres(&backend)?;
                 run_migrations(&mut conn)?;
                 drop(conn);
+                let losses = Arc::new(AtomicU64::new(0));
                 let readers = Pool::builder()
                     .max_size(16)
-                    // A connection the server dropped (restart, failover) is found and replaced
-                    // before use, so the next request after an outage works.
-                    .test_on_check_out(true)
+                    // Not r2d2's test of every checkout (a `SELECT 1` round trip per request):
+                    // `reader` tests a connection only when it sat idle or another was lost, and
+                    // a connection found lost while in use is dropped when given back.
+                    .test_on_check_out(false)
                     // No idle minimum: a pool thread replenishing it could still be in the middle
                     // of a connection's handshake when a short-lived command exits, and libpq's
                     // OpenSSL is torn down at exit under it (a crash). Connections are made when
                     // needed and kept while used.
                     .min_idle(Some(0))
                     .connection_timeout(Duration::from_secs(3))
-                    .build(Manager { backend: backend.clone() })?;
+                    .build(Manager { backend: backend.clone(), losses: losses.clone() })?;
                 Ok(Store {
                     readers,
+                    losses,
                     writer: None,
                     _checkpointer: None,
                     backend,
@@ -410,7 +452,27 @@ impl Store {
         run_migrations(&mut conn)
     }
 
+    /// A pooled connection. A PostgreSQL connection that sat idle for a while, or that was idle
+    /// when another was found lost, is tested first and replaced if the server dropped it (a
+    /// restart, a failover): the first request after an outage does not fail on it.
     fn reader(&self) -> Result<PooledConnection<Manager>, StoreError> {
+        CONNECTION_LOST.set(false);
+        if !self.is_postgres() {
+            return Ok(self.readers.get()?);
+        }
+        // Each dead connection tested is dropped; past as many as the pool holds, a new one.
+        for _ in 0..=self.readers.max_size() {
+            let mut conn = self.readers.get()?;
+            let losses = self.losses.load(Ordering::Relaxed);
+            let now = Instant::now();
+            let last = PooledConnection::extensions_mut(&mut conn).insert(Checkout { at: now, losses });
+            let suspect = last.is_some_and(|c| c.losses != losses || now.duration_since(c.at) >= IDLE_BEFORE_TEST);
+            if !suspect || conn.batch_execute("SELECT 1").is_ok() {
+                return Ok(conn);
+            }
+            // Given back as broken: the pool drops it and counts the loss.
+            CONNECTION_LOST.set(true);
+        }
         Ok(self.readers.get()?)
     }
 

@@ -126,6 +126,30 @@ pub(crate) fn enqueue(
     Ok(())
 }
 
+/// [`enqueue`] for a resource created in this transaction: its id is new, so no change of it
+/// is pending or parked, and a plain insert (prepared once per connection) does.
+pub(crate) fn enqueue_created(
+    conn: &mut DbConn,
+    kind: ResourceKind,
+    resource_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::kind.eq(kind.as_str()),
+            outbox::resource_id.eq(resource_id),
+            outbox::op.eq(OutboxOp::Sync.as_str()),
+            outbox::user_name.eq(None::<&str>),
+            outbox::revision.eq(1i64),
+            outbox::attempts.eq(0i64),
+            outbox::not_before.eq(now),
+            outbox::created.eq(now),
+            outbox::updated.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Remove a delivered row inside a write transaction, unless its revision moved on (then the
 /// row stays, released, and the newer change is delivered next) or another replica holds it now.
 pub(crate) fn complete_in(conn: &mut DbConn, e: &OutboxEntry) -> Result<bool, StoreError> {

@@ -19,6 +19,22 @@ use scim::schema::{ResourceKind, ResourceType};
 /// Rows per page-count bucket (`seq >> BUCKET_BITS`).
 const BUCKET_BITS: u32 = 10;
 
+/// Rows counting each bucket (`page_counts.bucket` is `bucket * COUNT_SHARDS + shard`, the shard
+/// the low bits of `seq`): concurrent creates take consecutive seqs and so update different
+/// rows, where one row per bucket had every create wait for the one before to commit
+/// (PostgreSQL locks an updated row until its transaction ends).
+const COUNT_SHARDS: i64 = 16;
+
+/// The `page_counts` key counting row `seq`.
+fn count_key(seq: i64) -> i64 {
+    (seq >> BUCKET_BITS) * COUNT_SHARDS + (seq & (COUNT_SHARDS - 1))
+}
+
+/// The first seq of the bucket a `page_counts` key counts for.
+fn bucket_start(key: i64) -> i64 {
+    (key / COUNT_SHARDS) << BUCKET_BITS
+}
+
 /// A stored resource: its document (without `id`/`meta`) and bookkeeping columns.
 #[derive(Debug, Clone)]
 pub struct StoredResource {
@@ -458,7 +474,7 @@ fn load_row(conn: &mut DbConn, kind: ResourceKind, id: &str) -> Result<Option<St
 }
 
 fn bump_page_count(conn: &mut DbConn, kind: ResourceKind, seq: i64, delta: i64) -> Result<(), StoreError> {
-    let bucket = seq >> BUCKET_BITS;
+    let bucket = count_key(seq);
     crate::store::db::each!(conn, |conn| diesel::insert_into(page_counts::table)
         .values((page_counts::kind.eq(kind.as_str()), page_counts::bucket.eq(bucket), page_counts::n.eq(delta)))
         .on_conflict((page_counts::kind, page_counts::bucket))
@@ -468,9 +484,20 @@ fn bump_page_count(conn: &mut DbConn, kind: ResourceKind, seq: i64, delta: i64) 
     Ok(())
 }
 
-/// Insert the value rows of a new resource. One single-row statement per value: diesel
-/// prepares those once per connection, where a multi-row insert is parsed each time.
+/// Insert the value rows of a new resource. SQLite: one single-row statement per value, which
+/// diesel prepares once per connection (a multi-row insert is parsed each time). PostgreSQL:
+/// one multi-row statement, as each statement is a round trip to the server.
 fn insert_values(conn: &mut DbConn, seq: i64, values: &[(&'static str, String)]) -> Result<(), StoreError> {
+    if let (DbConn::Pg(pg), [_, _, ..]) = (&mut *conn, values) {
+        let rows: Vec<_> = values
+            .iter()
+            .map(|(attr, value)| {
+                (resource_values::seq.eq(seq), resource_values::attr.eq(*attr), resource_values::value.eq(value))
+            })
+            .collect();
+        diesel::insert_into(resource_values::table).values(&rows).execute(pg)?;
+        return Ok(());
+    }
     for (attr, value) in values {
         diesel::insert_into(resource_values::table)
             .values((resource_values::seq.eq(seq), resource_values::attr.eq(*attr), resource_values::value.eq(value)))
@@ -551,7 +578,7 @@ fn insert_new(conn: &mut DbConn, new: &NewResource, now: i64) -> Result<i64, Sto
         add_members(conn, seq, members)?;
     }
     bump_page_count(conn, kind, seq, 1)?;
-    outbox::enqueue(conn, kind, id, OutboxOp::Sync, None, now)?;
+    outbox::enqueue_created(conn, kind, id, now)?;
     Ok(seq)
 }
 
@@ -739,8 +766,14 @@ impl Store {
     }
 
     /// A list query (RFC 7644 §3.4.2): filter, sort, page.
+    /// SQLite: in one read transaction, so the page and its total come from one snapshot.
+    /// PostgreSQL: without one (BEGIN and COMMIT would be two more round trips for nothing):
+    /// under read committed every statement takes its own snapshot, in a transaction or not.
     pub fn list(&self, rt: &ResourceType, params: &ListParams, filter: Option<&Filter>) -> Result<Page, StoreError> {
         let mut conn = self.reader()?;
+        if conn.is_postgres() {
+            return list_in(&mut conn, rt, params, filter);
+        }
         conn.transaction::<_, StoreError, _>(|conn| list_in(conn, rt, params, filter))
     }
 }

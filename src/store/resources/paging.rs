@@ -469,10 +469,13 @@ pub(super) fn page_by_counts(
     }
     let mut before = 0u64;
     let mut start_seq = 0i64;
-    for (bucket, n) in &buckets {
-        let n = (*n).max(0) as u64;
+    // The shards of one bucket are adjacent in key order: sum them, then step by bucket.
+    for (start, n) in buckets
+        .chunk_by(|a, b| bucket_start(a.0) == bucket_start(b.0))
+        .map(|shards| (bucket_start(shards[0].0), shards.iter().map(|(_, n)| (*n).max(0) as u64).sum::<u64>()))
+    {
         if before + n > offset {
-            start_seq = bucket << BUCKET_BITS;
+            start_seq = start;
             break;
         }
         before += n;

@@ -172,6 +172,19 @@ fn paging_by_counts_matches_offset_paging() {
     }
 }
 
+#[test]
+fn page_count_keys_shard_a_bucket_and_keep_buckets_in_order() {
+    let bucket = 1i64 << BUCKET_BITS;
+    // Consecutive rows count in different shards of one bucket...
+    let keys: Vec<i64> = (0..COUNT_SHARDS).map(|i| count_key(3 * bucket + i)).collect();
+    assert_eq!(keys.iter().collect::<std::collections::BTreeSet<_>>().len(), COUNT_SHARDS as usize);
+    // ...which all lead back to the bucket's first seq, and every key of a later bucket sorts after.
+    for seq in [0, 1, 15, 16, bucket - 1, bucket, 3 * bucket + 7, 1_000_000] {
+        assert_eq!(bucket_start(count_key(seq)), (seq >> BUCKET_BITS) << BUCKET_BITS, "seq {seq}");
+        assert!(count_key(seq) < count_key(((seq >> BUCKET_BITS) + 1) << BUCKET_BITS), "seq {seq}");
+    }
+}
+
 /// The filters the issue names run in SQL alone, and SQLite answers them from an index.
 #[test]
 fn indexed_filters_are_exact_and_use_indexes() {
