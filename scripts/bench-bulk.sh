@@ -63,7 +63,13 @@ for db in "${dbs[@]}"; do
       mkdir -p "$work/$db-single"
       wrk -t1 -c32 -d3600s --timeout 30s -s scripts/bench/seed.lua "$url/Users" -- \
         "$users" "s" "$work/$db-single" eightbyeight > "$work/$db-single/seed.out" 2>&1 || true
-      line=$(python3 -c 'import sys; r=dict(kv.split("=") for kv in open(sys.argv[1]).read().split()); print(f"users={r[\"created\"]} seconds={float(r[\"seconds\"]):.3f} users_per_s={int(r[\"created\"])/float(r[\"seconds\"]):.0f}")' "$work/$db-single/seed.result")
+      line=$(python3 - "$work/$db-single/seed.result" <<'PY'
+import sys
+r = dict(kv.split("=") for kv in open(sys.argv[1]).read().split())
+n, secs = int(r["created"]), float(r["seconds"])
+print(f"users={n} seconds={secs:.3f} users_per_s={n / secs:.0f} refused={r['refused']}")
+PY
+)
     else
       line=$(python3 scripts/bench/bulk.py "$url" "$users" "$batch" "$connections" b)
     fi

@@ -171,6 +171,27 @@ async fn each_operation_keeps_its_own_outcome() {
     assert_eq!(users.body["totalResults"], 3, "taken, one, two");
     assert_eq!(app.get("/Groups?count=0").await.body["totalResults"], 0);
     assert!(app.get(&format!("/Users/{existing}")).await.body.get("title").is_none());
+
+    // A rename onto a taken userName fails alone; the operation after it runs.
+    let r = app
+        .post(
+            "/Bulk",
+            bulk(json!([
+                {"method": "PATCH", "path": format!("/Users/{existing}"),
+                 "data": patch_body(json!([{"op": "replace", "path": "userName", "value": "ONE@example.com"}]))},
+                {"method": "PATCH", "path": format!("/Users/{existing}"),
+                 "data": patch_body(json!([{"op": "replace", "path": "title", "value": "Kept"}]))},
+            ])),
+        )
+        .await;
+    let ops = self::ops(&r);
+    assert_eq!((ops[0]["status"].as_str(), ops[0]["response"]["scimType"].as_str()), (Some("409"), Some("uniqueness")));
+    assert_eq!(ops[1]["status"], "200", "{}", r.body);
+    let user = app.get(&format!("/Users/{existing}")).await;
+    assert_eq!(
+        (user.body["userName"].as_str(), user.body["title"].as_str()),
+        (Some("taken@example.com"), Some("Kept"))
+    );
 }
 
 #[tokio::test]

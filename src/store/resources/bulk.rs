@@ -79,8 +79,27 @@ impl Store {
             prepared.push((item.op, item.needs, item.if_match, ready));
         }
         let prepared = Arc::new(prepared);
-        let ledger = ledger.clone();
-        self.write(move |conn| {
+        // First without a savepoint per step (SQLite's savepoints cost more than the writes):
+        // every way a step can fail is checked before it writes. Should a step still fail once
+        // it started writing, the batch is rolled back and run again, a savepoint per step.
+        match self.run_batch(&prepared, ledger, false) {
+            Err(Late) => self
+                .run_batch(&prepared, ledger, true)
+                .map_err(|Late| StoreError::Internal("a bulk batch failed part-way with savepoints".into()))?,
+            Ok(done) => done,
+        }
+    }
+
+    fn run_batch(
+        &self,
+        prepared: &Arc<Vec<Prepared1>>,
+        ledger: &Ledger,
+        savepoints: bool,
+    ) -> Result<Result<Vec<BulkResult>, StoreError>, Late> {
+        let (prepared, ledger) = (prepared.clone(), ledger.clone());
+        let late = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = late.clone();
+        let result = self.write(move |conn| {
             let mut ledger = ledger.clone();
             let mut out = Vec::with_capacity(prepared.len());
             let now = now_millis();
@@ -91,7 +110,17 @@ impl Store {
                 let result = match (ready, ledger.blocked(needs)) {
                     (Err(e), _) => Err(e.clone()),
                     (Ok(_), Some(e)) => Err(StoreError::Invalid(e)),
-                    (Ok(ready), None) => conn.transaction(|c| run(c, ready, if_match.as_deref(), now)),
+                    (Ok(ready), None) if savepoints => {
+                        conn.transaction(|c| run(c, ready, if_match.as_deref(), now).map_err(Failure::into_error))
+                    }
+                    (Ok(ready), None) => match run(conn, ready, if_match.as_deref(), now) {
+                        Ok(done) => Ok(done),
+                        Err(Failure::Early(e)) => Err(e),
+                        Err(Failure::Late(e)) => {
+                            seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    },
                 };
                 // A deadlock or serialization failure (PostgreSQL) is the whole batch's: it runs again.
                 if let Err(e) = &result
@@ -103,7 +132,11 @@ impl Store {
                 out.push((*op, result));
             }
             Ok(out)
-        })
+        });
+        match result {
+            Err(e) if late.load(std::sync::atomic::Ordering::Relaxed) && !e.is_contention() => Err(Late),
+            other => Ok(other),
+        }
     }
 
     fn ready(&self, write: BulkWrite) -> Result<Ready1, StoreError> {
@@ -123,11 +156,59 @@ impl Store {
     }
 }
 
-fn run(conn: &mut DbConn, ready: &Ready1, if_match: Option<&str>, now: i64) -> Result<BulkDone, StoreError> {
+/// A prepared step: its operation, the POSTs it needs, its If-Match, and the write.
+type Prepared1 = (usize, Vec<(usize, String)>, Option<String>, Result<Ready1, StoreError>);
+
+/// A batch that must run again with a savepoint per step.
+struct Late;
+
+/// How a step failed: before it wrote anything (its own outcome), or after (the batch's).
+enum Failure {
+    Early(StoreError),
+    Late(StoreError),
+}
+
+impl Failure {
+    fn into_error(self) -> StoreError {
+        match self {
+            Failure::Early(e) | Failure::Late(e) => e,
+        }
+    }
+
+    /// A check's error: the caller's (early), or the database's (late: on PostgreSQL a failed
+    /// statement spoils the transaction).
+    fn check(e: StoreError) -> Failure {
+        match e {
+            StoreError::Invalid(_)
+            | StoreError::NotFound { .. }
+            | StoreError::Conflict { .. }
+            | StoreError::PreconditionFailed { .. } => Failure::Early(e),
+            other => Failure::Late(other),
+        }
+    }
+}
+
+/// Whether another user than `seq` holds this (lower-cased) userName.
+fn user_name_held(conn: &mut DbConn, user_name: &str, except: Option<i64>) -> Result<bool, StoreError> {
+    let held: Option<i64> = resources::table
+        .filter(resources::kind.eq(ResourceKind::User.as_str()))
+        .filter(resources::user_name.eq(user_name))
+        .select(resources::seq)
+        .first(conn)
+        .optional()?;
+    Ok(held.is_some_and(|s| Some(s) != except))
+}
+
+fn run(conn: &mut DbConn, ready: &Ready1, if_match: Option<&str>, now: i64) -> Result<BulkDone, Failure> {
     match ready {
         Ready1::Create(created) => {
             let (new, doc) = &**created;
-            let seq = insert_new(conn, new, now)?;
+            if let Some(name) = &new.cols.user_name
+                && user_name_held(conn, name, None).map_err(Failure::check)?
+            {
+                return Err(Failure::Early(user_name_taken(new.user_name.as_deref())));
+            }
+            let seq = insert_new(conn, new, now).map_err(Failure::Late)?;
             Ok(BulkDone::Stored(StoredResource {
                 kind: new.kind,
                 seq,
@@ -139,8 +220,28 @@ fn run(conn: &mut DbConn, ready: &Ready1, if_match: Option<&str>, now: i64) -> R
             }))
         }
         Ready1::Rewrite { kind, id, plan } => {
-            rewrite_locked(conn, *kind, id, if_match, &**plan).map(|o| BulkDone::Stored(o.resource))
+            let current = load_row_locked(conn, *kind, id)
+                .map_err(Failure::check)?
+                .ok_or_else(|| Failure::Early(not_found(*kind, id)))?;
+            check_if_match(&current, if_match).map_err(Failure::Early)?;
+            let ready = plan(&current).and_then(|p| Ready::of(*kind, p)).map_err(Failure::check)?;
+            if let Some(name) = &ready.cols.user_name
+                && columns(*kind, &current.doc).user_name.as_ref() != Some(name)
+                && user_name_held(conn, name, Some(current.seq)).map_err(Failure::check)?
+            {
+                return Err(Failure::Early(user_name_taken(ready.doc.get("userName").and_then(Value::as_str))));
+            }
+            let written = ready.execute(conn, current, false).map_err(Failure::Late)?;
+            written.map(|o| BulkDone::Stored(o.resource)).ok_or_else(|| {
+                Failure::Late(StoreError::Internal("an unchecked rewrite reported a version race".into()))
+            })
         }
-        Ready1::Delete { kind, id } => delete_in(conn, *kind, id, if_match).map(|()| BulkDone::Deleted),
+        Ready1::Delete { kind, id } => {
+            let current = load_row(conn, *kind, id)
+                .map_err(Failure::check)?
+                .ok_or_else(|| Failure::Early(not_found(*kind, id)))?;
+            check_if_match(&current, if_match).map_err(Failure::Early)?;
+            delete_rows(conn, *kind, id, &current).map(|()| BulkDone::Deleted).map_err(Failure::Late)
+        }
     }
 }

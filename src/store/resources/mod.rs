@@ -602,6 +602,11 @@ fn rewrite_locked(
 fn delete_in(conn: &mut DbConn, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), StoreError> {
     let current = load_row(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
     check_if_match(&current, if_match)?;
+    delete_rows(conn, kind, id, &current)
+}
+
+/// The writes of a DELETE whose resource was read and checked.
+fn delete_rows(conn: &mut DbConn, kind: ResourceKind, id: &str, current: &StoredResource) -> Result<(), StoreError> {
     let now = now_millis();
     // The groups that held it change too: Genesys hears about them.
     for group in outbox::groups_holding(conn, id)? {
