@@ -260,3 +260,48 @@ async fn a_thousand_creates_in_one_request() {
     let last = app.get(&format!("/Users?filter={}", q("userName eq \"user999@example.com\""))).await;
     assert_eq!(last.body["Resources"][0]["id"].as_str().map(str::to_string), Some(id_of(&ops[999])));
 }
+
+/// Bulk requests running at once (on PostgreSQL each in its own transaction, all counting into
+/// the same page-count rows) neither deadlock nor lose a count: totals and pages stay exact.
+#[tokio::test]
+async fn concurrent_bulk_requests_keep_counts_and_pages_exact() {
+    let app = TestApp::spawn().await;
+    let request = |n: usize| {
+        let ops: Vec<Value> = (0..300)
+            .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": user_body(&format!("c{n}-{i}@example.com"))}))
+            .collect();
+        bulk(Value::Array(ops))
+    };
+    let responses = futures_util::future::join_all((0..4).map(|n| app.post("/Bulk", request(n)))).await;
+    let mut ids = Vec::new();
+    for r in &responses {
+        let ops = self::ops(r);
+        assert!(ops.iter().all(|o| o["status"] == "201"), "{}", r.body);
+        ids.extend(ops.iter().map(id_of));
+    }
+    // Delete every third user, again from several requests at once.
+    let deletes: Vec<Vec<Value>> = ids
+        .iter()
+        .step_by(3)
+        .map(|id| json!({"method": "DELETE", "path": format!("/Users/{id}")}))
+        .collect::<Vec<_>>()
+        .chunks(100)
+        .map(<[Value]>::to_vec)
+        .collect();
+    let responses =
+        futures_util::future::join_all(deletes.into_iter().map(|d| app.post("/Bulk", bulk(Value::Array(d))))).await;
+    for r in &responses {
+        assert!(self::ops(r).iter().all(|o| o["status"] == "204"), "{}", r.body);
+    }
+    let left = 1200 - 400;
+    assert_eq!(app.get("/Users?count=0").await.body["totalResults"], left);
+    let mut seen = std::collections::HashSet::new();
+    for start in (1..=left).step_by(100) {
+        let page = app.get(&format!("/Users?startIndex={start}&count=100&attributes=userName")).await;
+        assert_eq!(page.body["totalResults"], left);
+        for u in page.body["Resources"].as_array().unwrap() {
+            assert!(seen.insert(u["id"].as_str().unwrap().to_string()), "a user on two pages: {u}");
+        }
+    }
+    assert_eq!(seen.len(), left);
+}

@@ -102,6 +102,7 @@ impl Store {
         let result = self.write(move |conn| {
             let mut ledger = ledger.clone();
             let mut out = Vec::with_capacity(prepared.len());
+            let mut counts = CountDeltas::default();
             let now = now_millis();
             for (op, needs, if_match, ready) in prepared.iter() {
                 if ledger.stopped() {
@@ -110,11 +111,17 @@ impl Store {
                 let result = match (ready, ledger.blocked(needs)) {
                     (Err(e), _) => Err(e.clone()),
                     (Ok(_), Some(e)) => Err(StoreError::Invalid(e)),
-                    (Ok(ready), None) if savepoints => {
-                        conn.transaction(|c| run(c, ready, if_match.as_deref(), now).map_err(Failure::into_error))
-                    }
+                    (Ok(ready), None) if savepoints => conn
+                        .transaction(|c| run(c, ready, if_match.as_deref(), now).map_err(Failure::into_error))
+                        .map(|(done, step_counts)| {
+                            counts.merge(step_counts);
+                            done
+                        }),
                     (Ok(ready), None) => match run(conn, ready, if_match.as_deref(), now) {
-                        Ok(done) => Ok(done),
+                        Ok((done, step_counts)) => {
+                            counts.merge(step_counts);
+                            Ok(done)
+                        }
                         Err(Failure::Early(e)) => Err(e),
                         Err(Failure::Late(e)) => {
                             seen.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -131,6 +138,7 @@ impl Store {
                 ledger.record(*op, result.is_ok());
                 out.push((*op, result));
             }
+            counts.apply(conn)?;
             Ok(out)
         });
         match result {
@@ -199,8 +207,15 @@ fn user_name_held(conn: &mut DbConn, user_name: &str, except: Option<i64>) -> Re
     Ok(held.is_some_and(|s| Some(s) != except))
 }
 
-fn run(conn: &mut DbConn, ready: &Ready1, if_match: Option<&str>, now: i64) -> Result<BulkDone, Failure> {
-    match ready {
+/// Run one step: what it did, and the page-count changes it makes.
+fn run(
+    conn: &mut DbConn,
+    ready: &Ready1,
+    if_match: Option<&str>,
+    now: i64,
+) -> Result<(BulkDone, CountDeltas), Failure> {
+    let mut counts = CountDeltas::default();
+    let done = match ready {
         Ready1::Create(created) => {
             let (new, doc) = &**created;
             if let Some(name) = &new.cols.user_name
@@ -208,8 +223,8 @@ fn run(conn: &mut DbConn, ready: &Ready1, if_match: Option<&str>, now: i64) -> R
             {
                 return Err(Failure::Early(user_name_taken(new.user_name.as_deref())));
             }
-            let seq = insert_new(conn, new, now).map_err(Failure::Late)?;
-            Ok(BulkDone::Stored(StoredResource {
+            let seq = insert_new(conn, new, now, &mut counts).map_err(Failure::Late)?;
+            BulkDone::Stored(StoredResource {
                 kind: new.kind,
                 seq,
                 id: new.id.clone(),
@@ -217,7 +232,7 @@ fn run(conn: &mut DbConn, ready: &Ready1, if_match: Option<&str>, now: i64) -> R
                 last_modified: now,
                 version: 1,
                 doc: doc.clone(),
-            }))
+            })
         }
         Ready1::Rewrite { kind, id, plan } => {
             let current = load_row_locked(conn, *kind, id)
@@ -234,14 +249,16 @@ fn run(conn: &mut DbConn, ready: &Ready1, if_match: Option<&str>, now: i64) -> R
             let written = ready.execute(conn, current, false).map_err(Failure::Late)?;
             written.map(|o| BulkDone::Stored(o.resource)).ok_or_else(|| {
                 Failure::Late(StoreError::Internal("an unchecked rewrite reported a version race".into()))
-            })
+            })?
         }
         Ready1::Delete { kind, id } => {
             let current = load_row(conn, *kind, id)
                 .map_err(Failure::check)?
                 .ok_or_else(|| Failure::Early(not_found(*kind, id)))?;
             check_if_match(&current, if_match).map_err(Failure::Early)?;
-            delete_rows(conn, *kind, id, &current).map(|()| BulkDone::Deleted).map_err(Failure::Late)
+            delete_rows(conn, *kind, id, &current, &mut counts).map_err(Failure::Late)?;
+            BulkDone::Deleted
         }
-    }
+    };
+    Ok((done, counts))
 }
