@@ -16,9 +16,11 @@ use scim::bulk::{self, Action, Ledger, Outcome, Planned};
 use scim::patch;
 use scim::resource;
 
-/// Steps per transaction: large enough that a commit serves many operations, small enough that
-/// the SQLite writer is not held for long by one request.
-const BATCH: usize = 250;
+/// Steps per transaction: a whole request of the default `maxOperations` (a commit, and the
+/// work of handing a batch to the writer, serve all of it: 250 a batch ran 1,000 creates at two
+/// thirds of the rate), and small enough that the SQLite writer is held for tens of
+/// milliseconds, not seconds, by one request.
+const BATCH: usize = 1000;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/Bulk").route(web::post().to(post_bulk)).default_service(web::to(|| async {
@@ -41,7 +43,7 @@ async fn post_bulk(
     let body = json_body_within(&req, payload, max_bytes, &limit_name).await?;
     let base = base_url(&req, &state);
     let s = state.clone();
-    let answer = web::block(move || run(&s, &base, &body, max_operations)).await??;
+    let answer = web::block(move || run(&s, &base, body, max_operations)).await??;
     Ok(HttpResponse::Ok().content_type(SCIM_CONTENT_TYPE).body(answer.to_string()))
 }
 
@@ -53,7 +55,7 @@ struct Meta {
     location: String,
 }
 
-fn run(state: &AppState, base: &str, body: &Value, max_operations: usize) -> Result<Value, ApiError> {
+fn run(state: &AppState, base: &str, body: Value, max_operations: usize) -> Result<Value, ApiError> {
     let plan = bulk::plan_bulk(body, max_operations, || uuid::Uuid::new_v4().to_string())?;
     let n = plan.echoes.len();
     let mut ledger = Ledger::new(n, plan.fail_on_errors);

@@ -134,7 +134,9 @@ pub(crate) fn enqueue_created(
     resource_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    diesel::insert_into(outbox::table)
+    // On the backend's own connection: through the multi-backend connection diesel rebuilds
+    // the SQL text of every statement to find its prepared statement.
+    crate::store::db::each!(conn, |conn| diesel::insert_into(outbox::table)
         .values((
             outbox::kind.eq(kind.as_str()),
             outbox::resource_id.eq(resource_id),
@@ -146,7 +148,7 @@ pub(crate) fn enqueue_created(
             outbox::created.eq(now),
             outbox::updated.eq(now),
         ))
-        .execute(conn)?;
+        .execute(conn))?;
     Ok(())
 }
 

@@ -153,28 +153,28 @@ struct Read {
     target: Option<String>,
     bulk_id: Option<String>,
     version: Option<String>,
-    data: Option<Value>,
 }
 
 /// Read a Bulk request and plan it. `new_id` gives the id of each POST's resource. Errors are
 /// the request's as a whole (not an object, no `Operations`, too many operations); an operation
 /// that is malformed becomes a [`Planned::Fail`] of its own.
 pub fn plan_bulk(
-    body: &Value,
+    body: Value,
     max_operations: usize,
     mut new_id: impl FnMut() -> String,
 ) -> Result<BulkPlan, ScimError> {
-    let Value::Object(obj) = body else {
+    let Value::Object(mut obj) = body else {
         return Err(ScimError::invalid_syntax(format!("a Bulk request must be a JSON object ({BULK_REQUEST_URN})")));
     };
-    check_schemas(get_ci(obj, "schemas").map(|(_, v)| v))?;
-    let fail_on_errors = fail_on_errors(get_ci(obj, "failOnErrors").map(|(_, v)| v))?;
-    let ops = match get_ci(obj, "Operations").map(|(_, v)| v) {
+    check_schemas(get_ci(&obj, "schemas").map(|(_, v)| v))?;
+    let fail_on_errors = fail_on_errors(get_ci(&obj, "failOnErrors").map(|(_, v)| v))?;
+    let ops_key = get_ci(&obj, "Operations").map(|(k, _)| k.to_string());
+    let ops = match ops_key.and_then(|k| obj.remove(&k)) {
         Some(Value::Array(ops)) => ops,
         Some(other) => {
             return Err(ScimError::invalid_syntax(format!(
                 "Operations must be an array of operations, got {}",
-                json_kind(other)
+                json_kind(&other)
             )));
         }
         None => return Err(ScimError::invalid_syntax("a Bulk request needs an \"Operations\" array")),
@@ -188,11 +188,19 @@ pub fn plan_bulk(
     }
 
     let echoes: Vec<Echo> = ops.iter().map(echo).collect();
-    let read: Vec<Result<Read, ScimError>> = ops.iter().map(read_operation).collect();
+    let n = ops.len();
+    // Each operation's data moves into its step: a thousand users are not copied.
+    let (read, data): (Vec<Result<Read, ScimError>>, Vec<Option<Value>>) = ops
+        .into_iter()
+        .map(|op| match read_operation(op) {
+            Ok((r, data)) => (Ok(r), data),
+            Err(e) => (Err(e), None),
+        })
+        .unzip();
     // The POSTs by bulkId (the first wins when one is declared twice), with their ids.
     let mut declared: HashMap<String, usize> = HashMap::new();
-    let mut ids: Vec<Option<String>> = vec![None; ops.len()];
-    let mut duplicate: Vec<Option<String>> = vec![None; ops.len()];
+    let mut ids: Vec<Option<String>> = vec![None; n];
+    let mut duplicate: Vec<Option<String>> = vec![None; n];
     for (i, r) in read.iter().enumerate() {
         let Ok(r) = r else { continue };
         if r.method != Method::Post {
@@ -210,9 +218,10 @@ pub fn plan_bulk(
 
     let mut planner = Planner {
         read: &read,
+        data,
         declared: &declared,
         ids: &ids,
-        state: vec![State::New; ops.len()],
+        state: vec![State::New; n],
         steps: Vec::new(),
         completions: Vec::new(),
     };
@@ -227,7 +236,7 @@ pub fn plan_bulk(
             });
         }
     }
-    for i in 0..ops.len() {
+    for i in 0..n {
         planner.visit(i);
     }
     let Planner { mut steps, completions, .. } = planner;
@@ -245,6 +254,8 @@ enum State {
 
 struct Planner<'a> {
     read: &'a [Result<Read, ScimError>],
+    /// Each operation's data, until its step takes it.
+    data: Vec<Option<Value>>,
     declared: &'a HashMap<String, usize>,
     ids: &'a [Option<String>],
     state: Vec<State>,
@@ -270,7 +281,7 @@ impl Planner<'_> {
         if let Some(t) = &r.target {
             refs.extend(reference(t));
         }
-        if let Some(d) = &r.data {
+        if let Some(d) = &self.data[i] {
             collect_references(d, &mut refs);
         }
         let mut unresolved = Vec::new();
@@ -298,7 +309,8 @@ impl Planner<'_> {
             });
             return;
         }
-        match self.step(i, r, &cyclic) {
+        let data = self.data[i].take();
+        match self.step(i, r, data, &cyclic) {
             Ok((step, completion)) => {
                 self.steps.push(Planned::Run(step));
                 self.completions.extend(completion);
@@ -309,7 +321,13 @@ impl Planner<'_> {
 
     /// The step of operation `i`, and for a group POST on a cycle, the step that adds the members
     /// left out.
-    fn step(&self, i: usize, r: &Read, cyclic: &[String]) -> Result<(Step, Option<Step>), ScimError> {
+    fn step(
+        &self,
+        i: usize,
+        r: &Read,
+        mut data: Option<Value>,
+        cyclic: &[String],
+    ) -> Result<(Step, Option<Step>), ScimError> {
         let resolve = |name: &str| self.declared.get(name).and_then(|&j| self.ids[j].clone().map(|id| (j, id)));
         let mut needs: Vec<(usize, String)> = Vec::new();
         let need = |name: &str, needs: &mut Vec<(usize, String)>| {
@@ -320,7 +338,6 @@ impl Planner<'_> {
                 needs.push((j, name.to_string()));
             }
         };
-        let mut data = r.data.clone();
         let mut left_out = Vec::new();
         if let (Method::Post, ResourceKind::Group, Some(Value::Object(obj))) = (r.method, r.kind, data.as_mut())
             && let Some(key) = obj.keys().find(|k| k.eq_ignore_ascii_case("members")).cloned()
@@ -407,13 +424,17 @@ fn echo(op: &Value) -> Echo {
     }
 }
 
-fn read_operation(op: &Value) -> Result<Read, ScimError> {
-    let Value::Object(op) = op else {
+/// An operation's method, path, bulkId and version, and its data.
+fn read_operation(op: Value) -> Result<(Read, Option<Value>), ScimError> {
+    let Value::Object(mut op) = op else {
         return Err(ScimError::invalid_syntax(format!(
             "each Bulk operation must be a JSON object, got {}",
-            json_kind(op)
+            json_kind(&op)
         )));
     };
+    let data_key = get_ci(&op, "data").map(|(k, _)| k.to_string());
+    let data = data_key.and_then(|k| op.remove(&k)).filter(|v| !v.is_null());
+    let op = &op;
     let member = |name: &str| get_ci(op, name).map(|(_, v)| v).filter(|v| !v.is_null());
     let text = |name: &str| -> Result<Option<String>, ScimError> {
         match member(name) {
@@ -446,7 +467,6 @@ fn read_operation(op: &Value) -> Result<Read, ScimError> {
         }
         _ => {}
     }
-    let data = member("data").cloned();
     match (method, &data) {
         (Method::Delete, _) | (_, Some(Value::Object(_))) => {}
         (_, None) => {
@@ -459,14 +479,14 @@ fn read_operation(op: &Value) -> Result<Read, ScimError> {
             return Err(ScimError::invalid_syntax(format!("data must be a JSON object, got {}", json_kind(other))));
         }
     }
-    Ok(Read {
+    let read = Read {
         method,
         kind,
         target,
         bulk_id: text("bulkId")?.filter(|b| !b.is_empty()),
         version: text("version")?.filter(|v| !v.is_empty()),
-        data: if method == Method::Delete { None } else { data },
-    })
+    };
+    Ok((read, if method == Method::Delete { None } else { data }))
 }
 
 /// `/Users`, `/Groups/{id}` (the leading slash may be missing; a trailing one is ignored).

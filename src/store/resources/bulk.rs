@@ -198,12 +198,11 @@ impl Failure {
 
 /// Whether another user than `seq` holds this (lower-cased) userName.
 fn user_name_held(conn: &mut DbConn, user_name: &str, except: Option<i64>) -> Result<bool, StoreError> {
-    let held: Option<i64> = resources::table
+    let q = resources::table
         .filter(resources::kind.eq(ResourceKind::User.as_str()))
         .filter(resources::user_name.eq(user_name))
-        .select(resources::seq)
-        .first(conn)
-        .optional()?;
+        .select(resources::seq);
+    let held: Option<i64> = crate::store::db::each!(conn, |conn| q.first(conn).optional())?;
     Ok(held.is_some_and(|s| Some(s) != except))
 }
 

@@ -519,9 +519,9 @@ fn insert_values(conn: &mut DbConn, seq: i64, values: &[(&'static str, String)])
         return Ok(());
     }
     for (attr, value) in values {
-        diesel::insert_into(resource_values::table)
+        crate::store::db::each!(&mut *conn, |conn| diesel::insert_into(resource_values::table)
             .values((resource_values::seq.eq(seq), resource_values::attr.eq(*attr), resource_values::value.eq(value)))
-            .execute(conn)?;
+            .execute(conn))?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ fn ids() -> impl FnMut() -> String {
 }
 
 fn plan(body: Value) -> BulkPlan {
-    plan_bulk(&body, 1000, ids()).expect("plans")
+    plan_bulk(body, 1000, ids()).expect("plans")
 }
 
 fn run_steps(p: &BulkPlan) -> Vec<&Step> {
@@ -147,7 +147,7 @@ fn malformed_operations_fail_alone() {
 
 #[test]
 fn request_level_errors() {
-    let err = |body: Value| plan_bulk(&body, 2, ids()).expect_err("refused");
+    let err = |body: Value| plan_bulk(body, 2, ids()).expect_err("refused");
     let e = err(json!({"Operations": [{}, {}, {}]}));
     assert_eq!(e.status, 413);
     assert!(e.detail.contains("3 operations") && e.detail.contains("at most 2"), "{}", e.detail);
@@ -156,9 +156,9 @@ fn request_level_errors() {
     assert_eq!(err(json!({"Operations": {}})).status, 400);
     assert_eq!(err(json!({"failOnErrors": -1, "Operations": []})).scim_type.map(|t| t.as_str()), Some("invalidValue"));
     assert_eq!(err(json!({"schemas": [PATCH_OP_URN], "Operations": []})).status, 400);
-    let p = plan_bulk(&json!({"failOnErrors": "2", "Operations": []}), 2, ids()).expect("plans");
+    let p = plan_bulk(json!({"failOnErrors": "2", "Operations": []}), 2, ids()).expect("plans");
     assert_eq!(p.fail_on_errors, Some(2), "a number sent as text");
-    let p = plan_bulk(&json!({"failOnErrors": 0, "Operations": []}), 2, ids()).expect("plans");
+    let p = plan_bulk(json!({"failOnErrors": 0, "Operations": []}), 2, ids()).expect("plans");
     assert_eq!(p.fail_on_errors, None, "0 means no limit");
 }
 
