@@ -368,6 +368,24 @@ async fn rate_limits_and_unavailability_are_retried_honouring_retry_after() {
 }
 
 #[tokio::test]
+async fn a_bulk_operation_answered_429_is_sent_again() {
+    let app = TestApp::spawn().await;
+    let proxy = Proxy::start(&app, ProxyMode { refuse_first_operation: true, ..ProxyMode::default() });
+    let files = Files::new();
+    let src = files.write("users.csv", EXPORT);
+    let run = sync(&proxy.base, &src, &files.token(), &["--json"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let out = run.json();
+    assert_eq!(counts(&out), [4, 0, 0, 0, 0], "{out}");
+    assert_eq!(out["retries"], 1);
+    let bulks = proxy.bodies("/Bulk");
+    assert_eq!(bulks[1]["Operations"].as_array().unwrap().len(), 1, "only the refused operation again");
+    assert_eq!(bulks[1]["Operations"][0]["data"]["userName"], "alice@x.com");
+    let bob = user(&app, "bob@x.com").await;
+    assert_eq!(bob[ENT]["manager"]["value"], user(&app, "alice@x.com").await["id"]);
+}
+
+#[tokio::test]
 async fn without_bulk_single_requests_are_sent() {
     let app = TestApp::spawn().await;
     let proxy = Proxy::start(&app, ProxyMode { hide_bulk: true, ..ProxyMode::default() });
@@ -400,6 +418,8 @@ struct ProxyMode {
     refuse_first_bulks: bool,
     /// Rewrite the ServiceProviderConfig to `bulk.supported: false`.
     hide_bulk: bool,
+    /// Answer the first operation of the first Bulk with a per-operation 429 (not forwarded).
+    refuse_first_operation: bool,
 }
 
 #[derive(Default)]
@@ -492,6 +512,17 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<ProxyState
             _ => {}
         }
     }
+    let mut body = body.to_vec();
+    let mut held = None;
+    if state.mode.refuse_first_operation
+        && req.path().ends_with("/Bulk")
+        && state.bulks.fetch_add(1, Ordering::SeqCst) == 0
+    {
+        let mut bulk: Value = serde_json::from_slice(&body).unwrap();
+        let first = bulk["Operations"].as_array_mut().unwrap().remove(0);
+        held = Some(json!({"method": first["method"], "bulkId": first["bulkId"], "status": "429"}));
+        body = bulk.to_string().into_bytes();
+    }
     let m = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
     let mut up = state.client.request(m, format!("{}{}", state.upstream, path));
     for name in ["authorization", "content-type", "accept"] {
@@ -499,7 +530,7 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<ProxyState
             up = up.header(name, v.to_str().unwrap());
         }
     }
-    let resp = up.body(body.to_vec()).send().await.unwrap();
+    let resp = up.body(body).send().await.unwrap();
     let status = resp.status().as_u16();
     let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_string());
     let mut bytes = resp.bytes().await.unwrap().to_vec();
@@ -507,6 +538,11 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<ProxyState
         let mut spc: Value = serde_json::from_slice(&bytes).unwrap();
         spc["bulk"] = json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0});
         bytes = spc.to_string().into_bytes();
+    }
+    if let Some(answer) = held {
+        let mut bulk: Value = serde_json::from_slice(&bytes).unwrap();
+        bulk["Operations"].as_array_mut().unwrap().insert(0, answer);
+        bytes = bulk.to_string().into_bytes();
     }
     record(status);
     let mut out = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
