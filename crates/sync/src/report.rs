@@ -177,3 +177,35 @@ pub fn plan_text(plan: &Plan, verbose: bool) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_every_count_and_the_lists() {
+        let s = Summary {
+            created: 2,
+            unchanged: 1,
+            failures: vec![Failure { line: Some(4), user_name: Some("b@x".into()), status: 400, detail: "bad".into() }],
+            skipped: vec![RowError { line: 3, user_name: None, external_id: None, reason: "no userName".into() }],
+            ..Summary::default()
+        };
+        let v = s.to_json();
+        for k in
+            ["created", "updated", "deactivated", "unchanged", "failed", "skipped", "groups_created", "groups_updated"]
+        {
+            assert!(v[k].is_u64(), "{k}");
+        }
+        assert_eq!(
+            (v["failed"].as_u64(), v["skipped"].as_u64(), v["dry_run"].as_bool()),
+            (Some(1), Some(1), Some(false))
+        );
+        assert_eq!(v["failures"][0], json!({"line": 4, "userName": "b@x", "status": 400, "detail": "bad"}));
+        assert_eq!(v["skipped_rows"][0]["line"], 3);
+        assert_eq!(s.exit_code(), 1);
+        assert_eq!(Summary::default().exit_code(), 0);
+        assert!(s.text().contains("skipped line 3: no userName"));
+        assert!(s.text().contains("failed line 4 (b@x): 400 bad"));
+    }
+}
