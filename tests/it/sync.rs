@@ -295,6 +295,10 @@ async fn cannot_run_is_exit_2() {
     assert!(run.stderr.contains("cannot be reached"), "{}", run.stderr);
     assert!(run.json()["error"].is_string());
 
+    // The server, but not its SCIM base URL.
+    let run = sync(&format!("http://{}/", app.addr), &src, &files.token(), &[]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
     let run = sync(&app.base, &files.dir.path().join("absent.csv"), &files.token(), &[]).await;
     assert_eq!(run.code, 2);
     let no_user_name = files.write("header.csv", "login,email\na,b\n");

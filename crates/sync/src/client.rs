@@ -286,6 +286,13 @@ impl Client {
                     return Err(SyncError::Server(format!("GET {path}: {status} {}", detail_of(status, &body, &raw))));
                 }
             }
+            // A 200 that is not a ListResponse (a login page, a wrong URL) must not read as an
+            // empty server: everything would be created again.
+            if body.get("totalResults").is_none() && !body.get("Resources").is_some_and(Value::is_array) {
+                return Err(SyncError::Server(format!(
+                    "GET {path}: the answer is not a SCIM ListResponse; check --url"
+                )));
+            }
             let resources = body.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
             let n = resources.len() as u64;
             out.extend(resources.into_iter().filter_map(|r| match r {
