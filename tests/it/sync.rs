@@ -390,6 +390,26 @@ async fn a_bulk_operation_answered_429_is_sent_again() {
 }
 
 #[tokio::test]
+async fn groups_listed_without_members_are_read_one_by_one() {
+    let app = TestApp::spawn().await;
+    let files = Files::new();
+    let src = files.write("users.csv", EXPORT);
+    assert_eq!(sync(&app.base, &src, &files.token(), &[]).await.code, 0);
+    let proxy = Proxy::start(&app, ProxyMode { list_groups_without_members: true, ..ProxyMode::default() });
+    // Carol leaves Devs: one removal, nothing else.
+    let changed = EXPORT.replace("Dev,Eng,bob@x.com,Devs", "Dev,Eng,bob@x.com,");
+    let src = files.write("users2.csv", &changed);
+    let run = sync(&proxy.base, &src, &files.token(), &["--json"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = run.json();
+    assert_eq!((out["groups_updated"].as_u64(), out["unchanged"].as_u64()), (Some(1), Some(4)), "{out}");
+    let gets = proxy.requests().into_iter().filter(|(m, p)| m == "GET" && p.contains("/Groups/")).count();
+    assert_eq!(gets, 3, "the three groups the export names");
+    let bob = user(&app, "bob@x.com").await;
+    assert_eq!(group_members(&app, "Devs").await, vec![bob["id"].as_str().unwrap().to_string()]);
+}
+
+#[tokio::test]
 async fn without_bulk_single_requests_are_sent() {
     let app = TestApp::spawn().await;
     let proxy = Proxy::start(&app, ProxyMode { hide_bulk: true, ..ProxyMode::default() });
@@ -424,6 +444,8 @@ struct ProxyMode {
     hide_bulk: bool,
     /// Answer the first operation of the first Bulk with a per-operation 429 (not forwarded).
     refuse_first_operation: bool,
+    /// Leave `members` out of the groups of `GET /Groups` lists.
+    list_groups_without_members: bool,
 }
 
 #[derive(Default)]
@@ -542,6 +564,13 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<ProxyState
         let mut spc: Value = serde_json::from_slice(&bytes).unwrap();
         spc["bulk"] = json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0});
         bytes = spc.to_string().into_bytes();
+    }
+    if state.mode.list_groups_without_members && req.path().ends_with("/Groups") && req.method() == "GET" {
+        let mut list: Value = serde_json::from_slice(&bytes).unwrap();
+        for g in list["Resources"].as_array_mut().into_iter().flatten() {
+            g.as_object_mut().unwrap().remove("members");
+        }
+        bytes = list.to_string().into_bytes();
     }
     if let Some(answer) = held {
         let mut bulk: Value = serde_json::from_slice(&bytes).unwrap();

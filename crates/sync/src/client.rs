@@ -316,6 +316,16 @@ impl Client {
         Ok(out)
     }
 
+    /// One resource, e.g. `/Groups/{id}` (for servers that leave `members` out of lists).
+    pub async fn get_one(&self, path: &str) -> Result<Map<String, Value>, SyncError> {
+        let (status, _, body, raw) = self.send(Method::GET, path, None).await?;
+        match (status, body) {
+            (200..=299, Value::Object(o)) => Ok(o),
+            (401 | 403, _) => Err(SyncError::Auth(status)),
+            (_, body) => Err(SyncError::Server(format!("GET {path}: {status} {}", detail_of(status, &body, &raw)))),
+        }
+    }
+
     /// Send writes (independent of each other) and return their outcomes, in order.
     pub async fn send_all(&self, requests: Vec<Request>, progress: &Arc<Progress>) -> Vec<Outcome> {
         let n = requests.len();

@@ -141,7 +141,8 @@ async fn run_inner(args: &SyncArgs, started: Instant) -> Result<Summary, SyncErr
         eprintln!("warning: {w}");
     }
     let users = client.list_all("/Users").await?;
-    let groups = client.list_all("/Groups").await?;
+    let mut groups = client.list_all("/Groups").await?;
+    complete_members(&client, &export.rows, &mut groups).await?;
     let plan = plan::plan_with_skipped(
         &export.rows,
         &export.errors,
@@ -176,6 +177,28 @@ async fn run_inner(args: &SyncArgs, started: Instant) -> Result<Summary, SyncErr
     summary.retries = client.stats.retries.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Some servers leave `members` out of `GET /Groups` (RFC 7644 lets `returned` be `request`
+/// for it in practice): read the groups the export names that came without it one by one, so
+/// that their members are not taken to be none.
+async fn complete_members(
+    client: &Client,
+    rows: &[source::Row],
+    groups: &mut [serde_json::Map<String, Value>],
+) -> Result<(), SyncError> {
+    let named: std::collections::HashSet<String> =
+        rows.iter().flat_map(|r| r.groups.iter().flatten()).map(|g| g.to_lowercase()).collect();
+    for group in groups.iter_mut() {
+        let name = group.get("displayName").and_then(Value::as_str).map(str::to_lowercase);
+        if group.contains_key("members") || !name.is_some_and(|n| named.contains(&n)) {
+            continue;
+        }
+        let Some(id) = group.get("id").and_then(Value::as_str) else { continue };
+        let full = client.get_one(&format!("/Groups/{}", encode_segment(id))).await?;
+        *group = full;
+    }
+    Ok(())
 }
 
 /// Send the plan: phase one (creates, updates, deactivations), then phase two (managers created
