@@ -143,6 +143,12 @@ async fn run_inner(args: &SyncArgs, started: Instant) -> Result<Summary, SyncErr
     let users = client.list_all("/Users").await?;
     let mut groups = client.list_all("/Groups").await?;
     complete_members(&client, &export.rows, &mut groups).await?;
+    eprintln!(
+        "read {} users and {} groups from the server in {:.1} s",
+        users.len(),
+        groups.len(),
+        started.elapsed().as_secs_f64()
+    );
     let plan = plan::plan_with_skipped(
         &export.rows,
         &export.errors,
