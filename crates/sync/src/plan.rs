@@ -171,12 +171,28 @@ fn str_at<'m>(doc: &'m Map<String, Value>, name: &str) -> Option<&'m str> {
     get_ci(doc, name).and_then(|(_, v)| v.as_str())
 }
 
+thread_local! {
+    /// Paths resolved so far: an export has a dozen paths and tens of thousands of rows.
+    static RESOLVED: std::cell::RefCell<HashMap<String, Result<PatchTarget, String>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// A User path resolved by the protocol core, memoised.
+fn resolve(path: &str) -> Result<PatchTarget, String> {
+    RESOLVED.with(|cache| {
+        if let Some(r) = cache.borrow().get(path) {
+            return r.clone();
+        }
+        let r = resolve_target(ResourceKind::User.resource_type(), path).map_err(|e| e.detail);
+        cache.borrow_mut().insert(path.to_string(), r.clone());
+        r
+    })
+}
+
 /// The value at a SCIM path in a document (`None` when unassigned), resolved as PATCH resolves
 /// it: case-insensitive names, the first element a value filter matches.
 pub fn value_at(doc: &Map<String, Value>, path: &str) -> Option<Value> {
-    let rt = ResourceKind::User.resource_type();
-    let target = resolve_target(rt, path).ok()?;
-    value_at_target(doc, &target)
+    value_at_target(doc, &resolve(path).ok()?)
 }
 
 fn value_at_target(doc: &Map<String, Value>, target: &PatchTarget) -> Option<Value> {
@@ -235,8 +251,7 @@ fn same(path: &str, old: &Value, new: &Value) -> bool {
 
 /// The operations that take `old` (the server's value at `path`) to `new`. Empty when equal.
 fn ops_for(doc: &Map<String, Value>, path: &str, new: Option<&Value>) -> Result<Vec<Value>, String> {
-    let rt = ResourceKind::User.resource_type();
-    let target = resolve_target(rt, path).map_err(|e| e.detail)?;
+    let target = resolve(path)?;
     let old = value_at_target(doc, &target);
     Ok(match (old, new) {
         (None, None) => vec![],

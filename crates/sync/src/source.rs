@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use crate::SyncError;
-use scim::schema::{ENTERPRISE_USER_URN, ResourceKind};
+use scim::schema::{AttrType, ENTERPRISE_USER_URN, ResourceKind};
 
 /// The format of the export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -214,6 +214,13 @@ fn read_csv(bytes: &[u8], maps: &[(String, Target)]) -> Result<Export, SyncError
     if !unknown.is_empty() {
         export.warnings.push(format!("columns ignored (not known, no --map): {}", unknown.join(", ")));
     }
+    let kinds: Vec<Option<AttrType>> = columns
+        .iter()
+        .map(|c| match c {
+            Some(Target::Path(p)) => kind_of(p),
+            _ => None,
+        })
+        .collect();
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line();
@@ -239,7 +246,7 @@ fn read_csv(bytes: &[u8], maps: &[(String, Target)]) -> Result<Export, SyncError
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        match csv_row(line, &record, &columns) {
+        match csv_row(line, &record, &columns, &kinds) {
             Ok(row) => export.rows.push(row),
             Err(e) => export.errors.push(e),
         }
@@ -247,7 +254,12 @@ fn read_csv(bytes: &[u8], maps: &[(String, Target)]) -> Result<Export, SyncError
     Ok(export)
 }
 
-fn csv_row(line: u64, record: &csv::StringRecord, columns: &[Option<Target>]) -> Result<Row, RowError> {
+fn csv_row(
+    line: u64,
+    record: &csv::StringRecord,
+    columns: &[Option<Target>],
+    kinds: &[Option<AttrType>],
+) -> Result<Row, RowError> {
     let find = |t: &Target| columns.iter().position(|c| c.as_ref() == Some(t)).and_then(|i| record.get(i));
     let user_name = find(&Target::UserName).map(str::trim).unwrap_or_default().to_string();
     let external_id = find(&Target::ExternalId).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
@@ -272,7 +284,7 @@ fn csv_row(line: u64, record: &csv::StringRecord, columns: &[Option<Target>]) ->
         manager: None,
         groups: None,
     };
-    for (target, cell) in columns.iter().zip(record.iter()) {
+    for ((target, cell), kind) in columns.iter().zip(record.iter()).zip(kinds) {
         let cell = cell.trim();
         match target {
             None | Some(Target::UserName | Target::ExternalId) => {}
@@ -285,7 +297,7 @@ fn csv_row(line: u64, record: &csv::StringRecord, columns: &[Option<Target>]) ->
             Some(Target::Manager) => row.manager = Some((!cell.is_empty()).then(|| cell.to_string())),
             Some(Target::Groups) => row.groups = Some(split_groups(cell)),
             Some(Target::Path(p)) => {
-                let value = if cell.is_empty() { None } else { Some(typed_cell(p, cell).map_err(fail)?) };
+                let value = if cell.is_empty() { None } else { Some(typed_cell(p, *kind, cell).map_err(fail)?) };
                 row.fields.push((p.clone(), value));
             }
         }
@@ -304,12 +316,15 @@ fn split_groups(cell: &str) -> Vec<String> {
     out
 }
 
-/// A cell as the JSON type of its attribute: booleans and numbers where the schema says so.
-fn typed_cell(path: &str, cell: &str) -> Result<Value, String> {
-    use scim::schema::AttrType;
-    let kind = scim::patch::resolve_target(ResourceKind::User.resource_type(), path)
+/// The schema type at a path, when the schema knows it.
+fn kind_of(path: &str) -> Option<AttrType> {
+    scim::patch::resolve_target(ResourceKind::User.resource_type(), path)
         .ok()
-        .and_then(|t| t.sub.and_then(|s| s.def).or(t.attr.and_then(|a| a.def)).map(|d| d.kind));
+        .and_then(|t| t.sub.and_then(|s| s.def).or(t.attr.and_then(|a| a.def)).map(|d| d.kind))
+}
+
+/// A cell as the JSON type of its attribute: booleans and numbers where the schema says so.
+fn typed_cell(path: &str, kind: Option<AttrType>, cell: &str) -> Result<Value, String> {
     match kind {
         Some(AttrType::Boolean) => {
             parse_active(cell).map(Value::Bool).ok_or_else(|| format!("{path}: `{cell}` is not a boolean"))
