@@ -1,5 +1,5 @@
 //! The `scim-bridge` command line: `serve`, `migrate`, `token create|list|revoke`, `outbox list|retry`,
-//! `genesys-sim`.
+//! `genesys-sim`, `sync` (the SCIM client of crates/sync).
 //!
 //! Must not import diesel: storage goes through `store`.
 
@@ -49,6 +49,10 @@ pub enum Command {
     Reconcile(Box<ReconcileArgs>),
     /// Run the Genesys Cloud simulator (OAuth, SCIM v2, Platform users) for tests and demos.
     GenesysSim(Box<genesys_sim::SimArgs>),
+    /// Make a SCIM server's users and groups match a directory export (CSV or JSON lines),
+    /// sending only the differences (docs/sync.md). Exit status 0 all applied, 1 some writes
+    /// failed or rows were skipped, 2 could not run.
+    Sync(Box<scim_sync::SyncArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -544,6 +548,15 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             global?;
             genesys_sim::serve_blocking(args.sim_config())?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync(args) => {
+            // A SCIM client: no database, no configuration file beyond the global flags.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            Ok(ExitCode::from(runtime.block_on(scim_sync::run(*args))))
         }
     }
 }

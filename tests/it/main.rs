@@ -25,4 +25,5 @@ mod plan;
 mod replicas;
 mod resilience;
 mod roles;
+mod sync;
 mod users;
