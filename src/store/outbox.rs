@@ -274,10 +274,12 @@ impl Store {
         let owner = owner.to_string();
         let mut claimed = self.write(move |conn| {
             let lock = if conn.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
-            let which = if expired_only {
-                "? >= 0 AND lease_owner IS NOT NULL AND lease_until < ? AND lease_owner <> ?"
-            } else {
-                "not_before <= ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)"
+            let which = match (expired_only, conn.is_postgres()) {
+                (true, _) => "? >= 0 AND lease_owner IS NOT NULL AND lease_until < ? AND lease_owner <> ?",
+                (false, true) => "not_before <= ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)",
+                // SQLite's planner (no statistics) would range-scan `outbox_due` and sort every
+                // due row; the unary `+` makes it walk `outbox_claim_order` and stop at the limit.
+                (false, false) => "+not_before <= ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)",
             };
             let sql = format!(
                 "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE (kind, resource_id) IN (\

@@ -217,12 +217,20 @@ fn run(
     let done = match ready {
         Ready1::Create(created) => {
             let (new, doc) = &**created;
-            if let Some(name) = &new.cols.user_name
+            // PostgreSQL: a failed statement spoils the transaction, so a taken userName is
+            // looked for first. SQLite backs out the failed statement alone, and the insert of
+            // the resource row (where the only Conflict comes from) is the create's first write.
+            let sqlite = !conn.is_postgres();
+            if !sqlite
+                && let Some(name) = &new.cols.user_name
                 && user_name_held(conn, name, None).map_err(Failure::check)?
             {
                 return Err(Failure::Early(user_name_taken(new.user_name.as_deref())));
             }
-            let seq = insert_new(conn, new, now, &mut counts).map_err(Failure::Late)?;
+            let seq = insert_new(conn, new, now, &mut counts).map_err(|e| match e {
+                StoreError::Conflict { .. } if sqlite => Failure::Early(e),
+                e => Failure::Late(e),
+            })?;
             BulkDone::Stored(StoredResource {
                 kind: new.kind,
                 seq,
