@@ -96,6 +96,23 @@ pub(crate) fn enqueue(
     user_name: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
+    if let DbConn::Pg(pg) = conn {
+        // One statement, one round trip: the upsert below and the removal of a parked change.
+        diesel::sql_query(
+            "WITH parked AS (DELETE FROM outbox_dead WHERE kind = $1 AND resource_id = $2) \
+             INSERT INTO outbox (kind, resource_id, op, user_name, revision, attempts, not_before, created, updated) \
+             VALUES ($1, $2, $3, $4, 1, 0, $5, $5, $5) \
+             ON CONFLICT (kind, resource_id) DO UPDATE SET op = excluded.op, user_name = excluded.user_name, \
+             revision = outbox.revision + 1, updated = $5",
+        )
+        .bind::<diesel::sql_types::Text, _>(kind.as_str())
+        .bind::<diesel::sql_types::Text, _>(resource_id)
+        .bind::<diesel::sql_types::Text, _>(op.as_str())
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(user_name)
+        .bind::<diesel::sql_types::BigInt, _>(now)
+        .execute(pg)?;
+        return Ok(());
+    }
     super::db::each!(conn, |conn| diesel::insert_into(outbox::table)
         .values((
             outbox::kind.eq(kind.as_str()),

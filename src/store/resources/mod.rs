@@ -236,19 +236,7 @@ impl Ready {
     ) -> Result<Option<WriteOutcome>, StoreError> {
         let Ready { kind, doc, cols, text, members } = self;
         let seq = current.seq;
-        if check_version {
-            let version = locked_version(conn, seq)?;
-            match version {
-                None => return Err(not_found(kind, &current.id)),
-                Some(v) if v != current.version => return Ok(None),
-                Some(_) => {}
-            }
-        }
         let doc_changed = doc != current.doc;
-        let members_changed = apply_member_plan(conn, kind, seq, members)?;
-        if !doc_changed && !members_changed {
-            return Ok(Some(WriteOutcome { resource: current, changed: false }));
-        }
         let now = now_millis().max(current.last_modified);
         let version = current.version + 1;
         let user_name = doc.get("userName").and_then(Value::as_str);
@@ -264,21 +252,37 @@ impl Ready {
             version,
             doc: doc_changed.then_some(text.as_str()),
         };
-        diesel::update(resources::table.filter(resources::seq.eq(seq)))
-            .set(&changes)
-            .execute(conn)
-            .map_err(|e| map_unique(e, user_name))?;
-        for (attr, value) in old.values.iter().filter(|v| !cols.values.contains(v)) {
-            diesel::delete(
-                resource_values::table
-                    .filter(resource_values::attr.eq(*attr))
-                    .filter(resource_values::value.eq(value))
-                    .filter(resource_values::seq.eq(seq)),
-            )
-            .execute(conn)?;
+        let row = resources::table.filter(resources::seq.eq(seq));
+        if check_version && doc_changed {
+            // Compare-and-swap in the write itself (on PostgreSQL the update locks the row and
+            // re-reads the version after any wait): one statement, one round trip, where
+            // reading the version first took two. No row: another write came first (or the
+            // resource is gone), and the caller plans again.
+            let updated = diesel::update(row.filter(resources::version.eq(current.version)))
+                .set(&changes)
+                .execute(conn)
+                .map_err(|e| map_unique(e, user_name))?;
+            if updated == 0 {
+                return Ok(None);
+            }
+            apply_member_plan(conn, kind, seq, members)?;
+        } else {
+            if check_version {
+                match locked_version(conn, seq)? {
+                    None => return Err(not_found(kind, &current.id)),
+                    Some(v) if v != current.version => return Ok(None),
+                    Some(_) => {}
+                }
+            }
+            let members_changed = apply_member_plan(conn, kind, seq, members)?;
+            if !doc_changed && !members_changed {
+                return Ok(Some(WriteOutcome { resource: current, changed: false }));
+            }
+            diesel::update(row).set(&changes).execute(conn).map_err(|e| map_unique(e, user_name))?;
         }
+        let removed: Vec<_> = old.values.iter().filter(|v| !cols.values.contains(v)).cloned().collect();
         let added: Vec<_> = cols.values.iter().filter(|v| !old.values.contains(v)).cloned().collect();
-        insert_values(conn, seq, &added)?;
+        replace_values(conn, seq, &removed, &added)?;
         outbox::enqueue(conn, kind, &current.id, OutboxOp::Sync, None, now)?;
         Ok(Some(WriteOutcome {
             resource: StoredResource { last_modified: now, version, doc, ..current },
@@ -524,6 +528,43 @@ fn insert_values(conn: &mut DbConn, seq: i64, values: &[(&'static str, String)])
             .execute(conn))?;
     }
     Ok(())
+}
+
+/// Remove and add value rows of resource `seq`. PostgreSQL: in one statement (each statement is a
+/// round trip; a changed 8x8 number is one of each).
+fn replace_values(
+    conn: &mut DbConn,
+    seq: i64,
+    removed: &[(&'static str, String)],
+    added: &[(&'static str, String)],
+) -> Result<(), StoreError> {
+    if let (DbConn::Pg(pg), false) = (&mut *conn, removed.is_empty() || added.is_empty()) {
+        use diesel::sql_types::Array;
+        let attrs = |v: &[(&'static str, String)]| v.iter().map(|(a, _)| a.to_string()).collect::<Vec<_>>();
+        let values = |v: &[(&'static str, String)]| v.iter().map(|(_, x)| x.clone()).collect::<Vec<_>>();
+        diesel::sql_query(
+            "WITH gone AS (DELETE FROM resource_values WHERE seq = $1 \
+             AND (attr, value) IN (SELECT * FROM unnest($2::text[], $3::text[]))) \
+             INSERT INTO resource_values (seq, attr, value) SELECT $1, a, v FROM unnest($4::text[], $5::text[]) AS t(a, v)",
+        )
+        .bind::<BigInt, _>(seq)
+        .bind::<Array<Text>, _>(attrs(removed))
+        .bind::<Array<Text>, _>(values(removed))
+        .bind::<Array<Text>, _>(attrs(added))
+        .bind::<Array<Text>, _>(values(added))
+        .execute(pg)?;
+        return Ok(());
+    }
+    for (attr, value) in removed {
+        diesel::delete(
+            resource_values::table
+                .filter(resource_values::attr.eq(*attr))
+                .filter(resource_values::value.eq(value))
+                .filter(resource_values::seq.eq(seq)),
+        )
+        .execute(conn)?;
+    }
+    insert_values(conn, seq, added)
 }
 
 /// A plan for a rewrite, from the current resource.
