@@ -457,6 +457,11 @@ pub(super) fn page_by_counts(
     offset: u64,
     limit: Option<u64>,
 ) -> Result<Page, StoreError> {
+    if let (DbConn::Pg(pg), Some(limit @ 1..)) = (&mut *conn, limit)
+        && let Some(page) = page_by_counts_pg(pg, kind, offset, limit)?
+    {
+        return Ok(page);
+    }
     let buckets: Vec<(i64, i64)> = page_counts::table
         .filter(page_counts::kind.eq(kind.as_str()))
         .filter(page_counts::n.gt(0))
@@ -491,4 +496,64 @@ pub(super) fn page_by_counts(
     ];
     let resources = load_rows(conn, &sql, binds)?;
     Ok(Page { total, more: offset.saturating_add(resources.len() as u64) < total, resources })
+}
+
+/// A row of [`page_by_counts_pg`]: a resource and the collection's total.
+#[derive(QueryableByName)]
+struct CountedRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = BigInt)]
+    created: i64,
+    #[diesel(sql_type = BigInt)]
+    last_modified: i64,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+    #[diesel(sql_type = Text)]
+    doc: String,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+impl CountedRow {
+    fn into_resource(self) -> Result<StoredResource, StoreError> {
+        let CountedRow { seq, kind, id, created, last_modified, version, doc, total: _ } = self;
+        ResourceRow { seq, kind, id, created, last_modified, version, doc }.into_resource()
+    }
+}
+
+/// [`page_by_counts`] on PostgreSQL in one statement (one round trip where it took two): the
+/// server sums the buckets, finds the one holding the page's first row and reads the page from
+/// there. `None` when that gives no row (a page past the end, or an empty collection): the
+/// caller's two statements then give the total.
+fn page_by_counts_pg(
+    pg: &mut diesel::PgConnection,
+    kind: ResourceKind,
+    offset: u64,
+    limit: u64,
+) -> Result<Option<Page>, StoreError> {
+    let sql = format!(
+        "WITH buckets AS (SELECT bucket / {COUNT_SHARDS} AS b, SUM(n) AS n FROM page_counts \
+         WHERE kind = $1 AND n > 0 GROUP BY bucket / {COUNT_SHARDS}), \
+         sums AS (SELECT b, n, SUM(n) OVER (ORDER BY b) - n AS before, SUM(n) OVER () AS total FROM buckets), \
+         start AS (SELECT b, before, total FROM sums WHERE before + n > $2 ORDER BY b LIMIT 1) \
+         SELECT {ROW_COLUMNS}, start.total::BIGINT AS total FROM start CROSS JOIN LATERAL \
+         (SELECT * FROM resources r WHERE r.kind = $1 AND r.seq >= start.b * {bucket} \
+          ORDER BY r.seq LIMIT $3 OFFSET $2 - start.before) r",
+        bucket = 1i64 << BUCKET_BITS,
+    );
+    let rows: Vec<CountedRow> = diesel::sql_query(sql)
+        .bind::<Text, _>(kind.as_str())
+        .bind::<BigInt, _>(offset as i64)
+        .bind::<BigInt, _>(limit.min(i64::MAX as u64) as i64)
+        .load(pg)?;
+    let Some(total) = rows.first().map(|r| r.total.max(0) as u64) else {
+        return Ok(None);
+    };
+    let resources = rows.into_iter().map(CountedRow::into_resource).collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Page { total, more: offset.saturating_add(resources.len() as u64) < total, resources }))
 }
