@@ -45,15 +45,23 @@ impl FromStr for LogFormat {
     }
 }
 
-/// Install the global subscriber once, writing in `format`.
+/// Install the global subscriber once, writing in `format` to stderr, in colour only when stderr
+/// is a terminal and `NO_COLOR` is not set (https://no-color.org): a log file or a pipe gets
+/// plain text, without ANSI escapes.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let colour = colour_wanted(std::io::IsTerminal::is_terminal(&std::io::stderr()), std::env::var_os("NO_COLOR"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     // A second init (tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Colour on a terminal, unless `NO_COLOR` is set to anything but the empty string.
+fn colour_wanted(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// A text for a log line with e-mail addresses and phone numbers masked (`<email>`,
@@ -114,7 +122,15 @@ pub fn redact(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{colour_wanted, redact};
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some("".into())), "an empty NO_COLOR does not count (no-color.org)");
+        assert!(!colour_wanted(true, Some("1".into())));
+        assert!(!colour_wanted(false, None), "a file or a pipe gets no escapes");
+    }
 
     #[test]
     fn e_mail_addresses_and_phone_numbers_are_masked() {

@@ -142,6 +142,8 @@ fn serve_takes_a_config_file_under_the_environment_and_refuses_a_bad_one() {
     assert!(err.contains("SCIM_BRIDGE_LISTN") && err.contains("did you mean SCIM_BRIDGE_LISTEN"), "{err}");
     // No Genesys credentials: the built-in simulator stands in, and says so loudly.
     assert!(err.contains("BUILT-IN GENESYS SIMULATOR") && err.contains("/sim/profiles/"), "{err}");
+    // Logs into a pipe are plain text: no ANSI colour escapes.
+    assert!(err.contains("INFO") && !err.contains('\u{1b}'), "{err:?}");
 
     std::fs::write(&config, "listen = \"127.0.0.1:1\"\n[genesys]\nclient_id = \"abc\"\napi = \"soap\"\n").unwrap();
     let out = Command::new(BIN)
