@@ -68,3 +68,26 @@ async fn bad_values_paths_and_read_only_writes() {
     let after = app.get(&format!("/Users/{id}")).await;
     assert_eq!(after.header("etag"), Some("W/\"1\""), "no failed request changed anything");
 }
+
+/// A single-valued attribute sent as an array is refused, naming it, and nothing is stored; only
+/// Entra's one-element `manager` array is unwrapped (docs/scim-behaviour.md).
+#[tokio::test]
+async fn single_valued_attributes_sent_as_arrays_are_refused() {
+    let app = TestApp::spawn().await;
+    for (attr, value) in
+        [("userName", json!(["a@example.com"])), ("active", json!([])), ("displayName", json!(["A", "B"]))]
+    {
+        let mut body = user_body("a@example.com");
+        body[attr] = value;
+        let r = app.post("/Users", body).await;
+        r.assert_error(400, Some("invalidValue"));
+        assert!(r.body["detail"].as_str().unwrap().contains(attr), "{}", r.body);
+    }
+    assert_eq!(app.get("/Users?count=0").await.body["totalResults"], 0);
+    let boss = app.create_user("boss@example.com").await;
+    let mut body = user_body("a@example.com");
+    body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = json!({"manager": [{"value": boss}]});
+    let r = app.post("/Users", body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"], json!(boss));
+}

@@ -218,13 +218,13 @@ fn gather(rt: &ResourceType, body: Map<String, Value>) -> Result<Gathered, ScimE
                 continue;
             }
             let value = wrap_sub(attr, sub, value);
-            if !is_unassigned(&value) {
+            if !left_out(attr, &value) {
                 push_raw(&mut g.core, Raw { def: attr, value, sent_as: key })?;
             }
             continue;
         }
         if let Some((i, attr)) = unqualified_extension_attribute(rt, &key) {
-            if !is_unassigned(&value) && attr.mutability != Mutability::ReadOnly {
+            if !left_out(attr, &value) && attr.mutability != Mutability::ReadOnly {
                 push_raw(&mut g.ext[i].0, Raw { def: attr, value, sent_as: key })?;
             }
             continue;
@@ -237,6 +237,12 @@ fn gather(rt: &ResourceType, body: Map<String, Value>) -> Result<Gathered, ScimE
 }
 
 /// Place `name` (`department` or `manager.value`) of extension `i`.
+/// Whether a value stands for "no value" and is left out: null, `{}`, and `[]` for a multi-valued
+/// attribute. An empty array for a single-valued one goes on, to be refused as an array.
+fn left_out(def: &AttributeDef, value: &Value) -> bool {
+    is_unassigned(value) && (def.multi_valued || !value.is_array())
+}
+
 fn place_extension(
     g: &mut Gathered,
     rt: &ResourceType,

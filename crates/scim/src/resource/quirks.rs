@@ -44,7 +44,8 @@ pub(super) fn complex_from_value_string(def: &AttributeDef, s: &str) -> Option<O
 /// Entra's tutorial sends `manager` (single-valued) as a one-element array
 /// `[{"$ref": "...", "value": "<id>"}]` (Microsoft Learn "Tutorial: Develop and plan provisioning
 /// for a SCIM endpoint", Example 5). One element is unwrapped; more are an error because we
-/// cannot choose among them.
+/// cannot choose among them. Only `manager`: any other single-valued attribute sent as an array
+/// is refused (`"userName": ["a@example.com"]` is not an IdP's quirk but a client's mistake).
 pub(super) fn single_value_from_one_element_array(mut items: Vec<Value>, path: &str) -> Result<Value, ScimError> {
     items.retain(|v| !is_unassigned(v));
     match items.len() {

@@ -341,9 +341,36 @@ fn canonical_values() {
         (
             "array for single-valued",
             Attr("profileUrl", json!(["a", "b"])),
-            Error(ScimType::InvalidValue, "profileUrl is single-valued but 2 values"),
+            Error(ScimType::InvalidValue, "profileUrl is single-valued: send one value, not an array (2 elements"),
         ),
-        ("one-element array for single value", Attr("profileUrl", json!(["https://x"])), Is(json!("https://x"))),
+        (
+            "one-element array for single value",
+            Attr("userName", json!(["a@example.com"])),
+            Error(ScimType::InvalidValue, "userName is single-valued: send one value, not an array (1 element sent)"),
+        ),
+        (
+            "empty array for single value",
+            Attr("active", json!([])),
+            Error(ScimType::InvalidValue, "active is single-valued: send one value, not an array (0 elements"),
+        ),
+        (
+            "object for a string",
+            Attr("userName", json!({"value": "a@example.com"})),
+            Error(ScimType::InvalidValue, "userName must be a string"),
+        ),
+        (
+            "Entra's one-element manager array",
+            Attr("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", json!([{"value": "9"}])),
+            Is(json!({"value": "9"})),
+        ),
+        (
+            "two managers",
+            Attr(
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                json!([{"value": "9"}, {"value": "8"}]),
+            ),
+            Error(ScimType::InvalidValue, "is single-valued but 2 values"),
+        ),
         (
             "dateTime valid",
             Attr("meta.lastModified", json!("2011-05-13T04:42:34.000Z")),

@@ -24,15 +24,26 @@ use crate::schema::{AttrType, AttributeDef, Mutability};
 /// readOnly values a client sends. A multi-valued attribute may carry at most one
 /// `primary: true` (RFC 7643 §2.4). `path` names the attribute in error details.
 pub fn canonical_value(def: &AttributeDef, value: Value, path: &str) -> Result<Option<Value>, ScimError> {
-    if is_unassigned(&value) {
-        return Ok(None);
-    }
     if !def.multi_valued {
+        // An array for a single-valued attribute is refused, even empty (`"active": []` is not
+        // "no value"): the one tolerated case is Entra's one-element `manager` array.
         let value = match value {
-            Value::Array(items) => single_value_from_one_element_array(items, path)?,
+            Value::Array(items) if def.name.eq_ignore_ascii_case("manager") => {
+                single_value_from_one_element_array(items, path)?
+            }
+            Value::Array(items) => {
+                return Err(ScimError::invalid_value(format!(
+                    "{path} is single-valued: send one value, not an array ({} element{} sent)",
+                    items.len(),
+                    if items.len() == 1 { "" } else { "s" }
+                )));
+            }
             other => other,
         };
         return canonical_single(def, value, path);
+    }
+    if is_unassigned(&value) {
+        return Ok(None);
     }
     let items = match value {
         Value::Array(items) => items,
