@@ -483,8 +483,9 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// Percent-encoding of a cursor for a query string.
-fn encode(s: &str) -> String {
+/// Percent-encoding of everything but RFC 3986's unreserved characters: a cursor in a query
+/// string, an id in a path segment.
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

@@ -201,7 +201,7 @@ async fn complete_members(
             continue;
         }
         let Some(id) = group.get("id").and_then(Value::as_str) else { continue };
-        let full = client.get_one(&format!("/Groups/{}", encode_segment(id))).await?;
+        let full = client.get_one(&format!("/Groups/{}", client::encode(id))).await?;
         *group = full;
     }
     Ok(())
@@ -300,7 +300,7 @@ async fn apply(client: &Client, plan: &Plan, summary: &mut Summary) {
         }
         requests.push(Request {
             method: Method::PATCH,
-            path: format!("/Groups/{}", encode_segment(&g.id)),
+            path: format!("/Groups/{}", client::encode(&g.id)),
             body: plan::group_patch(&add, &remove),
         });
         what.push((None, None, Kind::GroupUpdate(g.display_name.clone())));
@@ -343,20 +343,7 @@ fn failure(line: Option<u64>, user_name: Option<&str>, o: &Outcome) -> Failure {
 }
 
 fn user_path(id: &str) -> String {
-    format!("/Users/{}", encode_segment(id))
-}
-
-/// An id as a path segment.
-fn encode_segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    format!("/Users/{}", client::encode(id))
 }
 
 #[cfg(test)]

@@ -125,6 +125,13 @@ pub struct Row {
     pub groups: Option<Vec<String>>,
 }
 
+impl Row {
+    /// A row with its keys, saying nothing yet about any other attribute.
+    fn new(line: u64, user_name: String, external_id: Option<String>) -> Row {
+        Row { line, user_name, external_id, active: None, fields: Vec::new(), manager: None, groups: None }
+    }
+}
+
 /// A row that is skipped, with why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowError {
@@ -275,15 +282,7 @@ fn csv_row(
     if user_name.is_empty() {
         return Err(fail("no userName".into()));
     }
-    let mut row = Row {
-        line,
-        user_name: user_name.clone(),
-        external_id: external_id.clone(),
-        active: None,
-        fields: Vec::new(),
-        manager: None,
-        groups: None,
-    };
+    let mut row = Row::new(line, user_name.clone(), external_id.clone());
     for ((target, cell), kind) in columns.iter().zip(record.iter()).zip(kinds) {
         let cell = cell.trim();
         match target {
@@ -399,15 +398,7 @@ fn jsonl_row(line: u64, user: &Map<String, Value>) -> Result<Row, RowError> {
     if user_name.is_empty() {
         return Err(fail("no userName (a string)".into()));
     }
-    let mut row = Row {
-        line,
-        user_name: user_name.clone(),
-        external_id: external_id.clone(),
-        active: None,
-        fields: Vec::new(),
-        manager: None,
-        groups: None,
-    };
+    let mut row = Row::new(line, user_name.clone(), external_id.clone());
     let rt = ResourceKind::User.resource_type();
     for (key, value) in user {
         let lower = key.to_ascii_lowercase();
