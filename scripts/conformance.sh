@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the external SCIM conformance suites (runners in scripts/conformance/) against the built
 # binary on loopback with a fresh database, and hold them to the project's bar:
-#   scim2-tester: 0 failed and at least 130 checks run; scim-sanity: 0 failed; Okta SPEC: 12 of 12.
+#   scim2-tester: 0 failed and at least 130 checks run; scim-sanity: 0 failed but the one probe that
+#   adds a made-up group member (see below); Okta SPEC: 12 of 12.
 # Usage: scripts/conformance.sh [path/to/scim-bridge [postgres://…]]   (default target/release/scim-bridge)
 # With a PostgreSQL URL (a server the user may create databases on), the bridge serves from a
 # new database there instead of a SQLite file.
@@ -45,7 +46,19 @@ if [ "${failed:-1}" != 0 ] || [ "$total" -lt 130 ]; then echo "FAIL scim2-tester
 echo "== scim-sanity"
 scripts/conformance/scim-sanity.sh "$url" | tee "$work/scim-sanity.out" || true
 line=$(summary "$work/scim-sanity.out"); echo "scim-sanity: $line"
-case "$line" in *" 0 failed"*) ;; *) echo "FAIL scim-sanity: $line"; fail=1;; esac
+# One probe disagrees with the bridge on purpose: it adds a group member with the made-up id
+# "fake-member-id" and expects 200; the bridge answers 400 invalidValue, because member values are
+# ids it assigned and one naming nothing cannot come from an identity provider (issue 13;
+# docs/scim-behaviour.md "Groups and members"). That probe, and only it, may fail.
+expected_fail='PATCH /Groups/{id} add member'
+unexpected=$(grep -E '^(FAIL|ERROR) ' "$work/scim-sanity.out" | grep -vF "$expected_fail" || true)
+known=$(grep -E '^FAIL ' "$work/scim-sanity.out" | grep -cF "$expected_fail" || true)
+failed=$(echo "$line" | awk '{print $3}')
+if [ -n "$unexpected" ] || [ "${failed:-1}" -gt "$known" ]; then
+  echo "FAIL scim-sanity: $line"; echo "$unexpected"; fail=1
+elif [ "$known" != 0 ]; then
+  echo "scim-sanity: the one failure is the known disagreement ($expected_fail with a made-up member id: 400 by design)"
+fi
 
 echo "== Okta SPEC test"
 scripts/conformance/okta-spec.sh "$url" | tee "$work/okta.out" || true

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
@@ -220,6 +221,8 @@ pub struct Config {
     pub dry_run: bool,
     /// The token of the `/admin` status page (none: the page is off).
     pub admin_token: Option<Secret>,
+    /// The bearer token `/metrics` asks for (none: `/metrics` answers anyone who reaches it).
+    pub metrics_token: Option<Secret>,
     pub listen: SocketAddr,
     pub database_url: String,
     /// Largest request body accepted, in bytes (413 beyond).
@@ -237,7 +240,22 @@ pub struct Config {
     pub public_url: Option<String>,
     /// HTTP worker threads (0 = one per core).
     pub workers: usize,
+    /// TLS on the listener: the PEM certificate chain and key (none: plain HTTP).
+    pub tls: Option<TlsFiles>,
+    /// A request's head must arrive within this of its first byte.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this of the end of its head.
+    pub body_timeout: Duration,
+    /// Connections served at once (more wait in the accept queue).
+    pub max_connections: usize,
     pub genesys: GenesysSettings,
+}
+
+/// The PEM files of the listener's TLS certificate chain and private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for Config {
@@ -246,6 +264,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             dry_run: false,
             admin_token: None,
+            metrics_token: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: DEFAULT_DATABASE.into(),
             max_body_bytes: 1024 * 1024,
@@ -255,6 +274,10 @@ impl Default for Config {
             jwt: None,
             public_url: None,
             workers: 0,
+            tls: None,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
             genesys: GenesysSettings::default(),
         }
     }
@@ -280,6 +303,14 @@ pub struct Layer {
     pub bulk_max_payload_bytes: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub workers: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub header_timeout: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub body_timeout: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub max_connections: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub dry_run: Option<String>,
     pub bootstrap_token: Option<Secret>,
@@ -288,6 +319,8 @@ pub struct Layer {
     pub jwt: JwtLayer,
     #[serde(default)]
     pub admin: AdminLayer,
+    #[serde(default)]
+    pub metrics: MetricsLayer,
     #[serde(default)]
     pub genesys: GenesysLayer,
     #[serde(skip)]
@@ -337,6 +370,14 @@ pub struct JwtLayer {
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminLayer {
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// `[metrics]`: who may read `/metrics`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsLayer {
     pub token: Option<Secret>,
     pub token_file: Option<PathBuf>,
 }
@@ -423,6 +464,8 @@ impl Layer {
         );
         let (token, token_file) =
             pair((self.admin.token, self.admin.token_file), (lower.admin.token, lower.admin.token_file));
+        let (metrics_token, metrics_token_file) =
+            pair((self.metrics.token, self.metrics.token_file), (lower.metrics.token, lower.metrics.token_file));
         let (g, lg) = (self.genesys, lower.genesys);
         let (client_secret, client_secret_file) =
             pair((g.client_secret, g.client_secret_file), (lg.client_secret, lg.client_secret_file));
@@ -435,6 +478,11 @@ impl Layer {
             bulk_max_operations: self.bulk_max_operations.or(lower.bulk_max_operations),
             bulk_max_payload_bytes: self.bulk_max_payload_bytes.or(lower.bulk_max_payload_bytes),
             workers: self.workers.or(lower.workers),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            header_timeout: self.header_timeout.or(lower.header_timeout),
+            body_timeout: self.body_timeout.or(lower.body_timeout),
+            max_connections: self.max_connections.or(lower.max_connections),
             dry_run: self.dry_run.or(lower.dry_run),
             bootstrap_token,
             bootstrap_token_file,
@@ -446,6 +494,7 @@ impl Layer {
                 audience: self.jwt.audience.or(lower.jwt.audience),
             },
             admin: AdminLayer { token, token_file },
+            metrics: MetricsLayer { token: metrics_token, token_file: metrics_token_file },
             genesys: GenesysLayer {
                 region: g.region.or(lg.region),
                 api_url: g.api_url.or(lg.api_url),
@@ -505,7 +554,7 @@ pub fn key_of_env(var: &str) -> Option<String> {
     if rest == "genesys_delete" {
         return Some("genesys.delete_mode".into());
     }
-    for table in ["genesys", "jwt", "admin"] {
+    for table in ["genesys", "jwt", "admin", "metrics"] {
         if let Some(name) = rest.strip_prefix(table).and_then(|r| r.strip_prefix('_')) {
             return Some(format!("{table}.{name}"));
         }
@@ -711,6 +760,34 @@ impl Config {
                 t.parse::<usize>().map_err(|_| "use a whole number of threads, or 0 for one per core".into())
             })
             .unwrap_or(d.workers);
+        let seconds = |t: &str| match t.trim().trim_end_matches('s').parse::<u64>() {
+            Ok(n) if (1..=3600).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err("use a whole number of seconds from 1 to 3600".to_string()),
+        };
+        let header_timeout =
+            p.value("header_timeout", layer.header_timeout.as_deref(), seconds).unwrap_or(d.header_timeout);
+        let body_timeout = p.value("body_timeout", layer.body_timeout.as_deref(), seconds).unwrap_or(d.body_timeout);
+        let max_connections = p
+            .value("max_connections", layer.max_connections.as_deref(), |t| match t.parse::<usize>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+                _ => {
+                    Err(format!("use a number of connections from 1 to 1000000; the default is {}", d.max_connections))
+                }
+            })
+            .unwrap_or(d.max_connections);
+        let tls = match (layer.tls_cert, layer.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (cert, _) => {
+                let (given, missing) = if cert.is_some() { ("tls_cert", "tls_key") } else { ("tls_key", "tls_cert") };
+                p.push(format!(
+                    "{} is set but {} is not: TLS needs both the certificate chain and its private key (PEM files)",
+                    named(given),
+                    named(missing)
+                ));
+                None
+            }
+        };
         let dry_run = p.value("dry_run", layer.dry_run.as_deref(), boolish).unwrap_or(d.dry_run);
         let public_url =
             p.value("public_url", layer.public_url.as_deref(), http_url("https://scim.example.com/scim/v2"));
@@ -721,6 +798,8 @@ impl Config {
         p.min_len(&bootstrap_token, MIN_TOKEN_LEN);
         let admin_token = p.secret("admin.token", layer.admin.token, layer.admin.token_file);
         p.min_len(&admin_token, MIN_TOKEN_LEN);
+        let metrics_token = p.secret("metrics.token", layer.metrics.token, layer.metrics.token_file);
+        p.min_len(&metrics_token, MIN_TOKEN_LEN);
 
         let jwt = Config::resolve_jwt(layer.jwt, &mut p);
         let genesys = Config::resolve_genesys(layer.genesys, &mut p);
@@ -729,6 +808,7 @@ impl Config {
             log_format,
             dry_run,
             admin_token: admin_token.map(|(s, _)| s),
+            metrics_token: metrics_token.map(|(s, _)| s),
             listen,
             database_url,
             max_body_bytes,
@@ -738,6 +818,10 @@ impl Config {
             jwt,
             public_url,
             workers,
+            tls,
+            header_timeout,
+            body_timeout,
+            max_connections,
             genesys,
         };
         p.finish(config)
@@ -908,6 +992,9 @@ pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("max_body_bytes", "big", "at least 1024"),
     ("max_body_bytes", "100", "at least 1024"),
     ("max_body_bytes", "-1", "at least 1024"),
+    ("header_timeout", "0", "seconds from 1 to 3600"),
+    ("body_timeout", "forever", "seconds from 1 to 3600"),
+    ("max_connections", "0", "from 1 to 1000000"),
     ("bulk_max_operations", "0", "from 1 to 100000"),
     ("bulk_max_operations", "many", "from 1 to 100000"),
     ("bulk_max_payload_bytes", "10", "at least 1024"),
@@ -921,6 +1008,8 @@ pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("admin.token", "short", "at least 16"),
     ("admin.token_file", "{dir}/missing", "cannot be read"),
     ("admin.token_file", "{dir}/empty", "the file is empty"),
+    ("metrics.token", "short", "at least 16"),
+    ("metrics.token_file", "{dir}/missing", "cannot be read"),
     ("jwt.hs256_secret", "too-short", "at least 32"),
     ("jwt.hs256_secret_file", "{dir}/missing", "cannot be read"),
     ("jwt.public_key_file", "{dir}/missing", "cannot be read"),

@@ -11,8 +11,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{
-    AdminLayer, Config, GenesysLayer, GenesysTarget, Global, JwtLayer, Layer, LogFormat, Origin, Origins, Secret,
-    key_of_env,
+    AdminLayer, Config, GenesysLayer, GenesysTarget, Global, JwtLayer, Layer, LogFormat, MetricsLayer, Origin, Origins,
+    Secret, key_of_env,
 };
 use crate::store::Store;
 
@@ -96,6 +96,21 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: one per core].
     #[arg(long, env = "SCIM_BRIDGE_WORKERS")]
     pub workers: Option<String>,
+    /// Serve HTTPS: the PEM certificate chain (reloaded on SIGHUP or when the file changes).
+    #[arg(long, env = "SCIM_BRIDGE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// Serve HTTPS: the PEM private key of --tls-cert.
+    #[arg(long, env = "SCIM_BRIDGE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a request's head may take to arrive [default: 10].
+    #[arg(long, env = "SCIM_BRIDGE_HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
+    /// Seconds a request's body may take to arrive after its head [default: 30].
+    #[arg(long, env = "SCIM_BRIDGE_BODY_TIMEOUT")]
+    pub body_timeout: Option<String>,
+    /// Connections served at once; more wait to be accepted [default: 1024].
+    #[arg(long, env = "SCIM_BRIDGE_MAX_CONNECTIONS")]
+    pub max_connections: Option<String>,
     /// Accept and store everything but send nothing to Genesys; record what would have been sent.
     #[arg(long, env = "SCIM_BRIDGE_DRY_RUN", num_args = 0..=1, default_missing_value = "true")]
     pub dry_run: Option<String>,
@@ -111,6 +126,12 @@ pub struct ServeArgs {
     /// A file holding the admin token.
     #[arg(long, env = "SCIM_BRIDGE_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// The bearer token /metrics asks for (unset: /metrics answers anyone who reaches it).
+    #[arg(long, env = "SCIM_BRIDGE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
+    /// A file holding the metrics token (Prometheus: `authorization: {credentials_file: …}`).
+    #[arg(long, env = "SCIM_BRIDGE_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
     /// HS256 secret for JWT bearer tokens.
     #[arg(long, env = "SCIM_BRIDGE_JWT_HS256_SECRET", hide_env_values = true)]
     pub jwt_hs256_secret: Option<Secret>,
@@ -229,6 +250,11 @@ impl ServeArgs {
             bulk_max_operations: self.bulk_max_operations,
             bulk_max_payload_bytes: self.bulk_max_payload_bytes,
             workers: self.workers,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections,
             dry_run: self.dry_run,
             bootstrap_token: self.bootstrap_token,
             bootstrap_token_file: self.bootstrap_token_file,
@@ -240,6 +266,7 @@ impl ServeArgs {
                 audience: self.jwt_audience,
             },
             admin: AdminLayer { token: self.admin_token, token_file: self.admin_token_file },
+            metrics: MetricsLayer { token: self.metrics_token, token_file: self.metrics_token_file },
             genesys: g.layer(),
             ..Layer::default()
         }

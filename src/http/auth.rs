@@ -108,6 +108,8 @@ fn jwt_verifier(cfg: &JwtConfig) -> (DecodingKey, Validation) {
     validation.set_issuer(&[&cfg.issuer]);
     validation.set_audience(&[&cfg.audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    // A token not valid yet (`nbf` in the future) is refused like an expired one.
+    validation.validate_nbf = true;
     (cfg.key.decoding_key(), validation)
 }
 
@@ -116,6 +118,12 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
     let h = header?.trim();
     let (scheme, token) = h.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// Whether the bearer token of an `Authorization` header is `expected`, compared by hash in
+/// constant time (the operator routes' own tokens).
+pub fn bearer_is(header: Option<&str>, expected: &str) -> bool {
+    bearer(header).is_some_and(|t| bool::from(hash_token(t).ct_eq(&hash_token(expected))))
 }
 
 #[cfg(test)]

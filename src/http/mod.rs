@@ -8,9 +8,12 @@ mod auth;
 mod bulk;
 mod discovery;
 pub mod error;
+mod framing;
+mod listener;
 mod ops;
 mod request;
 mod resources;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use anyhow::Context;
 use tracing::Instrument;
 
@@ -60,6 +63,8 @@ pub struct Running {
     pub forwarding: crate::genesys::forwarding::Forwarding,
     /// Nothing is sent to Genesys (`SCIM_BRIDGE_DRY_RUN`).
     pub dry_run: bool,
+    /// The listener speaks TLS.
+    pub tls: bool,
 }
 
 /// Blocking threads per HTTP worker (see `start`); the reader pool has as many connections.
@@ -218,6 +223,20 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let listen = config.listen;
     let workers =
         if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
+    let certificates = match &config.tls {
+        Some(files) => Some(tls::Certificates::load(&files.cert, &files.key)?),
+        None => None,
+    };
+    let options = listener::ListenOptions {
+        workers,
+        // Database calls run on each worker's blocking threads. SQLite work is short and
+        // CPU-bound, so a few threads per worker keep the cores busy; more only add context
+        // switches and per-thread allocator arenas (memory).
+        blocking_threads_per_worker: BLOCKING_THREADS_PER_WORKER,
+        max_connections: config.max_connections,
+        timeouts: framing::ReadTimeouts { header: config.header_timeout, body: config.body_timeout },
+        tls: certificates.clone(),
+    };
     let dry_run = config.dry_run;
     // The handlers need the forwarding's client and counters, so it starts before the server.
     let forwarding = crate::genesys::forwarding::start(store.clone(), &config.genesys, dry_run)?;
@@ -238,26 +257,17 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let roles = forwarding.roles.clone();
     let state = web::Data::new(AppState { store, auth, config, metrics, genesys, outbox, roles });
     let refresher = state.clone();
-    let bound = HttpServer::new(move || {
+    let bound = listener::bind(listen, &options, move || {
         App::new().wrap(from_fn(request_span)).configure(admin::routes(admin.clone())).configure(routes(state.clone()))
-    })
-    .workers(workers)
-    // Database calls run on each worker's blocking threads. SQLite work is short and
-    // CPU-bound, so a few threads per worker keep the cores busy; more only add context
-    // switches and per-thread allocator arenas (memory).
-    .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
-    .backlog(1024)
-    .disable_signals()
-    .bind(listen);
-    let server = match bound {
-        Ok(server) => server,
+    });
+    let (addr, server) = match bound {
+        Ok(bound) => bound,
         Err(e) => {
             actix_web::rt::spawn(forwarding.stop());
-            return Err(e).with_context(|| format!("binding {listen}"));
+            return Err(e);
         }
     };
-    let addr = server.addrs().first().copied().unwrap_or(listen);
-    let server = server.run();
+    actix_web::rt::spawn(reload_on_hangup(certificates));
     // Revoked tokens stop working within TOKEN_REFRESH.
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(auth::TOKEN_REFRESH);
@@ -267,7 +277,39 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
             let _ = web::block(move || s.auth.refresh()).await;
         }
     });
-    Ok(Running { addr, server, initial_token, forwarding, dry_run })
+    Ok(Running { addr, server, initial_token, forwarding, dry_run, tls: options.tls.is_some() })
+}
+
+/// Reload the TLS certificate on SIGHUP, and when its files change (looked at every 5 s);
+/// connections already open keep theirs. Without TLS a SIGHUP is logged and ignored (rather
+/// than ending the process, its default).
+async fn reload_on_hangup(certificates: Option<Arc<tls::Certificates>>) {
+    let mut hangups = crate::signals::Hangups::catch();
+    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        let signalled = tokio::select! {
+            () = hangups.recv() => true,
+            _ = tick.tick() => false,
+        };
+        let Some(certs) = &certificates else {
+            if signalled {
+                tracing::info!("SIGHUP: nothing to reload (no TLS certificate is configured)");
+            }
+            continue;
+        };
+        let reloaded = if signalled { Some(certs.reload()) } else { certs.reload_if_changed() };
+        match reloaded {
+            Some(Ok(())) => {
+                tracing::info!(tls.files = %certs.describe(), "TLS certificate reloaded; new connections use it")
+            }
+            Some(Err(e)) => tracing::error!(
+                tls.files = %certs.describe(),
+                error.cause = format!("{e:#}"),
+                "TLS certificate not reloaded; the one loaded before stays in use"
+            ),
+            None => {}
+        }
+    }
 }
 
 /// `scim-bridge serve`: run until SIGINT/SIGTERM.
@@ -281,7 +323,8 @@ pub fn serve_blocking(config: Config) -> anyhow::Result<()> {
             );
             println!("{token}");
         }
-        tracing::info!(listen = %running.addr, "scim-bridge listening; SCIM base URL http://{}/scim/v2", running.addr);
+        let scheme = if running.tls { "https" } else { "http" };
+        tracing::info!(listen = %running.addr, "scim-bridge listening; SCIM base URL {scheme}://{}/scim/v2", running.addr);
         if running.dry_run {
             eprintln!(
                 "\n!!! DRY RUN (SCIM_BRIDGE_DRY_RUN): changes are stored but NOTHING is sent to Genesys; the requests that\n                 !!! would have been sent are recorded: `scim-bridge outbox list --dry-run`.\n"

@@ -2,7 +2,8 @@
 //! Genesys token, outbox moving) and `/metrics` (Prometheus exposition). See
 //! `docs/operations.md`.
 //!
-//! No bearer token: probes and Prometheus send none. So the answers carry only counts, ages,
+//! No bearer token (`/metrics` asks for one when `metrics.token` is set): probes and Prometheus
+//! often send none. So the answers carry only counts, ages,
 //! route patterns and fixed wording: never resource ids, userNames, tokens or secrets, and a
 //! database error's cause goes to the log, not the body. Handlers are thin: the store is read on
 //! a blocking thread, the token check is `genesys::client`'s, the families are `crate::metrics`.
@@ -190,6 +191,16 @@ pub(super) fn outbox_check(depth: &OutboxDepth, last_progress: Option<i64>, now:
 /// The Prometheus exposition. The outbox gauges are read from the store now, on a blocking
 /// thread; the rest are live counters.
 async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    if let Some(token) = &state.config.metrics_token {
+        let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if !super::auth::bearer_is(header, token.expose()) {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+                .insert_header(no_store())
+                .content_type("text/plain")
+                .body("/metrics needs 'Authorization: Bearer <token>' with the token set as metrics.token (SCIM_BRIDGE_METRICS_TOKEN)\n");
+        }
+    }
     let store = state.store.clone();
     match web::block(move || store.outbox_depth()).await {
         Ok(Ok(depth)) => {

@@ -49,13 +49,7 @@ pub async fn json_body_within(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax("the request body is empty; send a JSON object"));
     }
-    serde_json::from_slice(&body).map_err(|e| {
-        ScimError::invalid_syntax(format!(
-            "the request body is not valid JSON: {e} (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })
+    scim::json::parse_body(&body)
 }
 
 /// Query parameters, looked up by name case-insensitively.
@@ -79,7 +73,11 @@ pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
             let info = req.connection_info();
-            format!("{}://{}/scim/v2", info.scheme(), info.host())
+            // A proxy's Forwarded / X-Forwarded-Proto says the scheme; without one, the
+            // listener's own (the server is not built by actix-web, which would know it).
+            let forwarded = req.headers().contains_key("forwarded") || req.headers().contains_key("x-forwarded-proto");
+            let scheme = if state.config.tls.is_some() && !forwarded { "https" } else { info.scheme() };
+            format!("{scheme}://{}/scim/v2", info.host())
         }
     }
 }

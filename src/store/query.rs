@@ -31,7 +31,23 @@ impl Cond {
         Cond { sql: sql.into(), binds }
     }
 
+    /// `(p1 op p2 op …)`. SQLite parses a flat chain into a tree as deep as the chain is long
+    /// and refuses one deeper than 1000 (`SQLITE_MAX_EXPR_DEPTH`), which a filter of 1000 `or`s
+    /// reaches: longer chains are nested in groups of at most [`JOIN_GROUP`], depth
+    /// `JOIN_GROUP × log_JOIN_GROUP(n)`.
     fn join(parts: Vec<Cond>, op: &str) -> Cond {
+        if parts.len() <= JOIN_GROUP {
+            return Cond::join_flat(parts, op);
+        }
+        let mut groups = Vec::with_capacity(parts.len().div_ceil(JOIN_GROUP));
+        let mut parts = parts.into_iter().peekable();
+        while parts.peek().is_some() {
+            groups.push(Cond::join_flat(parts.by_ref().take(JOIN_GROUP).collect(), op));
+        }
+        Cond::join(groups, op)
+    }
+
+    fn join_flat(parts: Vec<Cond>, op: &str) -> Cond {
         let mut sql = String::from("(");
         let mut binds = Vec::new();
         for (i, p) in parts.into_iter().enumerate() {
@@ -45,6 +61,9 @@ impl Cond {
         Cond { sql, binds }
     }
 }
+
+/// Most conditions joined flat by one `AND`/`OR` (see [`Cond::join`]).
+const JOIN_GROUP: usize = 32;
 
 /// The result of lowering: `cond` None means "no restriction"; `exact` says whether SQL alone
 /// gives the answer.

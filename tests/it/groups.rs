@@ -81,30 +81,76 @@ async fn group_members_add_remove_and_derived_user_groups() {
 }
 
 #[tokio::test]
-async fn members_keep_display_as_sent_and_may_name_unknown_ids() {
+async fn members_keep_display_as_sent_and_must_name_stored_resources() {
     let app = TestApp::spawn().await;
     let alice = app.create_user("alice@example.com").await;
+    let other = app.create_group("Other", &[]).await;
+    let schema = "urn:ietf:params:scim:schemas:core:2.0:Group";
     let r = app
         .post(
             "/Groups",
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G",
-                   "members": [{"value": alice, "display": "alice@example.com"}, {"value": "not-yet-provisioned"}]}),
+            json!({"schemas": [schema], "displayName": "G",
+                   "members": [{"value": alice, "display": "alice@example.com", "type": "Group"}, {"value": other}]}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
+    let gid = r.body["id"].as_str().unwrap().to_string();
     let members = r.body["members"].as_array().unwrap();
     let a = members.iter().find(|m| m["value"] == alice.as_str()).unwrap();
     assert_eq!(a["display"], "alice@example.com");
-    assert_eq!(a["type"], "User");
-    let unknown = members.iter().find(|m| m["value"] == "not-yet-provisioned").unwrap();
-    assert_eq!(unknown["type"], "User");
-    assert!(unknown.get("display").is_none());
-    // A member without a value is still the caller's mistake.
+    assert_eq!(a["type"], "User", "the stored kind wins over the type sent");
+    let o = members.iter().find(|m| m["value"] == other.as_str()).unwrap();
+    assert_eq!(o["type"], "Group");
+    let before = app.get(&format!("/Groups/{gid}")).await.body;
+
+    // A member naming no stored resource is refused, by create, PATCH and PUT alike, naming it;
+    // nothing of the request is written.
     let r = app
-        .post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "H", "members": [{"display": "x"}]}))
+        .post(
+            "/Groups",
+            json!({"schemas": [schema], "displayName": "H",
+                   "members": [{"value": alice}, {"value": "not-a-user-id"}]}),
+        )
         .await;
     r.assert_error(400, Some("invalidValue"));
-    assert_eq!(app.get("/Groups?count=0").await.body["totalResults"], 1, "the failed create left nothing behind");
+    assert!(r.body["detail"].as_str().unwrap().contains("\"not-a-user-id\""), "{}", r.body);
+    for body in [
+        patch_body(json!([{"op": "add", "path": "members", "value": [{"value": "not-a-user-id"}]}])),
+        patch_body(json!([{"op": "Add", "value": {"members": [{"value": "not-a-user-id"}]}}])),
+        patch_body(json!([{"op": "replace", "path": "members", "value": [{"value": alice}, {"value": "nobody"}]}])),
+    ] {
+        app.patch(&format!("/Groups/{gid}"), body).await.assert_error(400, Some("invalidValue"));
+    }
+    let r = app
+        .put(
+            &format!("/Groups/{gid}"),
+            json!({"schemas": [schema], "displayName": "G", "members": [{"value": "nobody"}]}),
+        )
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+    assert_eq!(app.get(&format!("/Groups/{gid}")).await.body, before, "the refused writes changed nothing");
+    assert_eq!(app.get("/Groups?count=0").await.body["totalResults"], 2, "the failed create left nothing behind");
+    // Removing a member that is not there is not an error.
+    let r = app
+        .patch(&format!("/Groups/{gid}"), patch_body(json!([{"op": "remove", "path": "members[value eq \"nobody\"]"}])))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // A member without a value is still the caller's mistake.
+    let r = app.post("/Groups", json!({"schemas": [schema], "displayName": "H", "members": [{"display": "x"}]})).await;
+    r.assert_error(400, Some("invalidValue"));
+
+    // A deleted user and a deleted group disappear from every group, which gets a new version.
+    let second = app.create_group("Second", &[alice.as_str()]).await;
+    assert_eq!(app.delete(&format!("/Users/{alice}")).await.status, 204);
+    assert_eq!(app.delete(&format!("/Groups/{other}")).await.status, 204);
+    let g = app.get(&format!("/Groups/{gid}")).await.body;
+    assert!(g.get("members").is_none_or(|m| m.as_array().unwrap().is_empty()), "{g}");
+    assert_ne!(g["meta"]["version"], before["meta"]["version"]);
+    let s = app.get(&format!("/Groups/{second}")).await.body;
+    assert!(s.get("members").is_none_or(|m| m.as_array().unwrap().is_empty()), "{s}");
+    let found = app.get(&format!("/Groups?filter=members.value%20eq%20%22{alice}%22")).await;
+    assert_eq!(found.body["totalResults"], 0, "{}", found.body);
 }
 
 #[tokio::test]

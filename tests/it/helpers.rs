@@ -110,7 +110,12 @@ impl TestApp {
             addr,
             sim,
             base: format!("http://{addr}/scim/v2"),
-            client: reqwest::Client::new(),
+            // Idle connections are dropped before the server's 5 s keep-alive closes them, so a
+            // request never goes out on a connection the server is closing at that moment.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(3))
+                .build()
+                .expect("client"),
             _dir: dir,
             db,
             handle,

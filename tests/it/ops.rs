@@ -305,3 +305,37 @@ async fn every_response_carries_a_request_id_and_a_plain_incoming_one_is_kept() 
     let r = app.req(reqwest::Method::GET, "/Users", None, &[("x-request-id", "<script>alert(1)</script>")]).await;
     assert_ne!(r.header("x-request-id"), Some("<script>alert(1)</script>"), "a strange id is replaced");
 }
+
+/// `/metrics` answers anyone by default (scrapers often cannot send a token); with
+/// `metrics.token` set it asks for that bearer token, and nothing else opens it.
+#[tokio::test]
+async fn metrics_token_when_set_is_required() {
+    let open = TestApp::spawn().await;
+    assert_eq!(open.ops("/metrics", None).await.0, 200);
+
+    let app = TestApp::spawn_with(|c| {
+        c.metrics_token = Some(scim_bridge::config::Secret::new("metrics-token-long-enough"));
+    })
+    .await;
+    let scrape = |token: Option<&'static str>| {
+        let mut rb = app.client.get(format!("http://{}/metrics", app.addr));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        async move {
+            let r = rb.send().await.expect("sent");
+            (r.status(), r.headers().get("www-authenticate").is_some(), r.text().await.unwrap())
+        }
+    };
+    let (status, challenge, body) = scrape(None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(challenge && body.contains("metrics.token"), "{body}");
+    assert!(!body.contains("metrics-token-long-enough"));
+    assert_eq!(scrape(Some("metrics-token-long-enough-not")).await.0, 401);
+    assert_eq!(scrape(Some(crate::helpers::TOKEN)).await.0, 401, "a SCIM token does not open /metrics");
+    let (status, _, body) = scrape(Some("metrics-token-long-enough")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("scim_bridge_http_requests_total"), "{body}");
+    // The probes stay open.
+    assert_eq!(app.ops("/healthz", None).await.0, 200);
+}

@@ -162,6 +162,13 @@ impl ScimError {
     }
 }
 
+/// A short, quoted rendering of a value a client sent, for an error detail: at most 24
+/// characters, control characters escaped.
+pub fn quoted(s: &str) -> String {
+    let head: String = s.chars().take(24).flat_map(char::escape_debug).collect();
+    if s.chars().count() <= 24 { format!("\"{head}\"") } else { format!("\"{head}...\"") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

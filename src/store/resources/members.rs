@@ -17,23 +17,32 @@ use scim::schema::ResourceType;
 
 use super::*;
 
-/// The `type` of each member: the kind of the stored resource it names, else the type the
-/// client gave, else `User`. An id that names nothing stored is kept (an IdP may send the
-/// membership before the user; RFC 7643 §4.2 does not require the provider to refuse it).
+/// The `type` of each member: the kind of the stored resource it names. Member values are ids
+/// this server assigned, so one naming no stored resource is refused (400 `invalidValue`
+/// naming it): no identity provider's ordering can produce it (inside Bulk, `bulkId`
+/// references are resolved before the group is written). On PostgreSQL the members' rows are
+/// share-locked, so a concurrent DELETE of one of them waits for this write and then removes
+/// the new membership with the others (see `delete_rows`), or this write sees it gone.
 pub(super) fn member_kinds(conn: &mut DbConn, members: &[Member]) -> Result<Vec<MemberKind>, StoreError> {
     let mut out = Vec::with_capacity(members.len());
     for chunk in members.chunks(500) {
         let ids: Vec<&str> = chunk.iter().map(|m| m.value.as_str()).collect();
-        let found: HashMap<String, String> = resources::table
-            .filter(resources::id.eq_any(&ids))
-            .select((resources::id, resources::kind))
-            .load::<(String, String)>(conn)?
-            .into_iter()
-            .collect();
+        let named = resources::table.filter(resources::id.eq_any(&ids)).select((resources::id, resources::kind));
+        let found: HashMap<String, String> = match conn {
+            DbConn::Pg(pg) => named.for_share().load::<(String, String)>(pg)?,
+            DbConn::Sqlite(lite) => named.load::<(String, String)>(lite)?,
+        }
+        .into_iter()
+        .collect();
         for m in chunk {
-            let kind =
-                found.get(&m.value).or(m.kind.as_ref()).and_then(|k| MemberKind::parse(k)).unwrap_or(MemberKind::User);
-            out.push(kind);
+            let Some(kind) = found.get(&m.value) else {
+                return Err(StoreError::Invalid(ScimError::invalid_value(format!(
+                    "members: no User or Group has the id {}; a member's 'value' must be the 'id' this server \
+                     assigned (create the user first, or refer to it by bulkId inside one Bulk request)",
+                    scim::error::quoted(&m.value)
+                ))));
+            };
+            out.push(MemberKind::parse(kind).unwrap_or(MemberKind::User));
         }
     }
     Ok(out)

@@ -459,6 +459,9 @@ fn locked_version(conn: &mut DbConn, seq: i64) -> Result<Option<i64>, StoreError
 
 /// [`load_row`], the row locked until the transaction ends on PostgreSQL (see [`locked_version`]).
 fn load_row_locked(conn: &mut DbConn, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>, StoreError> {
+    if !could_be_stored(id) {
+        return Ok(None);
+    }
     let q = resources::table.filter(resources::id.eq(id)).filter(resources::kind.eq(kind.as_str())).select(ROW_SELECT);
     let row = match conn {
         DbConn::Pg(c) => q.for_update().first::<ResourceRow>(c).optional()?,
@@ -467,7 +470,16 @@ fn load_row_locked(conn: &mut DbConn, kind: ResourceKind, id: &str) -> Result<Op
     row.map(ResourceRow::into_resource).transpose()
 }
 
+/// Whether an id from a request could name a stored row: ids never hold U+0000 (which
+/// PostgreSQL's text cannot even be compared with; the query would fail).
+fn could_be_stored(id: &str) -> bool {
+    !id.contains('\0')
+}
+
 fn load_row(conn: &mut DbConn, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>, StoreError> {
+    if !could_be_stored(id) {
+        return Ok(None);
+    }
     let row = resources::table
         .filter(resources::id.eq(id))
         .filter(resources::kind.eq(kind.as_str()))
@@ -688,6 +700,10 @@ fn delete_rows(
     counts: &mut CountDeltas,
 ) -> Result<(), StoreError> {
     let now = now_millis();
+    // The row goes first: on PostgreSQL this waits for a write that is adding it to a group
+    // (which share-locks it, see `member_kinds`), so the memberships removed below include
+    // that one; a write adding it afterwards finds it gone.
+    diesel::delete(resources::table.filter(resources::seq.eq(current.seq))).execute(conn)?;
     // The groups that held it change too: Genesys hears about them.
     for group in outbox::groups_holding(conn, id)? {
         outbox::enqueue(conn, ResourceKind::Group, &group, OutboxOp::Sync, None, now)?;
@@ -700,7 +716,6 @@ fn delete_rows(
         .set((resources::version.eq(resources::version + 1), resources::last_modified.eq(now)))
         .execute(conn)?;
     diesel::delete(group_members::table.filter(group_members::member_id.eq(id))).execute(conn)?;
-    diesel::delete(resources::table.filter(resources::seq.eq(current.seq))).execute(conn)?;
     counts.add(kind, current.seq, -1);
     Ok(())
 }

@@ -344,10 +344,11 @@ fn failures_are_store_errors() {
     assert!(matches!(store.patch(rt, &user.id, None, &bad), Err(StoreError::Invalid(e)) if e.status == 400));
 }
 
-/// Member rows carry a `MemberKind`: the stored resource's kind, else the type the client
-/// sent (any case), else User; a row from an older version with another word reads as User.
+/// Member rows carry a `MemberKind`: the stored resource's kind, whatever type the client
+/// sent; a member naming nothing stored is refused and leaves the group as it was; a row from
+/// an older version with another word reads as User.
 #[test]
-fn member_kinds_are_typed() {
+fn member_kinds_are_typed_and_members_must_exist() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&crate::store::test_database(dir.path(), "t.db").unwrap()).unwrap();
     let (users, groups) = (&registry().user, &registry().group);
@@ -361,46 +362,40 @@ fn member_kinds_are_typed() {
             .unwrap(),
         )
         .unwrap();
-    let inner = store
-        .create(
+    let group = |name: &str, members: Value| {
+        resource::prepare_create(
             groups,
-            resource::prepare_create(
-                groups,
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "inner"}),
-            )
-            .unwrap(),
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members}),
         )
-        .unwrap();
+        .unwrap()
+    };
+    let inner = store.create(groups, group("inner", json!([]))).unwrap();
     let outer = store
-        .create(
-            groups,
-            resource::prepare_create(
-                groups,
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "outer",
-                       "members": [{"value": user.id}, {"value": inner.id}, {"value": "later-group", "type": "Group"}, {"value": "later"}]}),
-            )
-            .unwrap(),
-        )
+        .create(groups, group("outer", json!([{"value": user.id, "type": "Group"}, {"value": inner.id}])))
         .unwrap();
+    let Err(StoreError::Invalid(e)) =
+        store.create(groups, group("bad", json!([{"value": user.id}, {"value": "later"}])))
+    else {
+        panic!("a member naming nothing was stored");
+    };
+    assert_eq!(e.scim_type, Some(scim::ScimType::InvalidValue));
+    assert!(e.detail.contains("\"later\""), "{}", e.detail);
     let req = patch::parse_patch(
         groups,
-        &json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": "patched", "type": "group"}, {"value": "odd", "type": "Robot"}]}]}),
+        &json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": inner.id, "type": "user"}, {"value": "odd", "type": "Robot"}]}]}),
     )
     .unwrap();
-    store.patch(groups, &outer.id, None, &req).unwrap();
+    assert!(matches!(store.patch(groups, &outer.id, None, &req), Err(StoreError::Invalid(_))));
     let kinds: std::collections::BTreeMap<String, MemberKind> =
         store.members(&outer).unwrap().into_iter().map(|m| (m.id, m.kind)).collect();
-    let expected = [
-        (user.id.as_str(), MemberKind::User),
-        (inner.id.as_str(), MemberKind::Group),
-        ("later-group", MemberKind::Group),
-        ("later", MemberKind::User),
-        ("patched", MemberKind::Group),
-        ("odd", MemberKind::User),
-    ];
-    for (id, kind) in expected {
-        assert_eq!(kinds.get(id), Some(&kind), "{id}: {kinds:?}");
-    }
+    let expected =
+        std::collections::BTreeMap::from([(user.id.clone(), MemberKind::User), (inner.id.clone(), MemberKind::Group)]);
+    assert_eq!(kinds, expected);
+    assert_eq!(
+        store.get(ResourceKind::Group, &outer.id).unwrap().version,
+        outer.version,
+        "the refused PATCH wrote nothing"
+    );
     assert_eq!(MemberKind::of_row("Robot"), MemberKind::User);
     assert_eq!(ResourceKind::from(MemberKind::Group), ResourceKind::Group);
 }

@@ -16,6 +16,9 @@ pub fn parse_filter(text: &str) -> Result<Filter, ScimError> {
     if text.trim().is_empty() {
         return Err(ScimError::invalid_filter("the filter is empty"));
     }
+    if text.contains('\0') {
+        return Err(ScimError::invalid_filter("the filter holds a NUL character (U+0000), which no value can contain"));
+    }
     let (normalised, map, placeholder) = normalise(text, true);
     if !placeholder && let Some(f) = simple_comparison(&normalised) {
         return Ok(f);
@@ -26,7 +29,33 @@ pub fn parse_filter(text: &str) -> Result<Filter, ScimError> {
     if placeholder {
         restore_ref_in_filter(&mut filter);
     }
+    if holds_nul(&filter) {
+        // `"\u0000"` in a filter string decodes to the character the raw text check lets by.
+        return Err(ScimError::invalid_filter(
+            "a filter value holds a NUL character (U+0000), which no value can contain",
+        ));
+    }
     Ok(filter)
+}
+
+/// Whether a comparison value of `f` holds U+0000 (escaped in the filter text).
+fn holds_nul(f: &Filter) -> bool {
+    fn exp(e: &AttrExp) -> bool {
+        matches!(e, AttrExp::Comparison(_, _, CompValue::Str(s)) if s.contains('\0'))
+    }
+    fn val(f: &ValFilter) -> bool {
+        match f {
+            ValFilter::Attr(e) => exp(e),
+            ValFilter::Not(inner) => val(inner),
+            ValFilter::And(items) | ValFilter::Or(items) => items.iter().any(val),
+        }
+    }
+    match f {
+        Filter::Attr(e) => exp(e),
+        Filter::ValuePath(vp) => val(&vp.filter),
+        Filter::Not(inner) => holds_nul(inner),
+        Filter::And(items) | Filter::Or(items) => items.iter().any(holds_nul),
+    }
 }
 
 /// The form IdPs send on nearly every request (`userName eq "jane@example.com"`: a plain or

@@ -30,6 +30,7 @@ pub mod cursor;
 use serde_json::{Value, json};
 
 use crate::error::ScimError;
+use crate::error::quoted;
 use crate::resource::json_kind;
 use crate::schema::{LIST_RESPONSE_URN, SEARCH_REQUEST_URN, get_ci};
 pub use cursor::Position;
@@ -90,9 +91,12 @@ pub enum SortOrder {
 
 /// Build [`ListParams`] from the raw values. `scope` names the endpoint the request went to
 /// (`/Users`, `/Groups`, or `/` for the root `.search`): a cursor is only good there.
+///
+/// A `startIndex` beyond [`MAX_START_INDEX`] is taken as that (a page past the end): the store
+/// adds counts to it in 64-bit SQL arithmetic.
 pub fn parse_list_params(raw: &RawListParams, scope: &str, sizes: PageSizes) -> Result<ListParams, ScimError> {
     let start_index = match parse_integer("startIndex", raw.start_index)? {
-        Some(n) if n > 1 => u64::try_from(n).unwrap_or(u64::MAX),
+        Some(n) if n > 1 => u64::try_from(n).unwrap_or(MAX_START_INDEX).min(MAX_START_INDEX),
         _ => 1,
     };
     let count = match parse_integer("count", raw.count)? {
@@ -112,6 +116,13 @@ pub fn parse_list_params(raw: &RawListParams, scope: &str, sizes: PageSizes) -> 
         }
     };
     let sort_by = non_empty(raw.sort_by).map(str::to_string);
+    if let Some(s) = &sort_by {
+        // Any attribute path sorts (one the schema lacks sorts as having no value), but text
+        // that is not a path is a mistake to report, not a silent default order.
+        crate::filter::parse_attr_path(s).map_err(|e| {
+            ScimError::invalid_path(format!("sortBy must be an attribute path such as userName: {}", e.detail))
+        })?;
+    }
     let filter = non_empty(raw.filter).map(str::to_string);
     let Some(cursor_text) = raw.cursor.map(str::trim) else {
         return Ok(ListParams {
@@ -336,18 +347,11 @@ fn parse_integer(name: &str, raw: Option<&str>) -> Result<Option<i128>, ScimErro
     Ok(Some(if negative { -magnitude } else { magnitude }))
 }
 
+/// The largest `startIndex` honoured (2^53: past any table, and exact as a JSON number).
+pub const MAX_START_INDEX: u64 = 1 << 53;
+
 fn non_empty(raw: Option<&str>) -> Option<&str> {
     raw.map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// A short, quoted rendering of a parameter value for an error detail.
-fn quoted(s: &str) -> String {
-    if s.chars().count() <= 24 {
-        format!("\"{s}\"")
-    } else {
-        let head: String = s.chars().take(24).collect();
-        format!("\"{head}...\"")
-    }
 }
 
 #[cfg(test)]
@@ -436,7 +440,7 @@ mod tests {
             (Query((None, Some("5000"), None, None, None)), Params(1, Some(200), None, false, None)),
             (
                 Query((Some("99999999999999999999999999999999999999999"), None, None, None, None)),
-                Params(u64::MAX, Some(100), None, false, None),
+                Params(MAX_START_INDEX, Some(100), None, false, None),
             ),
             (
                 Query((None, None, Some("meta.lastModified"), Some("DESCENDING"), Some("userName eq \"a\""))),

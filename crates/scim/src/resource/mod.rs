@@ -145,6 +145,20 @@ fn prepare(rt: &ResourceType, body: Value, base: Base<'_>) -> Result<Prepared, S
     };
     check_schemas(rt, get_ci(&body, "schemas").map(|(_, v)| v))?;
     let gathered = gather(rt, body)?;
+    if !matches!(base, Base::Patched(_)) {
+        // A whole resource from the client gives each multi-valued attribute as an array. (A
+        // PATCH `add` of one value to a multi-valued attribute is the patch engine's matter.)
+        let raws = gathered.core.iter().chain(gathered.ext.iter().flat_map(|(raws, _)| raws));
+        if let Some(raw) =
+            raws.into_iter().find(|r| r.def.multi_valued && !matches!(r.value, Value::Array(_) | Value::Null))
+        {
+            return Err(ScimError::invalid_value(format!(
+                "{} is multi-valued: send an array of values (one value is [ ... ]), not {}",
+                raw.sent_as,
+                kind_of(&raw.value)
+            )));
+        }
+    }
     let members = match gathered.members {
         Some(v) => Some(members_from(v)?),
         None => match base {

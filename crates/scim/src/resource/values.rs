@@ -23,6 +23,10 @@ use crate::schema::{AttrType, AttributeDef, Mutability};
 /// readOnly sub-attributes (`manager.displayName`) are ignored, as RFC 7644 §3.5.1 says for
 /// readOnly values a client sends. A multi-valued attribute may carry at most one
 /// `primary: true` (RFC 7643 §2.4). `path` names the attribute in error details.
+/// Most values one multi-valued attribute may hold (a Group's `members` excepted): identity
+/// providers send a handful of e-mail addresses or numbers; each indexed value is a row.
+pub const MAX_VALUES: usize = 1000;
+
 pub fn canonical_value(def: &AttributeDef, value: Value, path: &str) -> Result<Option<Value>, ScimError> {
     if !def.multi_valued {
         // An array for a single-valued attribute is refused, even empty (`"active": []` is not
@@ -49,6 +53,12 @@ pub fn canonical_value(def: &AttributeDef, value: Value, path: &str) -> Result<O
         Value::Array(items) => items,
         other => multi_valued_from_single_value(def, other, path)?,
     };
+    if items.len() > MAX_VALUES && !def.name.eq_ignore_ascii_case("members") {
+        return Err(ScimError::invalid_value(format!(
+            "{path} has {} values; at most {MAX_VALUES} are accepted",
+            items.len()
+        )));
+    }
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let item_path = format!("{path}[{i}]");

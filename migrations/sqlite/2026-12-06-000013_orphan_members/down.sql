@@ -1,0 +1,2 @@
+-- Nothing to undo: the removed rows named no stored resource.
+SELECT 1;
