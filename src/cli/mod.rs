@@ -1,5 +1,5 @@
 //! The `scim-bridge` command line: `serve`, `migrate`, `token create|list|revoke`, `outbox list|retry`,
-//! `genesys-sim`, `sync` (the SCIM client of crates/sync).
+//! `audit` (the audit trail), `genesys-sim`, `sync` (the SCIM client of crates/sync).
 //!
 //! Must not import diesel: storage goes through `store`.
 
@@ -44,6 +44,9 @@ pub enum Command {
     /// Inspect and retry the changes waiting to reach Genesys Cloud.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Show the audit trail: who created, replaced, patched or deleted which user or group,
+    /// when, from which address (docs/audit.md). Newest entries last.
+    Audit(AuditArgs),
     /// Compare the bridge's users with Genesys Cloud's (the 8x8 number above all) and report;
     /// exit status 0 when they match, 2 when they differ.
     Reconcile(Box<ReconcileArgs>),
@@ -74,6 +77,101 @@ pub enum OutboxCommand {
     /// Let the bridge take over the Genesys user that has this user's userName (a create parked
     /// because the bridge did not make that user), and send the change again.
     Adopt { resource_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this resource: its id, or its userName (users) or displayName (groups), in any case.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Only writes by this actor: a token name, a JWT subject, or `bootstrap`.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only writes at or after this time (RFC 3339, e.g. 2026-12-06T08:00:00Z).
+    #[arg(long, value_parser = rfc3339_millis)]
+    pub since: Option<i64>,
+    /// Only writes before this time (RFC 3339).
+    #[arg(long, value_parser = rfc3339_millis)]
+    pub until: Option<i64>,
+    /// How many of the newest matching entries to show.
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Retention: delete the entries older than this many days, print how many, show nothing
+    /// (run it from cron or a systemd timer; the trail is otherwise kept for ever).
+    #[arg(long, value_name = "DAYS", conflicts_with_all = ["resource", "actor", "since", "until", "json"])]
+    pub prune_older_than_days: Option<u32>,
+}
+
+/// An RFC 3339 time as milliseconds since the epoch.
+fn rfc3339_millis(text: &str) -> Result<i64, String> {
+    let t = time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{e}: use RFC 3339, e.g. 2026-12-06T08:00:00Z"))?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| "out of range".to_string())
+}
+
+/// An audit entry as `audit --json` prints it: one object, no attribute value beyond the
+/// resource's id and name.
+fn audit_json(e: &crate::store::AuditEntry) -> serde_json::Value {
+    serde_json::json!({
+        "at": crate::store::format_millis(e.at),
+        "op": e.op.as_str(),
+        "bulk": e.bulk,
+        "resourceType": e.kind.as_str(),
+        "id": e.resource_id,
+        "name": e.name,
+        "version": e.version,
+        "paths": e.paths,
+        "actorType": e.actor.kind(),
+        "actor": e.actor.name(),
+        "issuer": match &e.actor { crate::store::Actor::Jwt { issuer, .. } => Some(issuer.as_str()), _ => None },
+        "address": e.address,
+        "requestId": e.request_id,
+    })
+}
+
+/// Audit entries as a table whose columns line up.
+fn audit_table(entries: &[crate::store::AuditEntry]) -> String {
+    let mut rows = vec![
+        ["TIME", "OP", "TYPE", "ID", "NAME", "VERSION", "ACTOR", "ADDRESS", "REQUEST", "PATHS"].map(str::to_string),
+    ];
+    for e in entries {
+        let op = if e.bulk { format!("{} (bulk)", e.op.as_str()) } else { e.op.as_str().to_string() };
+        rows.push([
+            crate::store::format_millis(e.at),
+            op,
+            e.kind.as_str().to_string(),
+            e.resource_id.clone(),
+            e.name.clone().unwrap_or_else(|| "-".into()),
+            e.version.map_or_else(|| "-".into(), |v| v.to_string()),
+            e.actor.to_string(),
+            e.address.clone().unwrap_or_else(|| "-".into()),
+            e.request_id.clone().unwrap_or_else(|| "-".into()),
+            if e.paths.is_empty() { "-".into() } else { e.paths.join(",") },
+        ]);
+    }
+    let mut widths = [0usize; 10];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 #[derive(Debug, Args)]
@@ -544,6 +642,39 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
                         return Ok(ExitCode::FAILURE);
                     }
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(args) => {
+            let database = global?.database_url;
+            let store =
+                Store::open(&database).with_context(|| format!("opening {}", crate::store::redact_url(&database)))?;
+            if let Some(days) = args.prune_older_than_days {
+                let before = crate::store::now_millis() - i64::from(days) * 86_400_000;
+                let n = store.audit_prune(before)?;
+                eprintln!(
+                    "scim-bridge: {n} audit entr{} older than {} deleted",
+                    if n == 1 { "y" } else { "ies" },
+                    crate::store::format_millis(before)
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let query = crate::store::AuditQuery {
+                resource: args.resource,
+                actor: args.actor,
+                since: args.since,
+                until: args.until,
+                limit: args.limit,
+            };
+            // Read newest first (the limit keeps the newest), shown oldest first, as a log reads.
+            let mut entries = store.audit_entries(&query)?;
+            entries.reverse();
+            if args.json {
+                for e in &entries {
+                    println!("{}", audit_json(e));
+                }
+            } else {
+                print!("{}", audit_table(&entries));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -4,7 +4,8 @@
 //!   a cookie holding its SHA-256 (`HttpOnly`, `SameSite=Strict`, path `/admin`), so the token
 //!   itself is never stored by the browser; scripts may send `Authorization: Bearer <token>`.
 //! * `GET /admin` the page: the health of each component, outbox depth and lag, dead changes
-//!   with their Genesys error and a retry button, recent deliveries, the last reconcile report.
+//!   with their Genesys error and a retry button, recent deliveries, recent changes from the
+//!   audit trail (who changed what, when, from where), the last reconcile report.
 //! * `POST /admin/retry` (`resource_id`, or none for all) makes dead changes pending again;
 //!   `POST /admin/reconcile` runs a reconcile (report only); `POST /admin/logout`.
 //!
@@ -23,9 +24,12 @@ use crate::genesys::mapping::MappingConfig;
 use crate::genesys::outbox::RecentDeliveries;
 use crate::genesys::role_status::{Resolution, RoleStatus};
 use crate::metrics::OutboxStats;
-use crate::store::{Store, format_millis, now_millis};
+use crate::store::{AuditEntry, AuditQuery, Store, format_millis, now_millis};
 
 const COOKIE: &str = "scim_bridge_admin";
+
+/// Audit entries the page shows (`scim-bridge audit` reads them all).
+const RECENT_CHANGES: i64 = 50;
 
 /// What the page reads.
 pub struct AdminState {
@@ -260,6 +264,40 @@ async fn reconcile(state: web::Data<AdminState>, req: HttpRequest) -> HttpRespon
     }
 }
 
+/// The newest entries of the audit trail, newest first.
+fn changes_table(changes: &Result<Vec<AuditEntry>, crate::store::StoreError>) -> String {
+    let mut b = String::from("<h2>Recent changes</h2>");
+    match changes {
+        Ok(changes) if changes.is_empty() => {
+            b.push_str("<p id=no-changes>No user or group has been changed yet.</p>");
+        }
+        Ok(changes) => {
+            b.push_str(&format!(
+                "<p>The newest {RECENT_CHANGES} writes of the audit trail; <code>scim-bridge audit</code> reads and                  filters all of it.</p><table id=changes><tr><th>when</th><th>op</th><th>type</th><th>resource</th>                 <th>name</th><th>version</th><th>by</th><th>from</th><th>request</th><th>paths</th></tr>"
+            ));
+            for e in changes {
+                let op = if e.bulk { format!("{} (bulk)", e.op.as_str()) } else { e.op.as_str().to_string() };
+                b.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>                     <td>{}</td><td>{}</td></tr>",
+                    esc(&format_millis(e.at)),
+                    op,
+                    e.kind.as_str(),
+                    esc(&e.resource_id),
+                    esc(e.name.as_deref().unwrap_or("")),
+                    e.version.map(|v| v.to_string()).unwrap_or_default(),
+                    esc(&e.actor.to_string()),
+                    esc(e.address.as_deref().unwrap_or("")),
+                    esc(e.request_id.as_deref().unwrap_or("")),
+                    esc(&e.paths.join(", ")),
+                ));
+            }
+            b.push_str("</table>");
+        }
+        Err(e) => b.push_str(&format!("<p class=bad>{}</p>", esc(&e.to_string()))),
+    }
+    b
+}
+
 /// Age in words.
 fn age(ms: i64) -> String {
     let s = (ms / 1000).max(0);
@@ -283,10 +321,11 @@ async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
         let depth = store.outbox_depth();
         let dead = store.outbox_dead();
         let report = store.last_reconcile_report();
-        (ping, depth, dead, report)
+        let changes = store.audit_entries(&AuditQuery { limit: RECENT_CHANGES, ..AuditQuery::default() });
+        (ping, depth, dead, report, changes)
     })
     .await;
-    let Ok((ping, depth, dead, report)) = read else {
+    let Ok((ping, depth, dead, report, changes)) = read else {
         return html(
             actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
             "Error",
@@ -414,6 +453,8 @@ async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
         }
         b.push_str("</table>");
     }
+
+    b.push_str(&changes_table(&changes));
 
     // Last reconcile report.
     b.push_str("<h2>Last reconcile</h2><form method=post action=/admin/reconcile><button id=run-reconcile>Run a reconcile now</button> (report only; <code>scim-bridge reconcile --apply</code> repairs)</form>");

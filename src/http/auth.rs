@@ -1,23 +1,34 @@
 //! Bearer authentication: static tokens (compared by SHA-256 hash, in constant time) and JWTs
-//! (HS256 secret or RS256/ES256 public key, issuer and audience checked).
+//! (HS256 secret or RS256/ES256 public key, issuer and audience checked). A good token names its
+//! [`Actor`] (the stored token's name, the bootstrap token, or the JWT's subject and issuer)
+//! for the audit trail.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::{DecodingKey, Validation};
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::config::JwtConfig;
-use crate::store::{Store, hash_token};
+use crate::store::{Actor, Store, hash_token};
 use scim::ScimError;
 
 /// Stored token hashes are re-read at least this often, so a revoked token stops working
 /// within this delay without a database read per request.
 pub const TOKEN_REFRESH: Duration = Duration::from_secs(1);
 
+/// The stored tokens: names and hashes.
 struct Cache {
-    hashes: Vec<[u8; 32]>,
+    tokens: Vec<(String, [u8; 32])>,
 }
+
+/// [`Authenticator::check_static`]'s index of the bootstrap token, and of no match.
+const BOOTSTRAP: u32 = u32::MAX - 1;
+const NO_MATCH: u32 = u32::MAX;
+
+/// The longest JWT `sub` or `iss` recorded; longer ones are cut (the issuer signed them, but
+/// an audit row is no place for kilobytes).
+const MAX_CLAIM: usize = 256;
 
 /// Decides whether a bearer token is good.
 pub struct Authenticator {
@@ -33,7 +44,7 @@ impl Authenticator {
         let auth = Authenticator {
             store,
             bootstrap: bootstrap.map(hash_token),
-            cache: RwLock::new(Cache { hashes: Vec::new() }),
+            cache: RwLock::new(Cache { tokens: Vec::new() }),
             jwt,
         };
         auth.refresh()?;
@@ -42,9 +53,9 @@ impl Authenticator {
 
     /// Re-read the stored hashes (blocking: call from a blocking thread).
     pub fn refresh(&self) -> anyhow::Result<()> {
-        let hashes = self.store.token_hashes()?.into_iter().map(|(_, h)| h).collect();
+        let tokens = self.store.token_hashes()?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        *cache = Cache { hashes };
+        *cache = Cache { tokens };
         Ok(())
     }
 
@@ -52,33 +63,47 @@ impl Authenticator {
     pub fn has_any_credential(&self) -> bool {
         self.bootstrap.is_some()
             || self.jwt.is_some()
-            || self.cache.read().map(|c| !c.hashes.is_empty()).unwrap_or(false)
+            || self.cache.read().map(|c| !c.tokens.is_empty()).unwrap_or(false)
     }
 
-    /// Check a static token against the bootstrap token and the cached hashes, comparing every
-    /// candidate in constant time.
-    pub fn check_static(&self, token: &str) -> bool {
+    /// Check a static token against the bootstrap token and the cached hashes: which one it is,
+    /// if any. Every candidate is compared, in constant time, and the match is picked without a
+    /// branch, so the time taken says nothing of which candidate matched or how close another came.
+    pub fn check_static(&self, token: &str) -> Option<Actor> {
         let presented = hash_token(token);
-        let mut ok = subtle::Choice::from(0u8);
+        let mut which = NO_MATCH;
         if let Some(b) = &self.bootstrap {
-            ok |= presented.ct_eq(b);
+            which.conditional_assign(&BOOTSTRAP, presented.ct_eq(b));
         }
-        if let Ok(cache) = self.cache.read() {
-            for h in &cache.hashes {
-                ok |= presented.ct_eq(h);
-            }
+        let cache = self.cache.read().ok()?;
+        for (i, (_, h)) in cache.tokens.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(NO_MATCH);
+            which.conditional_assign(&i, presented.ct_eq(h));
         }
-        ok.into()
+        match which {
+            NO_MATCH => None,
+            BOOTSTRAP => Some(Actor::Bootstrap),
+            i => cache.tokens.get(i as usize).map(|(name, _)| Actor::Token(name.clone())),
+        }
     }
 
-    /// Check a JWT, when JWT verification is configured.
-    pub fn check_jwt(&self, token: &str) -> Result<(), ScimError> {
+    /// Check a JWT, when JWT verification is configured: its subject and issuer.
+    pub fn check_jwt(&self, token: &str) -> Result<Actor, ScimError> {
         let Some((key, validation)) = &self.jwt else {
             return Err(ScimError::unauthorized("the bearer token is not valid"));
         };
-        jsonwebtoken::decode::<serde_json::Value>(token, key, validation)
-            .map(|_| ())
-            .map_err(|e| ScimError::unauthorized(format!("the bearer JWT was refused: {}", jwt_reason(&e))))
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, key, validation)
+            .map_err(|e| ScimError::unauthorized(format!("the bearer JWT was refused: {}", jwt_reason(&e))))?;
+        let claim = |name: &str| {
+            data.claims
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                // Control characters (a NUL, which PostgreSQL cannot store, a newline that
+                // would forge a line of the audit table) are dropped.
+                .map(|s| s.chars().filter(|c| !c.is_control()).take(MAX_CLAIM).collect::<String>())
+        };
+        // The validation required `iss` (and checked it against the configured issuer).
+        Ok(Actor::Jwt { subject: claim("sub"), issuer: claim("iss").unwrap_or_default() })
     }
 
     pub fn jwt_enabled(&self) -> bool {
@@ -137,5 +162,19 @@ mod tests {
         assert_eq!(bearer(Some("Basic abc")), None);
         assert_eq!(bearer(Some("Bearer ")), None);
         assert_eq!(bearer(None), None);
+    }
+
+    #[test]
+    fn a_static_token_names_the_credential_it_matched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&crate::store::test_database(dir.path(), "t.db").unwrap()).unwrap());
+        let okta = store.create_token("okta").unwrap();
+        let entra = store.create_token("entra").unwrap();
+        let auth = Authenticator::new(store, Some("boot-strap"), None).unwrap();
+        assert_eq!(auth.check_static(&okta), Some(Actor::Token("okta".into())));
+        assert_eq!(auth.check_static(&entra), Some(Actor::Token("entra".into())));
+        assert_eq!(auth.check_static("boot-strap"), Some(Actor::Bootstrap));
+        assert_eq!(auth.check_static("scb_nope"), None);
+        assert_eq!(auth.check_static(""), None);
     }
 }

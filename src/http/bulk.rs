@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE, error_response, scim_error_of};
-use super::request::{base_url, json_body_within};
-use crate::store::{BulkDone, BulkItem, BulkWrite};
+use super::request::{audit_context, base_url, json_body_within};
+use crate::store::{AuditContext, BulkDone, BulkItem, BulkWrite};
 use scim::ScimError;
 use scim::bulk::{self, Action, Ledger, Outcome, Planned};
 use scim::patch;
@@ -42,8 +42,9 @@ async fn post_bulk(
     );
     let body = json_body_within(&req, payload, max_bytes, &limit_name).await?;
     let base = base_url(&req, &state);
+    let ctx = audit_context(&req)?;
     let s = state.clone();
-    let answer = web::block(move || run(&s, &base, body, max_operations)).await??;
+    let answer = web::block(move || run(&s, &base, body, max_operations, &ctx)).await??;
     Ok(HttpResponse::Ok().content_type(SCIM_CONTENT_TYPE).body(answer.to_string()))
 }
 
@@ -55,7 +56,13 @@ struct Meta {
     location: String,
 }
 
-fn run(state: &AppState, base: &str, body: Value, max_operations: usize) -> Result<Value, ApiError> {
+fn run(
+    state: &AppState,
+    base: &str,
+    body: Value,
+    max_operations: usize,
+    ctx: &AuditContext,
+) -> Result<Value, ApiError> {
     let plan = bulk::plan_bulk(body, max_operations, || uuid::Uuid::new_v4().to_string())?;
     let n = plan.echoes.len();
     let mut ledger = Ledger::new(n, plan.fail_on_errors);
@@ -70,7 +77,7 @@ fn run(state: &AppState, base: &str, body: Value, max_operations: usize) -> Resu
             items.push(item);
             metas.push(meta);
         }
-        let results = match state.store.bulk(items, &ledger) {
+        let results = match state.store.bulk(items, &ledger, ctx) {
             Ok(results) => results,
             Err(e) => {
                 // Nothing of this batch was committed: each of its operations says so, and

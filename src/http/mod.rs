@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -73,6 +74,10 @@ pub const BLOCKING_THREADS_PER_WORKER: usize = 4;
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request's id (`X-Request-Id`), in the request's extensions for the audit trail.
+#[derive(Clone)]
+pub(crate) struct RequestId(pub String);
+
 /// One span per request, with an id echoed in `X-Request-Id`; counted and timed in the
 /// `Metrics` of the app data (when there is one) under its route pattern, never its raw path.
 async fn request_span(
@@ -90,6 +95,7 @@ async fn request_span(
         .map(str::to_string)
         .unwrap_or_else(|| format!("{:x}-{:x}", std::process::id(), REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)));
     let span = tracing::info_span!("request", request.id = %id, http.method = %req.method(), http.path = %req.path());
+    req.extensions_mut().insert(RequestId(id.clone()));
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let (method, path) = (req.method().clone(), metrics.as_ref().map(|_| req.path().to_string()));
@@ -120,7 +126,8 @@ async fn request_span(
     .await
 }
 
-/// Bearer authentication for everything under `/scim/v2`.
+/// Bearer authentication for everything under `/scim/v2`; the credential that matched goes into
+/// the request's extensions as an [`Actor`](crate::store::Actor), for the audit trail.
 async fn require_auth(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -134,8 +141,8 @@ async fn require_auth(
             "missing bearer token: send 'Authorization: Bearer <token>' (create one with 'scim-bridge token create --name NAME')",
         )),
         Some(token) => {
-            if state.auth.check_static(token) {
-                Ok(())
+            if let Some(actor) = state.auth.check_static(token) {
+                Ok(actor)
             } else if state.auth.jwt_enabled() && token.matches('.').count() == 2 {
                 state.auth.check_jwt(token)
             } else {
@@ -143,14 +150,18 @@ async fn require_auth(
                 // table once. A refused request costs one indexed read, never more.
                 let s = state.clone();
                 let token = token.to_string();
-                let fresh =
-                    web::block(move || s.auth.refresh().is_ok() && s.auth.check_static(&token)).await.unwrap_or(false);
-                if fresh { Ok(()) } else { Err(ScimError::unauthorized("the bearer token is not valid")) }
+                let fresh = web::block(move || s.auth.refresh().ok().and_then(|()| s.auth.check_static(&token)))
+                    .await
+                    .unwrap_or(None);
+                fresh.ok_or_else(|| ScimError::unauthorized("the bearer token is not valid"))
             }
         }
     };
     match verdict {
-        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
+        Ok(actor) => {
+            req.extensions_mut().insert(actor);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
         Err(e) => {
             tracing::info!(http.status = 401, "authentication refused");
             Ok(req.into_response(error_response(&e)).map_into_right_body())

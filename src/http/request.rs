@@ -1,12 +1,14 @@
-//! Reading requests: body size and content type, JSON syntax, query parameters, base URL.
+//! Reading requests: body size and content type, JSON syntax, query parameters, base URL, and
+//! who sent a request from where (for the audit trail).
 
-use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web;
+use actix_web::{HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::AppState;
+use super::{AppState, RequestId};
+use crate::store::{Actor, AuditContext};
 use scim::ScimError;
 
 /// Read and parse a JSON request body, enforcing the size limit and the content type.
@@ -84,4 +86,19 @@ pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
 
 pub fn header(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Who sent a write, from where, under which request id: the [`Actor`] bearer authentication
+/// put in the request's extensions, the peer's IP address (a proxy's `X-Forwarded-For` is not
+/// trusted: any client can send one), and the `X-Request-Id` of the response.
+pub fn audit_context(req: &HttpRequest) -> Result<AuditContext, ScimError> {
+    let extensions = req.extensions();
+    // Every route that writes is behind `require_auth`; a write without its actor is not made.
+    let actor = extensions
+        .get::<Actor>()
+        .cloned()
+        .ok_or_else(|| ScimError::internal("a write without an authenticated actor was refused"))?;
+    let request_id = extensions.get::<RequestId>().map(|r| r.0.clone());
+    let address = req.peer_addr().map(|a| a.ip().to_canonical().to_string());
+    Ok(AuditContext { actor, address, request_id })
 }

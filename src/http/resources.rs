@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
-use super::request::{Params, base_url, json_body};
-use crate::store::{self, GroupRef, MemberRow, Page, Store, StoreError, StoredResource, WriteOutcome};
+use super::request::{Params, audit_context, base_url, json_body};
+use crate::store::{self, AuditContext, GroupRef, MemberRow, Page, Store, StoreError, StoredResource, WriteOutcome};
 use scim::ScimError;
 use scim::filter;
 use scim::list::{self, CursorPage, ListParams, PageSizes, Position, RawListParams};
@@ -210,9 +210,10 @@ async fn create(
     let proj = projection(rt, &params)?;
     let body = json_body(&req, payload, state.config.max_body_bytes).await?;
     let prepared = resource::prepare_create(rt, body)?;
+    let ctx = audit_context(&req)?;
     let s = state.clone();
     let (res, derived, proj) = web::block(move || -> Result<_, ApiError> {
-        let res = s.store.create(rt, prepared)?;
+        let res = s.store.create(rt, prepared, &ctx)?;
         // A user just created belongs to no group yet: no query for its `groups`.
         let derived = match kind {
             ResourceKind::User => Derived::default(),
@@ -240,8 +241,8 @@ async fn replace(
     kind: ResourceKind,
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.config.max_body_bytes).await?;
-    rewrite(state, req, id.into_inner(), kind, "replaced", move |store, rt, id, if_match| {
-        store.replace(rt, id, if_match, body)
+    rewrite(state, req, id.into_inner(), kind, "replaced", move |store, rt, id, if_match, ctx| {
+        store.replace(rt, id, if_match, body, ctx)
     })
     .await
 }
@@ -255,8 +256,8 @@ async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(&req, payload, state.config.max_body_bytes).await?;
     let request = patch::parse_patch(kind.resource_type(), &body)?;
-    rewrite(state, req, id.into_inner(), kind, "patched", move |store, rt, id, if_match| {
-        store.patch(rt, id, if_match, &request)
+    rewrite(state, req, id.into_inner(), kind, "patched", move |store, rt, id, if_match, ctx| {
+        store.patch(rt, id, if_match, &request, ctx)
     })
     .await
 }
@@ -268,7 +269,7 @@ async fn rewrite(
     id: String,
     kind: ResourceKind,
     verb: &'static str,
-    write: impl FnOnce(&Store, &'static ResourceType, &str, Option<&str>) -> Result<WriteOutcome, StoreError>
+    write: impl FnOnce(&Store, &'static ResourceType, &str, Option<&str>, &AuditContext) -> Result<WriteOutcome, StoreError>
     + Send
     + 'static,
 ) -> Result<HttpResponse, ApiError> {
@@ -276,9 +277,10 @@ async fn rewrite(
     let params = Params::parse(&req)?;
     let proj = projection(rt, &params)?;
     let if_match = super::request::header(&req, header::IF_MATCH).map(str::to_string);
+    let ctx = audit_context(&req)?;
     let s = state.clone();
     let (out, derived, proj) = web::block(move || -> Result<_, ApiError> {
-        let out = write(&s.store, rt, &id, if_match.as_deref())?;
+        let out = write(&s.store, rt, &id, if_match.as_deref(), &ctx)?;
         let derived = load_derived(&s, rt, &proj, std::slice::from_ref(&out.resource))?.pop().unwrap_or_default();
         Ok((out, derived, proj))
     })
@@ -298,10 +300,11 @@ async fn delete(
     kind: ResourceKind,
 ) -> Result<HttpResponse, ApiError> {
     let if_match = super::request::header(&req, header::IF_MATCH).map(str::to_string);
+    let ctx = audit_context(&req)?;
     let s = state.clone();
     let id = id.into_inner();
     let logged = id.clone();
-    web::block(move || s.store.delete(kind, &id, if_match.as_deref())).await??;
+    web::block(move || s.store.delete(kind, &id, if_match.as_deref(), &ctx)).await??;
     tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %logged, "deleted");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,12 +1,14 @@
 //! Storage: diesel over SQLite (bundled, the embedded default) or PostgreSQL (several replicas),
 //! embedded migrations for each, one transaction per write.
 //!
-//! Owns the tables, the SQL that filters and sorts on indexed columns, and bearer-token hashes.
+//! Owns the tables, the SQL that filters and sorts on indexed columns, bearer-token hashes, and
+//! the audit trail every write of a resource adds to in its own transaction.
 //! The same queries serve both databases (`db`: one connection type, placeholders numbered for
 //! PostgreSQL, per-backend statements where diesel needs them).
 //! Calls into `scim` for the protocol rules; must not import actix, reqwest, `http` or `cli`.
 //! Every function here blocks: callers on an async runtime run them on a blocking thread.
 
+mod audit;
 pub mod db;
 mod journal;
 mod outbox;
@@ -34,6 +36,7 @@ pub use db::{Backend, DbConn, redact_url};
 use scim::ScimError;
 use scim::schema::ResourceKind;
 
+pub use audit::{Actor, AuditContext, AuditEntry, AuditOp, AuditQuery};
 pub use journal::DryRunRequest;
 pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp, OwnedUser, Ownership};
 pub use resources::{
@@ -588,6 +591,12 @@ pub fn test_database(dir: &std::path::Path, name: &str) -> Result<String, StoreE
     let mut admin = connect_postgres(&Backend::of(&server))?;
     admin.batch_execute(&format!("CREATE DATABASE {db}"))?;
     Ok(db::with_database(&server, &db))
+}
+
+/// The audit context of the store's own tests: a stored token called `test`.
+#[cfg(test)]
+pub(crate) fn test_audit() -> AuditContext {
+    AuditContext { actor: Actor::Token("test".into()), address: None, request_id: None }
 }
 
 /// Milliseconds since the Unix epoch, the unit of `created`/`last_modified`.

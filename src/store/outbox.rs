@@ -868,7 +868,7 @@ mod tests {
         let rt = &registry().user;
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
                           "phoneNumbers": [{"type": "eightbyeight", "value": "+14155550100"}]});
-        store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap().id
+        store.create(rt, resource::prepare_create(rt, body).unwrap(), &crate::store::test_audit()).unwrap().id
     }
 
     fn set_phone(store: &Store, id: &str, number: &str) {
@@ -878,7 +878,7 @@ mod tests {
             &json!({"Operations": [{"op": "replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": number}]}),
         )
         .unwrap();
-        store.patch(rt, id, None, &req).unwrap();
+        store.patch(rt, id, None, &req, &crate::store::test_audit()).unwrap();
     }
 
     #[test]
@@ -903,7 +903,7 @@ mod tests {
     fn a_delete_replaces_a_pending_sync_and_keeps_the_user_name() {
         let (_d, store) = store();
         let id = create_user(&store, "gone@example.com");
-        store.delete(ResourceKind::User, &id, None).unwrap();
+        store.delete(ResourceKind::User, &id, None, &crate::store::test_audit()).unwrap();
         let pending = store.outbox_pending().unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].op, OutboxOp::Delete);
@@ -1008,22 +1008,23 @@ mod tests {
         let id = create_user(&store, "member@example.com");
         let rt = &registry().user;
         let dup = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "MEMBER@example.com"});
-        assert!(store.create(rt, resource::prepare_create(rt, dup).unwrap()).is_err());
+        assert!(store.create(rt, resource::prepare_create(rt, dup).unwrap(), &crate::store::test_audit()).is_err());
         let bad =
             patch::parse_patch(rt, &json!({"Operations": [{"op": "replace", "path": "active", "value": "maybe"}]}))
                 .unwrap();
-        assert!(store.patch(rt, &id, None, &bad).is_err());
+        assert!(store.patch(rt, &id, None, &bad, &crate::store::test_audit()).is_err());
         assert_eq!(store.outbox_pending().unwrap().len(), 1);
         for e in store.outbox_pending().unwrap() {
             store.outbox_complete(&e).unwrap();
         }
         let grt = &registry().group;
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": [{"value": id}]});
-        let gid = store.create(grt, resource::prepare_create(grt, body).unwrap()).unwrap().id;
+        let gid =
+            store.create(grt, resource::prepare_create(grt, body).unwrap(), &crate::store::test_audit()).unwrap().id;
         for e in store.outbox_pending().unwrap() {
             store.outbox_complete(&e).unwrap();
         }
-        store.delete(ResourceKind::User, &id, None).unwrap();
+        store.delete(ResourceKind::User, &id, None, &crate::store::test_audit()).unwrap();
         let mut pending: Vec<(ResourceKind, String, OutboxOp)> =
             store.outbox_pending().unwrap().into_iter().map(|e| (e.kind, e.resource_id, e.op)).collect();
         pending.sort_by_key(|p| p.0 == ResourceKind::Group);

@@ -151,3 +151,22 @@ diesel::table! {
         report -> Text,
     }
 }
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        at -> BigInt,
+        op -> Text,
+        bulk -> Bool,
+        kind -> Text,
+        resource_id -> Text,
+        name -> Nullable<Text>,
+        version -> Nullable<BigInt>,
+        paths -> Nullable<Text>,
+        actor_type -> Text,
+        actor -> Nullable<Text>,
+        issuer -> Nullable<Text>,
+        address -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}

@@ -54,7 +54,13 @@ fn token_commands_migrate_and_version() {
         let store = scim_bridge::store::Store::open(&db).unwrap();
         let rt = scim_bridge::scim::schema::ResourceKind::User.resource_type();
         let body = crate::helpers::user_body("queued@example.com");
-        store.create(rt, scim_bridge::scim::resource::prepare_create(rt, body).unwrap()).unwrap();
+        store
+            .create(
+                rt,
+                scim_bridge::scim::resource::prepare_create(rt, body).unwrap(),
+                &crate::helpers::audit_context(),
+            )
+            .unwrap();
     }
     let (ok, out, err) = run(&db, &["outbox", "list", "--json"]);
     let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out:?} {err}"));

@@ -164,7 +164,7 @@ async fn a_large_group_takes_one_more_member_without_listing_the_rest() {
         let p =
             scim_bridge::scim::resource::prepare_create(rt, crate::helpers::user_body(&format!("m{i}@example.com")))
                 .unwrap();
-        ids.push(store.create(rt, p).unwrap().id);
+        ids.push(store.create(rt, p, &crate::helpers::audit_context()).unwrap().id);
     }
     let members: Vec<_> = ids.iter().map(|id| json!({"value": id})).collect();
     let r = app

@@ -259,3 +259,12 @@ impl Drop for OwnSim {
         drop(self.handle.stop(false));
     }
 }
+
+/// The audit context of a write a test makes on the store directly: a stored token `test`.
+pub fn audit_context() -> scim_bridge::store::AuditContext {
+    scim_bridge::store::AuditContext {
+        actor: scim_bridge::store::Actor::Token("test".into()),
+        address: None,
+        request_id: None,
+    }
+}

@@ -71,20 +71,27 @@ impl Store {
     /// savepoint of its own: a failed step leaves no trace and does not fail the others. A step
     /// whose needed POST failed fails with 409 without running; after `failOnErrors` failures
     /// (counted in `ledger`, which holds the earlier batches) nothing more runs, and the result
-    /// holds the steps that ran. Every write enqueues what the single request would.
-    pub fn bulk(&self, items: Vec<BulkItem>, ledger: &Ledger) -> Result<Vec<BulkResult>, StoreError> {
+    /// holds the steps that ran. Every write enqueues what the single request would, and records
+    /// its audit row under `ctx`, marked as a Bulk operation.
+    pub fn bulk(
+        &self,
+        items: Vec<BulkItem>,
+        ledger: &Ledger,
+        ctx: &AuditContext,
+    ) -> Result<Vec<BulkResult>, StoreError> {
         let mut prepared = Vec::with_capacity(items.len());
         for item in items {
             let ready = item.write.map_err(StoreError::Invalid).and_then(|w| self.ready(w));
             prepared.push((item.op, item.needs, item.if_match, ready));
         }
         let prepared = Arc::new(prepared);
+        let ctx = Arc::new(ctx.clone());
         // First without a savepoint per step (SQLite's savepoints cost more than the writes):
         // every way a step can fail is checked before it writes. Should a step still fail once
         // it started writing, the batch is rolled back and run again, a savepoint per step.
-        match self.run_batch(&prepared, ledger, false) {
+        match self.run_batch(&prepared, ledger, &ctx, false) {
             Err(Late) => self
-                .run_batch(&prepared, ledger, true)
+                .run_batch(&prepared, ledger, &ctx, true)
                 .map_err(|Late| StoreError::Internal("a bulk batch failed part-way with savepoints".into()))?,
             Ok(done) => done,
         }
@@ -94,9 +101,10 @@ impl Store {
         &self,
         prepared: &Arc<Vec<Prepared1>>,
         ledger: &Ledger,
+        ctx: &Arc<AuditContext>,
         savepoints: bool,
     ) -> Result<Result<Vec<BulkResult>, StoreError>, Late> {
-        let (prepared, ledger) = (prepared.clone(), ledger.clone());
+        let (prepared, ledger, ctx) = (prepared.clone(), ledger.clone(), ctx.clone());
         let late = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let seen = late.clone();
         let result = self.write(move |conn| {
@@ -104,6 +112,7 @@ impl Store {
             let mut out = Vec::with_capacity(prepared.len());
             let mut counts = CountDeltas::default();
             let now = now_millis();
+            let audit = Audit { ctx: &ctx, bulk: true };
             for (op, needs, if_match, ready) in prepared.iter() {
                 if ledger.stopped() {
                     break;
@@ -112,12 +121,12 @@ impl Store {
                     (Err(e), _) => Err(e.clone()),
                     (Ok(_), Some(e)) => Err(StoreError::Invalid(e)),
                     (Ok(ready), None) if savepoints => conn
-                        .transaction(|c| run(c, ready, if_match.as_deref(), now).map_err(Failure::into_error))
+                        .transaction(|c| run(c, ready, if_match.as_deref(), now, audit).map_err(Failure::into_error))
                         .map(|(done, step_counts)| {
                             counts.merge(step_counts);
                             done
                         }),
-                    (Ok(ready), None) => match run(conn, ready, if_match.as_deref(), now) {
+                    (Ok(ready), None) => match run(conn, ready, if_match.as_deref(), now, audit) {
                         Ok((done, step_counts)) => {
                             counts.merge(step_counts);
                             Ok(done)
@@ -212,6 +221,7 @@ fn run(
     ready: &Ready1,
     if_match: Option<&str>,
     now: i64,
+    audit: Audit<'_>,
 ) -> Result<(BulkDone, CountDeltas), Failure> {
     let mut counts = CountDeltas::default();
     let done = match ready {
@@ -227,7 +237,7 @@ fn run(
             {
                 return Err(Failure::Early(user_name_taken(new.user_name.as_deref())));
             }
-            let seq = insert_new(conn, new, now, &mut counts).map_err(|e| match e {
+            let seq = insert_new(conn, new, now, &mut counts, audit).map_err(|e| match e {
                 StoreError::Conflict { .. } if sqlite => Failure::Early(e),
                 e => Failure::Late(e),
             })?;
@@ -253,7 +263,7 @@ fn run(
             {
                 return Err(Failure::Early(user_name_taken(ready.doc.get("userName").and_then(Value::as_str))));
             }
-            let written = ready.execute(conn, current, false).map_err(Failure::Late)?;
+            let written = ready.execute(conn, current, false, audit).map_err(Failure::Late)?;
             written.map(|o| BulkDone::Stored(o.resource)).ok_or_else(|| {
                 Failure::Late(StoreError::Internal("an unchecked rewrite reported a version race".into()))
             })?
@@ -263,7 +273,7 @@ fn run(
                 .map_err(Failure::check)?
                 .ok_or_else(|| Failure::Early(not_found(*kind, id)))?;
             check_if_match(&current, if_match).map_err(Failure::Early)?;
-            delete_rows(conn, *kind, id, &current, &mut counts).map_err(Failure::Late)?;
+            delete_rows(conn, *kind, id, &current, &mut counts, audit).map_err(Failure::Late)?;
             BulkDone::Deleted
         }
     };

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde_json::{Map, Value, json};
 
+use super::audit::{self, Audit, AuditContext, AuditOp, Change};
 use super::outbox::{self, OutboxOp};
 use super::schema::{group_members, page_counts, resource_values, resources};
 use super::{Personal, Store, StoreError, format_millis, now_millis};
@@ -185,10 +186,19 @@ enum MemberPlan {
     Changes(Vec<MemberChange>),
 }
 
-/// A rewrite computed from a current resource.
+/// A rewrite computed from a current resource, with what the audit trail records of it.
 struct Plan {
     doc: Map<String, Value>,
     members: MemberPlan,
+    rewrite: Rewrite,
+}
+
+/// A rewrite as the audit trail records it: PUT, or PATCH with the attribute paths it named (a
+/// JSON array, worked out once per request).
+#[derive(Clone)]
+enum Rewrite {
+    Replace,
+    Patch(std::sync::Arc<str>),
 }
 
 /// The columns a rewrite sets; `None` leaves a column as it is.
@@ -212,6 +222,7 @@ struct Ready {
     cols: Columns,
     text: String,
     members: MemberPlan,
+    rewrite: Rewrite,
 }
 
 impl Ready {
@@ -219,22 +230,23 @@ impl Ready {
         let doc = storable(plan.doc);
         let cols = columns(kind, &doc);
         let text = serde_json::to_string(&doc).map_err(StoreError::corrupt)?;
-        Ok(Ready { kind, doc, cols, text, members: plan.members })
+        Ok(Ready { kind, doc, cols, text, members: plan.members, rewrite: plan.rewrite })
     }
 
     fn is_noop(&self, current: &StoredResource) -> bool {
         self.doc == current.doc && matches!(self.members, MemberPlan::Keep)
     }
 
-    /// Write the plan over `current`. With `check_version`, `None` means another write changed
-    /// the resource since `current` was read.
+    /// Write the plan over `current`, with its audit row. With `check_version`, `None` means
+    /// another write changed the resource since `current` was read.
     fn execute(
         self,
         conn: &mut DbConn,
         current: StoredResource,
         check_version: bool,
+        audit: Audit<'_>,
     ) -> Result<Option<WriteOutcome>, StoreError> {
-        let Ready { kind, doc, cols, text, members } = self;
+        let Ready { kind, doc, cols, text, members, rewrite } = self;
         let seq = current.seq;
         let doc_changed = doc != current.doc;
         let now = now_millis().max(current.last_modified);
@@ -284,6 +296,12 @@ impl Ready {
         let added: Vec<_> = cols.values.iter().filter(|v| !old.values.contains(v)).cloned().collect();
         replace_values(conn, seq, &removed, &added)?;
         outbox::enqueue(conn, kind, &current.id, OutboxOp::Sync, None, now)?;
+        let (op, paths) = match &rewrite {
+            Rewrite::Replace => (AuditOp::Replace, None),
+            Rewrite::Patch(paths) => (AuditOp::Patch, Some(&**paths)),
+        };
+        let name = known_as(kind, &doc);
+        audit::record(conn, audit, Change { op, kind, id: &current.id, name, version: Some(version), paths }, now)?;
         Ok(Some(WriteOutcome {
             resource: StoredResource { last_modified: now, version, doc, ..current },
             changed: true,
@@ -402,6 +420,12 @@ fn storable(mut doc: Map<String, Value>) -> Map<String, Value> {
     doc.shift_remove("members");
     doc.shift_remove("groups");
     doc
+}
+
+/// What a resource is known by besides its id: a user's userName, a group's displayName.
+fn known_as(kind: ResourceKind, doc: &Map<String, Value>) -> Option<&str> {
+    let key = if kind == ResourceKind::User { "userName" } else { "displayName" };
+    doc.get(key).and_then(Value::as_str)
 }
 
 fn not_found(kind: ResourceKind, id: &str) -> StoreError {
@@ -592,7 +616,7 @@ fn replace_plan(kind: ResourceKind, body: Value) -> impl Fn(&StoredResource) -> 
             Some(m) => MemberPlan::Replace(m),
             None => MemberPlan::Keep,
         };
-        Ok(Plan { doc: prepared.doc, members })
+        Ok(Plan { doc: prepared.doc, members, rewrite: Rewrite::Replace })
     }
 }
 
@@ -602,6 +626,8 @@ fn patch_plan(
     req: PatchRequest,
 ) -> impl Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync {
     let rt = kind.resource_type();
+    let paths = serde_json::to_string(&patch::touched_paths(rt, &req)).unwrap_or_else(|_| "[]".into());
+    let rewrite = Rewrite::Patch(paths.into());
     move |current| {
         let full = current.full_document();
         let mut doc = full.clone();
@@ -612,7 +638,7 @@ fn patch_plan(
         } else {
             MemberPlan::Changes(outcome.member_changes)
         };
-        Ok(Plan { doc: prepared.doc, members })
+        Ok(Plan { doc: prepared.doc, members, rewrite: rewrite.clone() })
     }
 }
 
@@ -624,6 +650,8 @@ struct NewResource {
     text: String,
     members: Option<Vec<Member>>,
     user_name: Option<String>,
+    /// What the audit trail names it by: userName or displayName, as sent.
+    name: Option<String>,
 }
 
 diesel::define_sql_function! {
@@ -631,10 +659,16 @@ diesel::define_sql_function! {
     fn last_insert_rowid() -> BigInt;
 }
 
-/// Insert a new resource with its values, members and outbox row, its page count in `counts`;
-/// its `seq`.
-fn insert_new(conn: &mut DbConn, new: &NewResource, now: i64, counts: &mut CountDeltas) -> Result<i64, StoreError> {
-    let NewResource { kind, id, cols, text, members, user_name } = new;
+/// Insert a new resource with its values, members, outbox and audit rows, its page count in
+/// `counts`; its `seq`.
+fn insert_new(
+    conn: &mut DbConn,
+    new: &NewResource,
+    now: i64,
+    counts: &mut CountDeltas,
+    audit: Audit<'_>,
+) -> Result<i64, StoreError> {
+    let NewResource { kind, id, cols, text, members, user_name, name } = new;
     let kind = *kind;
     let row = (
         resources::kind.eq(kind.as_str()),
@@ -662,6 +696,8 @@ fn insert_new(conn: &mut DbConn, new: &NewResource, now: i64, counts: &mut Count
         add_members(conn, seq, members)?;
     }
     outbox::enqueue_created(conn, kind, id, now)?;
+    let change = Change { op: AuditOp::Create, kind, id, name: name.as_deref(), version: Some(1), paths: None };
+    audit::record(conn, audit, change, now)?;
     counts.add(kind, seq, 1);
     Ok(seq)
 }
@@ -674,30 +710,39 @@ fn rewrite_locked(
     id: &str,
     if_match: Option<&str>,
     plan: &PlanFn,
+    audit: Audit<'_>,
 ) -> Result<WriteOutcome, StoreError> {
     let current = load_row_locked(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
     check_if_match(&current, if_match)?;
     let ready = Ready::of(kind, plan(&current)?)?;
-    let written = ready.execute(conn, current, false)?;
+    let written = ready.execute(conn, current, false, audit)?;
     written.ok_or_else(|| StoreError::Internal("an unchecked rewrite reported a version race".into()))
 }
 
 /// DELETE: the resource, its rows, and its memberships in groups (which get a new version).
-fn delete_in(conn: &mut DbConn, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), StoreError> {
+fn delete_in(
+    conn: &mut DbConn,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<&str>,
+    audit: Audit<'_>,
+) -> Result<(), StoreError> {
     let current = load_row(conn, kind, id)?.ok_or_else(|| not_found(kind, id))?;
     check_if_match(&current, if_match)?;
     let mut counts = CountDeltas::default();
-    delete_rows(conn, kind, id, &current, &mut counts)?;
+    delete_rows(conn, kind, id, &current, &mut counts, audit)?;
     counts.apply(conn)
 }
 
-/// The writes of a DELETE whose resource was read and checked; its page count in `counts`.
+/// The writes of a DELETE whose resource was read and checked, its audit row among them; its
+/// page count in `counts`.
 fn delete_rows(
     conn: &mut DbConn,
     kind: ResourceKind,
     id: &str,
     current: &StoredResource,
     counts: &mut CountDeltas,
+    audit: Audit<'_>,
 ) -> Result<(), StoreError> {
     let now = now_millis();
     // The row goes first: on PostgreSQL this waits for a write that is adding it to a group
@@ -708,9 +753,10 @@ fn delete_rows(
     for group in outbox::groups_holding(conn, id)? {
         outbox::enqueue(conn, ResourceKind::Group, &group, OutboxOp::Sync, None, now)?;
     }
-    let name_key = if kind == ResourceKind::User { "userName" } else { "displayName" };
-    let known_as = current.doc.get(name_key).and_then(Value::as_str);
-    outbox::enqueue(conn, kind, id, OutboxOp::Delete, known_as, now)?;
+    let name = known_as(kind, &current.doc);
+    outbox::enqueue(conn, kind, id, OutboxOp::Delete, name, now)?;
+    let change = Change { op: AuditOp::Delete, kind, id, name, version: None, paths: None };
+    audit::record(conn, audit, change, now)?;
     let holders = group_members::table.filter(group_members::member_id.eq(id)).select(group_members::group_seq);
     diesel::update(resources::table.filter(resources::seq.eq_any(holders)))
         .set((resources::version.eq(resources::version + 1), resources::last_modified.eq(now)))
@@ -732,14 +778,20 @@ pub use paging::position_of;
 use paging::*;
 
 impl Store {
-    /// POST: store a new resource from a validated body.
-    pub fn create(&self, rt: &ResourceType, prepared: Prepared) -> Result<StoredResource, StoreError> {
+    /// POST: store a new resource from a validated body, recorded in the audit trail under `ctx`.
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        prepared: Prepared,
+        ctx: &AuditContext,
+    ) -> Result<StoredResource, StoreError> {
         let (new, doc) = self.new_resource(rt.kind, uuid::Uuid::new_v4().to_string(), prepared)?;
         let now = now_millis();
         let (kind, id) = (new.kind, new.id.clone());
+        let ctx = ctx.clone();
         let seq = self.write(move |conn| {
             let mut counts = CountDeltas::default();
-            let seq = insert_new(conn, &new, now, &mut counts)?;
+            let seq = insert_new(conn, &new, now, &mut counts, Audit { ctx: &ctx, bulk: false })?;
             counts.apply(conn)?;
             Ok(seq)
         })?;
@@ -761,7 +813,8 @@ impl Store {
         let cols = columns(kind, &doc);
         let text = serde_json::to_string(&doc).map_err(StoreError::corrupt)?;
         let user_name = doc.get("userName").and_then(Value::as_str).map(str::to_string);
-        Ok((NewResource { kind, id, cols, text, members: prepared.members, user_name }, doc))
+        let name = known_as(kind, &doc).map(str::to_string);
+        Ok((NewResource { kind, id, cols, text, members: prepared.members, user_name, name }, doc))
     }
 
     pub fn get(&self, kind: ResourceKind, id: &str) -> Result<StoredResource, StoreError> {
@@ -780,6 +833,7 @@ impl Store {
         id: &str,
         if_match: Option<&str>,
         plan: impl Fn(&StoredResource) -> Result<Plan, StoreError> + Send + Sync + 'static,
+        ctx: &AuditContext,
     ) -> Result<WriteOutcome, StoreError> {
         let kind = rt.kind;
         let plan = self.checked(kind, plan);
@@ -789,11 +843,18 @@ impl Store {
         if ready.is_noop(&current) {
             return Ok(WriteOutcome { resource: current, changed: false });
         }
-        if let Some(done) = self.write(move |conn| ready.clone().execute(conn, current.clone(), true))? {
+        let ctx = std::sync::Arc::new(ctx.clone());
+        let first = ctx.clone();
+        let attempt = move |conn: &mut DbConn| {
+            ready.clone().execute(conn, current.clone(), true, Audit { ctx: &first, bulk: false })
+        };
+        if let Some(done) = self.write(attempt)? {
             return Ok(done);
         }
         let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
-        self.write(move |conn| rewrite_locked(conn, kind, &id, if_match.as_deref(), &*plan))
+        self.write(move |conn| {
+            rewrite_locked(conn, kind, &id, if_match.as_deref(), &*plan, Audit { ctx: &ctx, bulk: false })
+        })
     }
 
     /// `plan`, followed by the [`UserCheck`] for users.
@@ -819,8 +880,9 @@ impl Store {
         id: &str,
         if_match: Option<&str>,
         body: Value,
+        ctx: &AuditContext,
     ) -> Result<WriteOutcome, StoreError> {
-        self.rewrite(rt, id, if_match, replace_plan(rt.kind, body))
+        self.rewrite(rt, id, if_match, replace_plan(rt.kind, body), ctx)
     }
 
     /// PATCH (RFC 7644 §3.5.2): every operation applies or none does.
@@ -830,14 +892,21 @@ impl Store {
         id: &str,
         if_match: Option<&str>,
         req: &PatchRequest,
+        ctx: &AuditContext,
     ) -> Result<WriteOutcome, StoreError> {
-        self.rewrite(rt, id, if_match, patch_plan(rt.kind, req.clone()))
+        self.rewrite(rt, id, if_match, patch_plan(rt.kind, req.clone()), ctx)
     }
 
     /// DELETE: the resource, its rows, and its memberships in groups (which get a new version).
-    pub fn delete(&self, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), StoreError> {
-        let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
-        self.write(move |conn| delete_in(conn, kind, &id, if_match.as_deref()))
+    pub fn delete(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+        ctx: &AuditContext,
+    ) -> Result<(), StoreError> {
+        let (id, if_match, ctx) = (id.to_string(), if_match.map(str::to_string), ctx.clone());
+        self.write(move |conn| delete_in(conn, kind, &id, if_match.as_deref(), Audit { ctx: &ctx, bulk: false }))
     }
 
     /// Members of a group: (id, type, display).

@@ -30,7 +30,7 @@ fn store_with_users() -> (tempfile::TempDir, Store) {
         if !titles[i % 4].is_empty() {
             body["title"] = json!(titles[i % 4]);
         }
-        store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap();
+        store.create(rt, resource::prepare_create(rt, body).unwrap(), &crate::store::test_audit()).unwrap();
     }
     (dir, store)
 }
@@ -159,7 +159,7 @@ fn paging_by_counts_matches_offset_paging() {
         .collect();
     // Delete a few to leave holes in the sequence.
     for id in [&all[0], &all[7], &all[31]] {
-        store.delete(ResourceKind::User, id, None).unwrap();
+        store.delete(ResourceKind::User, id, None, &crate::store::test_audit()).unwrap();
     }
     let remaining: Vec<&String> = all.iter().filter(|id| ![&all[0], &all[7], &all[31]].contains(id)).collect();
     for start in [1u64, 2, 7, 30, 56, 57, 58, 100] {
@@ -260,7 +260,7 @@ fn batched_writes_fail_alone() {
                 // Every fourth thread reuses a name another thread also creates.
                 let name = if i % 4 == 0 { "dup@example.com".to_string() } else { format!("u{i}@example.com") };
                 let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
-                store.create(rt, resource::prepare_create(rt, body).unwrap()).map(|_| ())
+                store.create(rt, resource::prepare_create(rt, body).unwrap(), &crate::store::test_audit()).map(|_| ())
             })
         })
         .collect();
@@ -280,7 +280,7 @@ fn concurrent_patches_lose_no_update() {
     let store = std::sync::Arc::new(Store::open(&crate::store::test_database(dir.path(), "t.db").unwrap()).unwrap());
     let rt = &registry().user;
     let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "many@example.com"});
-    let id = store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap().id;
+    let id = store.create(rt, resource::prepare_create(rt, body).unwrap(), &crate::store::test_audit()).unwrap().id;
     let handles: Vec<_> = (0..24)
         .map(|i| {
             let (store, id) = (store.clone(), id.clone());
@@ -291,7 +291,7 @@ fn concurrent_patches_lose_no_update() {
                             "value": [{"value": format!("e{i}@example.com"), "type": "other"}]}]}),
                 )
                 .unwrap();
-                store.patch(rt, &id, None, &req).unwrap();
+                store.patch(rt, &id, None, &req, &crate::store::test_audit()).unwrap();
             })
         })
         .collect();
@@ -310,15 +310,22 @@ fn failures_are_store_errors() {
     let store = Store::open(&crate::store::test_database(dir.path(), "t.db").unwrap()).unwrap();
     let rt = &registry().user;
     let body = |name: &str| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
-    let user = store.create(rt, resource::prepare_create(rt, body("Jane@example.com")).unwrap()).unwrap();
+    let user = store
+        .create(rt, resource::prepare_create(rt, body("Jane@example.com")).unwrap(), &crate::store::test_audit())
+        .unwrap();
 
     let missing = store.get(ResourceKind::User, "nobody").unwrap_err();
     assert!(matches!(&missing, StoreError::NotFound { kind: ResourceKind::User, id } if id == "nobody"));
     let wrong_kind = store.get(ResourceKind::Group, &user.id).unwrap_err();
     assert!(matches!(wrong_kind, StoreError::NotFound { kind: ResourceKind::Group, .. }));
-    assert!(matches!(store.delete(ResourceKind::User, "nobody", None), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.delete(ResourceKind::User, "nobody", None, &crate::store::test_audit()),
+        Err(StoreError::NotFound { .. })
+    ));
 
-    let taken = store.create(rt, resource::prepare_create(rt, body("jane@EXAMPLE.com")).unwrap()).unwrap_err();
+    let taken = store
+        .create(rt, resource::prepare_create(rt, body("jane@EXAMPLE.com")).unwrap(), &crate::store::test_audit())
+        .unwrap_err();
     match &taken {
         StoreError::Conflict { kind: ResourceKind::User, key: "userName", value } => {
             assert_eq!(value.0, "jane@EXAMPLE.com")
@@ -328,7 +335,9 @@ fn failures_are_store_errors() {
     let logged = format!("{taken} {taken:?}");
     assert!(!logged.to_lowercase().contains("jane@example.com"), "{logged}");
 
-    let stale = store.replace(rt, &user.id, Some("W/\"7\""), body("jane@example.com")).unwrap_err();
+    let stale = store
+        .replace(rt, &user.id, Some("W/\"7\""), body("jane@example.com"), &crate::store::test_audit())
+        .unwrap_err();
     match stale {
         StoreError::PreconditionFailed { kind, id, expected, actual } => {
             assert_eq!(
@@ -341,7 +350,9 @@ fn failures_are_store_errors() {
 
     let bad = patch::parse_patch(rt, &json!({"Operations": [{"op": "replace", "path": "active", "value": "perhaps"}]}))
         .unwrap();
-    assert!(matches!(store.patch(rt, &user.id, None, &bad), Err(StoreError::Invalid(e)) if e.status == 400));
+    assert!(
+        matches!(store.patch(rt, &user.id, None, &bad, &crate::store::test_audit()), Err(StoreError::Invalid(e)) if e.status == 400)
+    );
 }
 
 /// Member rows carry a `MemberKind`: the stored resource's kind, whatever type the client
@@ -360,6 +371,7 @@ fn member_kinds_are_typed_and_members_must_exist() {
                 json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "m@example.com"}),
             )
             .unwrap(),
+            &crate::store::test_audit(),
         )
         .unwrap();
     let group = |name: &str, members: Value| {
@@ -369,13 +381,19 @@ fn member_kinds_are_typed_and_members_must_exist() {
         )
         .unwrap()
     };
-    let inner = store.create(groups, group("inner", json!([]))).unwrap();
+    let inner = store.create(groups, group("inner", json!([])), &crate::store::test_audit()).unwrap();
     let outer = store
-        .create(groups, group("outer", json!([{"value": user.id, "type": "Group"}, {"value": inner.id}])))
+        .create(
+            groups,
+            group("outer", json!([{"value": user.id, "type": "Group"}, {"value": inner.id}])),
+            &crate::store::test_audit(),
+        )
         .unwrap();
-    let Err(StoreError::Invalid(e)) =
-        store.create(groups, group("bad", json!([{"value": user.id}, {"value": "later"}])))
-    else {
+    let Err(StoreError::Invalid(e)) = store.create(
+        groups,
+        group("bad", json!([{"value": user.id}, {"value": "later"}])),
+        &crate::store::test_audit(),
+    ) else {
         panic!("a member naming nothing was stored");
     };
     assert_eq!(e.scim_type, Some(scim::ScimType::InvalidValue));
@@ -385,7 +403,10 @@ fn member_kinds_are_typed_and_members_must_exist() {
         &json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": inner.id, "type": "user"}, {"value": "odd", "type": "Robot"}]}]}),
     )
     .unwrap();
-    assert!(matches!(store.patch(groups, &outer.id, None, &req), Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        store.patch(groups, &outer.id, None, &req, &crate::store::test_audit()),
+        Err(StoreError::Invalid(_))
+    ));
     let kinds: std::collections::BTreeMap<String, MemberKind> =
         store.members(&outer).unwrap().into_iter().map(|m| (m.id, m.kind)).collect();
     let expected =
@@ -613,18 +634,20 @@ fn cursor_walks_survive_writes_between_pages() {
                     let unseen: Vec<&String> =
                         before.iter().filter(|id| !seen.contains(id) && !deleted.contains(*id)).collect();
                     if let Some(id) = seen.iter().find(|id| !deleted.contains(*id)).cloned() {
-                        store.delete(ResourceKind::User, &id, None).unwrap();
+                        store.delete(ResourceKind::User, &id, None, &crate::store::test_audit()).unwrap();
                         deleted.push(id);
                     }
                     if let Some(id) = unseen.last().map(|s| s.to_string()) {
-                        store.delete(ResourceKind::User, &id, None).unwrap();
+                        store.delete(ResourceKind::User, &id, None, &crate::store::test_audit()).unwrap();
                         deleted.push(id);
                     }
                     for name in ["0first", "mmiddle", "zzlast"] {
                         created += 1;
                         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                             "userName": format!("{name}{created}@example.com"), "title": name, "externalId": format!("{name}{created}")});
-                        store.create(rt, resource::prepare_create(rt, body).unwrap()).unwrap();
+                        store
+                            .create(rt, resource::prepare_create(rt, body).unwrap(), &crate::store::test_audit())
+                            .unwrap();
                     }
                 }
                 let label = format!("filter {text:?} sortBy {sort_by:?} {order:?}");

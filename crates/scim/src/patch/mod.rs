@@ -47,7 +47,7 @@ mod quirks;
 pub use apply::{PatchOutcome, apply_patch};
 pub use members::MemberChange;
 pub use parse::{OpKind, Operation, PatchRequest, parse_patch};
-pub use path::{AttrName, PatchNamespace, PatchTarget, resolve_target};
+pub use path::{AttrName, PatchNamespace, PatchTarget, resolve_target, touched_paths};
 
 #[cfg(test)]
 mod tests;

@@ -160,6 +160,46 @@ pub(super) fn steps<'v>(rt: &ResourceType, operation: &'v Operation) -> Result<V
     Ok(out)
 }
 
+/// The attributes a PATCH names, for an audit trail: one path per target (path-less values and
+/// whole-extension objects name each attribute they carry), in order, without repeats; in the
+/// schema's spelling, URN-qualified outside the core schema, and without value filters, whose
+/// values may be personal data (`emails[value eq "jane@example.com"].type` is `emails.type`).
+pub fn touched_paths(rt: &ResourceType, req: &super::PatchRequest) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for operation in &req.operations {
+        // The request was parsed against `rt`, so its steps resolve; a step that would not is
+        // left out rather than recorded as sent.
+        for step in steps(rt, operation).unwrap_or_default() {
+            let Step::Do(target, _) = step else { continue };
+            let path = target_path(&target);
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// A target as [`touched_paths`] names it.
+fn target_path(target: &PatchTarget) -> String {
+    let urn = match &target.namespace {
+        PatchNamespace::Core => None,
+        PatchNamespace::Extension(urn) => Some(*urn),
+        PatchNamespace::Unmodelled(urn) => Some(urn.as_str()),
+    };
+    let mut path = match (urn, &target.attr) {
+        (Some(urn), Some(attr)) => format!("{urn}:{}", attr.name),
+        (Some(urn), None) => urn.to_string(),
+        (None, Some(attr)) => attr.name.clone(),
+        (None, None) => String::new(),
+    };
+    if let Some(sub) = &target.sub {
+        path.push('.');
+        path.push_str(&sub.name);
+    }
+    path
+}
+
 /// A whole-extension target with an object value becomes one step per attribute of the object
 /// (replace on a complex target replaces the sub-attributes given, RFC 7644 §3.5.2.3).
 fn expand_target<'v>(

@@ -676,3 +676,36 @@ fn canonical_names_are_written() {
         ),
     );
 }
+
+/// The audit trail records the attributes a PATCH named, never the values it sent or filtered on.
+#[test]
+fn touched_paths_name_attributes_without_values() {
+    let body = patch_op(json!([
+        {"op": "replace", "path": "emails[value eq \"jane@example.com\"].type", "value": "home"},
+        {"op": "Replace", "value": {"name.givenName": "Jane", "active": false, "phoneNumbers": [{"value": "+15551234567"}]}},
+        {"op": "add", "path": ENTERPRISE_USER_URN, "value": {"department": "Sales", "manager": {"value": "m-1"}}},
+        {"op": "remove", "path": "phoneNumbers[type eq \"work\"]"},
+        {"op": "add", "path": "urn:example:ext:1.0:User:badge", "value": "B-7"},
+        {"op": "replace", "path": "NAME.familyName", "value": "Doe"},
+    ]));
+    let req = parse_patch(user_rt(), &body).unwrap();
+    assert_eq!(
+        touched_paths(user_rt(), &req),
+        vec![
+            "emails.type".to_string(),
+            "name.givenName".into(),
+            "active".into(),
+            "phoneNumbers".into(),
+            format!("{ENTERPRISE_USER_URN}:department"),
+            format!("{ENTERPRISE_USER_URN}:manager"),
+            "urn:example:ext:1.0:User:badge".into(),
+            "name.familyName".into(),
+        ]
+    );
+    let members = patch_op(json!([
+        {"op": "add", "path": "members", "value": [{"value": "u-1"}]},
+        {"op": "remove", "path": "members[value eq \"u-2\"]"},
+    ]));
+    let req = parse_patch(group_rt(), &members).unwrap();
+    assert_eq!(touched_paths(group_rt(), &req), vec!["members".to_string()]);
+}
