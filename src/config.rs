@@ -248,6 +248,10 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Connections served at once (more wait in the accept queue).
     pub max_connections: usize,
+    /// Failed authentications per client address and minute before it is refused (0: no limit).
+    pub auth_failure_limit: u32,
+    /// Requests per second per credential (0: no limit).
+    pub token_rate_limit: u32,
     pub genesys: GenesysSettings,
 }
 
@@ -278,6 +282,8 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            auth_failure_limit: 30,
+            token_rate_limit: 0,
             genesys: GenesysSettings::default(),
         }
     }
@@ -311,6 +317,10 @@ pub struct Layer {
     pub body_timeout: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub max_connections: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub auth_failure_limit: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub token_rate_limit: Option<String>,
     #[serde(default, deserialize_with = "scalar")]
     pub dry_run: Option<String>,
     pub bootstrap_token: Option<Secret>,
@@ -483,6 +493,8 @@ impl Layer {
             header_timeout: self.header_timeout.or(lower.header_timeout),
             body_timeout: self.body_timeout.or(lower.body_timeout),
             max_connections: self.max_connections.or(lower.max_connections),
+            auth_failure_limit: self.auth_failure_limit.or(lower.auth_failure_limit),
+            token_rate_limit: self.token_rate_limit.or(lower.token_rate_limit),
             dry_run: self.dry_run.or(lower.dry_run),
             bootstrap_token,
             bootstrap_token_file,
@@ -775,6 +787,17 @@ impl Config {
                 }
             })
             .unwrap_or(d.max_connections);
+        let per = |unit: &'static str| {
+            move |t: &str| match t.parse::<u32>() {
+                Ok(n) if n <= 1_000_000 => Ok(n),
+                _ => Err(format!("use a whole number of requests per {unit} from 0 (no limit) to 1000000")),
+            }
+        };
+        let auth_failure_limit = p
+            .value("auth_failure_limit", layer.auth_failure_limit.as_deref(), per("minute"))
+            .unwrap_or(d.auth_failure_limit);
+        let token_rate_limit =
+            p.value("token_rate_limit", layer.token_rate_limit.as_deref(), per("second")).unwrap_or(d.token_rate_limit);
         let tls = match (layer.tls_cert, layer.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
@@ -822,6 +845,8 @@ impl Config {
             header_timeout,
             body_timeout,
             max_connections,
+            auth_failure_limit,
+            token_rate_limit,
             genesys,
         };
         p.finish(config)
@@ -995,6 +1020,8 @@ pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("header_timeout", "0", "seconds from 1 to 3600"),
     ("body_timeout", "forever", "seconds from 1 to 3600"),
     ("max_connections", "0", "from 1 to 1000000"),
+    ("auth_failure_limit", "-1", "per minute from 0"),
+    ("token_rate_limit", "fast", "per second from 0"),
     ("bulk_max_operations", "0", "from 1 to 100000"),
     ("bulk_max_operations", "many", "from 1 to 100000"),
     ("bulk_max_payload_bytes", "10", "at least 1024"),

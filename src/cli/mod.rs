@@ -209,6 +209,12 @@ pub struct ServeArgs {
     /// Connections served at once; more wait to be accepted [default: 1024].
     #[arg(long, env = "SCIM_BRIDGE_MAX_CONNECTIONS")]
     pub max_connections: Option<String>,
+    /// Failed authentications per client address and minute, then 429 until the minute ends [default: 30; 0: off].
+    #[arg(long, env = "SCIM_BRIDGE_AUTH_FAILURE_LIMIT")]
+    pub auth_failure_limit: Option<String>,
+    /// Requests per second per token (or JWT subject), then 429 with Retry-After [default: 0, no limit].
+    #[arg(long, env = "SCIM_BRIDGE_TOKEN_RATE_LIMIT")]
+    pub token_rate_limit: Option<String>,
     /// Accept and store everything but send nothing to Genesys; record what would have been sent.
     #[arg(long, env = "SCIM_BRIDGE_DRY_RUN", num_args = 0..=1, default_missing_value = "true")]
     pub dry_run: Option<String>,
@@ -353,6 +359,8 @@ impl ServeArgs {
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
             max_connections: self.max_connections,
+            auth_failure_limit: self.auth_failure_limit,
+            token_rate_limit: self.token_rate_limit,
             dry_run: self.dry_run,
             bootstrap_token: self.bootstrap_token,
             bootstrap_token_file: self.bootstrap_token_file,

@@ -13,6 +13,7 @@ mod listener;
 mod ops;
 mod request;
 mod resources;
+mod throttle;
 mod tls;
 
 use std::net::SocketAddr;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub outbox: OutboxStats,
     /// The roles to grant and what was found of them, for the readiness check of the roles.
     pub roles: Arc<crate::genesys::role_status::RoleStatus>,
+    /// Failed-authentication throttling and the per-credential rate limit.
+    pub limits: throttle::Limits,
 }
 
 /// A started server: its bound address and a handle to stop it.
@@ -135,6 +138,18 @@ async fn require_auth(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req.into_response(error_response(&ScimError::internal("no state"))).map_into_right_body());
     };
+    let now = Instant::now();
+    let address = req.peer_addr().map(|a| a.ip());
+    if let Some(wait) = address.and_then(|ip| state.limits.failures.blocked(ip, now)) {
+        tracing::info!(http.status = 429, client.address = ?address, "authentication throttled");
+        let e = ScimError::too_many_requests(format!(
+            "too many failed authentications from this address ({} a minute, auth_failure_limit); nothing is \
+             checked from it for {} s",
+            state.limits.failure_limit,
+            throttle::retry_after_secs(wait)
+        ));
+        return Ok(req.into_response(too_many(&e, wait)).map_into_right_body());
+    }
     let header = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     let verdict = match auth::bearer(header) {
         None => Err(ScimError::unauthorized(
@@ -159,14 +174,34 @@ async fn require_auth(
     };
     match verdict {
         Ok(actor) => {
+            if let Some(Err(wait)) = state.limits.rate.as_ref().map(|r| r.take(&throttle::budget_key(&actor), now)) {
+                let e = ScimError::too_many_requests(format!(
+                    "this credential sent more than {} requests a second (token_rate_limit); retry after {} s",
+                    state.config.token_rate_limit,
+                    throttle::retry_after_secs(wait)
+                ));
+                return Ok(req.into_response(too_many(&e, wait)).map_into_right_body());
+            }
             req.extensions_mut().insert(actor);
             Ok(next.call(req).await?.map_into_left_body())
         }
         Err(e) => {
-            tracing::info!(http.status = 401, "authentication refused");
+            if let Some(ip) = address {
+                state.limits.failures.failed(ip, now);
+            }
+            tracing::info!(http.status = 401, client.address = ?address, "authentication refused");
             Ok(req.into_response(error_response(&e)).map_into_right_body())
         }
     }
+}
+
+/// A 429 SCIM error with `Retry-After`.
+fn too_many(e: &ScimError, wait: std::time::Duration) -> HttpResponse {
+    let mut resp = error_response(e);
+    if let Ok(v) = HeaderValue::from_str(&throttle::retry_after_secs(wait).to_string()) {
+        resp.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 async fn not_found() -> HttpResponse {
@@ -266,7 +301,8 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         roles: forwarding.roles.clone(),
     });
     let roles = forwarding.roles.clone();
-    let state = web::Data::new(AppState { store, auth, config, metrics, genesys, outbox, roles });
+    let limits = throttle::Limits::of(&config);
+    let state = web::Data::new(AppState { store, auth, config, metrics, genesys, outbox, roles, limits });
     let refresher = state.clone();
     let bound = listener::bind(listen, &options, move || {
         App::new().wrap(from_fn(request_span)).configure(admin::routes(admin.clone())).configure(routes(state.clone()))
@@ -383,7 +419,8 @@ mod tests {
         let outbox = OutboxStats::default();
         let metrics = Arc::new(Metrics::new(&GenesysStats::default(), &outbox));
         let roles = Arc::default();
-        web::Data::new(AppState { store, auth, config, metrics, genesys, outbox, roles })
+        let limits = throttle::Limits::of(&config);
+        web::Data::new(AppState { store, auth, config, metrics, genesys, outbox, roles, limits })
     }
 
     #[actix_web::test]

@@ -116,3 +116,62 @@ async fn jwt_with_rs256_and_es256_public_keys() {
         assert_eq!(status_with(&app, Some(&format!("Bearer {confused}"))).await.0, 401, "{alg:?}");
     }
 }
+
+/// Failed authentications past `auth_failure_limit` in a minute get 429 with `Retry-After` for
+/// that address (even with a good token then), and only for it; successes never count.
+#[tokio::test]
+async fn failed_authentications_are_throttled_per_address() {
+    let app = TestApp::spawn_with(|c| c.auth_failure_limit = 5).await;
+    // Successes do not count.
+    for _ in 0..20 {
+        assert_eq!(status_with(&app, Some("Bearer test-bootstrap-token")).await.0, 200);
+    }
+    for i in 0..5 {
+        assert_eq!(status_with(&app, Some("Bearer guess")).await.0, 401, "failure {i}");
+    }
+    let r = app.client.get(format!("{}/Users", app.base)).bearer_auth("test-bootstrap-token").send().await.unwrap();
+    assert_eq!(r.status(), 429, "the address is refused, good token or not");
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "429");
+    assert!(body["detail"].as_str().unwrap().contains("failed authentications"), "{body}");
+    // Another address is served, and the operator routes stay open.
+    let other =
+        reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    let r = other.get(format!("{}/Users", app.base)).bearer_auth("test-bootstrap-token").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app.client.get(format!("http://{}/healthz", app.addr)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// With `token_rate_limit`, a credential gets a second's worth at once, then the rate, then 429
+/// with `Retry-After`; other credentials keep their own budget.
+#[tokio::test]
+async fn the_per_token_rate_limit_answers_429_with_retry_after() {
+    let app = TestApp::spawn_with(|c| c.token_rate_limit = 5).await;
+    let store = scim_bridge::store::Store::open(&app.db_path()).unwrap();
+    let okta = store.create_token("okta").unwrap();
+    let mut statuses = Vec::new();
+    let mut retry = None;
+    let started = std::time::Instant::now();
+    for _ in 0..12 {
+        let r = app.client.get(format!("{}/Users", app.base)).bearer_auth("test-bootstrap-token").send().await.unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+        }
+    }
+    let took = started.elapsed();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    // 5 at once, and 5 more a second: in `took` at most 5 + 5 * took.
+    let most = 5 + (5.0 * took.as_secs_f64()).ceil() as usize;
+    assert!(ok >= 5 && ok <= most, "{statuses:?} in {took:?}");
+    assert!(statuses.contains(&429), "{statuses:?} in {took:?}");
+    assert_eq!(retry.as_deref(), Some("1"));
+    let r = app.client.get(format!("{}/Users", app.base)).bearer_auth(&okta).send().await.unwrap();
+    assert_eq!(r.status(), 200, "another token has its own budget");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = app.client.get(format!("{}/Users", app.base)).bearer_auth("test-bootstrap-token").send().await.unwrap();
+    assert_eq!(r.status(), 200, "the budget refills");
+}

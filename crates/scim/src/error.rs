@@ -105,6 +105,12 @@ impl ScimError {
         Self::bad_request(ScimType::TooMany, detail)
     }
 
+    /// 429 Too Many Requests (RFC 6585 §4; no `scimType`): a request budget is used up. The
+    /// caller adds `Retry-After`.
+    pub fn too_many_requests(detail: impl Into<String>) -> Self {
+        Self::new(429, None, detail)
+    }
+
     /// 409 `uniqueness` (RFC 7644 §3.3).
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(409, Some(ScimType::Uniqueness), detail)
