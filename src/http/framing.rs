@@ -16,11 +16,13 @@
 //!   sent and decodes back to the same text; a filter holding a control character then gets
 //!   the SCIM error it deserves instead of a bare 400.
 //!
-//! The framing follows RFC 9112 §6: a body is `Content-Length` bytes, or chunks when
-//! `Transfer-Encoding` is `chunked`; a request with neither has none. Anything this reader does
-//! not follow (a transfer coding other than chunked, two different lengths, an upgrade) makes
-//! the rest of the connection opaque: bytes pass untouched, no deadline applies, and
-//! actix-http, which refuses such requests, closes the connection.
+//! The framing follows RFC 9112 §6 as actix-http reads it: a body is `Content-Length` bytes, or
+//! chunks when `Transfer-Encoding` is `chunked`; a request with neither has none, except a
+//! WebSocket upgrade or a CONNECT, whose body runs to the end of the connection. Anything this
+//! reader does not follow (those, a transfer coding other than chunked, two different lengths)
+//! makes the rest of the connection opaque: bytes pass untouched, and the connection must end
+//! within the body timeout (actix-http refuses such requests and closes it anyway; a client
+//! cannot send `Upgrade: websocket` to escape the deadline).
 
 use std::future::Future;
 use std::io;
@@ -75,7 +77,8 @@ enum Phase {
     Trailer {
         at_start: bool,
     },
-    /// Framing this reader does not follow: everything passes untouched.
+    /// Framing this reader does not follow: everything passes untouched, for the rest of the
+    /// connection, which must end within the body timeout.
     Opaque,
 }
 
@@ -88,8 +91,11 @@ struct Framer {
     line_overflow: bool,
     content_length: Option<u64>,
     chunked: bool,
-    /// A header this reader cannot frame by (another transfer coding, two lengths, upgrade).
+    /// A header this reader cannot frame by (another transfer coding, two lengths, a
+    /// WebSocket upgrade).
     unframed: bool,
+    /// The request's method is CONNECT (without a length, actix-http reads until the end).
+    connect: bool,
     chunk_size: u64,
 }
 
@@ -122,6 +128,7 @@ impl Framer {
             content_length: None,
             chunked: false,
             unframed: false,
+            connect: false,
             chunk_size: 0,
         }
     }
@@ -166,11 +173,21 @@ impl Framer {
                 self.content_length = None;
                 self.chunked = false;
                 self.unframed = false;
+                self.line.clear();
+                self.line.push(b);
                 Phase::Method
             }
-            Phase::Method if b == b' ' => Phase::Target { query: false },
+            Phase::Method if b == b' ' => {
+                self.connect = self.line == b"CONNECT";
+                Phase::Target { query: false }
+            }
             Phase::Method if b == b'\n' => Phase::Header { at_start: true },
-            Phase::Method => Phase::Method,
+            Phase::Method => {
+                if self.line.len() < HEADER_LINE_KEPT {
+                    self.line.push(b);
+                }
+                Phase::Method
+            }
             Phase::Target { .. } if b == b' ' => Phase::Version,
             Phase::Target { .. } if b == b'\n' => Phase::Header { at_start: true },
             Phase::Target { query } => {
@@ -190,7 +207,7 @@ impl Framer {
                     match self.header_line_ended() {
                         Some(next) => {
                             edge = match next {
-                                Phase::Idle | Phase::Opaque => Edge::RequestEnded,
+                                Phase::Idle => Edge::RequestEnded,
                                 _ => Edge::BodyStarted,
                             };
                             next
@@ -275,7 +292,8 @@ impl Framer {
         let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
         if line.is_empty() && !self.line_overflow {
             self.chunk_size = 0;
-            return Some(if self.unframed {
+            let until_eof = self.connect && !self.chunked && self.content_length.is_none();
+            return Some(if self.unframed || until_eof {
                 Phase::Opaque
             } else if self.chunked {
                 Phase::ChunkSize
@@ -304,7 +322,8 @@ impl Framer {
             } else {
                 self.unframed = true;
             }
-        } else if name.eq_ignore_ascii_case(b"upgrade") {
+        } else if name.eq_ignore_ascii_case(b"upgrade") && value.eq_ignore_ascii_case(b"websocket") {
+            // actix-http then reads the body until the connection ends.
             self.unframed = true;
         }
         if self.chunked && self.content_length.is_some() {
