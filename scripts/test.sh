@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit and integration tests, then the external SCIM
+# The whole test suite: formatting, lints, unit and integration tests, a build of the fuzz
+# targets when a nightly toolchain is there, then the external SCIM
 # conformance suites against the release binary; the bridge's tests and the suites run twice,
 # on SQLite and on a throwaway PostgreSQL (scripts/postgres.sh). Needs cargo; installs
 # (scripts/prerequisites.sh, scripts/postgres.sh) what else is missing: curl, python3-venv,
@@ -11,6 +12,15 @@ echo "== cargo fmt --check"; cargo fmt --all -- --check
 echo "== cargo clippy"; cargo clippy --workspace --all-targets --locked -- -D warnings
 bin="${CARGO_TARGET_DIR:-target}/release/scim-bridge"
 echo "== cargo test (SQLite)"; cargo test --workspace --locked
+# The fuzz targets (fuzz/, docs/fuzzing.md) need nightly: built here so that they keep
+# compiling, with plain cargo (no cargo-fuzz to install, no sanitizer: it only checks they
+# build); `scripts/fuzz.sh` runs them.
+if cargo +nightly --version >/dev/null 2>&1; then
+    echo "== fuzz targets build (nightly)"
+    CARGO_PROFILE_DEV_DEBUG=0 cargo +nightly build --locked --manifest-path fuzz/Cargo.toml --bins
+else
+    echo "== fuzz targets build SKIPPED: no nightly toolchain (rustup toolchain install nightly)"
+fi
 echo "== cargo build --release"; cargo build --release --workspace --locked
 echo "== conformance (SQLite)"; scripts/conformance.sh "$bin"
 

@@ -290,7 +290,12 @@ fn lower_exp(rt: &ResourceType, exp: &AttrExp, _: Option<()>) -> Lowered {
 }
 
 /// A string comparison on a column known to be non-NULL. Folded columns compare lower-cased.
+/// A value holding U+0000 is left to the in-memory pass: PostgreSQL cannot bind it as text and
+/// SQLite's string functions stop at it (stored strings never hold it, `scim::resource`).
 fn text_cond(name: &str, folded: bool, op: CompareOp, value: &str) -> Option<Cond> {
+    if value.contains('\0') {
+        return None;
+    }
     let v = if folded { value.to_lowercase() } else { value.to_string() };
     let t = |v: &str| Bind::Text(v.to_string());
     Some(match op {
@@ -358,6 +363,9 @@ pub(crate) fn single_eq(rt: &ResourceType, filter: &Filter) -> Option<(EqColumn,
     let Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value))) = filter else {
         return None;
     };
+    if value.contains('\0') {
+        return None;
+    }
     match column(rt, path)? {
         Column::Text { name: "r.id", .. } => Some((EqColumn::Id, value.clone())),
         Column::Text { name: "r.user_name", .. } => Some((EqColumn::UserName, value.to_lowercase())),

@@ -767,6 +767,8 @@ fn delete_rows(
 }
 
 mod bulk;
+#[cfg(test)]
+mod filter_props;
 mod members;
 mod paging;
 #[cfg(test)]

@@ -34,7 +34,7 @@ mod values;
 
 use quirks::{extension_attribute_from_flattened_key, is_discarded, unqualified_extension_attribute};
 use validate::{check_immutable, check_required, check_schemas};
-use values::{describe, given_twice, is_unassigned, kind_of};
+use values::{describe, given_twice, is_unassigned, kind_of, refuse_nul};
 
 pub use values::canonical_value;
 pub(crate) use values::kind_of as json_kind;
@@ -425,6 +425,7 @@ fn members_from(value: Value) -> Result<Vec<Member>, ScimError> {
     };
     let mut members: Vec<Member> = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
+        refuse_nul(&item, &format!("members[{i}]"))?;
         let obj = match item {
             Value::Null => continue,
             Value::Object(obj) => obj,

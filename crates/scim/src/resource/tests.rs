@@ -552,6 +552,23 @@ fn create_bodies() {
             Create(ResourceKind::User, json!({"userName": "a", "USERNAME": "b"})),
             Error(ScimType::InvalidValue, "userName is given more than once"),
         ),
+        // Found by the SQL/in-memory filter property test (docs/fuzzing.md): U+0000 cannot be
+        // stored in PostgreSQL text, and SQLite's length() stops at it.
+        (
+            "NUL in userName",
+            Create(ResourceKind::User, json!({"userName": "a\0b"})),
+            Error(ScimType::InvalidValue, "userName contains the character U+0000"),
+        ),
+        (
+            "NUL in an e-mail",
+            Create(ResourceKind::User, json!({"userName": "a", "emails": [{"value": "x@y\0", "type": "work"}]})),
+            Error(ScimType::InvalidValue, "emails[0].value contains the character U+0000"),
+        ),
+        (
+            "NUL in a member id",
+            Create(ResourceKind::Group, json!({"displayName": "G", "members": [{"value": "u\0"}]})),
+            Error(ScimType::InvalidValue, "members[0].value contains the character U+0000"),
+        ),
         (
             "password never stored",
             Create(ResourceKind::User, json!({"userName": "a", "password": "hunter2"})),

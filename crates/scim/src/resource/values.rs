@@ -28,6 +28,7 @@ use crate::schema::{AttrType, AttributeDef, Mutability};
 pub const MAX_VALUES: usize = 1000;
 
 pub fn canonical_value(def: &AttributeDef, value: Value, path: &str) -> Result<Option<Value>, ScimError> {
+    refuse_nul(&value, path)?;
     if !def.multi_valued {
         // An array for a single-valued attribute is refused, even empty (`"active": []` is not
         // "no value"): the one tolerated case is Entra's one-element `manager` array.
@@ -76,6 +77,28 @@ pub fn canonical_value(def: &AttributeDef, value: Value, path: &str) -> Result<O
     }
     check_one_primary(&out, path)?;
     Ok(Some(Value::Array(out)))
+}
+
+/// A string holding U+0000 is refused (400 `invalidValue`). JSON allows it (`"\u0000"`), but
+/// PostgreSQL cannot store it in a text column (the write would fail as a 500) and SQLite's
+/// `length()` and `substr()` stop at it, so a filter lowered to SQL would disagree with the
+/// same filter evaluated in memory (found by the property test in
+/// `src/store/resources/filter_props.rs`, docs/fuzzing.md).
+pub(crate) fn refuse_nul(value: &Value, path: &str) -> Result<(), ScimError> {
+    let found = match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => {
+            return items.iter().enumerate().try_for_each(|(i, v)| refuse_nul(v, &format!("{path}[{i}]")));
+        }
+        Value::Object(obj) => return obj.iter().try_for_each(|(k, v)| refuse_nul(v, &format!("{path}.{k}"))),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    };
+    if found {
+        return Err(ScimError::invalid_value(format!(
+            "{path} contains the character U+0000 (NUL), which cannot be stored; remove it"
+        )));
+    }
+    Ok(())
 }
 
 /// One value of an attribute (an element, for a multi-valued one).
