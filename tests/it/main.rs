@@ -13,6 +13,7 @@ mod cli;
 mod connections;
 mod crash;
 mod discovery;
+mod faults;
 mod filters;
 mod first_connect;
 mod forwarding;
