@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit and integration tests, a build of the fuzz
-# targets when a nightly toolchain is there, then the external SCIM
-# conformance suites against the release binary; the bridge's tests and the suites run twice,
-# on SQLite and on a throwaway PostgreSQL (scripts/postgres.sh). Needs cargo; installs
+# targets when a nightly toolchain is there, then the external SCIM conformance suites against
+# the release binary and a one-minute soak under injected faults (scripts/soak.sh, SQLite); the
+# bridge's tests and the suites run twice, on SQLite and on a throwaway PostgreSQL
+# (scripts/postgres.sh). Needs cargo; installs
 # (scripts/prerequisites.sh, scripts/postgres.sh) what else is missing: curl, python3-venv,
 # libpq-dev, Debian's chromium and chromium-driver, and the postgresql server.
 set -euo pipefail
@@ -23,6 +24,7 @@ else
 fi
 echo "== cargo build --release"; cargo build --release --workspace --locked
 echo "== conformance (SQLite)"; scripts/conformance.sh "$bin"
+echo "== soak (1 minute, SQLite; docs/soak.md)"; scripts/soak.sh --minutes 1
 
 pg_port="${PG_TEST_PORT:-55432}"
 echo "== PostgreSQL on 127.0.0.1:$pg_port"

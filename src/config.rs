@@ -201,6 +201,9 @@ pub struct GenesysSettings {
     pub roles: Vec<RoleSpec>,
     /// Replicas on PostgreSQL: one Genesys request budget for all, or one each.
     pub rate_budget: BudgetScope,
+    /// How long one Genesys request may take before it counts as failed (and is retried);
+    /// `None`: the client's default, [`crate::genesys::client::DEFAULT_TIMEOUT`].
+    pub timeout: Option<Duration>,
 }
 
 /// What every command needs: the log format and the database.
@@ -413,6 +416,8 @@ pub struct GenesysLayer {
     pub rate_budget: Option<String>,
     pub division: Option<String>,
     pub delete_mode: Option<String>,
+    #[serde(default, deserialize_with = "scalar")]
+    pub timeout: Option<String>,
 }
 
 /// A TOML string or list of strings, as one comma-separated string.
@@ -523,6 +528,7 @@ impl Layer {
                 rate_budget: g.rate_budget.or(lg.rate_budget),
                 division: g.division.or(lg.division),
                 delete_mode: g.delete_mode.or(lg.delete_mode),
+                timeout: g.timeout.or(lg.timeout),
             },
             origins: self.origins.over(lower.origins),
         }
@@ -1002,6 +1008,12 @@ impl Config {
             rate_budget: p
                 .value("genesys.rate_budget", g.rate_budget.as_deref(), enum_value(BudgetScope::ALLOWED))
                 .unwrap_or_default(),
+            timeout: p.value("genesys.timeout", g.timeout.as_deref(), |t| {
+                match t.trim().trim_end_matches('s').parse() {
+                    Ok(n @ 1..=300) => Ok(Duration::from_secs(n)),
+                    _ => Err("use a whole number of seconds from 1 to 300; the default is 30".to_string()),
+                }
+            }),
         }
     }
 }
@@ -1056,6 +1068,8 @@ pub(crate) const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("genesys.adopt", "always", "use never or by-username"),
     ("genesys.roles", "employee, permission:integration", "permission:<domain>:<entity>:<action>"),
     ("genesys.rate_budget", "everyone", "use shared or per-replica"),
+    ("genesys.timeout", "0", "seconds from 1 to 300"),
+    ("genesys.timeout", "a minute", "seconds from 1 to 300"),
 ];
 
 /// A directory with the files `BAD_VALUES` names.
@@ -1132,6 +1146,7 @@ mod tests {
         assert_eq!((c.genesys.api, c.genesys.delete_mode), (ApiMode::Scim, DeleteMode::Deactivate));
         assert_eq!(c.genesys.default_country.map(Country::iso), Some("US"));
         assert_eq!(c.genesys.number_source.as_str(), NumberSource::DEFAULT);
+        assert_eq!(c.genesys.timeout, Some(Duration::from_secs(30)));
     }
 
     #[test]

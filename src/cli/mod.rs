@@ -306,6 +306,9 @@ pub struct GenesysArgs {
     /// What a SCIM DELETE does in Genesys: deactivate or delete [default: deactivate].
     #[arg(long = "genesys-delete", env = "SCIM_BRIDGE_GENESYS_DELETE")]
     pub delete_mode: Option<String>,
+    /// Seconds one Genesys request may take before it is given up and retried [default: 30].
+    #[arg(long = "genesys-timeout", env = "SCIM_BRIDGE_GENESYS_TIMEOUT")]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +342,7 @@ impl GenesysArgs {
             rate_budget: self.rate_budget,
             division: self.division,
             delete_mode: self.delete_mode,
+            timeout: self.timeout,
         }
     }
 }

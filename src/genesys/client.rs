@@ -36,6 +36,11 @@ use crate::metrics::GenesysStats;
 /// Longest `Retry-After` the client waits for itself (the SDKs' limit, genesys-api-notes §4).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(answers::MAX_RETRY_AFTER_SECS);
 
+/// How long one request may take when `genesys.timeout` does not say: a request slower than
+/// this counts as failed and is retried (it may have been carried out; see `uncertain` in
+/// [`Client::send`]).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long [`Client::check_token`] reuses its answer: readiness probes every few seconds from
 /// several places must not each ask Genesys for a token.
 pub const TOKEN_CHECK_TTL: Duration = Duration::from_secs(5);
@@ -66,7 +71,7 @@ impl ClientConfig {
             endpoints,
             client_id: client_id.into(),
             client_secret,
-            timeout: Duration::from_secs(30),
+            timeout: DEFAULT_TIMEOUT,
             max_attempts: 6,
             base_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),

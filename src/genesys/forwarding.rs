@@ -93,6 +93,14 @@ fn client_config(cloud: &GenesysCloud) -> ClientConfig {
     ClientConfig::new(cloud.endpoints.clone(), cloud.client_id.clone(), cloud.client_secret.clone())
 }
 
+/// `genesys.timeout`, when set, replaces the client's default per-request timeout.
+fn with_timeout(mut cfg: ClientConfig, settings: &GenesysSettings) -> ClientConfig {
+    if let Some(t) = settings.timeout {
+        cfg.timeout = t;
+    }
+    cfg
+}
+
 /// A client for Genesys Cloud (commands such as `reconcile`; `serve` starts one in [`start`]).
 pub fn client(cloud: &GenesysCloud) -> Result<Client, ClientError> {
     Client::new(client_config(cloud))
@@ -127,7 +135,7 @@ pub fn start(store: Arc<Store>, settings: &GenesysSettings, dry_run: bool) -> an
             (cfg, Some(embedded), format!("the built-in simulator at http://{}", sim.addr))
         }
     };
-    let mut client = Client::new(client_cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut client = Client::new(with_timeout(client_cfg, settings)).map_err(|e| anyhow::anyhow!("{e}"))?;
     if store.is_postgres() && settings.rate_budget == BudgetScope::Shared {
         client = client.with_budget(Arc::new(SharedBudget { store: store.clone() }));
     }

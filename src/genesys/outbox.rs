@@ -44,18 +44,22 @@ enum Delivery {
     Done,
     Park(String),
     Defer(Option<Duration>, String),
+    /// Genesys is not answering usefully (its `Retry-After` is longer than the client waits,
+    /// the client's attempts are spent, the credentials are refused): keep the change for this
+    /// long ([`HOLD_LIMIT`] at most), or until a later delivery succeeds.
+    Hold(Duration, String),
 }
 
 impl From<ClientError> for Delivery {
     fn from(e: ClientError) -> Self {
         match e {
-            ClientError::RetryLater { after, reason } => Delivery::Defer(Some(after), reason),
+            ClientError::RetryLater { after, reason } => Delivery::Hold(after, reason),
             ClientError::Refused { .. } => Delivery::Park(e.to_string()),
             ClientError::Conflict { .. } => Delivery::Defer(None, e.to_string()),
             // Configuration, not this change: keep it and try again in a minute.
             ClientError::Credentials(_) => {
                 tracing::error!(error.cause = %redact(&e.to_string()), "Genesys credentials refused; changes wait until they work");
-                Delivery::Defer(Some(Duration::from_secs(60)), e.to_string())
+                Delivery::Hold(Duration::from_secs(60), e.to_string())
             }
         }
     }
@@ -200,7 +204,24 @@ pub struct Worker {
     recent: Arc<RecentDeliveries>,
     /// Outcomes and the time of the last progress, for `/metrics` and `/readyz`.
     stats: OutboxStats,
+    /// Set when a change was held back because Genesys was not answering usefully
+    /// ([`Delivery::Hold`]); the next delivery that succeeds clears it and releases the held
+    /// changes ([`HOLD_LIMIT`]).
+    held_back: std::sync::atomic::AtomicBool,
 }
+
+/// The longest a change waits before it is tried again, whatever Genesys's `Retry-After` says.
+///
+/// Policy when Genesys is not answering usefully ([`Delivery::Hold`]): a `Retry-After` beyond
+/// the 180 s the Genesys SDKs wait (genesys-api-notes §4), or the client's attempts spent on
+/// 429s, 5xx, timeouts or dropped connections (an outage). The change is kept (never parked) and
+/// held back for the `Retry-After` (the client's longest backoff when none was given), but at
+/// most this long, so a nonsensical value (a day) does not freeze a user; it then tries again
+/// (one request per change per hold) and is held again if Genesys still says to wait. Held
+/// changes show on `/readyz` (`checks.outbox.waiting`), `/admin` and `scim-bridge outbox list`.
+/// When any later delivery succeeds, Genesys is evidently accepting again: the held changes are
+/// released at once (`Store::outbox_release_held`) instead of waiting out the rest of their hold.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(10 * 60);
 
 impl Worker {
     pub fn new(store: Arc<Store>, client: Arc<Client>, mapping: MappingConfig, delete_mode: DeleteMode) -> Worker {
@@ -219,6 +240,7 @@ impl Worker {
             dry_state: std::sync::Mutex::default(),
             recent: Arc::default(),
             stats: OutboxStats::default(),
+            held_back: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -396,7 +418,7 @@ impl Worker {
         let (outcome_name, detail) = match &outcome {
             Delivery::Done => ("delivered", None),
             Delivery::Park(why) => ("dead", Some(why.clone())),
-            Delivery::Defer(_, why) => ("retry", Some(why.clone())),
+            Delivery::Defer(_, why) | Delivery::Hold(_, why) => ("retry", Some(why.clone())),
         };
         self.recent.push(DeliveryRecord {
             at: now_millis(),
@@ -409,13 +431,30 @@ impl Worker {
         let counted = match &outcome {
             Delivery::Done => DeliveryOutcome::Delivered,
             Delivery::Park(_) => DeliveryOutcome::Dead,
-            Delivery::Defer(..) => DeliveryOutcome::Deferred,
+            Delivery::Defer(..) | Delivery::Hold(..) => DeliveryOutcome::Deferred,
         };
+        use std::sync::atomic::Ordering;
+        if let Delivery::Hold(..) = &outcome {
+            self.held_back.store(true, Ordering::Relaxed);
+        }
+        let release = matches!(outcome, Delivery::Done) && self.held_back.swap(false, Ordering::Relaxed);
         let result = tokio::task::spawn_blocking(move || match outcome {
-            Delivery::Done => store.outbox_complete(&e).map(|_| "delivered".to_string()),
+            Delivery::Done => store.outbox_complete(&e).map(|_| {
+                let released = if release { store.outbox_release_held(now_millis()) } else { Ok(0) };
+                match released {
+                    Ok(0) => "delivered".to_string(),
+                    Ok(n) => format!("delivered; Genesys accepts again, so {n} held-back change(s) were released"),
+                    Err(err) => format!("delivered; the held-back changes wait out their hold ({err})"),
+                }
+            }),
             Delivery::Park(why) => store.outbox_park(&e, &why).map(|_| format!("parked as dead: {why}")),
+            Delivery::Hold(after, why) => {
+                let wait = after.min(HOLD_LIMIT);
+                let until = now_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                store.outbox_defer(&e, until, &why).map(|_| format!("held for {} ms: {why}", wait.as_millis()))
+            }
             Delivery::Defer(after, why) => {
-                let wait = after.unwrap_or_else(|| backoff(e.attempts));
+                let wait = after.unwrap_or_else(|| backoff(e.attempts)).min(HOLD_LIMIT);
                 let until = now_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
                 store.outbox_defer(&e, until, &why).map(|_| format!("retry in {} ms: {why}", wait.as_millis()))
             }

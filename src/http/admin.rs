@@ -376,7 +376,7 @@ async fn page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
                     d.waiting
                 ));
             }
-            if let Some(why) = check.detail {
+            if let Some(why) = check.detail.filter(|_| !check.ok) {
                 text.push_str(&format!("<br>{}", esc(&why)));
             }
             (cls.to_string(), text)

@@ -12,6 +12,10 @@ use scim::ScimError;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
+/// The `Retry-After` (seconds) of every 503: the database cannot take the write now; an IdP
+/// that honours it comes back soon, one that does not retries on its own schedule anyway.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError(pub ScimError);
@@ -51,7 +55,22 @@ pub fn scim_error_of(e: StoreError) -> ScimError {
         StoreError::Invalid(e) => e,
         StoreError::Unavailable(cause) => {
             tracing::warn!(error.cause = %cause, "database unavailable");
-            ScimError::unavailable("the database is busy or unavailable; nothing was changed, retry later")
+            // What is wrong, in words the IdP's operator can pass on; never the cause itself
+            // (it may name a path or a host).
+            let what = if cause.contains(crate::store::READ_ONLY) {
+                "the database is read-only now (an operator has to make it writable)"
+            } else if cause.contains(crate::store::FULL) {
+                "the database's disk is full (an operator has to free space)"
+            } else if cause.contains("connection was lost") {
+                "the connection to the database was lost (a restart or failover?)"
+            } else if cause.contains("busy") || cause.contains("locked") {
+                "the database is busy (another connection holds its write lock)"
+            } else {
+                "the database is busy or unavailable"
+            };
+            ScimError::unavailable(format!(
+                "{what}; nothing was changed, retry later; reads still work when it answers"
+            ))
         }
         StoreError::Internal(cause) => {
             tracing::error!(error.cause = %cause, "internal error");
@@ -80,6 +99,9 @@ pub fn error_response(e: &ScimError) -> HttpResponse {
     resp.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE)));
     if e.status == 401 {
         resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim-bridge\"")));
+    }
+    if e.status == 503 {
+        resp.insert_header((header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));
     }
     resp.body(e.to_json().to_string())
 }
@@ -170,6 +192,21 @@ mod tests {
             (StoreError::Invalid(ScimError::not_found("gone")), 404, None, &["gone"], &[]),
             (StoreError::Invalid(ScimError::invalid_filter("f")), 400, Some(ScimType::InvalidFilter), &["f"], &[]),
             (StoreError::Unavailable("refused: /var/lib/x.db".into()), 503, None, &["retry later"], &["/var/lib"]),
+            (
+                StoreError::Unavailable(format!("{}: attempt to write a readonly database", crate::store::READ_ONLY)),
+                503,
+                None,
+                &["read-only", "nothing was changed", "retry later"],
+                &["attempt to write"],
+            ),
+            (
+                StoreError::Unavailable(format!("{}: database or disk is full", crate::store::FULL)),
+                503,
+                None,
+                &["disk is full", "retry later"],
+                &[],
+            ),
+            (StoreError::Unavailable("the database is busy: database is locked".into()), 503, None, &["busy"], &[]),
             (StoreError::Internal("secret table detail".into()), 500, None, &["request's id"], &["secret"]),
             (StoreError::corrupt("document of x is not a JSON object"), 500, None, &[], &["document"]),
         ];
@@ -178,5 +215,14 @@ mod tests {
         for (e, status, scim_type, says, hides) in table {
             check(e, status, scim_type, says, hides);
         }
+    }
+
+    #[test]
+    fn a_503_says_when_to_come_back() {
+        let resp = error_response(&scim_error_of(StoreError::Unavailable("the database is busy".into())));
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("5"));
+        let resp = error_response(&ScimError::not_found("x"));
+        assert!(resp.headers().get(header::RETRY_AFTER).is_none());
     }
 }

@@ -67,6 +67,8 @@ pub(super) struct OutboxCheck {
     pending: Option<i64>,
     oldest_pending_age_seconds: Option<i64>,
     dead: Option<i64>,
+    /// Pending changes held back until later (a `Retry-After`, a backoff): not a failure.
+    waiting: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -155,6 +157,7 @@ fn outbox_unknown() -> OutboxCheck {
         pending: None,
         oldest_pending_age_seconds: None,
         dead: None,
+        waiting: None,
         detail: Some("the outbox could not be read: the database did not answer".into()),
     }
 }
@@ -179,11 +182,24 @@ pub(super) fn outbox_check(depth: &OutboxDepth, last_progress: Option<i64>, now:
             OUTBOX_STUCK_AFTER.as_secs()
         )
     });
+    // Held-back changes are said, not failed: Genesys asked for the wait (a long `Retry-After`)
+    // or a backoff runs; the worker comes back to them by itself.
+    let detail = detail.or_else(|| {
+        (depth.waiting > 0).then(|| {
+            format!(
+                "{} change(s) held back: Genesys asked the bridge to wait (Retry-After) or a retry backs off; \
+                 each is tried again within {} s, and at once when a later delivery succeeds",
+                depth.waiting,
+                crate::genesys::outbox::HOLD_LIMIT.as_secs()
+            )
+        })
+    });
     OutboxCheck {
         ok: !stuck,
         pending: Some(depth.pending),
         oldest_pending_age_seconds: Some(waited / 1000),
         dead: Some(depth.dead),
+        waiting: Some(depth.waiting),
         detail,
     }
 }
@@ -260,5 +276,10 @@ mod tests {
         }
         let detail = check(5, Some(20), Some(16)).detail.unwrap();
         assert!(detail.contains("1200 s") && detail.contains("960 s") && detail.contains("900 s"), "{detail}");
+        // Changes held back by a Retry-After are said, and the bridge stays ready.
+        let depth = OutboxDepth { pending: 3, oldest_pending: Some(NOW - MIN), dead: 0, waiting: 2 };
+        let held = outbox_check(&depth, Some(NOW - MIN), NOW);
+        assert!(held.ok && held.waiting == Some(2), "{held:?}");
+        assert!(held.detail.as_deref().is_some_and(|d| d.contains("2 change(s) held back")), "{held:?}");
     }
 }

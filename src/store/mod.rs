@@ -102,6 +102,25 @@ fn is_busy(message: &str) -> bool {
     message.contains("locked") || message.contains("busy")
 }
 
+/// How a write refused because the database cannot be written now begins its message:
+/// PostgreSQL in read-only mode (`default_transaction_read_only`, a hot standby after a
+/// failover), or a SQLite file that is read-only to this process.
+pub const READ_ONLY: &str = "the database is read-only";
+
+/// How a write refused for lack of space begins its message (SQLite `SQLITE_FULL`, PostgreSQL
+/// `disk_full`).
+pub const FULL: &str = "the database's disk is full";
+
+/// SQLite's and PostgreSQL's words for a database that cannot be written (read-only).
+fn is_read_only(message: &str) -> bool {
+    message.contains("readonly database") || message.contains("read-only transaction")
+}
+
+/// SQLite's and PostgreSQL's words for a full disk or database.
+fn is_full(message: &str) -> bool {
+    message.contains("database or disk is full") || message.contains("No space left on device")
+}
+
 /// How a PostgreSQL write that collided with a concurrent one (serialization failure,
 /// deadlock) begins its message: such a write is tried again (`Store::write`).
 const CONTENTION: &str = "concurrent writes collided";
@@ -113,6 +132,21 @@ impl From<diesel::result::Error> for StoreError {
             Error::DatabaseError(DatabaseErrorKind::Unknown, info) if is_busy(info.message()) => {
                 StoreError::Unavailable(format!("the database is busy: {}", info.message()))
             }
+            // Not our fault and not the caller's: the operator makes it writable (or frees
+            // space) and the same write then succeeds, so it is a 503 to retry, not a 500.
+            // A PostgreSQL session keeps the read-only default it started with (a database set
+            // `default_transaction_read_only`, a standby before its promotion): the connection
+            // is replaced, so that writes succeed again by themselves once the database does.
+            Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, info) => {
+                CONNECTION_LOST.set(true);
+                StoreError::Unavailable(format!("{READ_ONLY}: {}", info.message()))
+            }
+            Error::DatabaseError(_, info) if is_read_only(info.message()) => {
+                StoreError::Unavailable(format!("{READ_ONLY}: {}", info.message()))
+            }
+            Error::DatabaseError(_, info) if is_full(info.message()) => {
+                StoreError::Unavailable(format!("{FULL}: {}", info.message()))
+            }
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
                 StoreError::Unavailable(format!("{CONTENTION}: {}", info.message()))
             }
@@ -121,7 +155,7 @@ impl From<diesel::result::Error> for StoreError {
             }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 CONNECTION_LOST.set(true);
-                StoreError::Unavailable(e.to_string())
+                StoreError::Unavailable(format!("the database connection was lost: {e}"))
             }
             // The server went away mid-query (restart, failover): the pool replaces the connection.
             Error::DatabaseError(DatabaseErrorKind::Unknown, info)
@@ -254,6 +288,8 @@ pub struct Store {
     losses: Arc<AtomicU64>,
     /// SQLite's writer thread; `None` for PostgreSQL (writes use the pool).
     writer: Option<mpsc::Sender<Job>>,
+    /// SQLite: why the writer last dropped a batch without running it.
+    last_failure: LastFailure,
     /// What a user must satisfy beyond its schema before it is stored ([`Store::set_user_check`]).
     user_check: std::sync::OnceLock<UserCheck>,
     /// Dropping it stops SQLite's checkpointer thread.
@@ -306,7 +342,10 @@ fn open_writer(path: &str) -> Result<DbConn, StoreError> {
     Ok(DbConn::Sqlite(conn))
 }
 
-fn spawn_writer(mut conn: DbConn, path: String) -> Result<mpsc::Sender<Job>, StoreError> {
+/// Why the last batch whose jobs never ran failed (BEGIN was refused: busy, read-only).
+type LastFailure = Arc<std::sync::Mutex<String>>;
+
+fn spawn_writer(mut conn: DbConn, path: String, last_failure: LastFailure) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("sqlite-writer".into())
@@ -324,7 +363,12 @@ fn spawn_writer(mut conn: DbConn, path: String) -> Result<mpsc::Sender<Job>, Sto
                     run_batch(&mut conn, &mut batch, &mut done)
                 }));
                 let outcome = match run {
-                    Ok(r) => r.map_err(|e| e.to_string()),
+                    // Classified as the callers' errors are (busy, read-only, full), so the
+                    // answer to the IdP can say which.
+                    Ok(r) => r.map_err(|e| match StoreError::from(e) {
+                        StoreError::Unavailable(m) => m,
+                        other => other.to_string(),
+                    }),
                     Err(_) => {
                         // A job panicked mid-transaction: drop the connection (SQLite rolls the
                         // open transaction back) and start afresh; every job of the batch fails.
@@ -338,8 +382,13 @@ fn spawn_writer(mut conn: DbConn, path: String) -> Result<mpsc::Sender<Job>, Sto
                 };
                 if let Err(e) = &outcome {
                     tracing::warn!(error.cause = %e, jobs = done.len(), "database write batch failed");
+                    if !batch.is_empty() {
+                        *last_failure.lock().unwrap_or_else(|p| p.into_inner()) = e.clone();
+                    }
                 }
-                // Jobs that never ran (BEGIN failed) are dropped: their callers see the channel close.
+                // Jobs that never ran (BEGIN failed) are dropped: their callers see the channel
+                // close, and answer with `last_failure`.
+                drop(batch);
                 for complete in done {
                     complete(outcome.clone());
                 }
@@ -386,8 +435,10 @@ impl Store {
                     .min_idle(Some(2))
                     .connection_timeout(Duration::from_secs(10))
                     .build(Manager { backend: backend.clone(), losses: losses.clone() })?;
+                let last_failure = LastFailure::default();
                 Ok(Store {
-                    writer: Some(spawn_writer(writer, path.clone())?),
+                    writer: Some(spawn_writer(writer, path.clone(), last_failure.clone())?),
+                    last_failure,
                     losses,
                     _checkpointer: Some(spawn_checkpointer(path)?),
                     readers,
@@ -417,6 +468,7 @@ impl Store {
                     readers,
                     losses,
                     writer: None,
+                    last_failure: LastFailure::default(),
                     _checkpointer: None,
                     backend,
                     user_check: std::sync::OnceLock::new(),
@@ -499,8 +551,10 @@ impl Store {
             })
         });
         writer.send(job).map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-        rx.recv()
-            .map_err(|_| StoreError::Unavailable("the database is busy or unavailable; nothing was written".into()))?
+        rx.recv().map_err(|_| {
+            let why = self.last_failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            StoreError::Unavailable(format!("nothing was written: {why}"))
+        })?
     }
 
     fn write_postgres<T>(&self, f: impl Fn(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -663,8 +717,13 @@ mod tests {
             }
         }
         let db = |kind, message| StoreError::from(diesel::result::Error::DatabaseError(kind, Box::new(Info(message))));
-        use diesel::result::DatabaseErrorKind::{ClosedConnection, Unknown};
+        use diesel::result::DatabaseErrorKind::{ClosedConnection, ReadOnlyTransaction, Unknown};
         assert!(matches!(db(Unknown, "database is locked"), StoreError::Unavailable(_)));
+        let says = |e: StoreError, what: &str| matches!(&e, StoreError::Unavailable(m) if m.starts_with(what));
+        assert!(says(db(ReadOnlyTransaction, "cannot execute INSERT in a read-only transaction"), READ_ONLY));
+        assert!(says(db(Unknown, "attempt to write a readonly database"), READ_ONLY));
+        assert!(says(db(Unknown, "database or disk is full"), FULL));
+        assert!(says(db(Unknown, "could not extend file: No space left on device"), FULL));
         assert!(matches!(db(Unknown, "database is busy"), StoreError::Unavailable(_)));
         assert!(matches!(db(ClosedConnection, "gone"), StoreError::Unavailable(_)));
         assert!(matches!(db(Unknown, "no such table: resources"), StoreError::Internal(_)));

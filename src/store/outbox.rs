@@ -508,6 +508,16 @@ impl Store {
         })
     }
 
+    /// Make every pending change held back until later (a long `Retry-After`, a backoff) and
+    /// held by no replica due at `now`; returns how many. The worker calls it when Genesys
+    /// accepts again after telling it to wait.
+    pub fn outbox_release_held(&self, now: i64) -> Result<usize, StoreError> {
+        self.write(move |conn| {
+            let held = outbox::table.filter(outbox::not_before.gt(now)).filter(outbox::lease_owner.is_null());
+            Ok(diesel::update(held).set(outbox::not_before.eq(now)).execute(conn)?)
+        })
+    }
+
     /// Genesys refused the change for good: park it as dead, unless a newer change arrived
     /// meanwhile (that one is tried instead). Returns whether it was parked.
     pub fn outbox_park(&self, e: &OutboxEntry, error: &str) -> Result<bool, StoreError> {

@@ -14,6 +14,7 @@ mod cli;
 mod connections;
 mod crash;
 mod discovery;
+mod faults;
 mod filters;
 mod first_connect;
 mod forwarding;

@@ -197,7 +197,7 @@ async fn readyz_is_ready_when_the_database_genesys_and_the_outbox_are() {
         json!({"status": "ready", "checks": {
             "database": {"ok": true},
             "genesys": {"ok": true},
-            "outbox": {"ok": true, "pending": 0, "oldestPendingAgeSeconds": 0, "dead": 0}
+            "outbox": {"ok": true, "pending": 0, "oldestPendingAgeSeconds": 0, "dead": 0, "waiting": 0}
         }})
     );
     app.assert_no_live_token(&body.to_string()).await;
