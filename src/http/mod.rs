@@ -145,7 +145,7 @@ async fn require_auth(
         let e = ScimError::too_many_requests(format!(
             "too many failed authentications from this address ({} a minute, auth_failure_limit); nothing is \
              checked from it for {} s",
-            state.limits.failure_limit,
+            state.config.auth_failure_limit,
             throttle::retry_after_secs(wait)
         ));
         return Ok(req.into_response(too_many(&e, wait)).map_into_right_body());

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 /// The budgets of one server, as configured.
 pub struct Limits {
     pub failures: FailureThrottle,
-    pub failure_limit: u32,
     pub rate: Option<RateLimit>,
 }
 
@@ -25,7 +24,6 @@ impl Limits {
     pub fn of(config: &crate::config::Config) -> Limits {
         Limits {
             failures: FailureThrottle::new(config.auth_failure_limit),
-            failure_limit: config.auth_failure_limit,
             rate: (config.token_rate_limit > 0).then(|| RateLimit::new(config.token_rate_limit)),
         }
     }
