@@ -35,8 +35,8 @@ async fn read_only() -> HttpResponse {
     resp
 }
 
-fn ok(body: Value) -> HttpResponse {
-    HttpResponse::Ok().content_type(SCIM_CONTENT_TYPE).body(body.to_string())
+fn ok(body: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok().content_type(SCIM_CONTENT_TYPE).body(serde_json::to_string(&body).unwrap_or_default())
 }
 
 /// RFC 7643 §5, with RFC 9865 §4's `pagination`: both methods, index by default (§2.4: a

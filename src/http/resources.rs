@@ -2,6 +2,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
@@ -114,33 +115,149 @@ fn render(
         meta.insert("location".into(), Value::String(location));
     }
     if let Some(members) = derived.members.filter(|m| !m.is_empty()) {
-        let list = members
-            .into_iter()
-            .map(|m| {
-                let ep = ResourceKind::from(m.kind).endpoint();
-                let mut v = json!({"value": m.id, "$ref": format!("{base}{ep}/{}", m.id), "type": m.kind.as_str()});
-                if let (Some(d), Some(o)) = (m.display, v.as_object_mut()) {
-                    o.insert("display".into(), Value::String(d));
-                }
-                v
-            })
-            .collect();
-        insert_before_meta(&mut doc, "members", Value::Array(list));
+        insert_before_meta(&mut doc, "members", Value::Array(member_values(base, &members)));
     }
     if let Some(groups) = derived.groups.filter(|g| !g.is_empty()) {
-        let list = groups
-            .into_iter()
-            .map(|g| {
-                let mut v = json!({"value": g.id, "$ref": format!("{base}/Groups/{}", g.id), "type": "direct"});
-                if let (Some(d), Some(o)) = (g.display, v.as_object_mut()) {
-                    o.insert("display".into(), Value::String(d));
-                }
-                v
-            })
-            .collect();
-        insert_before_meta(&mut doc, "groups", Value::Array(list));
+        insert_before_meta(&mut doc, "groups", Value::Array(group_values(base, &groups)));
     }
     proj.apply(rt, doc)
+}
+
+/// A resource as the response writes it: its JSON text.
+type Rendered = Box<RawValue>;
+
+/// [`render`], as JSON text. A document that is still its stored text and needs nothing
+/// hidden below the top level is spliced from that text member by member (nothing parsed into
+/// values, nothing built again); anything else goes through [`render`]. Both give the same
+/// document, members in the same order (the tests below compare them).
+fn render_text(rt: &ResourceType, base: &str, res: StoredResource, derived: Derived, proj: &Projection) -> Rendered {
+    if let Some(out) = proj.hidden_top_level(rt).and_then(|hidden| splice(rt, base, &res, &derived, &hidden)) {
+        return out;
+    }
+    let doc = render(rt, base, res, derived, proj);
+    // A map with string keys always serialises.
+    serde_json::value::to_raw_value(&doc).unwrap_or_default()
+}
+
+/// The top-level members of a stored document, their values as the text they are stored as.
+struct Members<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Members<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Members<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Members<'a>, M::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(entry) = map.next_entry::<std::borrow::Cow<'a, str>, &'a RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+/// The fast path of [`render_text`]: `None` when the document is no longer its stored text.
+fn splice(rt: &ResourceType, base: &str, res: &StoredResource, derived: &Derived, hidden: &[&str]) -> Option<Rendered> {
+    let text = res.doc.text()?;
+    let Members(members) = serde_json::from_str(text).ok()?;
+    let meta = Meta {
+        resource_type: res.kind.as_str(),
+        created: store::format_millis(res.created),
+        last_modified: store::format_millis(res.last_modified),
+        version: res.etag(),
+        location: format!("{base}{}/{}", rt.endpoint(), res.id),
+    };
+    let doc = Spliced {
+        id: &res.id,
+        members: &members,
+        hidden,
+        derived_members: derived.members.as_deref().filter(|m| !m.is_empty()).map(|m| member_values(base, m)),
+        groups: derived.groups.as_deref().filter(|g| !g.is_empty()).map(|g| group_values(base, g)),
+        meta,
+    };
+    // Serialising writes each stored value's text as it is (a `RawValue`), unchecked and uncopied.
+    serde_json::value::to_raw_value(&doc).ok()
+}
+
+/// A document spliced from its stored members, in [`render`]'s order: `schemas`, `id`, the
+/// stored members (less the hidden ones and those `render` replaces), `members` or `groups`,
+/// `meta`.
+struct Spliced<'a> {
+    id: &'a str,
+    members: &'a [(std::borrow::Cow<'a, str>, &'a RawValue)],
+    hidden: &'a [&'a str],
+    derived_members: Option<Vec<Value>>,
+    groups: Option<Vec<Value>>,
+    meta: Meta,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta {
+    resource_type: &'static str,
+    created: String,
+    last_modified: String,
+    version: String,
+    location: String,
+}
+
+impl serde::Serialize for Spliced<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // What `render` puts in place of stored members of these names (the store strips them).
+        const REPLACED: [&str; 5] = ["schemas", "id", "meta", "members", "groups"];
+        let mut map = s.serialize_map(None)?;
+        if let Some((_, v)) = self.members.iter().find(|(k, _)| k == "schemas") {
+            map.serialize_entry("schemas", v)?;
+        }
+        map.serialize_entry("id", self.id)?;
+        for (k, v) in self.members {
+            if !REPLACED.contains(&k.as_ref()) && !self.hidden.contains(&k.as_ref()) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        if let Some(m) = &self.derived_members {
+            map.serialize_entry("members", m)?;
+        }
+        if let Some(g) = &self.groups {
+            map.serialize_entry("groups", g)?;
+        }
+        map.serialize_entry("meta", &self.meta)?;
+        map.end()
+    }
+}
+
+fn member_values(base: &str, members: &[MemberRow]) -> Vec<Value> {
+    members
+        .iter()
+        .map(|m| {
+            let ep = ResourceKind::from(m.kind).endpoint();
+            let mut v = json!({"value": m.id, "$ref": format!("{base}{ep}/{}", m.id), "type": m.kind.as_str()});
+            if let (Some(d), Some(o)) = (&m.display, v.as_object_mut()) {
+                o.insert("display".into(), Value::String(d.clone()));
+            }
+            v
+        })
+        .collect()
+}
+
+fn group_values(base: &str, groups: &[GroupRef]) -> Vec<Value> {
+    groups
+        .iter()
+        .map(|g| {
+            let mut v = json!({"value": g.id, "$ref": format!("{base}/Groups/{}", g.id), "type": "direct"});
+            if let (Some(d), Some(o)) = (&g.display, v.as_object_mut()) {
+                o.insert("display".into(), Value::String(d.clone()));
+            }
+            v
+        })
+        .collect()
 }
 
 fn insert_before_meta(doc: &mut Map<String, Value>, key: &str, value: Value) {
@@ -155,8 +272,9 @@ fn scim_json(status: actix_web::http::StatusCode, body: &impl serde::Serialize) 
     HttpResponse::build(status).content_type(SCIM_CONTENT_TYPE).body(serde_json::to_vec(body).unwrap_or_default())
 }
 
-fn resource_response(status: actix_web::http::StatusCode, etag: &str, doc: &Map<String, Value>) -> HttpResponse {
-    let mut resp = scim_json(status, doc);
+fn resource_response(status: actix_web::http::StatusCode, etag: &str, doc: Rendered) -> HttpResponse {
+    let text: Box<str> = doc.into();
+    let mut resp = HttpResponse::build(status).content_type(SCIM_CONTENT_TYPE).body(String::from(text));
     if let Ok(v) = HeaderValue::from_str(etag) {
         resp.headers_mut().insert(header::ETAG, v);
     }
@@ -195,8 +313,8 @@ async fn get(
         }
     }
     let etag = res.etag();
-    let doc = render(rt, &base_url(&req, &state), res, derived, &proj);
-    Ok(resource_response(actix_web::http::StatusCode::OK, &etag, &doc))
+    let doc = render_text(rt, &base_url(&req, &state), res, derived, &proj);
+    Ok(resource_response(actix_web::http::StatusCode::OK, &etag, doc))
 }
 
 async fn create(
@@ -225,8 +343,8 @@ async fn create(
     tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %res.id, "created");
     let base = base_url(&req, &state);
     let (etag, location) = (res.etag(), format!("{base}{}/{}", rt.endpoint(), res.id));
-    let doc = render(rt, &base, res, derived, &proj);
-    let mut resp = resource_response(actix_web::http::StatusCode::CREATED, &etag, &doc);
+    let doc = render_text(rt, &base, res, derived, &proj);
+    let mut resp = resource_response(actix_web::http::StatusCode::CREATED, &etag, doc);
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
@@ -289,8 +407,8 @@ async fn rewrite(
         tracing::info!(scim.resource_type = kind.as_str(), scim.resource_id = %out.resource.id, "{verb}");
     }
     let etag = out.resource.etag();
-    let doc = render(rt, &base_url(&req, &state), out.resource, derived, &proj);
-    Ok(resource_response(actix_web::http::StatusCode::OK, &etag, &doc))
+    let doc = render_text(rt, &base_url(&req, &state), out.resource, derived, &proj);
+    Ok(resource_response(actix_web::http::StatusCode::OK, &etag, doc))
 }
 
 async fn delete(
@@ -363,7 +481,7 @@ fn list_one(
     q: &Query,
     kind: ResourceKind,
     params: &ListParams,
-) -> Result<(Page, Option<Position>, Vec<Value>), ApiError> {
+) -> Result<(Page, Option<Position>, Vec<Rendered>), ApiError> {
     let rt = kind.resource_type();
     let proj = parse_projection(rt, q.attributes.as_deref(), q.excluded.as_deref())?;
     let filter = match q.params.filter.as_deref() {
@@ -378,8 +496,7 @@ fn list_one(
     let last = page.resources.last().map(|r| store::position_of(rt, params.sort_by.as_deref(), r));
     let resources = std::mem::take(&mut page.resources);
     let derived = load_derived(s, rt, &proj, &resources)?;
-    let rendered =
-        resources.into_iter().zip(derived).map(|(r, d)| Value::Object(render(rt, base, r, d, &proj))).collect();
+    let rendered = resources.into_iter().zip(derived).map(|(r, d)| render_text(rt, base, r, d, &proj)).collect();
     Ok((page, last, rendered))
 }
 
@@ -391,7 +508,7 @@ async fn run_list(
 ) -> Result<HttpResponse, ApiError> {
     let base = base_url(&req, &state);
     let s = state.clone();
-    let body = web::block(move || -> Result<Value, ApiError> {
+    let body = web::block(move || -> Result<list::ListResponse<Rendered>, ApiError> {
         match q.params.cursor.clone() {
             Some(page) => cursor_list(&s, &base, &q, &kinds, page),
             None => index_list(&s, &base, &q, &kinds),
@@ -403,7 +520,12 @@ async fn run_list(
 
 /// Index paging (RFC 7644 §3.4.2.4). The root `.search` spans both types: it pages across
 /// their concatenation.
-fn index_list(s: &AppState, base: &str, q: &Query, kinds: &[ResourceKind]) -> Result<Value, ApiError> {
+fn index_list(
+    s: &AppState,
+    base: &str,
+    q: &Query,
+    kinds: &[ResourceKind],
+) -> Result<list::ListResponse<Rendered>, ApiError> {
     let start_index = q.params.start_index.max(1);
     let mut total = 0u64;
     let mut out = Vec::new();
@@ -432,7 +554,7 @@ fn cursor_list(
     q: &Query,
     kinds: &[ResourceKind],
     page: CursorPage,
-) -> Result<Value, ApiError> {
+) -> Result<list::ListResponse<Rendered>, ApiError> {
     let mut last = match &page {
         CursorPage::After(p) if !kinds.contains(&p.kind) => {
             return Err(ApiError(ScimError::invalid_cursor(format!(
@@ -469,4 +591,110 @@ fn cursor_list(
         _ => None,
     };
     Ok(list::cursor_list_response(total, out, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Doc;
+
+    fn stored(kind: ResourceKind, id: &str, doc: Value) -> StoredResource {
+        StoredResource {
+            kind,
+            seq: 7,
+            id: id.into(),
+            created: 1_700_000_000_123,
+            last_modified: 1_700_000_100_456,
+            version: 3,
+            doc: Doc::from_stored(doc.to_string()).unwrap(),
+        }
+    }
+
+    fn both(
+        rt: &ResourceType,
+        res: StoredResource,
+        derived: impl Fn() -> Derived,
+        proj: &Projection,
+    ) -> (String, String) {
+        let base = "https://bridge.example/scim/v2";
+        let fast = render_text(rt, base, res.clone(), derived(), proj);
+        let mut parsed = res;
+        parsed.doc = Doc::from(parsed.doc.clone().into_map());
+        assert!(parsed.doc.text().is_none());
+        let slow = serde_json::to_string(&render(rt, base, parsed, derived(), proj)).unwrap();
+        (fast.get().to_string(), slow)
+    }
+
+    /// The document spliced from its stored text is the document `render` builds, byte for
+    /// byte: members, their order, what is hidden, escapes, the derived groups and members.
+    #[test]
+    fn spliced_documents_are_the_rendered_ones() {
+        let user = ResourceKind::User.resource_type();
+        let proj = parse_projection(user, None, None).unwrap();
+        assert!(proj.hidden_top_level(user).is_some_and(|h| h.contains(&"password")));
+        let doc = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "userName": "ada\"quote\u{e9}\u{1F600}@example.com",
+            "name": {"givenName": "Ada", "familyName": "L\\ovelace"},
+            "password": "never returned",
+            "weird \"key\"\n": [1, 2.5, -3e-7, true, null, {"a": []}],
+            "phoneNumbers": [{"type": "eightbyeight", "value": "+1 555 0100"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "42"},
+            "active": true
+        });
+        let groups = || Derived {
+            members: None,
+            groups: Some(vec![
+                GroupRef { id: "g1".into(), display: Some("Sales \"EU\"".into()) },
+                GroupRef { id: "g2".into(), display: None },
+            ]),
+        };
+        let (fast, slow) = both(user, stored(ResourceKind::User, "u-1", doc.clone()), groups, &proj);
+        assert_eq!(fast, slow);
+        assert!(
+            !fast.contains("password") && fast.contains("\"groups\"") && fast.starts_with("{\"schemas\""),
+            "{fast}"
+        );
+        let (fast, slow) = both(user, stored(ResourceKind::User, "u-1", doc), Derived::default, &proj);
+        assert_eq!(fast, slow);
+
+        // Without `schemas` stored, `id` comes first in both.
+        let (fast, slow) =
+            both(user, stored(ResourceKind::User, "u-2", json!({"userName": "b"})), Derived::default, &proj);
+        assert_eq!(fast, slow);
+        assert!(fast.starts_with("{\"id\":\"u-2\""), "{fast}");
+
+        let group = ResourceKind::Group.resource_type();
+        let proj = parse_projection(group, None, None).unwrap();
+        let members = || Derived {
+            members: Some(vec![
+                MemberRow { id: "u-1".into(), kind: store::MemberKind::User, display: Some("Ada".into()) },
+                MemberRow { id: "g-9".into(), kind: store::MemberKind::Group, display: None },
+            ]),
+            groups: None,
+        };
+        let doc = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales"});
+        let (fast, slow) = both(group, stored(ResourceKind::Group, "g-1", doc), members, &proj);
+        assert_eq!(fast, slow);
+        assert!(fast.contains("\"members\"") && fast.ends_with("/Groups/g-1\"}}"), "{fast}");
+    }
+
+    /// `attributes`/`excludedAttributes` and changed documents take the full walk.
+    #[test]
+    fn projections_and_changed_documents_are_not_spliced() {
+        let user = ResourceKind::User.resource_type();
+        let only = parse_projection(user, Some("userName"), None).unwrap();
+        assert!(only.hidden_top_level(user).is_none());
+        let res = stored(ResourceKind::User, "u-3", json!({"schemas": [], "userName": "c", "title": "x"}));
+        let (fast, slow) = both(user, res.clone(), Derived::default, &only);
+        assert_eq!(fast, slow);
+        assert!(!fast.contains("title"), "{fast}");
+        let mut changed = res;
+        changed.doc.insert("title".into(), json!("y"));
+        assert!(changed.doc.text().is_none(), "a changed document is no longer its stored text");
+        let proj = parse_projection(user, None, None).unwrap();
+        let out = render_text(user, "http://b", changed, Derived::default(), &proj);
+        assert!(out.get().contains("\"title\":\"y\""), "{}", out.get());
+    }
 }

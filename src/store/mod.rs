@@ -40,7 +40,8 @@ pub use audit::{Actor, AuditContext, AuditEntry, AuditOp, AuditQuery};
 pub use journal::DryRunRequest;
 pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp, OwnedUser, Ownership};
 pub use resources::{
-    BulkDone, BulkItem, BulkWrite, GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome, position_of,
+    BulkDone, BulkItem, BulkWrite, Doc, GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome,
+    position_of,
 };
 pub use tokens::{TokenInfo, hash_token};
 
@@ -663,6 +664,24 @@ pub fn now_millis() -> i64 {
 pub fn format_millis(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    // Written digit by digit: `time`'s formatting machinery was 5 % of a GET (two stamps each).
+    if (0..=9999).contains(&t.year()) {
+        let mut out = String::with_capacity(24);
+        let mut num = |n: u32, width: u32, sep: char| {
+            for p in (0..width).rev() {
+                out.push(char::from(b'0' + ((n / 10u32.pow(p)) % 10) as u8));
+            }
+            out.push(sep);
+        };
+        num(t.year() as u32, 4, '-');
+        num(u32::from(u8::from(t.month())), 2, '-');
+        num(u32::from(t.day()), 2, 'T');
+        num(u32::from(t.hour()), 2, ':');
+        num(u32::from(t.minute()), 2, ':');
+        num(u32::from(t.second()), 2, '.');
+        num(u32::from(t.millisecond()), 3, 'Z');
+        return out;
+    }
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     t.format(&fmt).unwrap_or_default()
 }
@@ -670,6 +689,24 @@ pub fn format_millis(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_with_milliseconds() {
+        for (ms, text) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (1_700_000_000_123, "2023-11-14T22:13:20.123Z"),
+            (951_782_400_009, "2000-02-29T00:00:00.009Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(format_millis(ms), text);
+            let fmt = time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            );
+            let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+            assert_eq!(format_millis(ms), t.format(&fmt).unwrap(), "as `time` formats it");
+        }
+    }
 
     #[test]
     fn a_schema_newer_than_this_binary_is_refused_at_start() {

@@ -111,6 +111,28 @@ pub fn parse_projection(
     Ok(Projection { mode })
 }
 
+impl Projection {
+    /// When this projection only leaves out top-level core attributes (neither parameter given,
+    /// and the schema hides no sub-attribute and no extension attribute): their names. A
+    /// document can then be written member by member as stored, skipping these, with the same
+    /// result as [`apply`](Self::apply). `None` when it needs the full walk.
+    pub fn hidden_top_level(&self, rt: &ResourceType) -> Option<Vec<&'static str>> {
+        if !matches!(self.mode, Mode::Default) || has_hidden_sub_attributes(rt) {
+            return None;
+        }
+        let mut names = Vec::new();
+        for (ns, def) in rt.all_attributes() {
+            if matches!(def.returned, Returned::Never | Returned::Request) {
+                match ns {
+                    Namespace::Core => names.push(def.name.as_str()),
+                    Namespace::Extension(_) => return None,
+                }
+            }
+        }
+        Some(names)
+    }
+}
+
 /// Whether any sub-attribute of this resource type is `returned: never` or `request`.
 fn has_hidden_sub_attributes(rt: &ResourceType) -> bool {
     rt.all_attributes()

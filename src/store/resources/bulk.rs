@@ -248,7 +248,7 @@ fn run(
                 created: now,
                 last_modified: now,
                 version: 1,
-                doc: doc.clone(),
+                doc: doc.clone().into(),
             })
         }
         Ready1::Rewrite { kind, id, plan } => {

@@ -45,7 +45,78 @@ pub struct StoredResource {
     pub created: i64,
     pub last_modified: i64,
     pub version: i64,
-    pub doc: Map<String, Value>,
+    pub doc: Doc,
+}
+
+/// A stored document: as read from the database, its JSON text, parsed into a map on first
+/// use (a [`Deref`](std::ops::Deref) to the map). A GET or a page that returns documents as
+/// stored never parses them: the response is spliced from the text ([`Doc::text`]), which
+/// was a third of a GET's instructions and half a page's (docs/benchmarks.md, issue 14).
+#[derive(Clone)]
+pub struct Doc {
+    /// The text as stored; `None` once the map was changed (it is then the map).
+    text: Option<Box<str>>,
+    parsed: std::sync::OnceLock<Map<String, Value>>,
+}
+
+impl Doc {
+    /// A document read from the database. Checked here to be one JSON object (without
+    /// building it), so that parsing it later cannot fail.
+    pub fn from_stored(text: String) -> Option<Doc> {
+        let object = text.trim_start().starts_with('{');
+        if !object || serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err() {
+            return None;
+        }
+        Some(Doc { text: Some(text.into_boxed_str()), parsed: std::sync::OnceLock::new() })
+    }
+
+    /// The document's JSON text as stored, while the document is unchanged.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// The document as a map (parsed now when it was not yet).
+    pub fn into_map(mut self) -> Map<String, Value> {
+        self.parse();
+        self.parsed.take().unwrap_or_default()
+    }
+
+    fn parse(&self) -> &Map<String, Value> {
+        self.parsed.get_or_init(|| match self.text.as_deref().map(serde_json::from_str::<Value>) {
+            Some(Ok(Value::Object(m))) => m,
+            // `from_stored` checked the text is one JSON object.
+            _ => Map::new(),
+        })
+    }
+}
+
+impl From<Map<String, Value>> for Doc {
+    fn from(map: Map<String, Value>) -> Doc {
+        Doc { text: None, parsed: std::sync::OnceLock::from(map) }
+    }
+}
+
+impl std::ops::Deref for Doc {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Map<String, Value> {
+        self.parse()
+    }
+}
+
+impl std::ops::DerefMut for Doc {
+    // `parse` has just filled the cell: `get_mut` cannot be `None`.
+    #[allow(clippy::expect_used)]
+    fn deref_mut(&mut self) -> &mut Map<String, Value> {
+        self.parse();
+        self.text = None;
+        self.parsed.get_mut().expect("parsed just above")
+    }
+}
+
+impl std::fmt::Debug for Doc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
 }
 
 impl StoredResource {
@@ -68,7 +139,7 @@ impl StoredResource {
             "version": self.etag(),
         });
         let mut out = Map::with_capacity(self.doc.len() + 2);
-        let mut rest = self.doc;
+        let mut rest = self.doc.into_map();
         if let Some(s) = rest.shift_remove("schemas") {
             out.insert("schemas".into(), s);
         }
@@ -234,7 +305,7 @@ impl Ready {
     }
 
     fn is_noop(&self, current: &StoredResource) -> bool {
-        self.doc == current.doc && matches!(self.members, MemberPlan::Keep)
+        self.doc == *current.doc && matches!(self.members, MemberPlan::Keep)
     }
 
     /// Write the plan over `current`, with its audit row. With `check_version`, `None` means
@@ -248,7 +319,7 @@ impl Ready {
     ) -> Result<Option<WriteOutcome>, StoreError> {
         let Ready { kind, doc, cols, text, members, rewrite } = self;
         let seq = current.seq;
-        let doc_changed = doc != current.doc;
+        let doc_changed = doc != *current.doc;
         let now = now_millis().max(current.last_modified);
         let version = current.version + 1;
         let user_name = doc.get("userName").and_then(Value::as_str);
@@ -303,7 +374,7 @@ impl Ready {
         let name = known_as(kind, &doc);
         audit::record(conn, audit, Change { op, kind, id: &current.id, name, version: Some(version), paths }, now)?;
         Ok(Some(WriteOutcome {
-            resource: StoredResource { last_modified: now, version, doc, ..current },
+            resource: StoredResource { last_modified: now, version, doc: doc.into(), ..current },
             changed: true,
         }))
     }
@@ -361,11 +432,8 @@ impl ResourceRow {
                 return Err(StoreError::corrupt(format!("unknown kind {other} for {}", self.id)));
             }
         };
-        let doc = match serde_json::from_str::<Value>(&self.doc) {
-            Ok(Value::Object(m)) => m,
-            _ => {
-                return Err(StoreError::corrupt(format!("document of {} is not a JSON object", self.id)));
-            }
+        let Some(doc) = Doc::from_stored(self.doc) else {
+            return Err(StoreError::corrupt(format!("document of {} is not a JSON object", self.id)));
         };
         Ok(StoredResource {
             kind,
@@ -504,13 +572,12 @@ fn load_row(conn: &mut DbConn, kind: ResourceKind, id: &str) -> Result<Option<St
     if !could_be_stored(id) {
         return Ok(None);
     }
-    let row = resources::table
-        .filter(resources::id.eq(id))
-        .filter(resources::kind.eq(kind.as_str()))
-        .select(ROW_SELECT)
-        .first::<ResourceRow>(conn)
-        .optional()?;
-    row.map(ResourceRow::into_resource).transpose()
+    // On the connection's own type: through `DbConn` (diesel's MultiConnection) every execution
+    // builds the statement's SQL text again just to collect its binds. No `LIMIT` either
+    // (`id` is unique): nothing to bind but the id and the kind.
+    let q = resources::table.filter(resources::id.eq(id)).filter(resources::kind.eq(kind.as_str())).select(ROW_SELECT);
+    let rows: Vec<ResourceRow> = crate::store::db::each!(conn, |c| q.load(c))?;
+    rows.into_iter().next().map(ResourceRow::into_resource).transpose()
 }
 
 /// The page-count changes of a transaction, written together at its end: in key order, so
@@ -797,7 +864,7 @@ impl Store {
             counts.apply(conn)?;
             Ok(seq)
         })?;
-        Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc })
+        Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc: doc.into() })
     }
 
     /// Work out what a create writes, outside the writer: the storable document (returned apart,
@@ -928,7 +995,9 @@ impl Store {
             // One id (every GET of a user) takes a statement diesel prepares once; `IN (...)`
             // with a varying number of ids is parsed each time.
             let rows: Vec<(String, String, String)> = match chunk {
-                [one] => by_member.filter(group_members::member_id.eq(*one)).load(&mut conn)?,
+                [one] => crate::store::db::each!(&mut *conn, |c| by_member
+                    .filter(group_members::member_id.eq(*one))
+                    .load(c))?,
                 many => by_member.filter(group_members::member_id.eq_any(many)).load(&mut conn)?,
             };
             for (member, group_id, doc) in rows {

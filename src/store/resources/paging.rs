@@ -397,11 +397,16 @@ pub(super) fn page_eq(
     macro_rules! page {
         ($column:expr) => {{
             let matching = resources::table.filter(resources::kind.eq(kind.as_str())).filter($column.eq(value));
-            let rows: Vec<ResourceRow> =
-                matching.select(ROW_SELECT).order(resources::seq).limit(lim).offset(off).load(conn)?;
+            // On the connection's own type (see `load_row`).
+            let rows: Vec<ResourceRow> = crate::store::db::each!(&mut *conn, |c| matching
+                .select(ROW_SELECT)
+                .order(resources::seq)
+                .limit(lim)
+                .offset(off)
+                .load(c))?;
             let total = match first_page_total(offset, limit, rows.len()) {
                 Some(t) => t,
-                None => matching.count().get_result::<i64>(conn)?.max(0) as u64,
+                None => crate::store::db::each!(&mut *conn, |c| matching.count().get_result::<i64>(c))?.max(0) as u64,
             };
             (rows, total)
         }};

@@ -27,7 +27,8 @@
 
 pub mod cursor;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::ScimError;
 use crate::error::quoted;
@@ -176,32 +177,49 @@ pub fn next_cursor(scope: &str, params: &ListParams, after: Position) -> String 
 
 /// The `ListResponse` body (RFC 7644 §3.4.2). `itemsPerPage` is the number of `Resources`;
 /// `Resources` is always present, possibly empty (Entra's Test Connection expects an empty list,
-/// docs/idp-notes.md §4.1 item 14).
-pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE_URN],
-        "totalResults": total_results,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+/// docs/idp-notes.md §4.1 item 14). Generic over the resources' representation, so that
+/// documents already written as JSON text (`serde_json::value::RawValue`) are not built again.
+pub fn list_response<R: Serialize>(total_results: u64, start_index: u64, resources: Vec<R>) -> ListResponse<R> {
+    ListResponse {
+        schemas: [LIST_RESPONSE_URN],
+        total_results,
+        start_index: Some(start_index),
+        items_per_page: resources.len(),
+        next_cursor: None,
+        resources,
+    }
 }
 
 /// The `ListResponse` body of a cursor-paged list (RFC 9865 §2): no `startIndex`, and
 /// `nextCursor` unless this is the last page. `previousCursor` is optional there and not offered.
-pub fn cursor_list_response(total_results: u64, resources: Vec<Value>, next_cursor: Option<String>) -> Value {
-    let mut body = json!({
-        "schemas": [LIST_RESPONSE_URN],
-        "totalResults": total_results,
-        "itemsPerPage": resources.len(),
-    });
-    if let (Some(next), Some(o)) = (next_cursor, body.as_object_mut()) {
-        o.insert("nextCursor".into(), Value::String(next));
+pub fn cursor_list_response<R: Serialize>(
+    total_results: u64,
+    resources: Vec<R>,
+    next_cursor: Option<String>,
+) -> ListResponse<R> {
+    ListResponse {
+        schemas: [LIST_RESPONSE_URN],
+        total_results,
+        start_index: None,
+        items_per_page: resources.len(),
+        next_cursor,
+        resources,
     }
-    if let Some(o) = body.as_object_mut() {
-        o.insert("Resources".into(), Value::Array(resources));
-    }
-    body
+}
+
+/// A `ListResponse` (RFC 7644 §3.4.2; RFC 9865 §2 with a cursor), members in this order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse<R> {
+    pub schemas: [&'static str; 1],
+    pub total_results: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_index: Option<u64>,
+    pub items_per_page: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    #[serde(rename = "Resources")]
+    pub resources: Vec<R>,
 }
 
 /// The pieces of a POST `.search` body (RFC 7644 §3.4.3), normalised to the query-string form:
@@ -359,6 +377,7 @@ mod tests {
     use super::*;
     use crate::ScimType;
     use crate::schema::ResourceKind;
+    use serde_json::json;
 
     const SIZES: PageSizes = PageSizes { default_count: 100, max_count: 200 };
 
@@ -398,7 +417,7 @@ mod tests {
                 })
             }
             Input::Search(body) => parse_search_request(&body).map(|r| format!("{r:?}")),
-            Input::Response(t, s, r) => Ok(list_response(t, s, r).to_string()),
+            Input::Response(t, s, r) => Ok(serde_json::to_string(&list_response(t, s, r)).unwrap()),
         };
         let want = match expected {
             Expected::Params(s, c, b, d, f) => params_text(s, c, b, d, f),
@@ -601,10 +620,10 @@ mod tests {
         assert_eq!(body.cursor.as_deref(), Some(""));
         assert_eq!(body.list_params("/", SIZES).unwrap().cursor, Some(CursorPage::First));
         assert_eq!(
-            cursor_list_response(5, vec![json!({"id": "a"})], Some("abc".into())),
+            serde_json::to_value(cursor_list_response(5, vec![json!({"id": "a"})], Some("abc".into()))).unwrap(),
             json!({"schemas": [LIST_RESPONSE_URN], "totalResults": 5, "itemsPerPage": 1, "nextCursor": "abc", "Resources": [{"id": "a"}]})
         );
-        let last = cursor_list_response(5, vec![], None);
+        let last = serde_json::to_value(cursor_list_response::<Value>(5, vec![], None)).unwrap();
         assert!(last.get("nextCursor").is_none() && last.get("startIndex").is_none(), "{last}");
     }
 }
