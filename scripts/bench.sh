@@ -49,7 +49,8 @@ while [ $# -gt 0 ]; do
     --work) work=$(absolute "$2");;
     --database) database="$2";;
     --pg-port) pg_port="$2";;
-    --deep-users|--grow-to) measure_args+=("$1" "$2");;
+    --deep-users) measure_args+=("$1" "$2");;
+    --grow-to) measure_args+=("$1" "$2"); limit_args+=("$1" "$2");;
     --limits-bin) limits_bin=$(absolute "$2");;
     --users|--duration|--concurrency|--threads)
       measure_args+=("$1" "$2"); peer_args+=("$1" "$2"); limit_args+=("$1" "$2");;

@@ -8,7 +8,10 @@ limits.tsv of scripts/bench/limits.sh. Targets of issue 14:
   patch  >= 65 % of the in-process SQLite PATCH transaction
   peak RSS <= 100 MiB
 The same writes 32 to a transaction (the best the bridge's group commit could do with 32 writes
-queued) are shown beside them, without a target. Standard library only.
+queued) are shown beside them, without a target. When both files hold figures at a grown
+size N (measure.sh and limits.sh --grow-to N: get.N ..., sqlite-create.N ...), a second table
+puts each phase at N beside its limit at N, and the bridge's fall from the first size beside
+the floor's. Standard library only.
 Usage: limits.py results.tsv limits.tsv"""
 
 import csv
@@ -62,6 +65,33 @@ def main(results_path, limits_path):
         peak = max(peaks)
         print(f"| peak RSS (MiB) | {peak} | - | - | - | <= {RSS_LIMIT_MIB} MiB | "
               f"{'met' if peak <= RSS_LIMIT_MIB else 'not met'} | - |")
+    grown(phases, limits)
+
+
+def grown(phases, limits):
+    sizes = sorted({int(p.split(".")[1]) for p in phases
+                    if p.count(".") == 1 and p.split(".")[0] in LIMITS and p.split(".")[1].isdigit()})
+    for size in sizes:
+        print()
+        print(f"At {size} users (the limit of seed and patch measured in a collection of {size} users too): "
+              "each phase's share of its limit there, and how far the bridge and the floor each fell from "
+              "the first size (at N / at first size)")
+        print(f"| phase | req/s at {size} | limit | limit req/s at {size} | share | bridge at N / first | "
+              "limit at N / first |")
+        print("|---|---:|---|---:|---:|---:|---:|")
+        for phase, (limit, _, _) in LIMITS.items():
+            r, first = phases.get(f"{phase}.{size}"), phases.get(phase)
+            if r is None or r["rps"] == "-" or limit is None:
+                continue
+            rps = float(r["rps"])
+            lim_n = limits.get(f"{limit}.{size}") or (limits.get(limit) if limit == "trivial-get" else None)
+            lim_1 = limits.get(limit)
+            share = f"{100 * rps / float(lim_n['rps']):.0f} %" if lim_n else "-"
+            fell = f"{rps / float(first['rps']):.2f}" if first and first["rps"] not in ("-", "0") else "-"
+            floor = (f"{float(lim_n['rps']) / float(lim_1['rps']):.2f}"
+                     if lim_n and lim_1 and lim_n is not lim_1 else "(same)")
+            print(f"| {phase} | {rps:.0f} | {limit} | {float(lim_n['rps']):.0f} | {share} | {fell} | {floor} |"
+                  if lim_n else f"| {phase} | {rps:.0f} | {limit} | - | - | {fell} | - |")
 
 
 if __name__ == "__main__":

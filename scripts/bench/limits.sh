@@ -15,6 +15,9 @@
 #                         the same writes 32 to a transaction, each in its own savepoint: what
 #                         the bridge's group commit could reach at best with 32 writes queued
 #                         (shown beside the limits, not a target)
+#   sqlite-create.<N>, sqlite-patch.<N>   with --grow-to N: the same single-transaction writes
+#                         timed after N - --users users were written first (untimed), the floor
+#                         beside the bridge's phases at N users (measure.sh --grow-to)
 # Writes DIR/limits.tsv (limit, rps, p50_ms, p99_ms, count, seconds) and prints it.
 #
 # Usage: scripts/bench/limits.sh --bin PATH [options]
@@ -23,20 +26,21 @@
 #   --duration S        seconds of the trivial GET (default 15)
 #   --concurrency C     open connections (default 32)
 #   --threads T         wrk threads (default 1)
+#   --grow-to N         also time the writes in a collection of N users (default: not measured)
 #   --work DIR          where the files go (default: a new temporary dir)
 # Needs wrk, curl and python3. Compare figures from the same run: the machine is small and shared.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 
-bin="" users=10000 duration=15 conc=32 threads=1 work=""
+bin="" users=10000 duration=15 conc=32 threads=1 work="" grow_to=0
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in -h|--help) usage;; esac
   [ $# -ge 2 ] || usage
   case "$1" in
     --bin) bin="$2";; --users) users="$2";; --duration) duration="$2";; --concurrency) conc="$2";;
-    --threads) threads="$2";; --work) work="$2";;
+    --threads) threads="$2";; --work) work="$2";; --grow-to) grow_to="$2";;
     *) echo "limits.sh: unknown option $1" >&2; usage;;
   esac
   shift 2
@@ -66,6 +70,10 @@ log "in-process SQLite: $users creates, then $users PATCHes, one transaction eac
 txn single
 log "in-process SQLite: the same, 32 writes to a transaction"
 txn batch32 --batch 32
+if [ "$grow_to" -gt "$users" ]; then
+  log "in-process SQLite: the same one at a time, after $((grow_to - users)) users written first"
+  txn grown --prefill "$((grow_to - users))"
+fi
 
 # ---- the trivial GET
 port=$(free_port)

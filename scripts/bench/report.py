@@ -137,6 +137,20 @@ def main(args):
                     and r["non2xx"] == "0" and q["non2xx"] == "0"
                 cells.append(f"{float(r['rps']) / float(q['rps']):.2f}x" if clean else "-")
             print("| " + " | ".join([t] + cells) + " |")
+        print()
+        print(f"{reference} as a multiple of each target (the inverse: {reference} / target):")
+        print("| target | " + " | ".join(phases) + " |")
+        print("|" + "---|" * (len(phases) + 1))
+        for t in targets:
+            if t == reference:
+                continue
+            cells = []
+            for p in phases:
+                r, q = rows.get((t, p)), rows.get((reference, p))
+                clean = r and q and r["rps"] not in ("-", "0") and q["rps"] != "-" \
+                    and r["non2xx"] == "0" and q["non2xx"] == "0"
+                cells.append(f"{float(q['rps']) / float(r['rps']):.2f}x" if clean else "-")
+            print("| " + " | ".join([t] + cells) + " |")
 
     notes = [(t, p, r["note"]) for (t, p), r in rows.items() if r.get("note")]
     if notes:

@@ -83,6 +83,12 @@ enum Mode {
         /// only the user row, its value rows and its outbox row (no audit row, no page count).
         #[arg(long, value_enum, default_value_t = Rows::Bridge)]
         rows: Rows,
+        /// Users to create first, untimed (256 to a transaction), so that the timed writes run
+        /// against a collection of `prefill + users` users, as the bridge's phases after
+        /// `measure.sh --grow-to` do; PATCHes then pick from all of them. Each timed line's
+        /// name gets `.<prefill + users>`.
+        #[arg(long, default_value_t = 0)]
+        prefill: u64,
     },
 }
 
@@ -95,7 +101,9 @@ enum Rows {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().mode {
         Mode::TrivialGet { listen, workers } => trivial_get(listen, workers),
-        Mode::SqliteTxn { database, users, patches, batch, rows } => sqlite_txn(&database, users, patches, batch, rows),
+        Mode::SqliteTxn { database, users, patches, batch, rows, prefill } => {
+            sqlite_txn(&database, Counts { users, patches, prefill }, batch, rows)
+        }
     }
 }
 
@@ -475,7 +483,15 @@ fn run(
     Ok(started.elapsed())
 }
 
-fn sqlite_txn(path: &Path, users: u64, patches: u64, batch: u64, rows: Rows) -> anyhow::Result<()> {
+/// How many writes of each kind `sqlite-txn` runs.
+struct Counts {
+    users: u64,
+    patches: u64,
+    prefill: u64,
+}
+
+fn sqlite_txn(path: &Path, counts: Counts, batch: u64, rows: Rows) -> anyhow::Result<()> {
+    let Counts { users, patches, prefill } = counts;
     if path.exists() {
         bail!("{} exists; sqlite-txn needs a fresh file", path.display());
     }
@@ -501,11 +517,20 @@ fn sqlite_txn(path: &Path, users: u64, patches: u64, batch: u64, rows: Rows) -> 
     if batch > 1 {
         suffix.push_str(&format!("-batch{batch}"));
     }
+    if prefill > 0 {
+        suffix.push_str(&format!(".{}", prefill + users));
+    }
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
-    let mut created = Vec::with_capacity(usize::try_from(users).unwrap_or(0));
-    let elapsed = run(&mut conn, users, batch, |conn, i| {
+    let total = prefill + users;
+    let mut created = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    run(&mut conn, prefill, 256, |conn, i| {
         created.push(create(conn, &mut rng, i, all)?);
+        Ok(())
+    })
+    .context("a create transaction failed while prefilling")?;
+    let elapsed = run(&mut conn, users, batch, |conn, i| {
+        created.push(create(conn, &mut rng, prefill + i, all)?);
         Ok(())
     })
     .context("a create transaction failed")?;
@@ -514,14 +539,14 @@ fn sqlite_txn(path: &Path, users: u64, patches: u64, batch: u64, rows: Rows) -> 
     if patches > 0 {
         let picks: Vec<(usize, String)> = (0..patches)
             .map(|_| {
-                let pick = usize::try_from(rng.next() % users).unwrap_or(0);
+                let pick = usize::try_from(rng.next() % total).unwrap_or(0);
                 (pick, format!("+1415{:07}", rng.next() % 10_000_000))
             })
             .collect();
         let elapsed = run(&mut conn, patches, batch, |conn, n| {
             let (pick, phone) = &picks[usize::try_from(n).unwrap_or(0)];
             match created.get_mut(*pick) {
-                Some(user) => patch(conn, user, phone.clone(), users + n, all),
+                Some(user) => patch(conn, user, phone.clone(), total + n, all),
                 None => Err(diesel::result::Error::NotFound),
             }
         })
