@@ -74,8 +74,10 @@ def main(args):
     seeded = {t: rows[(t, "seed")]["requests"] for t in targets if (t, "seed") in rows}
     if deep:
         for t in targets:
-            if (t, "seed-deep") in rows:
-                seeded[t] = int(seeded.get(t, 0)) + int(rows[(t, "seed-deep")]["requests"])
+            # Every create phase before the deep pages: the growth of --grow-to, then seed-deep.
+            for (tt, p), r in rows.items():
+                if tt == t and (p in ("grow", "seed-deep") or (p.startswith("seed.") and p[5:].isdigit())):
+                    seeded[t] = int(seeded.get(t, 0)) + int(r["requests"])
         print()
         print("Pages of 100 at a fixed startIndex in a large collection (req/s, p50/p99 ms), and each "
               f"as a share of the first page's req/s (the cost should not grow with startIndex):")
