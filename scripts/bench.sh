@@ -5,6 +5,7 @@
 # the 8x8 number and pages of 100, with p50/p99 latency, the server's CPU and its peak RSS.
 #
 # Usage: scripts/bench.sh [--bin PATH] [--database sqlite|postgres|both] [--deep-users N]
+#                         [--grow-to N] [--limits] [--limits-bin PATH]
 #                         [--pg-port PORT] [--users N] [--duration S] [--concurrency C]
 #                         [--threads T] [--work DIR] [--peers LIST]
 #   --bin PATH    measure this binary instead of building target/release/scim-bridge
@@ -13,6 +14,14 @@
 #                 PostgreSQL, in the same run, with each phase's PostgreSQL/SQLite ratio
 #   --deep-users N  after the phases, grow the collection to N users and time the page of 100 at
 #                 startIndex 1, N/2 and N-99 (each against the first page; default: not measured)
+#   --grow-to N   after the phases, grow the collection to N users through the API and run every
+#                 phase again (creates: the last --users of the growth), each as a ratio to its
+#                 figure at --users, with the peak RSS and the outbox backlog (/readyz)
+#   --limits      first measure the machine's limits in the same run (scripts/bench/limits.sh:
+#                 a trivial actix-web JSON GET under the same wrk load, the bridge's create and
+#                 PATCH writes in-process on SQLite, one transaction each), then print each
+#                 phase as a share of its limit against issue 14's targets
+#   --limits-bin PATH  the scim-limits binary (default: cargo build --release -p scim-limits)
 #   --pg-port PORT  the throwaway PostgreSQL's port (default: a free one)
 #   --peers LIST  also measure other SCIM servers in the same run (comma list, e.g.
 #                 scim2-server,scim2-waitress,scimmy) with a peer tool that is NOT part of this
@@ -29,8 +38,10 @@ cd "$(dirname "$0")/.."
 absolute() { case "$1" in /*) printf '%s\n' "$1";; *) printf '%s\n' "$here_before_cd/$1";; esac; }
 
 bin="" peers="" work="" database=sqlite pg_port="" measure_args=() peer_args=()
+limits="" limits_bin="" limit_args=()
 while [ $# -gt 0 ]; do
   case "$1" in -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0;; esac
+  if [ "$1" = --limits ]; then limits=1; shift; continue; fi
   [ $# -ge 2 ] || { echo "bench.sh: $1 needs a value (try --help)" >&2; exit 2; }
   case "$1" in
     --bin) bin=$(absolute "$2");;
@@ -39,7 +50,10 @@ while [ $# -gt 0 ]; do
     --database) database="$2";;
     --pg-port) pg_port="$2";;
     --deep-users) measure_args+=("$1" "$2");;
-    --users|--duration|--concurrency|--threads) measure_args+=("$1" "$2"); peer_args+=("$1" "$2");;
+    --grow-to) measure_args+=("$1" "$2"); limit_args+=("$1" "$2");;
+    --limits-bin) limits_bin=$(absolute "$2");;
+    --users|--duration|--concurrency|--threads)
+      measure_args+=("$1" "$2"); peer_args+=("$1" "$2"); limit_args+=("$1" "$2");;
     *) echo "bench.sh: unknown option $1 (try --help)" >&2; exit 2;;
   esac
   shift 2
@@ -57,6 +71,10 @@ if [ -z "$bin" ]; then
   bin="${CARGO_TARGET_DIR:-target}/release/scim-bridge"
 fi
 [ -x "$bin" ] || { echo "bench.sh: $bin is not an executable" >&2; exit 2; }
+if [ -n "$limits" ] && [ -z "$limits_bin" ]; then
+  cargo build --release --locked -p scim-limits
+  limits_bin="${CARGO_TARGET_DIR:-target}/release/scim-limits"
+fi
 
 [ -n "$work" ] || work=$(mktemp -d "${TMPDIR:-/tmp}/scim-bridge-bench.XXXXXX")
 mkdir -p "$work"
@@ -74,9 +92,14 @@ measure() { # name database-url-or-path
   port=$(free_port)
   SCIM_BRIDGE_BOOTSTRAP_TOKEN="$SCIM_BEARER_TOKEN" start_bridge "$bin" "$db" "$port" "$work/$name.log"
   scripts/bench/measure.sh --url "http://127.0.0.1:$port/scim/v2" --name "$name" --pid "$BRIDGE_PID" \
-    --work "$work/$name" "${measure_args[@]}"
+    --readyz "http://127.0.0.1:$port/readyz" --work "$work/$name" "${measure_args[@]}"
   stop_pid "$BRIDGE_PID"; BRIDGE_PID=""
 }
+
+if [ -n "$limits" ]; then
+  echo "== the machine's limits (scripts/bench/limits.sh), before the bridge in the same run"
+  scripts/bench/limits.sh --bin "$limits_bin" --work "$work/limits" "${limit_args[@]}"
+fi
 
 case "$database" in
   sqlite) measure scim-bridge "$work/bench.db"; results=("$work/scim-bridge/results.tsv");;
@@ -99,6 +122,14 @@ case "$database" in
     fi
     ;;
 esac
+
+if [ -n "$limits" ]; then
+  for r in "${results[@]}"; do
+    echo
+    echo "== $(awk -F'\t' 'NR == 2 { print $1 }' "$r") against the machine's limits (same run; issue 14's targets)"
+    python3 scripts/bench/limits.py "$r" "$work/limits/limits.tsv"
+  done
+fi
 
 if [ -n "$peers" ]; then
   echo

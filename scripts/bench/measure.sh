@@ -6,6 +6,12 @@
 #   filter  GET /Users?filter=userName eq "<random seeded userName>"
 #   patch   PATCH /Users/{id}, replace phoneNumbers[type eq "<patch-type>"].value
 #   page    GET /Users?startIndex=<random>&count=100
+# with --grow-to N, after those, the collection grown to N users through POST /Users
+# (seed.lua again; the last --users creates timed on their own) and every phase again at N:
+#   seed.<N>    the last --users creates of the growth (into N-users .. N users)
+#   get.<N>, filter.<N>, patch.<N>, page.<N>   as above, over all N users
+# each also as a ratio to its figure at --users users (report.py), and with --readyz URL the
+# server's outbox backlog (`checks.outbox.pending` of /readyz) after each set of phases;
 # and with --deep-users N, after seeding up to N users in all (seed.lua again):
 #   page@1, page@<N/2>, page@<N-99>   GET /Users?startIndex=<S>&count=100, the same page each time
 # For each: requests/s, p50 and p99 latency, non-2xx answers, socket errors, and, when the
@@ -20,6 +26,10 @@
 #   --concurrency C     open connections (default 32)
 #   --threads T         wrk threads for get, filter, patch, page (default 1; seed always 1)
 #   --patch-type TYPE   phone type seeded and patched (default eightbyeight)
+#   --grow-to N         then grow the collection to N users and run every phase again (default:
+#                       not measured)
+#   --readyz URL        the server's /readyz, to report its outbox backlog (scim-bridge's
+#                       `checks.outbox.pending`; default: not reported)
 #   --deep-users N      then grow the collection to N users and time the first, middle and last
 #                       page of 100 (default: not measured)
 #   --work DIR          where wrk's output and results.tsv go (default: a new temporary dir)
@@ -29,7 +39,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 url="" name="scim-bridge" pid="" users=10000 duration=15 conc=32 threads=1
-patch_type=eightbyeight work="" deep_users=0
+patch_type=eightbyeight work="" deep_users=0 grow_to=0 readyz=""
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
@@ -37,6 +47,7 @@ while [ $# -gt 0 ]; do
     --url) url="${2%/}";; --name) name="$2";; --pid) pid="$2";; --users) users="$2";;
     --duration) duration="$2";; --concurrency) conc="$2";; --threads) threads="$2";;
     --patch-type) patch_type="$2";; --work) work="$2";; --deep-users) deep_users="$2";;
+    --grow-to) grow_to="$2";; --readyz) readyz="$2";;
     *) echo "measure.sh: unknown option $1" >&2; usage;;
   esac
   shift 2
@@ -67,13 +78,13 @@ cpu_seconds() { if [ -n "$pid" ]; then awk -v a="$1" -v b="$2" -v t="$tick" 'BEG
 printf 'target\tphase\trps\tp50_ms\tp99_ms\tnon2xx\tsocket_errors\trequests\tcpu_s\twall_s\tpeak_rss_mib\tnote\n' > "$tsv"
 
 # ---- seed: exactly N creates, timed by seed.lua itself
-seed() { # phase count prefix dir
-  local phase=$1 count=$2 prefix=$3 dir=$4 c0 c1 t0 t1
+seed() { # phase count prefix dir [first]
+  local phase=$1 count=$2 prefix=$3 dir=$4 first=${5:-0} c0 c1 t0 t1
   mkdir -p "$dir"
   log "$name: creating $count users ($conc connections)"
   c0=$(cpu_ticks); t0=$(date +%s.%N)
   wrk -t1 -c"$conc" -d3600s --timeout 30s -s "$here/seed.lua" "$url/Users" -- \
-    "$count" "$prefix" "$dir" "$patch_type" > "$dir/seed.out" 2>&1 || true
+    "$count" "$prefix" "$dir" "$patch_type" "$first" > "$dir/seed.out" 2>&1 || true
   t1=$(date +%s.%N); c1=$(cpu_ticks)
   [ -f "$dir/seed.result" ] || { cat "$dir/seed.out" >&2; echo "measure.sh: the $phase phase did not finish (see above)" >&2; exit 1; }
   python3 - "$dir/seed.result" "$name" "$phase" "$(cpu_seconds "$c0" "$c1")" "$t0" "$t1" "$(peak_rss_mib)" >> "$tsv" <<'PY'
@@ -123,16 +134,51 @@ phase filter filter.lua "$users" "$prefix"
 phase patch patch.lua "$work/ids" "$patch_type"
 phase page page.lua "$users"
 
+# ---- the outbox backlog, from the server's /readyz
+backlog() { # label
+  [ -n "$readyz" ] || return 0
+  local pending
+  pending=$(curl -s "$readyz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["checks"]["outbox"]["pending"])' 2>/dev/null) \
+    || pending="? (no checks.outbox.pending in $readyz)"
+  printf '%s\t%s\n' "$1" "$pending" >> "$work/outbox.tsv"
+  log "$name: outbox backlog $1: $pending"
+}
+printf 'when\tpending\n' > "$work/outbox.tsv"
+backlog "after the phases at $users users"
+seeded=$users
+
+# ---- flat as it grows: grow to N users (the last --users creates timed apart), phases again
+if [ "$grow_to" -gt "$users" ]; then
+  last=$(( grow_to - users < users ? grow_to - users : users ))
+  if [ $(( grow_to - users - last )) -gt 0 ]; then
+    seed grow "$(( grow_to - users - last ))" "$prefix" "$work/grow" "$users"
+  fi
+  seed "seed.$grow_to" "$last" "$prefix" "$work/grown" "$(( grow_to - last ))"
+  cat "$work/ids" "$work"/grow/ids "$work/grown/ids" 2>/dev/null | grep . > "$work/ids.all"
+  seeded=$grow_to
+  backlog "after growing to $grow_to users"
+  phase "get.$grow_to" get.lua "$work/ids.all"
+  phase "filter.$grow_to" filter.lua "$grow_to" "$prefix"
+  phase "patch.$grow_to" patch.lua "$work/ids.all" "$patch_type"
+  phase "page.$grow_to" page.lua "$grow_to"
+  backlog "after the phases at $grow_to users"
+fi
+
 # ---- deep pages: the same page of 100 again and again, near the start, middle and end
-if [ "$deep_users" -gt "$users" ]; then
-  seed seed-deep "$((deep_users - users))" "${prefix}d" "$work/deep"
+if [ "$deep_users" -gt "$seeded" ]; then
+  seed seed-deep "$((deep_users - seeded))" "${prefix}d" "$work/deep"
   for start in 1 $((deep_users / 2)) $((deep_users - 99)); do
     phase "page@$start" page_at.lua "$start"
   done
 fi
 
 echo
-echo "users=$users deep-users=$deep_users duration=${duration}s concurrency=$conc wrk-threads=$threads cores=$(nproc) $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "users=$users grow-to=$grow_to deep-users=$deep_users duration=${duration}s concurrency=$conc wrk-threads=$threads cores=$(nproc) $(date -u +%Y-%m-%dT%H:%MZ)"
 python3 "$here/report.py" "$tsv"
+if [ -n "$readyz" ]; then
+  echo
+  echo "Outbox backlog (changes waiting for delivery to Genesys, from /readyz):"
+  awk -F'\t' 'NR > 1 { printf "  %s: %s\n", $1, $2 }' "$work/outbox.tsv"
+fi
 echo
 echo "raw results: $tsv (wrk output beside it)"

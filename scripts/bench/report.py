@@ -4,7 +4,9 @@ scripts/bench/measure.sh: throughput with p50/p99 latency and peak RSS per targe
 server's CPU efficiency, and with --relative-to TARGET each target's throughput as a multiple
 of TARGET's. When the results hold fixed pages over a large collection (measure.sh
 --deep-users: phases page@S), a table of those with each one's throughput as a share of the
-first page's. Standard library only.
+first page's. When the results hold the phases again over a grown collection (measure.sh
+--grow-to N: phases seed.N, get.N, ...), a table of each phase at N as a ratio to its figure at
+the first size, with the peak RSS at each size. Standard library only.
 Usage: report.py [--relative-to TARGET] results.tsv [more.tsv ...]"""
 
 import csv
@@ -72,8 +74,10 @@ def main(args):
     seeded = {t: rows[(t, "seed")]["requests"] for t in targets if (t, "seed") in rows}
     if deep:
         for t in targets:
-            if (t, "seed-deep") in rows:
-                seeded[t] = int(seeded.get(t, 0)) + int(rows[(t, "seed-deep")]["requests"])
+            # Every create phase before the deep pages: the growth of --grow-to, then seed-deep.
+            for (tt, p), r in rows.items():
+                if tt == t and (p in ("grow", "seed-deep") or (p.startswith("seed.") and p[5:].isdigit())):
+                    seeded[t] = int(seeded.get(t, 0)) + int(r["requests"])
         print()
         print("Pages of 100 at a fixed startIndex in a large collection (req/s, p50/p99 ms), and each "
               f"as a share of the first page's req/s (the cost should not grow with startIndex):")
@@ -93,6 +97,34 @@ def main(args):
             print("| " + " | ".join([t, str(seeded.get(t, "-")), seed_deep["rps"] if seed_deep else "-"]
                                     + cells + ratios) + " |")
 
+    grown = sorted({int(p.split(".")[1]) for (_, p) in rows
+                    if p.split(".")[0] in PHASES and p.count(".") == 1 and p.split(".")[1].isdigit()})
+    for size in grown:
+        print()
+        print(f"Flat as it grows: each phase at {size} users against its figure at the first size "
+              "(req/s, p50/p99 ms; ratio = at N / at first size; target within 15 %, i.e. >= 0.85):")
+        header = ["target", "phase", "first size", f"at {size}", "ratio", "within 15 %"]
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for t in targets:
+            for p in PHASES:
+                a, b = rows.get((t, p)), rows.get((t, f"{p}.{size}"))
+                if not a or not b:
+                    continue
+                ok = a["rps"] not in ("-", "0") and b["rps"] != "-"
+                ratio = float(b["rps"]) / float(a["rps"]) if ok else None
+                print("| " + " | ".join([t, p, throughput_cell(a), throughput_cell(b),
+                                         f"{ratio:.2f}" if ratio is not None else "-",
+                                         ("met" if ratio >= 0.85 else "not met") if ratio is not None else "-"])
+                      + " |")
+            first = [int(r["peak_rss_mib"]) for p in PHASES
+                     if (r := rows.get((t, p))) and r["peak_rss_mib"] not in ("-", "")]
+            at = [int(r["peak_rss_mib"]) for (tt, p), r in rows.items()
+                  if tt == t and p.endswith(f".{size}") and r["peak_rss_mib"] not in ("-", "")]
+            if first and at:
+                print(f"| {t} | peak RSS MiB | {max(first)} | {max(at)} | {max(at) / max(first):.2f} | "
+                      f"{'met' if max(at) <= 150 else 'not met'} (target <= 150 MiB at {size}) |")
+
     if reference in targets and len(targets) > 1:
         phases = PHASES + deep
         print()
@@ -106,6 +138,20 @@ def main(args):
                 clean = r and q and r["rps"] != "-" and q["rps"] not in ("-", "0") \
                     and r["non2xx"] == "0" and q["non2xx"] == "0"
                 cells.append(f"{float(r['rps']) / float(q['rps']):.2f}x" if clean else "-")
+            print("| " + " | ".join([t] + cells) + " |")
+        print()
+        print(f"{reference} as a multiple of each target (the inverse: {reference} / target):")
+        print("| target | " + " | ".join(phases) + " |")
+        print("|" + "---|" * (len(phases) + 1))
+        for t in targets:
+            if t == reference:
+                continue
+            cells = []
+            for p in phases:
+                r, q = rows.get((t, p)), rows.get((reference, p))
+                clean = r and q and r["rps"] not in ("-", "0") and q["rps"] != "-" \
+                    and r["non2xx"] == "0" and q["non2xx"] == "0"
+                cells.append(f"{float(q['rps']) / float(r['rps']):.2f}x" if clean else "-")
             print("| " + " | ".join([t] + cells) + " |")
 
     notes = [(t, p, r["note"]) for (t, p), r in rows.items() if r.get("note")]

@@ -1,6 +1,7 @@
 -- wrk script: create exactly N users with POST /Users, as fast as the connections allow, and
 -- measure the creates themselves. Run with one wrk thread (-t1) against BASE/Users.
--- Arguments after "--": N prefix outdir phonetype
+-- Arguments after "--": N prefix outdir phonetype [first]
+--   the users are numbered first .. first+N-1 (first defaults to 0) in their userNames
 --   writes outdir/ids (the new ids, one a line) and outdir/seed.result (one line of key=value)
 --   and then ends the wrk run. wrk's own figures would mix in the requests sent after the N-th
 --   create (a connection cannot stay silent), so each create is timed here, from sending it to
@@ -9,6 +10,7 @@ dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
 function init(args)
   total = tonumber(args[1]); prefix = args[2]; outdir = args[3]; phone_type = args[4]
+  first = tonumber(args[5] or "0")
   sent, created, refused = 0, 0, 0
   sent_at, answered, ids, latencies = {}, {}, {}, {}
   first_sent, last_answer, finished = nil, nil, false
@@ -38,7 +40,7 @@ function request()
   -- wrk calls request() once before the run to check the script; that request is never sent.
   if not checked then checked = true; return idle_request end
   if sent >= total then return idle_request end
-  local i = sent
+  local i = first + sent
   sent = sent + 1
   local t = bench.now()
   first_sent = first_sent or t
