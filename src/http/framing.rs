@@ -163,6 +163,30 @@ impl Framer {
         Edge::None
     }
 
+    /// The leading bytes of `bytes` that [`step`](Self::step) would take one by one without an
+    /// edge or an encoding, taken at once: the rest of a header line, of the request line's
+    /// version. Returns how many (the line's `\n` is left to `step`).
+    fn take_line(&mut self, bytes: &[u8]) -> usize {
+        let n = match self.phase {
+            Phase::Header { .. } | Phase::Version => bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len()),
+            _ => return 0,
+        };
+        if n == 0 {
+            return 0;
+        }
+        if let Phase::Header { at_start } = self.phase {
+            if at_start {
+                self.line.clear();
+                self.line_overflow = false;
+            }
+            let room = HEADER_LINE_KEPT.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&bytes[..n.min(room)]);
+            self.line_overflow |= n > room;
+            self.phase = Phase::Header { at_start: false };
+        }
+        n
+    }
+
     fn step(&mut self, b: u8) -> (Out, Edge) {
         let mut edge = Edge::None;
         let mut out = Out::Keep;
@@ -381,6 +405,11 @@ impl<T> Framed<T> {
                 let edge = self.framer.skip(n);
                 self.on_edge(edge);
                 i += n as usize;
+                continue;
+            }
+            let taken = self.framer.take_line(&filled[i..]);
+            if taken > 0 {
+                i += taken;
                 continue;
             }
             let (out, edge) = self.framer.step(filled[i]);

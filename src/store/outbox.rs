@@ -96,50 +96,59 @@ pub(crate) fn enqueue(
     user_name: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    if let DbConn::Pg(pg) = conn {
-        // One statement, one round trip: the upsert below and the removal of a parked change.
-        diesel::sql_query(
-            "WITH parked AS (DELETE FROM outbox_dead WHERE kind = $1 AND resource_id = $2) \
+    let lite = match conn {
+        DbConn::Sqlite(lite) => lite,
+        DbConn::Pg(pg) => {
+            // One statement, one round trip: the upsert below and the removal of a parked change.
+            diesel::sql_query(
+                "WITH parked AS (DELETE FROM outbox_dead WHERE kind = $1 AND resource_id = $2) \
              INSERT INTO outbox (kind, resource_id, op, user_name, revision, attempts, not_before, created, updated) \
              VALUES ($1, $2, $3, $4, 1, 0, $5, $5, $5) \
              ON CONFLICT (kind, resource_id) DO UPDATE SET op = excluded.op, user_name = excluded.user_name, \
              revision = outbox.revision + 1, updated = $5",
-        )
-        .bind::<diesel::sql_types::Text, _>(kind.as_str())
-        .bind::<diesel::sql_types::Text, _>(resource_id)
-        .bind::<diesel::sql_types::Text, _>(op.as_str())
-        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(user_name)
-        .bind::<diesel::sql_types::BigInt, _>(now)
-        .execute(pg)?;
-        return Ok(());
-    }
-    super::db::each!(conn, |conn| diesel::insert_into(outbox::table)
-        .values((
-            outbox::kind.eq(kind.as_str()),
-            outbox::resource_id.eq(resource_id),
+            )
+            .bind::<diesel::sql_types::Text, _>(kind.as_str())
+            .bind::<diesel::sql_types::Text, _>(resource_id)
+            .bind::<diesel::sql_types::Text, _>(op.as_str())
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(user_name)
+            .bind::<diesel::sql_types::BigInt, _>(now)
+            .execute(pg)?;
+            return Ok(());
+        }
+    };
+    // SQLite, inside the writer's transaction (nothing else writes meanwhile): an update of the
+    // pending row, else an insert. Each statement is prepared once per connection, where
+    // diesel prepares an `INSERT ... ON CONFLICT DO UPDATE` on every execution.
+    let pending = outbox::table.filter(outbox::kind.eq(kind.as_str())).filter(outbox::resource_id.eq(resource_id));
+    // A backing-off row keeps its `not_before`: a new change does not cut a Genesys outage short.
+    let updated = diesel::update(pending)
+        .set((
             outbox::op.eq(op.as_str()),
             outbox::user_name.eq(user_name),
-            outbox::revision.eq(1i64),
-            outbox::attempts.eq(0i64),
-            outbox::not_before.eq(now),
-            outbox::created.eq(now),
-            outbox::updated.eq(now),
-        ))
-        .on_conflict((outbox::kind, outbox::resource_id))
-        .do_update()
-        // A backing-off row keeps its `not_before`: a new change does not cut a Genesys outage short.
-        .set((
-            outbox::op.eq(excluded(outbox::op)),
-            outbox::user_name.eq(excluded(outbox::user_name)),
             outbox::revision.eq(outbox::revision + 1),
             outbox::updated.eq(now),
         ))
-        .execute(conn))?;
+        .execute(lite)?;
+    if updated == 0 {
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::kind.eq(kind.as_str()),
+                outbox::resource_id.eq(resource_id),
+                outbox::op.eq(op.as_str()),
+                outbox::user_name.eq(user_name),
+                outbox::revision.eq(1i64),
+                outbox::attempts.eq(0i64),
+                outbox::not_before.eq(now),
+                outbox::created.eq(now),
+                outbox::updated.eq(now),
+            ))
+            .execute(lite)?;
+    }
     // The newer change carries the whole state: it supersedes a change Genesys refused.
     diesel::delete(
         outbox_dead::table.filter(outbox_dead::kind.eq(kind.as_str())).filter(outbox_dead::resource_id.eq(resource_id)),
     )
-    .execute(conn)?;
+    .execute(lite)?;
     Ok(())
 }
 

@@ -285,6 +285,33 @@ struct Changes<'a> {
     doc: Option<&'a str>,
 }
 
+/// `UPDATE resources SET <changes> WHERE seq = ? [AND version = ?]`. When only the document
+/// changed (a changed phone number, title, …: no index column), with a statement of fixed
+/// columns, prepared once per connection; diesel prepares an update of optional columns on
+/// every execution (its text depends on which are set).
+fn update_row(conn: &mut DbConn, seq: i64, expect_version: Option<i64>, changes: &Changes) -> QueryResult<usize> {
+    let row = resources::table.filter(resources::seq.eq(seq));
+    let doc_only = changes.user_name.is_none()
+        && changes.external_id.is_none()
+        && changes.display_name.is_none()
+        && changes.active.is_none();
+    let fixed = |doc| {
+        (
+            resources::last_modified.eq(changes.last_modified),
+            resources::version.eq(changes.version),
+            resources::doc.eq(doc),
+        )
+    };
+    match (expect_version, changes.doc.filter(|_| doc_only)) {
+        (Some(v), Some(doc)) => crate::store::db::each!(conn, |c| diesel::update(row.filter(resources::version.eq(v)))
+            .set(fixed(doc))
+            .execute(c)),
+        (None, Some(doc)) => crate::store::db::each!(conn, |c| diesel::update(row).set(fixed(doc)).execute(c)),
+        (Some(v), None) => diesel::update(row.filter(resources::version.eq(v))).set(changes).execute(conn),
+        (None, None) => diesel::update(row).set(changes).execute(conn),
+    }
+}
+
 /// A plan with its storable document, index columns and JSON text worked out.
 #[derive(Clone)]
 struct Ready {
@@ -335,16 +362,13 @@ impl Ready {
             version,
             doc: doc_changed.then_some(text.as_str()),
         };
-        let row = resources::table.filter(resources::seq.eq(seq));
         if check_version && doc_changed {
             // Compare-and-swap in the write itself (on PostgreSQL the update locks the row and
             // re-reads the version after any wait): one statement, one round trip, where
             // reading the version first took two. No row: another write came first (or the
             // resource is gone), and the caller plans again.
-            let updated = diesel::update(row.filter(resources::version.eq(current.version)))
-                .set(&changes)
-                .execute(conn)
-                .map_err(|e| map_unique(e, user_name))?;
+            let updated =
+                update_row(conn, seq, Some(current.version), &changes).map_err(|e| map_unique(e, user_name))?;
             if updated == 0 {
                 return Ok(None);
             }
@@ -361,7 +385,7 @@ impl Ready {
             if !doc_changed && !members_changed {
                 return Ok(Some(WriteOutcome { resource: current, changed: false }));
             }
-            diesel::update(row).set(&changes).execute(conn).map_err(|e| map_unique(e, user_name))?;
+            update_row(conn, seq, None, &changes).map_err(|e| map_unique(e, user_name))?;
         }
         let removed: Vec<_> = old.values.iter().filter(|v| !cols.values.contains(v)).cloned().collect();
         let added: Vec<_> = cols.values.iter().filter(|v| !old.values.contains(v)).cloned().collect();
@@ -600,6 +624,17 @@ impl CountDeltas {
 
     fn apply(self, conn: &mut DbConn) -> Result<(), StoreError> {
         for ((kind, bucket), delta) in self.0.into_iter().filter(|(_, d)| *d != 0) {
+            if let DbConn::Sqlite(lite) = &mut *conn {
+                // In the writer's transaction (nothing else writes meanwhile): an update, else an
+                // insert, each prepared once per connection (diesel prepares an upsert each time).
+                let row = page_counts::table.filter(page_counts::kind.eq(kind)).filter(page_counts::bucket.eq(bucket));
+                if diesel::update(row).set(page_counts::n.eq(page_counts::n + delta)).execute(lite)? == 0 {
+                    diesel::insert_into(page_counts::table)
+                        .values((page_counts::kind.eq(kind), page_counts::bucket.eq(bucket), page_counts::n.eq(delta)))
+                        .execute(lite)?;
+                }
+                continue;
+            }
             crate::store::db::each!(conn, |conn| diesel::insert_into(page_counts::table)
                 .values((page_counts::kind.eq(kind), page_counts::bucket.eq(bucket), page_counts::n.eq(delta)))
                 .on_conflict((page_counts::kind, page_counts::bucket))
