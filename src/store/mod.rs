@@ -199,7 +199,7 @@ impl StoreError {
 /// `busy_timeout` comes first: the statements after it may need a lock another process (the
 /// CLI beside `serve`) holds for a moment.
 const PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA cache_size = -4000; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY;";
+     PRAGMA foreign_keys = ON; PRAGMA cache_size = -2000; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY;";
 
 /// The writer keeps a larger cache: index pages it updates stay hot across batches. The
 /// checkpointer thread copies committed WAL pages into the database file in the background; the
