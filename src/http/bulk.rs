@@ -63,7 +63,7 @@ fn run(
     max_operations: usize,
     ctx: &AuditContext,
 ) -> Result<Value, ApiError> {
-    let plan = bulk::plan_bulk(body, max_operations, || uuid::Uuid::new_v4().to_string())?;
+    let plan = bulk::plan_bulk(body, max_operations, crate::store::new_id)?;
     let n = plan.echoes.len();
     let mut ledger = Ledger::new(n, plan.fail_on_errors);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; n];

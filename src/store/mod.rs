@@ -40,7 +40,7 @@ pub use audit::{Actor, AuditContext, AuditEntry, AuditOp, AuditQuery};
 pub use journal::DryRunRequest;
 pub use outbox::{OutboxDepth, OutboxEntry, OutboxOp, OwnedUser, Ownership};
 pub use resources::{
-    BulkDone, BulkItem, BulkWrite, Doc, GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome,
+    BulkDone, BulkItem, BulkWrite, Doc, GroupRef, MemberKind, MemberRow, Page, StoredResource, WriteOutcome, new_id,
     position_of,
 };
 pub use tokens::{TokenInfo, hash_token};
