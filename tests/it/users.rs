@@ -153,3 +153,72 @@ async fn deactivated_users_are_still_found_and_then_deleted() {
     assert_eq!(found.body["totalResults"], 0);
     assert_eq!(found.body["Resources"], Value::Array(vec![]));
 }
+
+/// No read is served stale after a write (issue 14): each write goes through one HTTP
+/// connection and is read at once through eight others, in parallel (so through different
+/// reader connections of the store), by id, by `userName eq` and in a page; each read sees the
+/// write and its new ETag. (Across replicas: tests/it/replicas.rs.)
+#[tokio::test]
+async fn a_write_through_one_connection_is_read_at_once_through_others() {
+    let app = TestApp::spawn().await;
+    let client = || reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    let (writer, readers) = (client(), (0..8).map(|_| client()).collect::<Vec<_>>());
+    let name = "fresh@example.com";
+    let mut body = user_body(name);
+    body["phoneNumbers"] = json!([{"type": "eightbyeight", "value": "+1 415 555 9999"}]);
+    let created = app.post("/Users", body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let get = |c: &reqwest::Client, path: String| {
+        let rb = c.get(format!("{}{path}", app.base)).bearer_auth(crate::helpers::TOKEN);
+        async move {
+            let r = rb.send().await.unwrap();
+            let etag = r.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
+            (etag, r.json::<Value>().await.unwrap())
+        }
+    };
+    let filter = format!("/Users?filter={}", q(&format!("userName eq \"{name}\"")));
+    for i in 0..40 {
+        let number = format!("+1 415 555 {i:04}");
+        let body = crate::helpers::patch_body(json!([
+            {"op": "replace", "path": "phoneNumbers[type eq \"eightbyeight\"].value", "value": number}
+        ]));
+        let r = writer
+            .patch(format!("{}/Users/{id}", app.base))
+            .bearer_auth(crate::helpers::TOKEN)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let written = r.headers().get("etag").unwrap().to_str().unwrap().to_string();
+        let eight = |doc: &Value| {
+            doc["phoneNumbers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["type"] == "eightbyeight")
+                .map(|p| p["value"].clone())
+        };
+        let reads = readers.iter().enumerate().map(|(k, c)| {
+            let path = match k % 3 {
+                0 => format!("/Users/{id}"),
+                1 => filter.clone(),
+                _ => "/Users?startIndex=1&count=10".to_string(),
+            };
+            get(c, path)
+        });
+        for (k, (etag, body)) in futures_util::future::join_all(reads).await.into_iter().enumerate() {
+            let doc = match k % 3 {
+                0 => {
+                    assert_eq!(etag.as_deref(), Some(written.as_str()), "{i}/{k}: the new ETag at once");
+                    body
+                }
+                _ => body["Resources"].as_array().unwrap().iter().find(|r| r["id"] == id.as_str()).unwrap().clone(),
+            };
+            assert_eq!(eight(&doc), Some(json!(number)), "{i}/{k}: read before the write was visible: {doc}");
+            assert_eq!(doc["meta"]["version"], written, "{i}/{k}");
+        }
+    }
+}
