@@ -90,6 +90,14 @@ impl Doc {
     }
 }
 
+impl Doc {
+    /// A document just written: the map and the JSON text it was stored as (`serde_json` wrote
+    /// it from this map, so it is one JSON object), rendered from the text like one read back.
+    fn written(map: Map<String, Value>, text: String) -> Doc {
+        Doc { text: Some(text.into_boxed_str()), parsed: std::sync::OnceLock::from(map) }
+    }
+}
+
 impl From<Map<String, Value>> for Doc {
     fn from(map: Map<String, Value>) -> Doc {
         Doc { text: None, parsed: std::sync::OnceLock::from(map) }
@@ -398,7 +406,7 @@ impl Ready {
         let name = known_as(kind, &doc);
         audit::record(conn, audit, Change { op, kind, id: &current.id, name, version: Some(version), paths }, now)?;
         Ok(Some(WriteOutcome {
-            resource: StoredResource { last_modified: now, version, doc: doc.into(), ..current },
+            resource: StoredResource { last_modified: now, version, doc: Doc::written(doc, text), ..current },
             changed: true,
         }))
     }
@@ -901,7 +909,7 @@ impl Store {
     ) -> Result<StoredResource, StoreError> {
         let (new, doc) = self.new_resource(rt.kind, new_id(), prepared)?;
         let now = now_millis();
-        let (kind, id) = (new.kind, new.id.clone());
+        let (kind, id, text) = (new.kind, new.id.clone(), new.text.clone());
         let ctx = ctx.clone();
         let seq = self.write(move |conn| {
             let mut counts = CountDeltas::default();
@@ -909,7 +917,7 @@ impl Store {
             counts.apply(conn)?;
             Ok(seq)
         })?;
-        Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc: doc.into() })
+        Ok(StoredResource { kind, seq, id, created: now, last_modified: now, version: 1, doc: Doc::written(doc, text) })
     }
 
     /// Work out what a create writes, outside the writer: the storable document (returned apart,
@@ -959,8 +967,16 @@ impl Store {
         }
         let ctx = std::sync::Arc::new(ctx.clone());
         let first = ctx.clone();
+        // SQLite's writer runs a job once: the plan moves into it. PostgreSQL may run it again
+        // (after a deadlock or a serialisation failure), each time from a copy.
+        let spare = self.writer.is_none().then(|| (ready.clone(), current.clone()));
+        let once = std::sync::Mutex::new(Some((ready, current)));
         let attempt = move |conn: &mut DbConn| {
-            ready.clone().execute(conn, current.clone(), true, Audit { ctx: &first, bulk: false })
+            let taken = once.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let Some((ready, current)) = taken.or_else(|| spare.clone()) else {
+                return Err(StoreError::Unavailable("a write was attempted twice on SQLite".into()));
+            };
+            ready.execute(conn, current, true, Audit { ctx: &first, bulk: false })
         };
         if let Some(done) = self.write(attempt)? {
             return Ok(done);
