@@ -1080,6 +1080,9 @@ impl Store {
         if conn.is_postgres() {
             return list_in(&mut conn, rt, params, filter);
         }
+        if let Some(page) = list_in_one_statement(&mut conn, rt, params, filter)? {
+            return Ok(page);
+        }
         conn.transaction::<_, StoreError, _>(|conn| list_in(conn, rt, params, filter))
     }
 }

@@ -43,7 +43,8 @@ pub(super) fn list_in(
     }
 
     if let (None, Some((col, value))) = (&params.sort_by, filter.and_then(|f| query::single_eq(rt, f))) {
-        return page_eq(conn, kind, col, &value, offset, limit);
+        return page_eq(conn, kind, col, &value, offset, limit, true)?
+            .ok_or_else(|| StoreError::corrupt("the total of an eq page was not counted"));
     }
 
     let cond = kind_cond(kind, lowered);
@@ -392,7 +393,8 @@ pub(super) fn page_eq(
     value: &str,
     offset: u64,
     limit: Option<u64>,
-) -> Result<Page, StoreError> {
+    count: bool,
+) -> Result<Option<Page>, StoreError> {
     let (lim, off) = (limit.map_or(i64::MAX, |l| l as i64), offset as i64);
     macro_rules! page {
         ($column:expr) => {{
@@ -406,6 +408,7 @@ pub(super) fn page_eq(
                 .load(c))?;
             let total = match first_page_total(offset, limit, rows.len()) {
                 Some(t) => t,
+                None if !count => return Ok(None),
                 None => crate::store::db::each!(&mut *conn, |c| matching.count().get_result::<i64>(c))?.max(0) as u64,
             };
             (rows, total)
@@ -418,7 +421,23 @@ pub(super) fn page_eq(
         query::EqColumn::DisplayName => page!(resources::display_name),
     };
     let resources: Vec<StoredResource> = rows.into_iter().map(ResourceRow::into_resource).collect::<Result<_, _>>()?;
-    Ok(Page { total, more: offset.saturating_add(resources.len() as u64) < total, resources })
+    Ok(Some(Page { total, more: offset.saturating_add(resources.len() as u64) < total, resources }))
+}
+
+/// [`list_in`] when it is one statement: an `attr eq "value"` list whose page holds every
+/// match (a `userName eq` lookup, the IdPs' most frequent list). A single statement sees one
+/// snapshot by itself, so SQLite needs no read transaction around it. `None` otherwise.
+pub(super) fn list_in_one_statement(
+    conn: &mut DbConn,
+    rt: &ResourceType,
+    params: &ListParams,
+    filter: Option<&Filter>,
+) -> Result<Option<Page>, StoreError> {
+    if params.cursor.is_some() || params.sort_by.is_some() {
+        return Ok(None);
+    }
+    let Some((col, value)) = filter.and_then(|f| query::single_eq(rt, f)) else { return Ok(None) };
+    page_eq(conn, rt.kind, col, &value, params.start_index.saturating_sub(1), params.count, false)
 }
 
 pub(super) fn count(conn: &mut DbConn, cond: &Cond) -> Result<u64, StoreError> {
