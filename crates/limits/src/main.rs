@@ -251,13 +251,14 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// A version-4-shaped UUID, as the bridge's ids (random: they land all over the id index).
+    /// A version-7-shaped UUID, as the bridge's ids (`store::new_id`): the milliseconds first,
+    /// so that ids written one after another land at the right edge of the id index.
     fn uuid(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
+        let (ms, a, b) = (now_millis() as u64, self.next(), self.next());
         format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
+            "{:08x}-{:04x}-7{:03x}-{:04x}-{:012x}",
+            (ms >> 16) & 0xffff_ffff,
+            ms & 0xffff,
             a & 0xfff,
             0x8000 | (b >> 48) & 0x3fff,
             b & 0xffff_ffff_ffff
