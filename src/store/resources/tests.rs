@@ -786,3 +786,61 @@ fn a_rewrite_writes_its_rows_together_and_nothing_from_a_stale_version() {
     assert_eq!(outbox_of(&store), vec![(OutboxOp::Sync, 1)]);
     assert_eq!(trail(&store).len(), rows.len());
 }
+
+/// A create writes the resource, its value rows, its outbox row, its audit row and its page
+/// count together (on PostgreSQL in one statement); a create refused for a taken userName
+/// writes none of them.
+#[test]
+fn a_create_writes_its_rows_together_and_a_refused_one_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(&crate::store::test_database(dir.path(), "t.db").unwrap()).unwrap());
+    let rt = &registry().user;
+    let handles: Vec<_> = (0..30)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                // Every fifth create takes a name another one also takes.
+                let name = if i % 5 == 0 { "Dup@example.com".to_string() } else { format!("u{i}@example.com") };
+                let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+                                  "emails": [{"value": format!("E{i}@example.com"), "type": "work"}]});
+                store.create(rt, resource::prepare_create(rt, body).unwrap(), &crate::store::test_audit())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let created: Vec<&StoredResource> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), 25);
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(StoreError::Conflict { .. }))));
+    let all = store.list(rt, &params(None, SortOrder::Ascending), None).unwrap();
+    assert_eq!(all.total, 25);
+    let pending = store.outbox_pending().unwrap();
+    let trail =
+        store.audit_entries(&crate::store::AuditQuery { limit: 1000, ..crate::store::AuditQuery::default() }).unwrap();
+    assert_eq!((pending.len(), trail.len()), (25, 25));
+    for user in created {
+        let email = user.doc["emails"][0]["value"].as_str().unwrap();
+        let f = filter::parse_filter(&format!("emails.value eq \"{email}\"")).unwrap();
+        let found = store.list(rt, &params(None, SortOrder::Ascending), Some(&f)).unwrap();
+        assert_eq!(found.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec![user.id.as_str()]);
+        assert!(pending.iter().any(|e| e.resource_id == user.id && e.op == OutboxOp::Sync && e.revision == 1));
+        assert!(trail.iter().any(|e| e.resource_id == user.id
+            && e.op == crate::store::AuditOp::Create
+            && e.version == Some(1)
+            && e.name.as_deref() == user.doc["userName"].as_str()));
+    }
+    // Each page-count row holds the number of its rows.
+    let mut conn = store.reader().unwrap();
+    let seqs: Vec<i64> = resources::table.select(resources::seq).load(&mut *conn).unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    for seq in seqs {
+        *expected.entry(count_key(seq)).or_insert(0i64) += 1;
+    }
+    let stored: std::collections::BTreeMap<i64, i64> = page_counts::table
+        .filter(page_counts::n.ne(0))
+        .select((page_counts::bucket, page_counts::n))
+        .load::<(i64, i64)>(&mut *conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(stored, expected);
+}
