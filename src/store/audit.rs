@@ -11,7 +11,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 
-use super::db::DbConn;
+use super::db::{DbConn, PgBind};
 use super::schema::audit_log;
 use super::{Store, StoreError};
 use scim::schema::ResourceKind;
@@ -157,6 +157,28 @@ pub(crate) fn record(conn: &mut DbConn, audit: Audit<'_>, change: Change<'_>, no
     // once per connection.
     super::db::each!(conn, |conn| diesel::insert_into(audit_log::table).values(row).execute(conn))?;
     Ok(())
+}
+
+/// The values of [`record`]'s row, for PostgreSQL statements that insert it together with the
+/// write it records, in this column order: `at, op, bulk, kind, resource_id, name, version,
+/// paths, actor_type, actor, issuer, address, request_id`.
+pub(crate) fn pg_binds<'a>(audit: Audit<'a>, change: Change<'a>, now: i64) -> [PgBind<'a>; 13] {
+    let ctx = audit.ctx;
+    [
+        PgBind::Int(now),
+        PgBind::Text(change.op.as_str()),
+        PgBind::Bool(audit.bulk),
+        PgBind::Text(change.kind.as_str()),
+        PgBind::Text(change.id),
+        PgBind::OptText(change.name),
+        PgBind::OptInt(change.version),
+        PgBind::OptText(change.paths),
+        PgBind::Text(ctx.actor.kind()),
+        PgBind::OptText(ctx.actor.name()),
+        PgBind::OptText(ctx.actor.issuer()),
+        PgBind::OptText(ctx.address.as_deref()),
+        PgBind::OptText(ctx.request_id.as_deref()),
+    ]
 }
 
 /// A row of the trail.

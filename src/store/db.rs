@@ -118,6 +118,80 @@ impl DbConn {
     }
 }
 
+/// A value bound to a [`PgStatement`].
+#[derive(Debug, Clone)]
+pub(crate) enum PgBind<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Bool(bool),
+    OptBool(Option<bool>),
+    TextArray(Vec<&'a str>),
+}
+
+/// Hand-written PostgreSQL that diesel keeps prepared on each connection (its statement cache
+/// is keyed by the SQL text), where `sql_query` is parsed and planned again on every call: for
+/// statements diesel's DSL cannot build (data-modifying `WITH` chains, window functions). The
+/// text has one `?` per bind, in order; the placeholders are numbered as they are bound. Load
+/// rows with `QueryableByName`.
+#[derive(Debug, Clone)]
+pub(crate) struct PgStatement<'a> {
+    sql: &'static str,
+    binds: Vec<PgBind<'a>>,
+}
+
+impl<'a> PgStatement<'a> {
+    pub(crate) fn new(sql: &'static str, binds: Vec<PgBind<'a>>) -> PgStatement<'a> {
+        debug_assert_eq!(sql.matches('?').count(), binds.len(), "binds of {sql}");
+        PgStatement { sql, binds }
+    }
+}
+
+impl diesel::query_builder::QueryId for PgStatement<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for PgStatement<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgStatement<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+        let mut parts = self.sql.split('?');
+        if let Some(first) = parts.next() {
+            out.push_sql(first);
+        }
+        let mut binds = self.binds.iter();
+        for part in parts {
+            let Some(bind) = binds.next() else {
+                return Err(diesel::result::Error::QueryBuilderError("a placeholder without a bind".into()));
+            };
+            match bind {
+                PgBind::Text(v) => out.push_bind_param::<Text, _>(v)?,
+                PgBind::OptText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                PgBind::Int(v) => out.push_bind_param::<BigInt, _>(v)?,
+                PgBind::OptInt(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
+                PgBind::Bool(v) => out.push_bind_param::<Bool, _>(v)?,
+                PgBind::OptBool(v) => out.push_bind_param::<Nullable<Bool>, _>(v)?,
+                PgBind::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+            }
+            out.push_sql(part);
+        }
+        if binds.next().is_some() {
+            return Err(diesel::result::Error::QueryBuilderError("a bind without a placeholder".into()));
+        }
+        Ok(())
+    }
+}
+
+impl diesel::RunQueryDsl<PgConnection> for PgStatement<'_> {}
+
 fn number_placeholders(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut n = 0;

@@ -559,11 +559,30 @@ impl Store {
     }
 
     fn write_postgres<T>(&self, f: impl Fn(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.retry_postgres(|conn| conn.transaction(|c| f(c)))
+    }
+
+    /// PostgreSQL: run `f`, which writes with a single statement (atomic by itself), on a pooled
+    /// connection outside a transaction (BEGIN and COMMIT would be two more round trips); run
+    /// again like [`write`](Self::write) when it collides with a concurrent write.
+    pub(crate) fn write_statement<T>(
+        &self,
+        f: impl Fn(&mut PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.retry_postgres(|conn| match conn {
+            DbConn::Pg(pg) => f(pg),
+            DbConn::Sqlite(_) => Err(StoreError::Internal("a PostgreSQL statement on SQLite".into())),
+        })
+    }
+
+    /// Run `f` on a pooled PostgreSQL connection, again (a few times, after a short pause) when
+    /// it deadlocks or fails to serialize with a concurrent write.
+    fn retry_postgres<T>(&self, f: impl Fn(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         const ATTEMPTS: u32 = 12;
         let mut conn = self.reader()?;
         let mut attempt = 0;
         loop {
-            let result = conn.transaction(|c| f(c));
+            let result = f(&mut conn);
             match result {
                 Err(e) if e.is_contention() && attempt + 1 < ATTEMPTS => {
                     attempt += 1;

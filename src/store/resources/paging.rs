@@ -550,31 +550,38 @@ impl CountedRow {
     }
 }
 
-/// [`page_by_counts`] on PostgreSQL in one statement (one round trip where it took two): the
-/// server sums the buckets, finds the one holding the page's first row and reads the page from
-/// there. `None` when that gives no row (a page past the end, or an empty collection): the
-/// caller's two statements then give the total.
+/// [`page_by_counts`] on PostgreSQL in one statement (one round trip where it took two),
+/// prepared once per connection: the server sums the buckets, finds the one holding the page's
+/// first row and reads the page from there. The bucket size (1,024 rows) and the shards per
+/// bucket (16) are written out: [`COUNT_SHARDS`] and [`BUCKET_BITS`] are checked against them.
+const PG_PAGE_BY_COUNTS: &str = "WITH buckets AS (SELECT bucket / 16 AS b, SUM(n) AS n FROM page_counts \
+     WHERE kind = ? AND n > 0 GROUP BY bucket / 16), \
+     sums AS (SELECT b, n, SUM(n) OVER (ORDER BY b) - n AS before, SUM(n) OVER () AS total FROM buckets), \
+     start AS (SELECT b, before, total FROM sums WHERE before + n > ? ORDER BY b LIMIT 1) \
+     SELECT r.seq, r.kind, r.id, r.created, r.last_modified, r.version, r.doc, start.total::BIGINT AS total \
+     FROM start CROSS JOIN LATERAL \
+     (SELECT * FROM resources r WHERE r.kind = ? AND r.seq >= start.b * 1024 \
+      ORDER BY r.seq LIMIT ? OFFSET ? - start.before) r";
+const _: () = assert!(COUNT_SHARDS == 16 && BUCKET_BITS == 10, "PG_PAGE_BY_COUNTS spells them out");
+
+/// [`page_by_counts`] on PostgreSQL ([`PG_PAGE_BY_COUNTS`]). `None` when that gives no row (a
+/// page past the end, or an empty collection): the caller's two statements then give the total.
 fn page_by_counts_pg(
     pg: &mut diesel::PgConnection,
     kind: ResourceKind,
     offset: u64,
     limit: u64,
 ) -> Result<Option<Page>, StoreError> {
-    let sql = format!(
-        "WITH buckets AS (SELECT bucket / {COUNT_SHARDS} AS b, SUM(n) AS n FROM page_counts \
-         WHERE kind = $1 AND n > 0 GROUP BY bucket / {COUNT_SHARDS}), \
-         sums AS (SELECT b, n, SUM(n) OVER (ORDER BY b) - n AS before, SUM(n) OVER () AS total FROM buckets), \
-         start AS (SELECT b, before, total FROM sums WHERE before + n > $2 ORDER BY b LIMIT 1) \
-         SELECT {ROW_COLUMNS}, start.total::BIGINT AS total FROM start CROSS JOIN LATERAL \
-         (SELECT * FROM resources r WHERE r.kind = $1 AND r.seq >= start.b * {bucket} \
-          ORDER BY r.seq LIMIT $3 OFFSET $2 - start.before) r",
-        bucket = 1i64 << BUCKET_BITS,
-    );
-    let rows: Vec<CountedRow> = diesel::sql_query(sql)
-        .bind::<Text, _>(kind.as_str())
-        .bind::<BigInt, _>(offset as i64)
-        .bind::<BigInt, _>(limit.min(i64::MAX as u64) as i64)
-        .load(pg)?;
+    use crate::store::db::{PgBind, PgStatement};
+    let offset_bind = PgBind::Int(offset.min(i64::MAX as u64) as i64);
+    let binds = vec![
+        PgBind::Text(kind.as_str()),
+        offset_bind.clone(),
+        PgBind::Text(kind.as_str()),
+        PgBind::Int(limit.min(i64::MAX as u64) as i64),
+        offset_bind,
+    ];
+    let rows: Vec<CountedRow> = PgStatement::new(PG_PAGE_BY_COUNTS, binds).load(pg)?;
     let Some(total) = rows.first().map(|r| r.total.max(0) as u64) else {
         return Ok(None);
     };

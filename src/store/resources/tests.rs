@@ -711,3 +711,136 @@ fn keyset_pages_read_an_index_range() {
         }
     }
 }
+
+/// A PATCH writes the resource, its value rows, its outbox row (removing a parked change) and
+/// its audit row together. On PostgreSQL that is one statement, which writes none of them when
+/// the version it was planned from has moved on.
+#[test]
+fn a_rewrite_writes_its_rows_together_and_nothing_from_a_stale_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&crate::store::test_database(dir.path(), "t.db").unwrap()).unwrap();
+    let rt = &registry().user;
+    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "one@example.com",
+                      "emails": [{"value": "Old@example.com", "type": "work"}]});
+    let user = store.create(rt, resource::prepare_create(rt, body).unwrap(), &crate::store::test_audit()).unwrap();
+    let created = store.outbox_pending().unwrap().into_iter().find(|e| e.resource_id == user.id).unwrap();
+    assert!(store.outbox_park(&created, "refused").unwrap());
+    let stale = store.get(ResourceKind::User, &user.id).unwrap();
+    let email = |value: &str| {
+        patch::parse_patch(
+            rt,
+            &json!({"Operations": [{"op": "replace", "path": "emails[type eq \"work\"].value", "value": value}]}),
+        )
+        .unwrap()
+    };
+    let out = store.patch(rt, &user.id, None, &email("New@example.com"), &crate::store::test_audit()).unwrap();
+    assert!(out.changed);
+    assert_eq!(out.resource.version, 2);
+
+    let matching = |value: &str| {
+        let f = filter::parse_filter(&format!("emails.value eq \"{value}\"")).unwrap();
+        store.list(rt, &params(None, SortOrder::Ascending), Some(&f)).unwrap().total
+    };
+    let outbox_of = |store: &Store| -> Vec<(OutboxOp, i64)> {
+        store
+            .outbox_pending()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.resource_id == user.id)
+            .map(|e| (e.op, e.revision))
+            .collect()
+    };
+    let trail = |store: &Store| {
+        store
+            .audit_entries(&crate::store::AuditQuery {
+                resource: Some(user.id.clone()),
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    assert_eq!((matching("new@example.com"), matching("old@example.com")), (1, 0));
+    assert!(
+        store.outbox_dead().unwrap().iter().all(|e| e.resource_id != user.id),
+        "the PATCH removes the parked change"
+    );
+    assert_eq!(outbox_of(&store), vec![(OutboxOp::Sync, 1)]);
+    let rows = trail(&store);
+    let patched: Vec<_> = rows.iter().filter(|r| r.op == crate::store::AuditOp::Patch).collect();
+    assert_eq!(patched.len(), 1, "{rows:?}");
+    assert_eq!((patched[0].version, patched[0].paths.clone()), (Some(2), vec!["emails.value".to_string()]));
+    assert_eq!(patched[0].actor, crate::store::test_audit().actor);
+
+    // The single statement itself, planned from version 1 after version 2 was written.
+    let mut conn = store.reader().unwrap();
+    let DbConn::Pg(pg) = &mut *conn else { return };
+    let plan = patch_plan(ResourceKind::User, email("Stale@example.com"))(&stale).unwrap();
+    let ready = Ready::of(ResourceKind::User, plan).unwrap();
+    assert!(ready.is_single_statement());
+    let ctx = crate::store::test_audit();
+    let written = ready.execute_pg(pg, stale, Audit { ctx: &ctx, bulk: false }).unwrap();
+    assert!(written.is_none(), "a write from a stale version went through");
+    drop(conn);
+    assert_eq!(store.get(ResourceKind::User, &user.id).unwrap().version, 2);
+    assert_eq!((matching("new@example.com"), matching("stale@example.com")), (1, 0));
+    assert_eq!(outbox_of(&store), vec![(OutboxOp::Sync, 1)]);
+    assert_eq!(trail(&store).len(), rows.len());
+}
+
+/// A create writes the resource, its value rows, its outbox row, its audit row and its page
+/// count together (on PostgreSQL in one statement); a create refused for a taken userName
+/// writes none of them.
+#[test]
+fn a_create_writes_its_rows_together_and_a_refused_one_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(&crate::store::test_database(dir.path(), "t.db").unwrap()).unwrap());
+    let rt = &registry().user;
+    let handles: Vec<_> = (0..30)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                // Every fifth create takes a name another one also takes.
+                let name = if i % 5 == 0 { "Dup@example.com".to_string() } else { format!("u{i}@example.com") };
+                let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+                                  "emails": [{"value": format!("E{i}@example.com"), "type": "work"}]});
+                store.create(rt, resource::prepare_create(rt, body).unwrap(), &crate::store::test_audit())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let created: Vec<&StoredResource> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), 25);
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(StoreError::Conflict { .. }))));
+    let all = store.list(rt, &params(None, SortOrder::Ascending), None).unwrap();
+    assert_eq!(all.total, 25);
+    let pending = store.outbox_pending().unwrap();
+    let trail =
+        store.audit_entries(&crate::store::AuditQuery { limit: 1000, ..crate::store::AuditQuery::default() }).unwrap();
+    assert_eq!((pending.len(), trail.len()), (25, 25));
+    for user in created {
+        let email = user.doc["emails"][0]["value"].as_str().unwrap();
+        let f = filter::parse_filter(&format!("emails.value eq \"{email}\"")).unwrap();
+        let found = store.list(rt, &params(None, SortOrder::Ascending), Some(&f)).unwrap();
+        assert_eq!(found.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec![user.id.as_str()]);
+        assert!(pending.iter().any(|e| e.resource_id == user.id && e.op == OutboxOp::Sync && e.revision == 1));
+        assert!(trail.iter().any(|e| e.resource_id == user.id
+            && e.op == crate::store::AuditOp::Create
+            && e.version == Some(1)
+            && e.name.as_deref() == user.doc["userName"].as_str()));
+    }
+    // Each page-count row holds the number of its rows.
+    let mut conn = store.reader().unwrap();
+    let seqs: Vec<i64> = resources::table.select(resources::seq).load(&mut *conn).unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    for seq in seqs {
+        *expected.entry(count_key(seq)).or_insert(0i64) += 1;
+    }
+    let stored: std::collections::BTreeMap<i64, i64> = page_counts::table
+        .filter(page_counts::n.ne(0))
+        .select((page_counts::bucket, page_counts::n))
+        .load::<(i64, i64)>(&mut *conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(stored, expected);
+}
